@@ -1,0 +1,98 @@
+//! argon2id at OWASP's parameters (m = 19 MiB, t = 2, p = 1), run off the async executor.
+//!
+//! Verification of an unknown email runs against a dummy hash with the same parameters, so login costs
+//! the same time whether or not the account exists.
+
+use anyhow::anyhow;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+
+pub const MEMORY_KIB: u32 = 19 * 1024;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+#[derive(Clone)]
+pub struct Passwords {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    argon: Argon2<'static>,
+    /// A hash of a random password, verified when the email is unknown.
+    dummy: String,
+}
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passwords(argon2id m=19MiB t=2 p=1)")
+    }
+}
+
+impl Passwords {
+    pub fn new() -> anyhow::Result<Self> {
+        let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+            .map_err(|e| anyhow!("argon2 parameters: {e}"))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|e| anyhow!("OS random source: {e}"))?;
+        let dummy = argon
+            .hash_password(&random)
+            .map_err(|e| anyhow!("hashing the dummy password: {e}"))?
+            .to_string();
+        Ok(Self { inner: Arc::new(Inner { argon, dummy }) })
+    }
+
+    /// Hashes a password into a PHC string.
+    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            inner
+                .argon
+                .hash_password(password.expose_secret().as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow!("hashing a password: {e}"))
+        })
+        .await?
+    }
+
+    /// True when `password` matches `stored`. With `stored = None` (unknown account) the same work is
+    /// done against the dummy hash and the answer is false.
+    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> anyhow::Result<bool> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.verify_blocking(password.expose_secret(), stored.as_deref()))
+            .await?
+    }
+}
+
+impl Inner {
+    fn verify_blocking(&self, password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
+        let known = stored.is_some();
+        let hash = PasswordHash::new(stored.unwrap_or(&self.dummy))
+            .map_err(|e| anyhow!("a stored password hash is not a PHC string: {e}"))?;
+        let matched = self.argon.verify_password(password.as_bytes(), &hash).is_ok();
+        Ok(known && matched)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn when_a_password_is_hashed_it_verifies_and_others_do_not() {
+        let p = Passwords::new().expect("argon2");
+        let hash = p.hash(SecretString::from("correct horse battery")).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(p.verify(SecretString::from("correct horse battery"), Some(hash.clone())).await.expect("ok"));
+        assert!(!p.verify(SecretString::from("wrong"), Some(hash)).await.expect("ok"));
+    }
+
+    #[tokio::test]
+    async fn when_the_account_is_unknown_verify_is_false_even_for_the_dummy_password() {
+        let p = Passwords::new().expect("argon2");
+        assert!(!p.verify(SecretString::from("anything"), None).await.expect("ok"));
+    }
+}

@@ -1,0 +1,299 @@
+//! Typed configuration, read once per cold start.
+//!
+//! Values come from environment variables; when `APP_SECRETS_ARN` is set, one AWS Secrets Manager secret
+//! (a JSON object with the same key names) is fetched and its values win. Missing required values fail
+//! start-up with a message naming the variable. Secrets are wrapped in [`SecretString`] and never logged.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Why configuration could not be read. Each variant names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing required configuration {0}: set it in the environment or in the APP_SECRETS_ARN secret")]
+    Missing(&'static str),
+    #[error("invalid configuration {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("could not read the secret named by APP_SECRETS_ARN ({arn}): {reason}")]
+    Secret { arn: String, reason: String },
+}
+
+/// The raw key/value view configuration is built from: the environment, overlaid by the secret.
+#[derive(Clone, Default)]
+pub struct Source {
+    values: HashMap<String, String>,
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys only: values may be secrets.
+        let mut keys: Vec<_> = self.values.keys().collect();
+        keys.sort();
+        f.debug_struct("Source").field("keys", &keys).finish()
+    }
+}
+
+impl Source {
+    pub fn from_env() -> Self {
+        Self { values: std::env::vars().collect() }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.values.insert(key.into(), value.into());
+    }
+
+    /// Sets `key` only when it is absent or empty (used by the devserver for generated dev values).
+    pub fn set_default(&mut self, key: &str, value: impl Into<String>) -> bool {
+        if self.get(key).is_none() {
+            self.values.insert(key.to_owned(), value.into());
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A present, non-empty value. An empty variable counts as unset: it never silently becomes "".
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, key: &'static str) -> Result<&str, ConfigError> {
+        self.get(key).ok_or(ConfigError::Missing(key))
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid { name: key, reason: format!("{raw:?}: {e}") }),
+        }
+    }
+
+    /// Overlays a Secrets Manager JSON object: its values win. Non-string values are used as their JSON text.
+    pub fn overlay_secret_json(&mut self, json: &str, arn: &str) -> Result<(), ConfigError> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| ConfigError::Secret {
+                arn: arn.to_owned(),
+                reason: format!("the secret must be a JSON object of configuration keys ({e})"),
+            })?;
+        for (key, value) in object {
+            let value = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            self.values.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// The environment plus, when `APP_SECRETS_ARN` is set, the secret's values (which win).
+    pub async fn load() -> Result<Self, ConfigError> {
+        let mut source = Self::from_env();
+        if let Some(arn) = source.get("APP_SECRETS_ARN").map(str::to_owned) {
+            let json = fetch_secret(&arn).await?;
+            source.overlay_secret_json(&json, &arn)?;
+        }
+        Ok(source)
+    }
+}
+
+/// Fetches a secret's string through the AWS SDK. `AWS_ENDPOINT_URL` (e.g. a moto server) is honoured by
+/// the SDK's own configuration loader.
+pub async fn fetch_secret(arn: &str) -> Result<String, ConfigError> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| ConfigError::Secret {
+        arn: arn.to_owned(),
+        reason: format!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
+    })?;
+    out.secret_string().map(str::to_owned).ok_or_else(|| ConfigError::Secret {
+        arn: arn.to_owned(),
+        reason: "the secret has no SecretString (binary secrets are not supported)".into(),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    /// Connections per container. A Lambda container serves one request at a time: keep this small and
+    /// let RDS Proxy multiplex.
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub secret: SecretString,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    /// A refresh-token family's lifetime, counted from the login that started it.
+    pub refresh_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub jwt: JwtConfig,
+    pub admin_api_key: Option<SecretString>,
+    /// Origins allowed to call the API from a browser; empty means none.
+    pub cors_allowed_origins: Vec<String>,
+    /// True inside AWS Lambda, where no embedded default may stand in for a real dependency.
+    pub on_lambda: bool,
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads the environment (and the secret) once; call at cold start.
+    pub async fn load() -> Result<Self, ConfigError> {
+        Self::from_source(&Source::load().await?)
+    }
+
+    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let database = DatabaseConfig {
+            url: SecretString::from(src.required("DATABASE_URL")?.to_owned()),
+            pool_size: src.parsed("DATABASE_POOL_SIZE", 2usize)?,
+            connect_timeout: Duration::from_secs(src.parsed("DATABASE_CONNECT_TIMEOUT_SECONDS", 5u64)?),
+        };
+        if database.pool_size == 0 {
+            return Err(ConfigError::Invalid { name: "DATABASE_POOL_SIZE", reason: "must be at least 1".into() });
+        }
+        let secret = src.required("JWT_SECRET")?;
+        if secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes of random data"),
+            });
+        }
+        let access_ttl = src.parsed("ACCESS_TOKEN_TTL_SECONDS", 900u64)?;
+        let refresh_days = src.parsed("REFRESH_TOKEN_TTL_DAYS", 30u64)?;
+        if access_ttl == 0 || refresh_days == 0 {
+            return Err(ConfigError::Invalid {
+                name: if access_ttl == 0 { "ACCESS_TOKEN_TTL_SECONDS" } else { "REFRESH_TOKEN_TTL_DAYS" },
+                reason: "must be positive".into(),
+            });
+        }
+        let jwt = JwtConfig {
+            secret: SecretString::from(secret.to_owned()),
+            issuer: src.get("JWT_ISSUER").unwrap_or("soft-systems-studio").to_owned(),
+            audience: src.get("JWT_AUDIENCE").unwrap_or("studio-api").to_owned(),
+            access_ttl: Duration::from_secs(access_ttl),
+            refresh_ttl: Duration::from_secs(refresh_days * 24 * 3600),
+        };
+        let cors_allowed_origins: Vec<String> = src
+            .get("CORS_ALLOWED_ORIGINS")
+            .map(|v| v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        for origin in &cors_allowed_origins {
+            if origin == "*" || !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    name: "CORS_ALLOWED_ORIGINS",
+                    reason: format!("{origin:?} is not an origin like https://app.example.com (wildcards are not allowed)"),
+                });
+            }
+        }
+        Ok(Self {
+            database,
+            jwt,
+            admin_api_key: src.get("ADMIN_API_KEY").map(|k| SecretString::from(k.to_owned())),
+            cors_allowed_origins,
+            on_lambda: src.get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+        })
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database.url.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Source {
+        Source::from_pairs([
+            ("DATABASE_URL", "postgres://u:p@localhost/db"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+    }
+
+    #[test]
+    fn when_required_values_are_present_defaults_fill_the_rest() {
+        let cfg = Config::from_source(&base()).expect("valid");
+        assert_eq!(cfg.database.pool_size, 2);
+        assert_eq!(cfg.jwt.access_ttl, Duration::from_secs(900));
+        assert_eq!(cfg.jwt.refresh_ttl, Duration::from_secs(30 * 86400));
+        assert!(cfg.cors_allowed_origins.is_empty());
+        assert!(!cfg.on_lambda);
+    }
+
+    #[test]
+    fn when_database_url_is_missing_or_empty_the_error_names_it() {
+        for value in [None, Some(""), Some("   ")] {
+            let mut src = Source::from_pairs([("JWT_SECRET", "0123456789abcdef0123456789abcdef")]);
+            if let Some(v) = value {
+                src.set("DATABASE_URL", v);
+            }
+            let err = Config::from_source(&src).expect_err("must fail");
+            assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn when_jwt_secret_is_short_start_up_fails_naming_it() {
+        let mut src = base();
+        src.set("JWT_SECRET", "short");
+        let err = Config::from_source(&src).expect_err("must fail");
+        assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn when_a_number_is_malformed_the_error_names_the_variable_and_value() {
+        let mut src = base();
+        src.set("DATABASE_POOL_SIZE", "lots");
+        let err = Config::from_source(&src).expect_err("must fail").to_string();
+        assert!(err.contains("DATABASE_POOL_SIZE") && err.contains("lots"), "{err}");
+    }
+
+    #[test]
+    fn when_cors_has_a_wildcard_it_is_rejected() {
+        let mut src = base();
+        src.set("CORS_ALLOWED_ORIGINS", "https://a.example.com, *");
+        assert!(Config::from_source(&src).is_err());
+        src.set("CORS_ALLOWED_ORIGINS", "https://a.example.com, http://localhost:5173");
+        let cfg = Config::from_source(&src).expect("valid");
+        assert_eq!(cfg.cors_allowed_origins, vec!["https://a.example.com", "http://localhost:5173"]);
+    }
+
+    #[test]
+    fn when_a_secret_json_is_overlaid_its_values_win_and_bad_json_is_named() {
+        let mut src = base();
+        src.overlay_secret_json(r#"{"JWT_SECRET":"ffffffffffffffffffffffffffffffffffff","DATABASE_POOL_SIZE":4}"#, "arn:x")
+            .expect("object");
+        let cfg = Config::from_source(&src).expect("valid");
+        assert_eq!(cfg.jwt.secret.expose_secret(), "ffffffffffffffffffffffffffffffffffff");
+        assert_eq!(cfg.database.pool_size, 4);
+        let err = src.overlay_secret_json("[1,2]", "arn:x").expect_err("not an object");
+        assert!(err.to_string().contains("APP_SECRETS_ARN"), "{err}");
+    }
+
+    #[test]
+    fn when_config_is_debug_printed_no_secret_value_appears() {
+        let cfg = Config::from_source(&base()).expect("valid");
+        let printed = format!("{cfg:?} {:?}", base());
+        assert!(!printed.contains("0123456789abcdef0123456789abcdef"));
+        assert!(!printed.contains("u:p@localhost"));
+    }
+}

@@ -1,0 +1,91 @@
+//! PostgreSQL: one small pool per container, built once at cold start and connecting lazily, and the
+//! migrations (refinery), applied as a deploy step — never on a Lambda cold start.
+
+use crate::config::DatabaseConfig;
+use anyhow::Context;
+use deadpool_postgres::{ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime, Timeouts};
+use secrecy::ExposeSecret;
+use tokio_postgres::NoTls;
+
+pub use deadpool_postgres::{GenericClient, Pool as DbPool};
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+/// Builds the pool. No connection is opened until the first request needs one.
+pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
+    let mut pg: tokio_postgres::Config = cfg
+        .url
+        .expose_secret()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
+    pg.connect_timeout(cfg.connect_timeout);
+    if pg.get_application_name().is_none() {
+        pg.application_name(
+            std::env::var("AWS_LAMBDA_FUNCTION_NAME").as_deref().unwrap_or("soft-systems-studio"),
+        );
+    }
+    let manager = deadpool_postgres::Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+    );
+    let timeouts = Timeouts {
+        wait: Some(cfg.connect_timeout),
+        create: Some(cfg.connect_timeout),
+        recycle: Some(cfg.connect_timeout),
+    };
+    Pool::builder(manager)
+        .config(PoolConfig { max_size: cfg.pool_size, timeouts, ..PoolConfig::default() })
+        .runtime(Runtime::Tokio1)
+        .build()
+        .context("building the PostgreSQL pool")
+}
+
+/// Applies every pending migration in `migrations/` to the database at `url`.
+pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
+    let (mut client, connection) =
+        tokio_postgres::connect(url, NoTls).await.context("connecting to DATABASE_URL to migrate")?;
+    let conn = tokio::spawn(connection);
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .context("applying migrations")?;
+    drop(client);
+    let _ = conn.await;
+    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+}
+
+/// Creates the database named in `url` when it does not exist (local development only).
+pub async fn ensure_database_exists(url: &str) -> anyhow::Result<bool> {
+    let cfg: tokio_postgres::Config = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let name = cfg.get_dbname().unwrap_or("postgres").to_owned();
+    let mut admin = cfg.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {:?} (is it running?)", cfg.get_hosts()))?;
+    let conn = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        // Identifiers cannot be bound as parameters; quote it.
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        client.batch_execute(&format!("CREATE DATABASE {quoted}")).await?;
+    }
+    drop(client);
+    let _ = conn.await;
+    Ok(!exists)
+}
+
+/// Whether the database answers a trivial query (for health routes).
+pub async fn ping(pool: &Pool) -> bool {
+    match pool.get().await {
+        Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+        Err(_) => false,
+    }
+}

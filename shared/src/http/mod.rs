@@ -1,0 +1,16 @@
+//! The middleware of the old system as axum extractors and layers:
+//! `requireAuth` → [`AuthUser`], `requireWorkspace` + `requireRole` → [`Tenant`], body validation →
+//! [`ValidJson`], plus CORS, request ids, body limits and JSON 404/405s in [`app`].
+
+pub(crate) mod app;
+mod auth;
+mod extract;
+pub mod paging;
+pub mod request_id;
+mod tenant;
+
+pub use app::{MAX_BODY_BYTES, app, health};
+pub use auth::AuthUser;
+pub use extract::{Path, Query, ValidJson};
+pub use paging::{Page, PageParams};
+pub use tenant::{Admin, AnyRole, MemberRole, MinRole, Owner, Tenant, Viewer};

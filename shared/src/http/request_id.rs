@@ -1,0 +1,46 @@
+//! Every request gets an id: API Gateway's, or the caller's `X-Request-Id`, or a new one. It is echoed in
+//! the `X-Request-Id` response header and in every error body, and carried by the request's log span.
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use http::HeaderValue;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+pub const HEADER: &str = "x-request-id";
+
+/// The id of the request being served on this task, if any.
+pub fn current() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+fn from_request(req: &Request) -> String {
+    if let Some(ctx) = req.extensions().get::<lambda_http::request::RequestContext>() {
+        if let lambda_http::request::RequestContext::ApiGatewayV2(c) = ctx {
+            if let Some(id) = &c.request_id {
+                return id.clone();
+            }
+        }
+    }
+    req.headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+pub async fn middleware(req: Request, next: Next) -> Response {
+    let id = from_request(&req);
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let mut response = REQUEST_ID
+        .scope(id.clone(), tracing::Instrument::instrument(next.run(req), span))
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    response
+}

@@ -1,0 +1,27 @@
+//! The domain crate every Soft Systems Studio function links.
+//!
+//! One place per concern: [`config`] reads configuration once per cold start, [`db`] owns the pool and the
+//! migrations, [`error`] is the one table of error codes, [`auth`] holds passwords and tokens, [`http`] the
+//! middleware of the old system as axum extractors and layers, [`repo`] every SQL statement per aggregate,
+//! and [`services`] the use cases the route groups call.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod lambda;
+pub mod openapi;
+pub mod repo;
+pub mod services;
+pub mod state;
+pub mod telemetry;
+
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use config::Config;
+pub use error::{ApiError, ErrorCode};
+pub use ids::{Role, UserId, WorkspaceId};
+pub use state::AppState;

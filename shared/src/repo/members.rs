@@ -1,0 +1,128 @@
+use crate::ids::{Role, WorkspaceId};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Error;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+pub async fn insert(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid, role: Role) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, $3)",
+        &[workspace.as_uuid(), &user, &role.as_str()],
+    )
+    .await
+    .map(drop)
+}
+
+/// The membership check of every workspace-scoped request: the user's role in the workspace, if the
+/// workspace exists, is not deleted, and the user is a member. This is the one place a request's
+/// workspace id becomes a [`WorkspaceId`].
+pub async fn role_in_active_workspace(
+    db: &impl GenericClient,
+    workspace: Uuid,
+    user: Uuid,
+) -> Result<Option<(WorkspaceId, Role)>, crate::ApiError> {
+    let row = db
+        .query_opt(
+            "SELECT m.role FROM workspace_members m JOIN workspaces w ON w.id = m.workspace_id
+              WHERE m.workspace_id = $1 AND m.user_id = $2 AND w.deleted_at IS NULL",
+            &[&workspace, &user],
+        )
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(r) => Ok(Some((WorkspaceId::from_trusted_source(workspace), Role::from_db(r.get("role"))?))),
+    }
+}
+
+pub async fn get(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid) -> Result<Option<MemberRow>, Error> {
+    let row = db
+        .query_opt(
+            &format!("{SELECT_MEMBER} WHERE m.workspace_id = $1 AND m.user_id = $2 AND u.deleted_at IS NULL"),
+            &[workspace.as_uuid(), &user],
+        )
+        .await?;
+    Ok(row.as_ref().map(member_from_row))
+}
+
+const SELECT_MEMBER: &str = "SELECT u.id AS user_id, u.email::text AS email, u.name, m.role, m.created_at AS joined_at
+               FROM workspace_members m JOIN users u ON u.id = m.user_id";
+
+fn member_from_row(r: &tokio_postgres::Row) -> MemberRow {
+    MemberRow {
+        user_id: r.get("user_id"),
+        email: r.get("email"),
+        name: r.get("name"),
+        role: r.get("role"),
+        joined_at: r.get("joined_at"),
+    }
+}
+
+pub async fn list(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<MemberRow>, Error> {
+    let (after_at, after_id) = after.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+    let sql = format!(
+        "{SELECT_MEMBER} WHERE m.workspace_id = $1 AND u.deleted_at IS NULL
+            AND ($2::timestamptz IS NULL OR (m.created_at, u.id) > ($2, $3))
+          ORDER BY m.created_at, u.id LIMIT $4"
+    );
+    let rows = db.query(&sql, &[workspace.as_uuid(), &after_at, &after_id, &limit]).await?;
+    Ok(rows.iter().map(member_from_row).collect())
+}
+
+pub async fn set_role(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid, role: Role) -> Result<(), Error> {
+    db.execute(
+        "UPDATE workspace_members SET role = $3, updated_at = now() WHERE workspace_id = $1 AND user_id = $2",
+        &[workspace.as_uuid(), &user, &role.as_str()],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn delete(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid) -> Result<bool, Error> {
+    Ok(db
+        .execute("DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2", &[workspace.as_uuid(), &user])
+        .await?
+        == 1)
+}
+
+pub async fn count_owners(db: &impl GenericClient, workspace: WorkspaceId) -> Result<i64, Error> {
+    Ok(db
+        .query_one(
+            "SELECT count(*) FROM workspace_members WHERE workspace_id = $1 AND role = 'owner'",
+            &[workspace.as_uuid()],
+        )
+        .await?
+        .get(0))
+}
+
+/// The workspace a token should name: `preferred` if the user is still an active member of it, else the
+/// user's oldest active membership, else none.
+pub async fn default_workspace(
+    db: &impl GenericClient,
+    user: Uuid,
+    preferred: Option<Uuid>,
+) -> Result<Option<Uuid>, Error> {
+    let row = db
+        .query_opt(
+            "SELECT m.workspace_id FROM workspace_members m JOIN workspaces w ON w.id = m.workspace_id
+              WHERE m.user_id = $1 AND w.deleted_at IS NULL
+              ORDER BY (m.workspace_id = $2) IS TRUE DESC, m.created_at, m.workspace_id
+              LIMIT 1",
+            &[&user, &preferred],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}

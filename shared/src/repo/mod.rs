@@ -1,0 +1,7 @@
+//! Every SQL statement, one module per aggregate, always parameterised. Functions take any
+//! [`GenericClient`](deadpool_postgres::GenericClient) so callers decide the transaction.
+
+pub mod members;
+pub mod refresh_tokens;
+pub mod users;
+pub mod workspaces;

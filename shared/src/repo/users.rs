@@ -1,0 +1,62 @@
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::{Error, Row};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub last_workspace_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, email::text AS email, name, password_hash, last_workspace_id, created_at";
+
+fn from_row(row: &Row) -> UserRow {
+    UserRow {
+        id: row.get("id"),
+        email: row.get("email"),
+        name: row.get("name"),
+        password_hash: row.get("password_hash"),
+        last_workspace_id: row.get("last_workspace_id"),
+        created_at: row.get("created_at"),
+    }
+}
+
+/// Fails with a unique violation on `users_email_key` when the email (case-insensitively) is taken.
+pub async fn insert(
+    db: &impl GenericClient,
+    id: Uuid,
+    email: &str,
+    password_hash: &str,
+    name: &str,
+) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO users (id, email, password_hash, name) VALUES ($1, $2::text::citext, $3, $4)",
+        &[&id, &email, &password_hash, &name],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn find_active_by_email(db: &impl GenericClient, email: &str) -> Result<Option<UserRow>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1::text::citext AND deleted_at IS NULL");
+    Ok(db.query_opt(&sql, &[&email]).await?.as_ref().map(from_row))
+}
+
+pub async fn find_active(db: &impl GenericClient, id: Uuid) -> Result<Option<UserRow>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
+    Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(from_row))
+}
+
+pub async fn set_last_workspace(db: &impl GenericClient, user: Uuid, workspace: Uuid) -> Result<(), Error> {
+    db.execute(
+        "UPDATE users SET last_workspace_id = $2, updated_at = now() WHERE id = $1 AND last_workspace_id IS DISTINCT FROM $2",
+        &[&user, &workspace],
+    )
+    .await
+    .map(drop)
+}

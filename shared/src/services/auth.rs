@@ -1,0 +1,232 @@
+//! Registration, login, refresh-token rotation with replay detection, logout, and "who am I".
+
+use crate::auth::refresh;
+use crate::error::{ApiError, ErrorCode, unique_violation};
+use crate::ids::Role;
+use crate::repo;
+use crate::services::workspaces::{self, WorkspaceSummary};
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use secrecy::SecretString;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Single-use token for POST /api/v1/auth/token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterResponse {
+    pub user: UserView,
+    pub workspace: WorkspaceSummary,
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+    pub user: UserView,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyWorkspace {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeResponse {
+    pub user: UserView,
+    pub workspaces: Vec<MyWorkspace>,
+}
+
+/// Which refresh-token family a new token joins.
+enum Family {
+    /// A login or registration starts a family that ends `refresh_ttl` later.
+    Start,
+    /// A refresh continues the family and keeps its end.
+    Continue { id: Uuid, expires_at: DateTime<Utc> },
+}
+
+async fn issue(
+    state: &AppState,
+    db: &impl GenericClient,
+    token_id: Uuid,
+    user: Uuid,
+    workspace: Option<Uuid>,
+    family: Family,
+) -> Result<TokenPair, ApiError> {
+    let (family_id, expires_at) = match family {
+        Family::Start => {
+            let ttl = chrono::Duration::from_std(state.config.jwt.refresh_ttl).map_err(ApiError::internal)?;
+            (Uuid::now_v7(), Utc::now() + ttl)
+        }
+        Family::Continue { id, expires_at } => (id, expires_at),
+    };
+    let (refresh_token, hash) = refresh::generate().map_err(ApiError::internal)?;
+    repo::refresh_tokens::insert(db, token_id, &hash, family_id, user, workspace, expires_at).await?;
+    Ok(TokenPair { access_token: state.jwt.issue(user, workspace)?, refresh_token, expires_in: state.jwt.ttl_secs() })
+}
+
+fn user_view(row: &repo::users::UserRow) -> UserView {
+    UserView { id: row.id, email: row.email.clone(), name: row.name.clone() }
+}
+
+pub async fn register(
+    state: &AppState,
+    email: &str,
+    password: SecretString,
+    name: &str,
+    workspace_name: Option<&str>,
+) -> Result<RegisterResponse, ApiError> {
+    let email = email.trim().to_lowercase();
+    let password_hash = state.passwords.hash(password).await.map_err(ApiError::internal)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let user_id = Uuid::now_v7();
+    repo::users::insert(&tx, user_id, &email, &password_hash, name.trim()).await.map_err(|e| {
+        if unique_violation(&e) == Some("users_email_key") {
+            ApiError::new(ErrorCode::EmailTaken, "An account with this email exists; log in instead.")
+        } else {
+            e.into()
+        }
+    })?;
+    let default_name = format!("{}'s workspace", name.trim());
+    let workspace = workspaces::create_in(&tx, user_id, workspace_name.map(str::trim).unwrap_or(&default_name)).await?;
+    repo::users::set_last_workspace(&tx, user_id, workspace.id).await?;
+    let tokens = issue(state, &tx, Uuid::now_v7(), user_id, Some(workspace.id), Family::Start).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user_id, workspace_id = %workspace.id, "user registered");
+    Ok(RegisterResponse {
+        user: UserView { id: user_id, email, name: name.trim().to_owned() },
+        workspace: WorkspaceSummary::from(&workspace),
+        tokens,
+    })
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(ErrorCode::InvalidCredentials, "The email or password is wrong.")
+}
+
+/// Logs in. Unknown emails do the same database and argon2 work as known ones, and every failure is
+/// the same `invalid_credentials`.
+pub async fn login(state: &AppState, email: &str, password: SecretString) -> Result<LoginResponse, ApiError> {
+    let mut client = state.db.get().await?;
+    let user = repo::users::find_active_by_email(&client, email.trim()).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = state.passwords.verify(password, stored).await.map_err(ApiError::internal)?;
+    let user = match user {
+        Some(user) if ok => user,
+        _ => return Err(invalid_credentials()),
+    };
+    let tx = client.transaction().await?;
+    let workspace = repo::members::default_workspace(&tx, user.id, user.last_workspace_id).await?;
+    let tokens = issue(state, &tx, Uuid::now_v7(), user.id, workspace, Family::Start).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "user logged in");
+    Ok(LoginResponse { tokens, user: user_view(&user) })
+}
+
+fn refresh_rejected() -> ApiError {
+    ApiError::unauthorized("The refresh token is not valid; log in again.")
+}
+
+/// Spends `token` and returns a new pair in the same family. A spent or revoked token presented again is
+/// a replay: the whole family is revoked. `workspace` switches the token's workspace (membership checked
+/// first; the token is not spent when the check fails).
+pub async fn refresh(state: &AppState, token: &str, workspace: Option<Uuid>) -> Result<TokenPair, ApiError> {
+    if token.is_empty() || token.len() > refresh::MAX_TOKEN_LEN {
+        return Err(refresh_rejected());
+    }
+    let hash = refresh::hash(token);
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let successor = Uuid::now_v7();
+    if let Some(spent) = repo::refresh_tokens::spend(&tx, &hash, successor).await? {
+        if repo::users::find_active(&tx, spent.user_id).await?.is_none() {
+            return Err(refresh_rejected());
+        }
+        let chosen = match workspace {
+            Some(requested) => {
+                // Dropping `tx` on this error rolls the spend back: a bad workspace id costs no token.
+                repo::members::role_in_active_workspace(&tx, requested, spent.user_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("Workspace"))?;
+                repo::users::set_last_workspace(&tx, spent.user_id, requested).await?;
+                Some(requested)
+            }
+            None => repo::members::default_workspace(&tx, spent.user_id, spent.workspace_id).await?,
+        };
+        let family = Family::Continue { id: spent.family_id, expires_at: spent.expires_at };
+        let pair = issue(state, &tx, successor, spent.user_id, chosen, family).await?;
+        tx.commit().await?;
+        return Ok(pair);
+    }
+    tx.rollback().await?;
+    match repo::refresh_tokens::family_of(&client, &hash).await? {
+        None => Err(refresh_rejected()),
+        Some((_, true)) => Err(ApiError::new(ErrorCode::TokenExpired, "The session has expired; log in again.")),
+        Some((family, false)) => {
+            let revoked = repo::refresh_tokens::revoke_family(&client, family).await?;
+            tracing::warn!(family_id = %family, revoked, "refresh token replayed; token family revoked");
+            Err(ApiError::unauthorized(
+                "This refresh token was already used, so the session was ended for safety; log in again.",
+            ))
+        }
+    }
+}
+
+/// Revokes the token's whole family. Unknown tokens are accepted silently (logging out twice is fine).
+pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
+    if token.len() > refresh::MAX_TOKEN_LEN {
+        return Ok(());
+    }
+    let client = state.db.get().await?;
+    if let Some((family, _)) = repo::refresh_tokens::family_of(&client, &refresh::hash(token)).await? {
+        let revoked = repo::refresh_tokens::revoke_family(&client, family).await?;
+        tracing::info!(family_id = %family, revoked, "logged out");
+    }
+    Ok(())
+}
+
+/// The caller and every workspace they belong to.
+pub async fn me(state: &AppState, user_id: Uuid) -> Result<MeResponse, ApiError> {
+    const MAX_LISTED: i64 = 1000;
+    let client = state.db.get().await?;
+    let user = repo::users::find_active(&client, user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
+    let rows = repo::workspaces::list_for_user(&client, user_id, None, MAX_LISTED).await?;
+    let workspaces = rows
+        .into_iter()
+        .map(|r| {
+            Ok(MyWorkspace { role: r.role()?, id: r.workspace.id, name: r.workspace.name, slug: r.workspace.slug })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(MeResponse { user: user_view(&user), workspaces })
+}

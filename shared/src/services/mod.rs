@@ -1,0 +1,4 @@
+//! The use cases the route groups call: plain async functions over the state, returning API types.
+
+pub mod auth;
+pub mod workspaces;
