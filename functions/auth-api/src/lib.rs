@@ -1,1 +1,135 @@
+//! `/api/v1/auth/*`: register, login, token refresh, logout, and the caller's profile.
 
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json;
+use serde::Deserialize;
+use studio::error::ErrorBody;
+use studio::http::{AuthUser, ValidJson, not_blank};
+use studio::services::auth::{self, LoginResponse, MeResponse, RegisterResponse, TokenPair};
+use studio::{ApiError, AppState};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/health", get(health))
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/me", get(me))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(health, register, login, token, logout, me),
+    components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest)),
+    tags((name = "auth", description = "Accounts, sessions and tokens"))
+)]
+pub struct ApiDoc;
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RegisterRequest {
+    #[validate(email(message = "must be an email address"), length(max = 254, message = "must be at most 254 characters"))]
+    pub email: String,
+    /// 8 to 128 characters.
+    #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
+    pub password: String,
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"), custom(function = "not_blank"))]
+    pub name: String,
+    /// The first workspace's name; defaults to "<name>'s workspace".
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"), custom(function = "not_blank"))]
+    pub workspace_name: Option<String>,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoginRequest {
+    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    pub email: String,
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    pub password: String,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TokenRequest {
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    pub refresh_token: String,
+    /// Switch the new access token to this workspace (you must be a member).
+    pub workspace_id: Option<Uuid>,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LogoutRequest {
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    pub refresh_token: String,
+}
+
+/// Liveness and database reachability of the auth function.
+#[utoipa::path(get, path = "/api/v1/auth/health", tag = "auth",
+    responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
+async fn health(state: State<AppState>) -> Response {
+    studio::http::health(state).await
+}
+
+/// Creates an account and its first workspace (owned by the new user), and logs in.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 201, body = RegisterResponse),
+        (status = 400, description = "validation_failed or malformed_json", body = ErrorBody),
+        (status = 409, description = "email_taken", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn register(State(state): State<AppState>, ValidJson(req): ValidJson<RegisterRequest>) -> Result<Response, ApiError> {
+    let out = auth::register(&state, &req.email, req.password.into(), &req.name, req.workspace_name.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// Logs in with email and password. Every wrong credential is the same 401 `invalid_credentials`.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+async fn login(State(state): State<AppState>, ValidJson(req): ValidJson<LoginRequest>) -> Result<Json<LoginResponse>, ApiError> {
+    Ok(Json(auth::login(&state, &req.email, req.password.into()).await?))
+}
+
+/// Exchanges a refresh token for a new pair; the presented token is spent. Presenting a spent token
+/// again revokes its whole family.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "unauthorized (unknown, spent or revoked token) or token_expired", body = ErrorBody),
+        (status = 404, description = "not a member of workspaceId", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+async fn token(State(state): State<AppState>, ValidJson(req): ValidJson<TokenRequest>) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(auth::refresh(&state, &req.refresh_token, req.workspace_id).await?))
+}
+
+/// Ends the session: revokes the refresh token's whole family.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = LogoutRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, ValidJson(req): ValidJson<LogoutRequest>) -> Result<StatusCode, ApiError> {
+    auth::logout(&state, &req.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller and their workspaces with their role in each.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, body = MeResponse),
+        (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResponse>, ApiError> {
+    Ok(Json(auth::me(&state, user.user_id).await?))
+}

@@ -125,6 +125,15 @@ fn camel_case(snake: &str) -> String {
     out
 }
 
+/// Rejects strings that are empty once trimmed (for names and titles).
+pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
+    if value.trim().is_empty() {
+        Err(validator::ValidationError::new("blank").with_message("must not be blank".into()))
+    } else {
+        Ok(())
+    }
+}
+
 /// Path parameters; a malformed one (e.g. not a UUID) is a 400 naming the parameter.
 #[derive(Debug, Clone)]
 pub struct Path<T>(pub T);

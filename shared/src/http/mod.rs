@@ -2,7 +2,7 @@
 //! `requireAuth` → [`AuthUser`], `requireWorkspace` + `requireRole` → [`Tenant`], body validation →
 //! [`ValidJson`], plus CORS, request ids, body limits and JSON 404/405s in [`app`].
 
-pub(crate) mod app;
+pub mod app;
 mod auth;
 mod extract;
 pub mod paging;
@@ -11,6 +11,6 @@ mod tenant;
 
 pub use app::{MAX_BODY_BYTES, app, health};
 pub use auth::AuthUser;
-pub use extract::{Path, Query, ValidJson};
+pub use extract::{Path, Query, ValidJson, not_blank};
 pub use paging::{Page, PageParams};
 pub use tenant::{Admin, AnyRole, MemberRole, MinRole, Owner, Tenant, Viewer};
