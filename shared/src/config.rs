@@ -99,12 +99,17 @@ impl Source {
 
     /// The environment plus, when `APP_SECRETS_ARN` is set, the secret's values (which win).
     pub async fn load() -> Result<Self, ConfigError> {
-        let mut source = Self::from_env();
-        if let Some(arn) = source.get("APP_SECRETS_ARN").map(str::to_owned) {
+        Self::from_env().with_secret().await
+    }
+
+    /// Overlays the secret named by this source's `APP_SECRETS_ARN`, if any.
+    pub async fn with_secret(mut self) -> Result<Self, ConfigError> {
+        if let Some(arn) = self.get("APP_SECRETS_ARN").map(str::to_owned) {
             let json = fetch_secret(&arn).await?;
-            source.overlay_secret_json(&json, &arn)?;
+            self.overlay_secret_json(&json, &arn)?;
+            tracing::info!("configuration secret loaded");
         }
-        Ok(source)
+        Ok(self)
     }
 }
 

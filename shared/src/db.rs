@@ -89,3 +89,14 @@ pub async fn ping(pool: &Pool) -> bool {
         Err(_) => false,
     }
 }
+
+/// A fingerprint of the embedded migrations (names and checksums): test templates are keyed by it, so
+/// a changed migration gets a fresh template.
+pub fn migrations_fingerprint() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for m in embedded::migrations::runner().get_migrations() {
+        hasher.update(format!("{}:{}:{};", m.version(), m.name(), m.checksum()));
+    }
+    hasher.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+}

@@ -65,8 +65,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             ApiError::new(ErrorCode::MalformedJson, format!("The request body is not valid JSON: {inner}"))
         } else {
-            let field = if path == "." { "body".to_owned() } else { path };
-            ApiError::field(field, strip_position(&inner.to_string()))
+            let message = strip_position(&inner.to_string());
+            // serde reports a missing field at its parent's path; name the field itself.
+            let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+            let field = match (path.as_str(), missing) {
+                (".", Some(name)) => name.to_owned(),
+                (parent, Some(name)) => format!("{parent}.{name}"),
+                (".", None) => "body".to_owned(),
+                (_, None) => path,
+            };
+            ApiError::field(field, message)
         }
     })?;
     de.end().map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("Unexpected data after the JSON value: {e}")))?;
@@ -194,7 +202,7 @@ mod tests {
     fn when_json_is_broken_the_code_is_malformed_json() {
         let err = parse::<Input>(b"{\"displayName\":").expect_err("eof");
         assert_eq!(err.code, ErrorCode::MalformedJson);
-        let err = parse::<Input>(b"{} trailing").expect_err("trailing");
+        let err = parse::<Input>(br#"{"displayName":"ok"} trailing"#).expect_err("trailing");
         assert_eq!(err.code, ErrorCode::MalformedJson);
     }
 
@@ -206,6 +214,8 @@ mod tests {
         let err = parse::<Input>(br#"{"displayName":5}"#).expect_err("type");
         let details = err.details.expect("details");
         assert_eq!(details[0]["field"], "displayName");
+        let err = parse::<Input>(b"{}").expect_err("missing");
+        assert_eq!(err.details.expect("details")[0]["field"], "displayName");
     }
 
     #[test]

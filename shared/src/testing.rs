@@ -1,0 +1,313 @@
+//! Test support for every crate's integration tests (feature `test-support`): a fresh database per test
+//! cloned from a migrated template, the app called in-process, and private PostgreSQL instances for tests
+//! that stop the database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+use crate::config::Source;
+use crate::{AppState, Config};
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+use tokio_postgres::NoTls;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// The server tests create their databases on (`TEST_DATABASE_URL`, default the machine's PostgreSQL).
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let mut cfg: tokio_postgres::Config = url.parse().expect("TEST_DATABASE_URL is a PostgreSQL URL");
+    cfg.dbname(db);
+    let user = cfg.get_user().unwrap_or("postgres");
+    let host = match cfg.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    let password = cfg.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+    format!("postgres://{user}{password}@{host}:{port}/{db}")
+}
+
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {url}: {e}. Run the tests with scripts/test.sh"));
+    tokio::spawn(conn);
+    client
+}
+
+/// A database of its own for one test, cloned from a template migrated once per migration set.
+#[derive(Debug)]
+pub struct TestDb {
+    pub url: String,
+    pub name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let server = server_url();
+        let template = format!("studio_tpl_{}", crate::db::migrations_fingerprint());
+        let admin = admin_client(&server).await;
+        // Template creation is serialised across test processes by an advisory lock, and is built under a
+        // temporary name then renamed, so a half-migrated template is never cloned.
+        admin.execute("SELECT pg_advisory_lock(727274)", &[]).await.expect("lock");
+        let exists = admin.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template]).await.expect("q").is_some();
+        if !exists {
+            let building = format!("{template}_building");
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building}")).await.expect("drop");
+            admin.batch_execute(&format!("CREATE DATABASE {building}")).await.expect("create template");
+            crate::db::migrate(&with_db(&server, &building)).await.expect("migrate template");
+            admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}")).await.expect("rename");
+        }
+        admin.execute("SELECT pg_advisory_unlock(727274)", &[]).await.expect("unlock");
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await.expect("clone template");
+        Self { url: with_db(&server, &name), name }
+    }
+
+    /// A direct connection for arranging and inspecting rows.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        admin_client(&self.url).await
+    }
+}
+
+/// Configuration for tests: the given database, a fixed JWT secret, defaults elsewhere.
+pub fn source(database_url: &str) -> Source {
+    Source::from_pairs([("DATABASE_URL", database_url), ("JWT_SECRET", TEST_JWT_SECRET)])
+}
+
+pub fn state(database_url: &str) -> AppState {
+    AppState::new(Config::from_source(&source(database_url)).expect("test config")).expect("state")
+}
+
+/// What a client saw.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+    }
+
+    pub fn str(&self, pointer: &str) -> String {
+        self.body.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("{pointer} missing in {}", self.body)).to_owned()
+    }
+}
+
+/// The app, served in-process, with its own database.
+#[derive(Debug, Clone)]
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub db_url: String,
+}
+
+/// A registered user with a workspace of their own.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub workspace_id: Uuid,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    pub async fn new(routes: Router<AppState>) -> Self {
+        let db = TestDb::new().await;
+        Self::with_state(routes, state(&db.url), db.url)
+    }
+
+    pub fn with_state(routes: Router<AppState>, state: AppState, db_url: String) -> Self {
+        Self { router: crate::http::app(routes, state.clone()), state, db_url }
+    }
+
+    pub async fn call(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("infallible router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        TestResponse { status, headers, body }
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+        self.send_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request = match body {
+            Some(json) => builder.header("content-type", "application/json").body(Body::from(json.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        self.call(request.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.send(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Method::DELETE, path, token, None).await
+    }
+
+    /// Registers a user through the auth service (any route group's tests can use it).
+    pub async fn user(&self, name: &str) -> TestUser {
+        let email = format!("{}-{}@example.com", name.to_lowercase(), Uuid::new_v4().simple());
+        let out = crate::services::auth::register(&self.state, &email, "correct horse battery".to_owned().into(), name, None)
+            .await
+            .expect("register");
+        TestUser {
+            id: out.user.id,
+            email,
+            workspace_id: out.workspace.id,
+            access_token: out.tokens.access_token,
+            refresh_token: out.tokens.refresh_token,
+        }
+    }
+
+    /// Adds `user` to `workspace` with `role`, directly in the database (invitations come later).
+    pub async fn add_member(&self, workspace: Uuid, user: Uuid, role: crate::Role) {
+        let client = admin_client(&self.db_url).await;
+        client
+            .execute(
+                "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, $3)",
+                &[&workspace, &user, &role.as_str()],
+            )
+            .await
+            .expect("add member");
+    }
+
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        admin_client(&self.db_url).await
+    }
+}
+
+/// A PostgreSQL server of the test's own, on a free port, that the test may stop and start.
+#[derive(Debug)]
+pub struct PrivatePostgres {
+    dir: PathBuf,
+    pub port: u16,
+    bin: PathBuf,
+}
+
+fn pg_bin_dir() -> PathBuf {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return dir;
+        }
+    }
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .unwrap_or_default();
+    candidates.sort();
+    candidates.pop().expect("PostgreSQL server binaries (initdb) are not installed; scripts/test.sh installs them")
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+/// Runs a PostgreSQL tool, as the `postgres` user when we are root (initdb refuses to run as root).
+fn run_pg(bin: &PathBuf, tool: &str, args: &[&str]) {
+    let exe = bin.join(tool);
+    let status = if is_root() {
+        Command::new("runuser").args(["-u", "postgres", "--"]).arg(&exe).args(args).status()
+    } else {
+        Command::new(&exe).args(args).status()
+    }
+    .unwrap_or_else(|e| panic!("running {tool}: {e}"));
+    assert!(status.success(), "{tool} {args:?} failed: {status}");
+}
+
+impl PrivatePostgres {
+    pub fn start() -> Self {
+        let bin = pg_bin_dir();
+        let dir = std::env::temp_dir().join(format!("studio-pg-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        if is_root() {
+            let status = Command::new("chown").arg("postgres:postgres").arg(&dir).status().expect("chown");
+            assert!(status.success(), "chown the private PostgreSQL directory");
+        }
+        let data = dir.join("data");
+        run_pg(&bin, "initdb", &["-D", data.to_str().expect("utf8"), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let pg = Self { dir, port, bin };
+        pg.resume();
+        pg
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").to_string_lossy().into_owned()
+    }
+
+    /// Starts (or restarts) the server and waits until it accepts connections.
+    pub fn resume(&self) {
+        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.display());
+        let log = self.dir.join("log").to_string_lossy().into_owned();
+        run_pg(&self.bin, "pg_ctl", &["-D", &self.data(), "-o", &opts, "-l", &log, "-w", "start"]);
+    }
+
+    /// Stops the server at once, cutting every connection.
+    pub fn stop(&self) {
+        run_pg(&self.bin, "pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let exe = self.bin.join("pg_ctl");
+        let data = self.data();
+        let args = ["-D", data.as_str(), "-m", "immediate", "stop"];
+        let _ = if is_root() {
+            Command::new("runuser").args(["-u", "postgres", "--"]).arg(&exe).args(args).output()
+        } else {
+            Command::new(&exe).args(args).output()
+        };
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
