@@ -19,7 +19,11 @@ pub fn routes() -> Router<AppState> {
 
 /// The whole API's OpenAPI 3.1 document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = studio::openapi::merged([auth_api::ApiDoc::openapi(), workspaces_api::ApiDoc::openapi(), Local::openapi()]);
+    let mut doc = studio::openapi::merged([
+        auth_api::ApiDoc::openapi(),
+        workspaces_api::ApiDoc::openapi(),
+        Local::openapi(),
+    ]);
     doc.servers = Some(vec![utoipa::openapi::Server::new("http://localhost:3000")]);
     doc
 }
@@ -29,14 +33,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 struct Local;
 
 /// The devserver's overall health: the database's state.
-#[utoipa::path(get, path = "/api/v1/health", tag = "devserver",
+#[utoipa::path(operation_id = "health", get, path = "/api/v1/health", tag = "devserver",
     responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
 async fn health(state: State<AppState>) -> Response {
     studio::http::health(state).await
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "devserver", responses((status = 200, description = "The OpenAPI 3.1 document")))]
+#[utoipa::path(operation_id = "openapi", get, path = "/api/v1/openapi.json", tag = "devserver", responses((status = 200, description = "The OpenAPI 3.1 document")))]
 async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(openapi())
 }

@@ -19,15 +19,27 @@ async fn main() -> anyhow::Result<()> {
     let command = std::env::args().nth(1);
     let mut source = Source::load().await?;
     source.set_default("DATABASE_URL", DEFAULT_DATABASE_URL);
-    let url = source.get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL).to_owned();
+    let url = source
+        .get("DATABASE_URL")
+        .unwrap_or(DEFAULT_DATABASE_URL)
+        .to_owned();
 
     match command.as_deref() {
         Some("migrate") => {
             let applied = studio::db::migrate(&url).await?;
-            println!("migrations applied: {}", if applied.is_empty() { "none pending".into() } else { applied.join(", ") });
+            println!(
+                "migrations applied: {}",
+                if applied.is_empty() {
+                    "none pending".into()
+                } else {
+                    applied.join(", ")
+                }
+            );
             return Ok(());
         }
-        Some(other) if other != "serve" => anyhow::bail!("unknown command {other:?}: use `serve` (default) or `migrate`"),
+        Some(other) if other != "serve" => {
+            anyhow::bail!("unknown command {other:?}: use `serve` (default) or `migrate`")
+        }
         _ => {}
     }
 
@@ -39,20 +51,34 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
     if source.set_default("JWT_SECRET", random_hex(32)?) {
-        println!("JWT_SECRET not set: generated a dev value for this run (tokens stop working on restart)");
+        println!(
+            "JWT_SECRET not set: generated a dev value for this run (tokens stop working on restart)"
+        );
     }
     if source.set_default("ADMIN_API_KEY", random_hex(24)?) {
-        println!("ADMIN_API_KEY not set: generated dev value {}", source.get("ADMIN_API_KEY").unwrap_or_default());
+        println!(
+            "ADMIN_API_KEY not set: generated dev value {}",
+            source.get("ADMIN_API_KEY").unwrap_or_default()
+        );
     }
-    let port: u16 = source.get("PORT").unwrap_or("3000").parse().context("PORT must be a port number")?;
+    let port: u16 = source
+        .get("PORT")
+        .unwrap_or("3000")
+        .parse()
+        .context("PORT must be a port number")?;
     let config = Config::from_source(&source)?;
     let state = AppState::new(config)?;
     let app = studio::http::app(devserver::routes(), state);
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await.with_context(|| format!("binding port {port}"))?;
-    println!("Soft Systems Studio API on http://localhost:{port}/api/v1 (OpenAPI at /api/v1/openapi.json)");
-    axum::serve(listener, app).with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
+        .await
+        .with_context(|| format!("binding port {port}"))?;
+    println!(
+        "Soft Systems Studio API on http://localhost:{port}/api/v1 (OpenAPI at /api/v1/openapi.json)"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

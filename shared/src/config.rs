@@ -12,7 +12,9 @@ use std::time::Duration;
 /// Why configuration could not be read. Each variant names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("missing required configuration {0}: set it in the environment or in the APP_SECRETS_ARN secret")]
+    #[error(
+        "missing required configuration {0}: set it in the environment or in the APP_SECRETS_ARN secret"
+    )]
     Missing(&'static str),
     #[error("invalid configuration {name}: {reason}")]
     Invalid { name: &'static str, reason: String },
@@ -37,11 +39,20 @@ impl fmt::Debug for Source {
 
 impl Source {
     pub fn from_env() -> Self {
-        Self { values: std::env::vars().collect() }
+        Self {
+            values: std::env::vars().collect(),
+        }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
@@ -60,7 +71,11 @@ impl Source {
 
     /// A present, non-empty value. An empty variable counts as unset: it never silently becomes "".
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str).map(str::trim).filter(|v| !v.is_empty())
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
     }
 
     fn required(&self, key: &'static str) -> Result<&str, ConfigError> {
@@ -73,16 +88,17 @@ impl Source {
     {
         match self.get(key) {
             None => Ok(default),
-            Some(raw) => raw
-                .parse()
-                .map_err(|e: T::Err| ConfigError::Invalid { name: key, reason: format!("{raw:?}: {e}") }),
+            Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name: key,
+                reason: format!("{raw:?}: {e}"),
+            }),
         }
     }
 
     /// Overlays a Secrets Manager JSON object: its values win. Non-string values are used as their JSON text.
     pub fn overlay_secret_json(&mut self, json: &str, arn: &str) -> Result<(), ConfigError> {
-        let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(json).map_err(|e| ConfigError::Secret {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
+            .map_err(|e| ConfigError::Secret {
                 arn: arn.to_owned(),
                 reason: format!("the secret must be a JSON object of configuration keys ({e})"),
             })?;
@@ -118,14 +134,21 @@ impl Source {
 pub async fn fetch_secret(arn: &str) -> Result<String, ConfigError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| ConfigError::Secret {
-        arn: arn.to_owned(),
-        reason: format!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
-    })?;
-    out.secret_string().map(str::to_owned).ok_or_else(|| ConfigError::Secret {
-        arn: arn.to_owned(),
-        reason: "the secret has no SecretString (binary secrets are not supported)".into(),
-    })
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret {
+            arn: arn.to_owned(),
+            reason: format!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
+        })?;
+    out.secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| ConfigError::Secret {
+            arn: arn.to_owned(),
+            reason: "the secret has no SecretString (binary secrets are not supported)".into(),
+        })
 }
 
 #[derive(Debug, Clone)]
@@ -170,10 +193,15 @@ impl Config {
         let database = DatabaseConfig {
             url: SecretString::from(src.required("DATABASE_URL")?.to_owned()),
             pool_size: src.parsed("DATABASE_POOL_SIZE", 2usize)?,
-            connect_timeout: Duration::from_secs(src.parsed("DATABASE_CONNECT_TIMEOUT_SECONDS", 5u64)?),
+            connect_timeout: Duration::from_secs(
+                src.parsed("DATABASE_CONNECT_TIMEOUT_SECONDS", 5u64)?,
+            ),
         };
         if database.pool_size == 0 {
-            return Err(ConfigError::Invalid { name: "DATABASE_POOL_SIZE", reason: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_POOL_SIZE",
+                reason: "must be at least 1".into(),
+            });
         }
         let secret = src.required("JWT_SECRET")?;
         if secret.len() < MIN_JWT_SECRET_BYTES {
@@ -186,33 +214,50 @@ impl Config {
         let refresh_days = src.parsed("REFRESH_TOKEN_TTL_DAYS", 30u64)?;
         if access_ttl == 0 || refresh_days == 0 {
             return Err(ConfigError::Invalid {
-                name: if access_ttl == 0 { "ACCESS_TOKEN_TTL_SECONDS" } else { "REFRESH_TOKEN_TTL_DAYS" },
+                name: if access_ttl == 0 {
+                    "ACCESS_TOKEN_TTL_SECONDS"
+                } else {
+                    "REFRESH_TOKEN_TTL_DAYS"
+                },
                 reason: "must be positive".into(),
             });
         }
         let jwt = JwtConfig {
             secret: SecretString::from(secret.to_owned()),
-            issuer: src.get("JWT_ISSUER").unwrap_or("soft-systems-studio").to_owned(),
+            issuer: src
+                .get("JWT_ISSUER")
+                .unwrap_or("soft-systems-studio")
+                .to_owned(),
             audience: src.get("JWT_AUDIENCE").unwrap_or("studio-api").to_owned(),
             access_ttl: Duration::from_secs(access_ttl),
             refresh_ttl: Duration::from_secs(refresh_days * 24 * 3600),
         };
         let cors_allowed_origins: Vec<String> = src
             .get("CORS_ALLOWED_ORIGINS")
-            .map(|v| v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         for origin in &cors_allowed_origins {
             if origin == "*" || !(origin.starts_with("https://") || origin.starts_with("http://")) {
                 return Err(ConfigError::Invalid {
                     name: "CORS_ALLOWED_ORIGINS",
-                    reason: format!("{origin:?} is not an origin like https://app.example.com (wildcards are not allowed)"),
+                    reason: format!(
+                        "{origin:?} is not an origin like https://app.example.com (wildcards are not allowed)"
+                    ),
                 });
             }
         }
         Ok(Self {
             database,
             jwt,
-            admin_api_key: src.get("ADMIN_API_KEY").map(|k| SecretString::from(k.to_owned())),
+            admin_api_key: src
+                .get("ADMIN_API_KEY")
+                .map(|k| SecretString::from(k.to_owned())),
             cors_allowed_origins,
             on_lambda: src.get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
         })
@@ -268,8 +313,13 @@ mod tests {
     fn when_a_number_is_malformed_the_error_names_the_variable_and_value() {
         let mut src = base();
         src.set("DATABASE_POOL_SIZE", "lots");
-        let err = Config::from_source(&src).expect_err("must fail").to_string();
-        assert!(err.contains("DATABASE_POOL_SIZE") && err.contains("lots"), "{err}");
+        let err = Config::from_source(&src)
+            .expect_err("must fail")
+            .to_string();
+        assert!(
+            err.contains("DATABASE_POOL_SIZE") && err.contains("lots"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -277,20 +327,34 @@ mod tests {
         let mut src = base();
         src.set("CORS_ALLOWED_ORIGINS", "https://a.example.com, *");
         assert!(Config::from_source(&src).is_err());
-        src.set("CORS_ALLOWED_ORIGINS", "https://a.example.com, http://localhost:5173");
+        src.set(
+            "CORS_ALLOWED_ORIGINS",
+            "https://a.example.com, http://localhost:5173",
+        );
         let cfg = Config::from_source(&src).expect("valid");
-        assert_eq!(cfg.cors_allowed_origins, vec!["https://a.example.com", "http://localhost:5173"]);
+        assert_eq!(
+            cfg.cors_allowed_origins,
+            vec!["https://a.example.com", "http://localhost:5173"]
+        );
     }
 
     #[test]
     fn when_a_secret_json_is_overlaid_its_values_win_and_bad_json_is_named() {
         let mut src = base();
-        src.overlay_secret_json(r#"{"JWT_SECRET":"ffffffffffffffffffffffffffffffffffff","DATABASE_POOL_SIZE":4}"#, "arn:x")
-            .expect("object");
+        src.overlay_secret_json(
+            r#"{"JWT_SECRET":"ffffffffffffffffffffffffffffffffffff","DATABASE_POOL_SIZE":4}"#,
+            "arn:x",
+        )
+        .expect("object");
         let cfg = Config::from_source(&src).expect("valid");
-        assert_eq!(cfg.jwt.secret.expose_secret(), "ffffffffffffffffffffffffffffffffffff");
+        assert_eq!(
+            cfg.jwt.secret.expose_secret(),
+            "ffffffffffffffffffffffffffffffffffff"
+        );
         assert_eq!(cfg.database.pool_size, 4);
-        let err = src.overlay_secret_json("[1,2]", "arn:x").expect_err("not an object");
+        let err = src
+            .overlay_secret_json("[1,2]", "arn:x")
+            .expect_err("not an object");
         assert!(err.to_string().contains("APP_SECRETS_ARN"), "{err}");
     }
 

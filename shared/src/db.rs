@@ -23,13 +23,17 @@ pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
     pg.connect_timeout(cfg.connect_timeout);
     if pg.get_application_name().is_none() {
         pg.application_name(
-            std::env::var("AWS_LAMBDA_FUNCTION_NAME").as_deref().unwrap_or("soft-systems-studio"),
+            std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .as_deref()
+                .unwrap_or("soft-systems-studio"),
         );
     }
     let manager = deadpool_postgres::Manager::from_config(
         pg,
         NoTls,
-        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
     );
     let timeouts = Timeouts {
         wait: Some(cfg.connect_timeout),
@@ -37,7 +41,11 @@ pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
         recycle: Some(cfg.connect_timeout),
     };
     Pool::builder(manager)
-        .config(PoolConfig { max_size: cfg.pool_size, timeouts, ..PoolConfig::default() })
+        .config(PoolConfig {
+            max_size: cfg.pool_size,
+            timeouts,
+            ..PoolConfig::default()
+        })
         .runtime(Runtime::Tokio1)
         .build()
         .context("building the PostgreSQL pool")
@@ -45,8 +53,9 @@ pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
 
 /// Applies every pending migration in `migrations/` to the database at `url`.
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
-    let (mut client, connection) =
-        tokio_postgres::connect(url, NoTls).await.context("connecting to DATABASE_URL to migrate")?;
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .context("connecting to DATABASE_URL to migrate")?;
     let conn = tokio::spawn(connection);
     let report = embedded::migrations::runner()
         .run_async(&mut client)
@@ -54,19 +63,27 @@ pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
         .context("applying migrations")?;
     drop(client);
     let _ = conn.await;
-    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| m.to_string())
+        .collect())
 }
 
 /// Creates the database named in `url` when it does not exist (local development only).
 pub async fn ensure_database_exists(url: &str) -> anyhow::Result<bool> {
-    let cfg: tokio_postgres::Config = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let cfg: tokio_postgres::Config = url
+        .parse()
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
     let name = cfg.get_dbname().unwrap_or("postgres").to_owned();
     let mut admin = cfg.clone();
     admin.dbname("postgres");
-    let (client, connection) = admin
-        .connect(NoTls)
-        .await
-        .with_context(|| format!("connecting to PostgreSQL at {:?} (is it running?)", cfg.get_hosts()))?;
+    let (client, connection) = admin.connect(NoTls).await.with_context(|| {
+        format!(
+            "connecting to PostgreSQL at {:?} (is it running?)",
+            cfg.get_hosts()
+        )
+    })?;
     let conn = tokio::spawn(connection);
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
@@ -75,7 +92,9 @@ pub async fn ensure_database_exists(url: &str) -> anyhow::Result<bool> {
     if !exists {
         // Identifiers cannot be bound as parameters; quote it.
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        client.batch_execute(&format!("CREATE DATABASE {quoted}")).await?;
+        client
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await?;
     }
     drop(client);
     let _ = conn.await;
@@ -98,5 +117,10 @@ pub fn migrations_fingerprint() -> String {
     for m in embedded::migrations::runner().get_migrations() {
         hasher.update(format!("{}:{}:{};", m.version(), m.name(), m.checksum()));
     }
-    hasher.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -137,7 +137,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: None, source: None, headers: Vec::new() }
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+            source: None,
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -156,12 +162,18 @@ impl ApiError {
             .map(|f| format!("{}: {}", f.field, f.message))
             .collect::<Vec<_>>()
             .join("; ");
-        Self::new(ErrorCode::ValidationFailed, format!("The request is invalid: {summary}"))
-            .with_details(json!(fields))
+        Self::new(
+            ErrorCode::ValidationFailed,
+            format!("The request is invalid: {summary}"),
+        )
+        .with_details(json!(fields))
     }
 
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::validation(vec![FieldError { field: field.into(), message: message.into() }])
+        Self::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -182,7 +194,10 @@ impl ApiError {
 
     /// A bug or an unexpected infrastructure failure: opaque to the client, logged with its chain.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(ErrorCode::Internal, "Something went wrong on our side; try again later.");
+        let mut e = Self::new(
+            ErrorCode::Internal,
+            "Something went wrong on our side; try again later.",
+        );
         e.source = Some(cause.into());
         e
     }
@@ -193,7 +208,10 @@ impl ApiError {
             ErrorCode::ServiceUnavailable,
             format!("The {what} is unavailable right now; nothing was changed. Retry shortly."),
         )
-        .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+        .with_header(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("5"),
+        );
         e.source = Some(cause.into());
         e
     }
@@ -236,13 +254,26 @@ impl IntoResponse for ApiError {
                     error = format!("{cause:#}"),
                     "request failed"
                 ),
-                None => tracing::error!(code = self.code.as_str(), request_id = request_id.as_deref(), "request failed"),
+                None => tracing::error!(
+                    code = self.code.as_str(),
+                    request_id = request_id.as_deref(),
+                    "request failed"
+                ),
             }
         } else {
-            tracing::info!(code = self.code.as_str(), status = status.as_u16(), "request rejected");
+            tracing::info!(
+                code = self.code.as_str(),
+                status = status.as_u16(),
+                "request rejected"
+            );
         }
         let body = ErrorBody {
-            error: ErrorObject { code: self.code, message: self.message, details: self.details, request_id },
+            error: ErrorObject {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+                request_id,
+            },
         };
         let mut response = (status, axum::Json(body)).into_response();
         for (name, value) in self.headers {
@@ -255,7 +286,9 @@ impl IntoResponse for ApiError {
 /// The name of the unique index or constraint a statement violated, if that is why it failed.
 pub fn unique_violation(err: &tokio_postgres::Error) -> Option<&str> {
     let db = err.as_db_error()?;
-    (db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION).then(|| db.constraint()).flatten()
+    (db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+        .then(|| db.constraint())
+        .flatten()
 }
 
 #[cfg(test)]
@@ -278,11 +311,23 @@ mod tests {
     #[test]
     fn when_a_validation_error_is_built_the_details_list_each_field() {
         let err = ApiError::validation(vec![
-            FieldError { field: "email".into(), message: "must be an email address".into() },
-            FieldError { field: "password".into(), message: "too short".into() },
+            FieldError {
+                field: "email".into(),
+                message: "must be an email address".into(),
+            },
+            FieldError {
+                field: "password".into(),
+                message: "too short".into(),
+            },
         ]);
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(err.details.as_ref().and_then(|d| d.as_array()).map(Vec::len), Some(2));
+        assert_eq!(
+            err.details
+                .as_ref()
+                .and_then(|d| d.as_array())
+                .map(Vec::len),
+            Some(2)
+        );
         assert!(err.message.contains("email: must be an email address"));
     }
 }

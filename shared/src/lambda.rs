@@ -8,7 +8,10 @@ use axum::Router;
 
 pub async fn run_http(routes: fn() -> Router<AppState>) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
-    let config = Config::load().await.inspect_err(|e| tracing::error!(error = %e, "configuration failed"))?;
-    let state = AppState::new(config).inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?;
+    let config = Config::load()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "configuration failed"))?;
+    let state = AppState::new(config)
+        .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?;
     lambda_http::run(app(routes(), state)).await
 }

@@ -19,6 +19,11 @@ impl AppState {
         let db = crate::db::pool(&config.database)?;
         let jwt = Arc::new(JwtKeys::new(&config.jwt));
         let passwords = Passwords::new()?;
-        Ok(Self { config: Arc::new(config), db, jwt, passwords })
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            jwt,
+            passwords,
+        })
     }
 }

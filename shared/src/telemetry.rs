@@ -7,10 +7,17 @@ pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"))
         || std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = if json {
         // Lambda adds its own timestamp and request id to each line.
-        builder.json().flatten_event(true).without_time().with_current_span(true).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .without_time()
+            .with_current_span(true)
+            .try_init()
     } else {
         builder.try_init()
     };

@@ -20,11 +20,13 @@ pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
 /// The server tests create their databases on (`TEST_DATABASE_URL`, default the machine's PostgreSQL).
 pub fn server_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn with_db(url: &str, db: &str) -> String {
-    let mut cfg: tokio_postgres::Config = url.parse().expect("TEST_DATABASE_URL is a PostgreSQL URL");
+    let mut cfg: tokio_postgres::Config =
+        url.parse().expect("TEST_DATABASE_URL is a PostgreSQL URL");
     cfg.dbname(db);
     let user = cfg.get_user().unwrap_or("postgres");
     let host = match cfg.get_hosts().first() {
@@ -32,14 +34,21 @@ fn with_db(url: &str, db: &str) -> String {
         _ => "127.0.0.1".into(),
     };
     let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    let password = cfg.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+    let password = cfg
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
     format!("postgres://{user}{password}@{host}:{port}/{db}")
 }
 
 async fn admin_client(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
         .await
-        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {url}: {e}. Run the tests with scripts/test.sh"));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot reach the test PostgreSQL at {url}: {e}. Run the tests with scripts/test.sh"
+            )
+        });
     tokio::spawn(conn);
     client
 }
@@ -58,19 +67,46 @@ impl TestDb {
         let admin = admin_client(&server).await;
         // Template creation is serialised across test processes by an advisory lock, and is built under a
         // temporary name then renamed, so a half-migrated template is never cloned.
-        admin.execute("SELECT pg_advisory_lock(727274)", &[]).await.expect("lock");
-        let exists = admin.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template]).await.expect("q").is_some();
+        admin
+            .execute("SELECT pg_advisory_lock(727274)", &[])
+            .await
+            .expect("lock");
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+            .await
+            .expect("q")
+            .is_some();
         if !exists {
             let building = format!("{template}_building");
-            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building}")).await.expect("drop");
-            admin.batch_execute(&format!("CREATE DATABASE {building}")).await.expect("create template");
-            crate::db::migrate(&with_db(&server, &building)).await.expect("migrate template");
-            admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}")).await.expect("rename");
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
+                .await
+                .expect("drop");
+            admin
+                .batch_execute(&format!("CREATE DATABASE {building}"))
+                .await
+                .expect("create template");
+            crate::db::migrate(&with_db(&server, &building))
+                .await
+                .expect("migrate template");
+            admin
+                .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+                .await
+                .expect("rename");
         }
-        admin.execute("SELECT pg_advisory_unlock(727274)", &[]).await.expect("unlock");
+        admin
+            .execute("SELECT pg_advisory_unlock(727274)", &[])
+            .await
+            .expect("unlock");
         let name = format!("test_{}", Uuid::new_v4().simple());
-        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await.expect("clone template");
-        Self { url: with_db(&server, &name), name }
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .await
+            .expect("clone template");
+        Self {
+            url: with_db(&server, &name),
+            name,
+        }
     }
 
     /// A direct connection for arranging and inspecting rows.
@@ -81,7 +117,10 @@ impl TestDb {
 
 /// Configuration for tests: the given database, a fixed JWT secret, defaults elsewhere.
 pub fn source(database_url: &str) -> Source {
-    Source::from_pairs([("DATABASE_URL", database_url), ("JWT_SECRET", TEST_JWT_SECRET)])
+    Source::from_pairs([
+        ("DATABASE_URL", database_url),
+        ("JWT_SECRET", TEST_JWT_SECRET),
+    ])
 }
 
 pub fn state(database_url: &str) -> AppState {
@@ -99,11 +138,17 @@ pub struct TestResponse {
 impl TestResponse {
     /// The error code of an error body.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
     }
 
     pub fn str(&self, pointer: &str) -> String {
-        self.body.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("{pointer} missing in {}", self.body)).to_owned()
+        self.body
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{pointer} missing in {}", self.body))
+            .to_owned()
     }
 }
 
@@ -132,23 +177,48 @@ impl TestApp {
     }
 
     pub fn with_state(routes: Router<AppState>, state: AppState, db_url: String) -> Self {
-        Self { router: crate::http::app(routes, state.clone()), state, db_url }
+        Self {
+            router: crate::http::app(routes, state.clone()),
+            state,
+            db_url,
+        }
     }
 
     pub async fn call(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.expect("infallible router");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible router");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        TestResponse { status, headers, body }
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
         self.send_with(method, path, token, body, &[]).await
     }
 
@@ -168,7 +238,9 @@ impl TestApp {
             builder = builder.header(*k, *v);
         }
         let request = match body {
-            Some(json) => builder.header("content-type", "application/json").body(Body::from(json.to_string())),
+            Some(json) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(json.to_string())),
             None => builder.body(Body::empty()),
         };
         self.call(request.expect("request")).await
@@ -192,10 +264,20 @@ impl TestApp {
 
     /// Registers a user through the auth service (any route group's tests can use it).
     pub async fn user(&self, name: &str) -> TestUser {
-        let email = format!("{}-{}@example.com", name.to_lowercase(), Uuid::new_v4().simple());
-        let out = crate::services::auth::register(&self.state, &email, "correct horse battery".to_owned().into(), name, None)
-            .await
-            .expect("register");
+        let email = format!(
+            "{}-{}@example.com",
+            name.to_lowercase(),
+            Uuid::new_v4().simple()
+        );
+        let out = crate::services::auth::register(
+            &self.state,
+            &email,
+            "correct horse battery".to_owned().into(),
+            name,
+            None,
+        )
+        .await
+        .expect("register");
         TestUser {
             id: out.user.id,
             email,
@@ -238,21 +320,36 @@ fn pg_bin_dir() -> PathBuf {
         }
     }
     let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .collect()
+        })
         .unwrap_or_default();
     candidates.sort();
-    candidates.pop().expect("PostgreSQL server binaries (initdb) are not installed; scripts/test.sh installs them")
+    candidates.pop().expect(
+        "PostgreSQL server binaries (initdb) are not installed; scripts/test.sh installs them",
+    )
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// Runs a PostgreSQL tool, as the `postgres` user when we are root (initdb refuses to run as root).
-fn run_pg(bin: &PathBuf, tool: &str, args: &[&str]) {
+fn run_pg(bin: &std::path::Path, tool: &str, args: &[&str]) {
     let exe = bin.join(tool);
     let status = if is_root() {
-        Command::new("runuser").args(["-u", "postgres", "--"]).arg(&exe).args(args).status()
+        Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(&exe)
+            .args(args)
+            .status()
     } else {
         Command::new(&exe).args(args).status()
     }
@@ -266,12 +363,34 @@ impl PrivatePostgres {
         let dir = std::env::temp_dir().join(format!("studio-pg-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         if is_root() {
-            let status = Command::new("chown").arg("postgres:postgres").arg(&dir).status().expect("chown");
+            let status = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&dir)
+                .status()
+                .expect("chown");
             assert!(status.success(), "chown the private PostgreSQL directory");
         }
         let data = dir.join("data");
-        run_pg(&bin, "initdb", &["-D", data.to_str().expect("utf8"), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        run_pg(
+            &bin,
+            "initdb",
+            &[
+                "-D",
+                data.to_str().expect("utf8"),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
         let pg = Self { dir, port, bin };
         pg.resume();
         pg
@@ -287,14 +406,26 @@ impl PrivatePostgres {
 
     /// Starts (or restarts) the server and waits until it accepts connections.
     pub fn resume(&self) {
-        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.display());
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
         let log = self.dir.join("log").to_string_lossy().into_owned();
-        run_pg(&self.bin, "pg_ctl", &["-D", &self.data(), "-o", &opts, "-l", &log, "-w", "start"]);
+        run_pg(
+            &self.bin,
+            "pg_ctl",
+            &["-D", &self.data(), "-o", &opts, "-l", &log, "-w", "start"],
+        );
     }
 
     /// Stops the server at once, cutting every connection.
     pub fn stop(&self) {
-        run_pg(&self.bin, "pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+        run_pg(
+            &self.bin,
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
     }
 }
 
@@ -304,7 +435,11 @@ impl Drop for PrivatePostgres {
         let data = self.data();
         let args = ["-D", data.as_str(), "-m", "immediate", "stop"];
         let _ = if is_root() {
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(&exe).args(args).output()
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .output()
         } else {
             Command::new(&exe).args(args).output()
         };

@@ -1,11 +1,11 @@
 //! `/api/v1/auth/*`: register, login, token refresh, logout, and the caller's profile.
 
+use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Json;
 use serde::Deserialize;
 use studio::error::ErrorBody;
 use studio::http::{AuthUser, ValidJson, not_blank};
@@ -36,15 +36,24 @@ pub struct ApiDoc;
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterRequest {
-    #[validate(email(message = "must be an email address"), length(max = 254, message = "must be at most 254 characters"))]
+    #[validate(
+        email(message = "must be an email address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
     pub email: String,
     /// 8 to 128 characters.
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
     pub password: String,
-    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"), custom(function = "not_blank"))]
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "not_blank")
+    )]
     pub name: String,
     /// The first workspace's name; defaults to "<name>'s workspace".
-    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"), custom(function = "not_blank"))]
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "not_blank")
+    )]
     pub workspace_name: Option<String>,
 }
 
@@ -74,58 +83,81 @@ pub struct LogoutRequest {
 }
 
 /// Liveness and database reachability of the auth function.
-#[utoipa::path(get, path = "/api/v1/auth/health", tag = "auth",
+#[utoipa::path(operation_id = "authHealth", get, path = "/api/v1/auth/health", tag = "auth",
     responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
 async fn health(state: State<AppState>) -> Response {
     studio::http::health(state).await
 }
 
 /// Creates an account and its first workspace (owned by the new user), and logs in.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(operation_id = "register", post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, body = RegisterResponse),
         (status = 400, description = "validation_failed or malformed_json", body = ErrorBody),
         (status = 409, description = "email_taken", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn register(State(state): State<AppState>, ValidJson(req): ValidJson<RegisterRequest>) -> Result<Response, ApiError> {
-    let out = auth::register(&state, &req.email, req.password.into(), &req.name, req.workspace_name.as_deref()).await?;
+async fn register(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<RegisterRequest>,
+) -> Result<Response, ApiError> {
+    let out = auth::register(
+        &state,
+        &req.email,
+        req.password.into(),
+        &req.name,
+        req.workspace_name.as_deref(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
 /// Logs in with email and password. Every wrong credential is the same 401 `invalid_credentials`.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(operation_id = "login", post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
         (status = 400, body = ErrorBody),
         (status = 401, description = "invalid_credentials", body = ErrorBody),
         (status = 503, body = ErrorBody)))]
-async fn login(State(state): State<AppState>, ValidJson(req): ValidJson<LoginRequest>) -> Result<Json<LoginResponse>, ApiError> {
-    Ok(Json(auth::login(&state, &req.email, req.password.into()).await?))
+async fn login(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    Ok(Json(
+        auth::login(&state, &req.email, req.password.into()).await?,
+    ))
 }
 
 /// Exchanges a refresh token for a new pair; the presented token is spent. Presenting a spent token
 /// again revokes its whole family.
-#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
+#[utoipa::path(operation_id = "refreshToken", post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
     responses(
         (status = 200, body = TokenPair),
         (status = 400, body = ErrorBody),
         (status = 401, description = "unauthorized (unknown, spent or revoked token) or token_expired", body = ErrorBody),
         (status = 404, description = "not a member of workspaceId", body = ErrorBody),
         (status = 503, body = ErrorBody)))]
-async fn token(State(state): State<AppState>, ValidJson(req): ValidJson<TokenRequest>) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(auth::refresh(&state, &req.refresh_token, req.workspace_id).await?))
+async fn token(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<TokenRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(
+        auth::refresh(&state, &req.refresh_token, req.workspace_id).await?,
+    ))
 }
 
 /// Ends the session: revokes the refresh token's whole family.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = LogoutRequest,
+#[utoipa::path(operation_id = "logout", post, path = "/api/v1/auth/logout", tag = "auth", request_body = LogoutRequest,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn logout(State(state): State<AppState>, ValidJson(req): ValidJson<LogoutRequest>) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<LogoutRequest>,
+) -> Result<StatusCode, ApiError> {
     auth::logout(&state, &req.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller and their workspaces with their role in each.
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(operation_id = "me", get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, body = MeResponse),
         (status = 401, description = "unauthorized or token_expired", body = ErrorBody),

@@ -20,7 +20,8 @@ async fn register(app: &TestApp, email: &str) -> TestResponse {
 }
 
 async fn refresh(app: &TestApp, token: &str) -> TestResponse {
-    app.post("/api/v1/auth/token", None, json!({"refreshToken": token})).await
+    app.post("/api/v1/auth/token", None, json!({"refreshToken": token}))
+        .await
 }
 
 #[tokio::test]
@@ -32,61 +33,132 @@ async fn when_registering_the_user_owns_a_new_workspace_and_gets_working_tokens(
     assert_eq!(res.body["workspace"]["name"], "Analytical Engines");
     assert_eq!(res.body["workspace"]["slug"], "analytical-engines");
     assert_eq!(res.body["expiresIn"], 900);
-    let claims = app.state.jwt.verify(&res.str("/accessToken")).expect("our token");
-    assert_eq!(claims.wid.map(|w| w.to_string()), Some(res.str("/workspace/id")));
+    let claims = app
+        .state
+        .jwt
+        .verify(&res.str("/accessToken"))
+        .expect("our token");
+    assert_eq!(
+        claims.wid.map(|w| w.to_string()),
+        Some(res.str("/workspace/id"))
+    );
     assert_eq!(claims.exp - claims.iat, 900);
 
-    let me = app.get("/api/v1/auth/me", Some(&res.str("/accessToken"))).await;
+    let me = app
+        .get("/api/v1/auth/me", Some(&res.str("/accessToken")))
+        .await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["workspaces"][0]["role"], "owner");
     assert_eq!(me.body["workspaces"][0]["slug"], "analytical-engines");
 
     // The password is stored as an argon2id hash at OWASP parameters, the refresh token only as a hash.
     let db = app.sql().await;
-    let row = db.query_one("SELECT password_hash FROM users", &[]).await.unwrap();
-    assert!(row.get::<_, String>(0).starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-    let stored: Vec<u8> = db.query_one("SELECT token_hash FROM refresh_tokens", &[]).await.unwrap().get(0);
+    let row = db
+        .query_one("SELECT password_hash FROM users", &[])
+        .await
+        .unwrap();
+    assert!(
+        row.get::<_, String>(0)
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    );
+    let stored: Vec<u8> = db
+        .query_one("SELECT token_hash FROM refresh_tokens", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_ne!(stored, res.str("/refreshToken").into_bytes());
     assert_eq!(stored.len(), 32);
 }
 
 #[tokio::test]
-async fn when_the_email_is_taken_in_any_case_registration_is_409_email_taken_and_nothing_is_written() {
+async fn when_the_email_is_taken_in_any_case_registration_is_409_email_taken_and_nothing_is_written()
+ {
     let app = app().await;
-    assert_eq!(register(&app, "grace@example.com").await.status, StatusCode::CREATED);
+    assert_eq!(
+        register(&app, "grace@example.com").await.status,
+        StatusCode::CREATED
+    );
     let res = register(&app, "GRACE@example.COM").await;
     assert_eq!(res.status, StatusCode::CONFLICT);
     assert_eq!(res.code(), "email_taken");
-    let workspaces: i64 = app.sql().await.query_one("SELECT count(*) FROM workspaces", &[]).await.unwrap().get(0);
-    assert_eq!(workspaces, 1, "the failed registration left no workspace behind");
+    let workspaces: i64 = app
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM workspaces", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        workspaces, 1,
+        "the failed registration left no workspace behind"
+    );
 }
 
 #[tokio::test]
 async fn when_registration_input_is_bad_each_field_is_named_and_nothing_is_written() {
     let app = app().await;
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"email": "not-an-email", "password": "correct horse", "name": "A"}), "email"),
-        (json!({"email": "a@example.com", "password": "short", "name": "A"}), "password"),
-        (json!({"email": "a@example.com", "password": "x".repeat(129), "name": "A"}), "password"),
-        (json!({"email": "a@example.com", "password": "correct horse", "name": "   "}), "name"),
-        (json!({"email": "a@example.com", "password": "correct horse"}), "name"),
-        (json!({"email": "a@example.com", "password": "correct horse", "name": "A", "role": "owner"}), "role"),
-        (json!({"email": "a@example.com", "password": "correct horse", "name": "A", "workspaceName": ""}), "workspaceName"),
+        (
+            json!({"email": "not-an-email", "password": "correct horse", "name": "A"}),
+            "email",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "short", "name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "x".repeat(129), "name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "correct horse", "name": "   "}),
+            "name",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "correct horse"}),
+            "name",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "correct horse", "name": "A", "role": "owner"}),
+            "role",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "correct horse", "name": "A", "workspaceName": ""}),
+            "workspaceName",
+        ),
     ];
     for (body, field) in cases {
         let res = app.post("/api/v1/auth/register", None, body.clone()).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(res.code(), "validation_failed");
-        let fields: Vec<&str> = res.body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
-        assert!(fields.iter().any(|f| f.contains(field)), "{field} not named in {fields:?}");
+        let fields: Vec<&str> = res.body["error"]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["field"].as_str().unwrap())
+            .collect();
+        assert!(
+            fields.iter().any(|f| f.contains(field)),
+            "{field} not named in {fields:?}"
+        );
         assert!(res.body["error"]["requestId"].is_string());
     }
     // Exactly 128 characters is allowed.
     let ok = app
-        .post("/api/v1/auth/register", None, json!({"email": "b@example.com", "password": "x".repeat(128), "name": "B"}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "b@example.com", "password": "x".repeat(128), "name": "B"}),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
-    let users: i64 = app.sql().await.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+    let users: i64 = app
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(users, 1);
 }
 
@@ -101,7 +173,10 @@ async fn when_the_body_is_not_json_or_too_large_the_error_says_so() {
                 .unwrap(),
         )
         .await;
-    assert_eq!((broken.status, broken.code()), (StatusCode::BAD_REQUEST, "malformed_json"));
+    assert_eq!(
+        (broken.status, broken.code()),
+        (StatusCode::BAD_REQUEST, "malformed_json")
+    );
 
     let form = app
         .call(
@@ -111,7 +186,10 @@ async fn when_the_body_is_not_json_or_too_large_the_error_says_so() {
                 .unwrap(),
         )
         .await;
-    assert_eq!((form.status, form.code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
+    assert_eq!(
+        (form.status, form.code()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
 
     let huge = "x".repeat(studio::http::MAX_BODY_BYTES + 1);
     let big = app
@@ -122,26 +200,60 @@ async fn when_the_body_is_not_json_or_too_large_the_error_says_so() {
                 .unwrap(),
         )
         .await;
-    assert_eq!((big.status, big.code()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    assert_eq!(
+        (big.status, big.code()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
 }
 
 #[tokio::test]
-async fn when_logging_in_the_last_used_workspace_is_chosen_and_any_wrong_credential_is_the_same_401() {
+async fn when_logging_in_the_last_used_workspace_is_chosen_and_any_wrong_credential_is_the_same_401()
+ {
     let app = app().await;
     let reg = register(&app, "lin@example.com").await;
     let first_ws = reg.str("/workspace/id");
-    let login = app.post("/api/v1/auth/login", None, json!({"email": "LIN@example.com", "password": "correct horse battery"})).await;
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "LIN@example.com", "password": "correct horse battery"}),
+        )
+        .await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     assert_eq!(login.body["user"]["email"], "lin@example.com");
-    assert_eq!(app.state.jwt.verify(&login.str("/accessToken")).unwrap().wid.unwrap().to_string(), first_ws);
+    assert_eq!(
+        app.state
+            .jwt
+            .verify(&login.str("/accessToken"))
+            .unwrap()
+            .wid
+            .unwrap()
+            .to_string(),
+        first_ws
+    );
 
-    let wrong_pw = app.post("/api/v1/auth/login", None, json!({"email": "lin@example.com", "password": "wrong password"})).await;
-    let unknown = app.post("/api/v1/auth/login", None, json!({"email": "nobody@example.com", "password": "wrong password"})).await;
+    let wrong_pw = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "lin@example.com", "password": "wrong password"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "wrong password"}),
+        )
+        .await;
     for res in [&wrong_pw, &unknown] {
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
         assert_eq!(res.code(), "invalid_credentials");
     }
-    assert_eq!(wrong_pw.body["error"]["message"], unknown.body["error"]["message"]);
+    assert_eq!(
+        wrong_pw.body["error"]["message"],
+        unknown.body["error"]["message"]
+    );
 }
 
 #[tokio::test]
@@ -152,7 +264,13 @@ async fn when_the_email_is_unknown_login_still_pays_for_an_argon2_verification()
     async fn time(app: &TestApp, email: &str) -> Duration {
         let start = Instant::now();
         for _ in 0..4 {
-            let res = app.post("/api/v1/auth/login", None, json!({"email": email, "password": "wrong password"})).await;
+            let res = app
+                .post(
+                    "/api/v1/auth/login",
+                    None,
+                    json!({"email": email, "password": "wrong password"}),
+                )
+                .await;
             assert_eq!(res.code(), "invalid_credentials");
         }
         start.elapsed()
@@ -160,7 +278,10 @@ async fn when_the_email_is_unknown_login_still_pays_for_an_argon2_verification()
     let known = time(&app, "tim@example.com").await;
     let unknown = time(&app, "nobody@example.com").await;
     // Skipping argon2 would make the unknown path ~100x faster; equal work keeps it within noise.
-    assert!(unknown * 2 > known, "unknown email took {unknown:?} against {known:?} for a known one");
+    assert!(
+        unknown * 2 > known,
+        "unknown email took {unknown:?} against {known:?} for a known one"
+    );
 }
 
 #[tokio::test]
@@ -171,23 +292,48 @@ async fn when_a_refresh_token_is_used_it_is_spent_and_replaying_it_revokes_the_w
     let second = refresh(&app, &first).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     assert_ne!(second.str("/refreshToken"), first);
-    assert_eq!(app.get("/api/v1/auth/me", Some(&second.str("/accessToken"))).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&second.str("/accessToken")))
+            .await
+            .status,
+        StatusCode::OK
+    );
 
     let replay = refresh(&app, &first).await;
-    assert_eq!((replay.status, replay.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(
+        (replay.status, replay.code()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
     // The thief's replay also kills the legitimate successor.
     let after = refresh(&app, &second.str("/refreshToken")).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
-    let live: i64 = app.sql().await.query_one("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL", &[]).await.unwrap().get(0);
+    let live: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(live, 0);
 }
 
 #[tokio::test]
 async fn when_two_refreshes_of_one_token_race_exactly_one_wins() {
     let app = app().await;
-    let token = register(&app, "race@example.com").await.str("/refreshToken");
+    let token = register(&app, "race@example.com")
+        .await
+        .str("/refreshToken");
     for _ in 0..3 {
-        let login = app.post("/api/v1/auth/login", None, json!({"email": "race@example.com", "password": "correct horse battery"})).await;
+        let login = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "race@example.com", "password": "correct horse battery"}),
+            )
+            .await;
         let token = login.str("/refreshToken");
         let (a, b) = tokio::join!(refresh(&app, &token), refresh(&app, &token));
         let mut statuses = [a.status.as_u16(), b.status.as_u16()];
@@ -199,52 +345,107 @@ async fn when_two_refreshes_of_one_token_race_exactly_one_wins() {
 }
 
 #[tokio::test]
-async fn when_refreshing_into_another_workspace_membership_is_checked_and_the_choice_is_remembered() {
+async fn when_refreshing_into_another_workspace_membership_is_checked_and_the_choice_is_remembered()
+{
     let app = app().await;
     let reg = register(&app, "switch@example.com").await;
     let access = reg.str("/accessToken");
     let created = app.state.clone();
     let user_id: uuid::Uuid = reg.str("/user/id").parse().unwrap();
-    let second = studio::services::workspaces::create(&created, user_id, "Second").await.unwrap();
+    let second = studio::services::workspaces::create(&created, user_id, "Second")
+        .await
+        .unwrap();
     let stranger = app.user("Stranger").await;
 
     // Not a member: 404, and the token is not spent.
     let refused = app
-        .post("/api/v1/auth/token", None, json!({"refreshToken": reg.str("/refreshToken"), "workspaceId": stranger.workspace_id}))
+        .post(
+            "/api/v1/auth/token",
+            None,
+            json!({"refreshToken": reg.str("/refreshToken"), "workspaceId": stranger.workspace_id}),
+        )
         .await;
-    assert_eq!((refused.status, refused.code()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
 
     let switched = app
-        .post("/api/v1/auth/token", None, json!({"refreshToken": reg.str("/refreshToken"), "workspaceId": second.id}))
+        .post(
+            "/api/v1/auth/token",
+            None,
+            json!({"refreshToken": reg.str("/refreshToken"), "workspaceId": second.id}),
+        )
         .await;
     assert_eq!(switched.status, StatusCode::OK, "{}", switched.body);
-    assert_eq!(app.state.jwt.verify(&switched.str("/accessToken")).unwrap().wid, Some(second.id));
+    assert_eq!(
+        app.state
+            .jwt
+            .verify(&switched.str("/accessToken"))
+            .unwrap()
+            .wid,
+        Some(second.id)
+    );
     assert_ne!(access, switched.str("/accessToken"));
 
     // The next login picks the workspace used last.
-    let login = app.post("/api/v1/auth/login", None, json!({"email": "switch@example.com", "password": "correct horse battery"})).await;
-    assert_eq!(app.state.jwt.verify(&login.str("/accessToken")).unwrap().wid, Some(second.id));
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "switch@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(
+        app.state
+            .jwt
+            .verify(&login.str("/accessToken"))
+            .unwrap()
+            .wid,
+        Some(second.id)
+    );
 }
 
 #[tokio::test]
 async fn when_the_family_is_older_than_its_lifetime_refresh_is_token_expired() {
     let app = app().await;
     let token = register(&app, "old@example.com").await.str("/refreshToken");
-    app.sql().await.execute("UPDATE refresh_tokens SET expires_at = now() - interval '1 second'", &[]).await.unwrap();
+    app.sql()
+        .await
+        .execute(
+            "UPDATE refresh_tokens SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
     let res = refresh(&app, &token).await;
-    assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, "token_expired"));
+    assert_eq!(
+        (res.status, res.code()),
+        (StatusCode::UNAUTHORIZED, "token_expired")
+    );
     let unknown = refresh(&app, "not-a-token-we-issued").await;
-    assert_eq!((unknown.status, unknown.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
 }
 
 #[tokio::test]
 async fn when_a_family_continues_through_refreshes_it_keeps_the_logins_expiry() {
     let app = app().await;
-    let token = register(&app, "keep@example.com").await.str("/refreshToken");
+    let token = register(&app, "keep@example.com")
+        .await
+        .str("/refreshToken");
     let next = refresh(&app, &token).await.str("/refreshToken");
     refresh(&app, &next).await;
     let db = app.sql().await;
-    let rows = db.query("SELECT DISTINCT family_id, expires_at FROM refresh_tokens", &[]).await.unwrap();
+    let rows = db
+        .query(
+            "SELECT DISTINCT family_id, expires_at FROM refresh_tokens",
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1, "one family, one expiry");
 }
 
@@ -253,29 +454,62 @@ async fn when_logging_out_the_family_is_revoked_and_logging_out_again_is_harmles
     let app = app().await;
     let token = register(&app, "bye@example.com").await.str("/refreshToken");
     let next = refresh(&app, &token).await.str("/refreshToken");
-    let out = app.post("/api/v1/auth/logout", None, json!({"refreshToken": next})).await;
+    let out = app
+        .post("/api/v1/auth/logout", None, json!({"refreshToken": next}))
+        .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     assert_eq!(refresh(&app, &next).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.post("/api/v1/auth/logout", None, json!({"refreshToken": next})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.post("/api/v1/auth/logout", None, json!({"refreshToken": next}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     let missing = app.post("/api/v1/auth/logout", None, json!({})).await;
-    assert_eq!((missing.status, missing.code()), (StatusCode::BAD_REQUEST, "validation_failed"));
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::BAD_REQUEST, "validation_failed")
+    );
 }
 
 #[tokio::test]
 async fn when_me_is_called_without_a_valid_token_it_is_401() {
     let app = app().await;
-    assert_eq!(app.get("/api/v1/auth/me", None).await.code(), "unauthorized");
+    assert_eq!(
+        app.get("/api/v1/auth/me", None).await.code(),
+        "unauthorized"
+    );
     let basic = app
-        .call(http::Request::get("/api/v1/auth/me").header("authorization", "Basic YTpi").body(axum::body::Body::empty()).unwrap())
+        .call(
+            http::Request::get("/api/v1/auth/me")
+                .header("authorization", "Basic YTpi")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await;
-    assert_eq!((basic.status, basic.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(
+        (basic.status, basic.code()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
 }
 
 #[tokio::test]
 async fn when_the_account_was_deleted_its_still_valid_access_token_gets_401_from_me() {
     let app = app().await;
     let user = app.user("Gone").await;
-    app.sql().await.execute("UPDATE users SET deleted_at = now()", &[]).await.unwrap();
-    assert_eq!(app.get("/api/v1/auth/me", Some(&user.access_token)).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(refresh(&app, &user.refresh_token).await.status, StatusCode::UNAUTHORIZED);
+    app.sql()
+        .await
+        .execute("UPDATE users SET deleted_at = now()", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&user.access_token))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh(&app, &user.refresh_token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }

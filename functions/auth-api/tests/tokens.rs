@@ -11,10 +11,17 @@ use studio::auth::AccessClaims;
 use studio::testing::{TEST_JWT_SECRET, TestApp};
 
 fn hs256(secret: &[u8], header: &serde_json::Value, claims: &serde_json::Value) -> String {
-    let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
+    let signing_input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
     mac.update(signing_input.as_bytes());
-    format!("{signing_input}.{}", B64.encode(mac.finalize().into_bytes()))
+    format!(
+        "{signing_input}.{}",
+        B64.encode(mac.finalize().into_bytes())
+    )
 }
 
 #[tokio::test]
@@ -28,14 +35,29 @@ async fn when_a_token_is_forged_or_misaddressed_me_answers_401() {
 
     // Sanity: the hand-made HS256 token with the right key is accepted, so the rejections below are real.
     let good = hs256(secret, &json!({"alg": "HS256", "typ": "JWT"}), &claims);
-    assert_eq!(app.get("/api/v1/auth/me", Some(&good)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&good)).await.status,
+        StatusCode::OK
+    );
 
-    let unsigned = format!("{}.{}.", B64.encode(json!({"alg": "none"}).to_string()), B64.encode(claims.to_string()));
-    let wrong_key = hs256(b"another-secret-another-secret-another-secret", &json!({"alg": "HS256"}), &claims);
+    let unsigned = format!(
+        "{}.{}.",
+        B64.encode(json!({"alg": "none"}).to_string()),
+        B64.encode(claims.to_string())
+    );
+    let wrong_key = hs256(
+        b"another-secret-another-secret-another-secret",
+        &json!({"alg": "HS256"}),
+        &claims,
+    );
     // HS/RS confusion: an RS256 header over an HMAC made with what an attacker thinks is the verifier key.
     let rs_header = hs256(secret, &json!({"alg": "RS256", "typ": "JWT"}), &claims);
     let hs512 = {
-        let input = format!("{}.{}", B64.encode(json!({"alg": "HS512"}).to_string()), B64.encode(claims.to_string()));
+        let input = format!(
+            "{}.{}",
+            B64.encode(json!({"alg": "HS512"}).to_string()),
+            B64.encode(claims.to_string())
+        );
         let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret).unwrap();
         mac.update(input.as_bytes());
         format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
@@ -44,7 +66,12 @@ async fn when_a_token_is_forged_or_misaddressed_me_answers_401() {
     tampered_claims["sub"] = json!(uuid::Uuid::new_v4());
     let tampered = {
         let good_parts: Vec<&str> = good.split('.').collect();
-        format!("{}.{}.{}", good_parts[0], B64.encode(tampered_claims.to_string()), good_parts[2])
+        format!(
+            "{}.{}.{}",
+            good_parts[0],
+            B64.encode(tampered_claims.to_string()),
+            good_parts[2]
+        )
     };
     let mut wrong_iss = claims.clone();
     wrong_iss["iss"] = json!("someone-else");
@@ -59,14 +86,24 @@ async fn when_a_token_is_forged_or_misaddressed_me_answers_401() {
         ("RS256 header", rs_header),
         ("HS512 not allow-listed", hs512),
         ("tampered claims", tampered),
-        ("wrong iss", hs256(secret, &json!({"alg": "HS256"}), &wrong_iss)),
-        ("wrong aud", hs256(secret, &json!({"alg": "HS256"}), &wrong_aud)),
+        (
+            "wrong iss",
+            hs256(secret, &json!({"alg": "HS256"}), &wrong_iss),
+        ),
+        (
+            "wrong aud",
+            hs256(secret, &json!({"alg": "HS256"}), &wrong_aud),
+        ),
         ("no exp", hs256(secret, &json!({"alg": "HS256"}), &no_exp)),
         ("garbage", "not.a.jwt".to_owned()),
     ];
     for (name, token) in cases {
         let res = app.get("/api/v1/auth/me", Some(&token)).await;
-        assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, "unauthorized"), "{name}");
+        assert_eq!(
+            (res.status, res.code()),
+            (StatusCode::UNAUTHORIZED, "unauthorized"),
+            "{name}"
+        );
     }
 }
 
@@ -75,7 +112,18 @@ async fn when_a_token_has_expired_the_code_is_token_expired() {
     let app = TestApp::new(auth_api::routes()).await;
     let user = app.user("Late").await;
     let real = app.state.jwt.verify(&user.access_token).unwrap();
-    let expired = app.state.jwt.sign(&AccessClaims { iat: real.iat - 1000, exp: chrono::Utc::now().timestamp() - 1, ..real }).unwrap();
+    let expired = app
+        .state
+        .jwt
+        .sign(&AccessClaims {
+            iat: real.iat - 1000,
+            exp: chrono::Utc::now().timestamp() - 1,
+            ..real
+        })
+        .unwrap();
     let res = app.get("/api/v1/auth/me", Some(&expired)).await;
-    assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, "token_expired"));
+    assert_eq!(
+        (res.status, res.code()),
+        (StatusCode::UNAUTHORIZED, "token_expired")
+    );
 }

@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use studio::error::ErrorBody;
-use studio::http::{Admin, AnyRole, AuthUser, Owner, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer, not_blank};
+use studio::http::{
+    Admin, AnyRole, AuthUser, Owner, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer,
+    not_blank,
+};
 use studio::services::workspaces::{self, MemberView, WorkspaceView};
 use studio::{ApiError, AppState, Role};
 use utoipa::{OpenApi, ToSchema};
@@ -19,9 +22,15 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/workspaces/health", get(health))
         .route("/api/v1/workspaces", get(list).post(create))
-        .route("/api/v1/workspaces/{workspaceId}", get(show).patch(rename).delete(destroy))
+        .route(
+            "/api/v1/workspaces/{workspaceId}",
+            get(show).patch(rename).delete(destroy),
+        )
         .route("/api/v1/workspaces/{workspaceId}/members", get(members))
-        .route("/api/v1/workspaces/{workspaceId}/members/{userId}", axum::routing::patch(change_role).delete(remove_member))
+        .route(
+            "/api/v1/workspaces/{workspaceId}/members/{userId}",
+            axum::routing::patch(change_role).delete(remove_member),
+        )
 }
 
 #[derive(OpenApi)]
@@ -35,7 +44,10 @@ pub struct ApiDoc;
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkspaceRequest {
-    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"), custom(function = "not_blank"))]
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "not_blank")
+    )]
     pub name: String,
 }
 
@@ -52,64 +64,90 @@ struct MemberPath {
 }
 
 /// Liveness and database reachability of the workspaces function.
-#[utoipa::path(get, path = "/api/v1/workspaces/health", tag = "workspaces",
+#[utoipa::path(operation_id = "workspacesHealth", get, path = "/api/v1/workspaces/health", tag = "workspaces",
     responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
 async fn health(state: State<AppState>) -> Response {
     studio::http::health(state).await
 }
 
 /// Creates a workspace; the caller becomes its owner.
-#[utoipa::path(post, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(operation_id = "createWorkspace", post, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
     request_body = WorkspaceRequest,
     responses((status = 201, body = WorkspaceView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn create(State(state): State<AppState>, user: AuthUser, ValidJson(req): ValidJson<WorkspaceRequest>) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ValidJson(req): ValidJson<WorkspaceRequest>,
+) -> Result<Response, ApiError> {
     let created = workspaces::create(&state, user.user_id, req.name.trim()).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// The caller's workspaces, oldest membership first.
-#[utoipa::path(get, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(operation_id = "listWorkspaces", get, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = Page<WorkspaceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn list(State(state): State<AppState>, user: AuthUser, Query(page): Query<PageParams>) -> Result<Json<Page<WorkspaceView>>, ApiError> {
-    Ok(Json(workspaces::list_mine(&state, user.user_id, &page).await?))
+async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<WorkspaceView>>, ApiError> {
+    Ok(Json(
+        workspaces::list_mine(&state, user.user_id, &page).await?,
+    ))
 }
 
 /// One workspace (viewer or higher).
-#[utoipa::path(get, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getWorkspace", get, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
     responses((status = 200, body = WorkspaceView), (status = 401, body = ErrorBody), (status = 404, description = "no such workspace, or not a member", body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn show(State(state): State<AppState>, tenant: Tenant<Viewer>) -> Result<Json<WorkspaceView>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant<Viewer>,
+) -> Result<Json<WorkspaceView>, ApiError> {
     Ok(Json(workspaces::get(&state, &tenant).await?))
 }
 
 /// Renames a workspace (admin or higher).
-#[utoipa::path(patch, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(operation_id = "renameWorkspace", patch, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)), request_body = WorkspaceRequest,
     responses((status = 200, body = WorkspaceView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn rename(State(state): State<AppState>, tenant: Tenant<Admin>, ValidJson(req): ValidJson<WorkspaceRequest>) -> Result<Json<WorkspaceView>, ApiError> {
-    Ok(Json(workspaces::rename(&state, &tenant, req.name.trim()).await?))
+async fn rename(
+    State(state): State<AppState>,
+    tenant: Tenant<Admin>,
+    ValidJson(req): ValidJson<WorkspaceRequest>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    Ok(Json(
+        workspaces::rename(&state, &tenant, req.name.trim()).await?,
+    ))
 }
 
 /// Deletes a workspace (owner only). It disappears for every member at once.
-#[utoipa::path(delete, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(operation_id = "deleteWorkspace", delete, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn destroy(State(state): State<AppState>, tenant: Tenant<Owner>) -> Result<StatusCode, ApiError> {
+async fn destroy(
+    State(state): State<AppState>,
+    tenant: Tenant<Owner>,
+) -> Result<StatusCode, ApiError> {
     workspaces::delete(&state, &tenant).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The workspace's members (viewer or higher), oldest first.
-#[utoipa::path(get, path = "/api/v1/workspaces/{workspaceId}/members", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(operation_id = "listMembers", get, path = "/api/v1/workspaces/{workspaceId}/members", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path), PageParams),
     responses((status = 200, body = Page<MemberView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn members(State(state): State<AppState>, tenant: Tenant<Viewer>, Query(page): Query<PageParams>) -> Result<Json<Page<MemberView>>, ApiError> {
+async fn members(
+    State(state): State<AppState>,
+    tenant: Tenant<Viewer>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<MemberView>>, ApiError> {
     Ok(Json(workspaces::members(&state, &tenant, &page).await?))
 }
 
 /// Changes a member's role (admin or higher; only an owner grants or removes `owner`; the last owner
 /// cannot be demoted).
-#[utoipa::path(patch, path = "/api/v1/workspaces/{workspaceId}/members/{userId}", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(operation_id = "changeMemberRole", patch, path = "/api/v1/workspaces/{workspaceId}/members/{userId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path), ("userId" = Uuid, Path)), request_body = RoleRequest,
     responses((status = 200, body = MemberView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "the last owner", body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn change_role(
@@ -118,14 +156,20 @@ async fn change_role(
     Path(path): Path<MemberPath>,
     ValidJson(req): ValidJson<RoleRequest>,
 ) -> Result<Json<MemberView>, ApiError> {
-    Ok(Json(workspaces::change_role(&state, &tenant, path.user_id, req.role).await?))
+    Ok(Json(
+        workspaces::change_role(&state, &tenant, path.user_id, req.role).await?,
+    ))
 }
 
 /// Removes a member (admin or higher), or leaves the workspace (your own user id).
-#[utoipa::path(delete, path = "/api/v1/workspaces/{workspaceId}/members/{userId}", tag = "workspaces", security(("bearer" = [])),
+#[utoipa::path(operation_id = "removeMember", delete, path = "/api/v1/workspaces/{workspaceId}/members/{userId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path), ("userId" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "the last owner", body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn remove_member(State(state): State<AppState>, tenant: Tenant<AnyRole>, Path(path): Path<MemberPath>) -> Result<StatusCode, ApiError> {
+async fn remove_member(
+    State(state): State<AppState>,
+    tenant: Tenant<AnyRole>,
+    Path(path): Path<MemberPath>,
+) -> Result<StatusCode, ApiError> {
     workspaces::remove_member(&state, &tenant, path.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,8 +10,18 @@ use studio::{AppState, Role};
 
 fn probe_routes() -> Router<AppState> {
     Router::new()
-        .route("/probe", get(|t: Tenant<Viewer>| async move { axum::Json(serde_json::json!({"workspace": t.workspace_id, "role": t.role})) }))
-        .route("/probe/write", get(|t: Tenant<MemberRole>| async move { axum::Json(serde_json::json!({"workspace": t.workspace_id})) }))
+        .route(
+            "/probe",
+            get(|t: Tenant<Viewer>| async move {
+                axum::Json(serde_json::json!({"workspace": t.workspace_id, "role": t.role}))
+            }),
+        )
+        .route(
+            "/probe/write",
+            get(|t: Tenant<MemberRole>| async move {
+                axum::Json(serde_json::json!({"workspace": t.workspace_id}))
+            }),
+        )
 }
 
 #[tokio::test]
@@ -26,19 +36,57 @@ async fn when_no_path_names_the_workspace_the_header_wins_over_the_token() {
     assert_eq!(from_token.body["role"], "owner");
 
     let header = bob.workspace_id.to_string();
-    let from_header = app.send_with(Method::GET, "/probe", Some(&ada.access_token), None, &[("x-workspace-id", &header)]).await;
+    let from_header = app
+        .send_with(
+            Method::GET,
+            "/probe",
+            Some(&ada.access_token),
+            None,
+            &[("x-workspace-id", &header)],
+        )
+        .await;
     assert_eq!(from_header.body["workspace"], header);
     assert_eq!(from_header.body["role"], "viewer");
 
     // Viewer is below member: 403 on a member route of a workspace Ada can see.
-    let write = app.send_with(Method::GET, "/probe/write", Some(&ada.access_token), None, &[("x-workspace-id", &header)]).await;
-    assert_eq!((write.status, write.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    let write = app
+        .send_with(
+            Method::GET,
+            "/probe/write",
+            Some(&ada.access_token),
+            None,
+            &[("x-workspace-id", &header)],
+        )
+        .await;
+    assert_eq!(
+        (write.status, write.code()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
 
-    let bad = app.send_with(Method::GET, "/probe", Some(&ada.access_token), None, &[("x-workspace-id", "nope")]).await;
-    assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "validation_failed"));
+    let bad = app
+        .send_with(
+            Method::GET,
+            "/probe",
+            Some(&ada.access_token),
+            None,
+            &[("x-workspace-id", "nope")],
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.code()),
+        (StatusCode::BAD_REQUEST, "validation_failed")
+    );
     let stranger = app.user("Stranger").await;
     let foreign = stranger.workspace_id.to_string();
-    let other = app.send_with(Method::GET, "/probe", Some(&ada.access_token), None, &[("x-workspace-id", &foreign)]).await;
+    let other = app
+        .send_with(
+            Method::GET,
+            "/probe",
+            Some(&ada.access_token),
+            None,
+            &[("x-workspace-id", &foreign)],
+        )
+        .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
 }
 
@@ -48,6 +96,14 @@ async fn when_the_token_names_no_workspace_and_no_header_is_sent_the_error_says_
     let ada = app.user("Ada").await;
     let token = app.state.jwt.issue(ada.id, None).unwrap();
     let res = app.get("/probe", Some(&token)).await;
-    assert_eq!((res.status, res.code()), (StatusCode::BAD_REQUEST, "validation_failed"));
-    assert!(res.body["error"]["message"].as_str().unwrap().contains("X-Workspace-Id"));
+    assert_eq!(
+        (res.status, res.code()),
+        (StatusCode::BAD_REQUEST, "validation_failed")
+    );
+    assert!(
+        res.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Workspace-Id")
+    );
 }

@@ -37,7 +37,10 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("issuer", &self.issuer).field("audience", &self.audience).finish()
+        f.debug_struct("JwtKeys")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
     }
 }
 
@@ -81,7 +84,8 @@ impl JwtKeys {
 
     /// Signs arbitrary claims with our key (tests use it to forge expired or mis-addressed tokens).
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, ApiError> {
-        jsonwebtoken::encode(&Header::new(ALGORITHM), claims, &self.encoding).map_err(ApiError::internal)
+        jsonwebtoken::encode(&Header::new(ALGORITHM), claims, &self.encoding)
+            .map_err(ApiError::internal)
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, ApiError> {

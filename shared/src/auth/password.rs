@@ -42,7 +42,9 @@ impl Passwords {
             .hash_password(&random)
             .map_err(|e| anyhow!("hashing the dummy password: {e}"))?
             .to_string();
-        Ok(Self { inner: Arc::new(Inner { argon, dummy }) })
+        Ok(Self {
+            inner: Arc::new(Inner { argon, dummy }),
+        })
     }
 
     /// Hashes a password into a PHC string.
@@ -60,10 +62,16 @@ impl Passwords {
 
     /// True when `password` matches `stored`. With `stored = None` (unknown account) the same work is
     /// done against the dummy hash and the answer is false.
-    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> anyhow::Result<bool> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> anyhow::Result<bool> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.verify_blocking(password.expose_secret(), stored.as_deref()))
-            .await?
+        tokio::task::spawn_blocking(move || {
+            inner.verify_blocking(password.expose_secret(), stored.as_deref())
+        })
+        .await?
     }
 }
 
@@ -72,7 +80,10 @@ impl Inner {
         let known = stored.is_some();
         let hash = PasswordHash::new(stored.unwrap_or(&self.dummy))
             .map_err(|e| anyhow!("a stored password hash is not a PHC string: {e}"))?;
-        let matched = self.argon.verify_password(password.as_bytes(), &hash).is_ok();
+        let matched = self
+            .argon
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok();
         Ok(known && matched)
     }
 }
@@ -84,15 +95,36 @@ mod tests {
     #[tokio::test]
     async fn when_a_password_is_hashed_it_verifies_and_others_do_not() {
         let p = Passwords::new().expect("argon2");
-        let hash = p.hash(SecretString::from("correct horse battery")).await.expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(p.verify(SecretString::from("correct horse battery"), Some(hash.clone())).await.expect("ok"));
-        assert!(!p.verify(SecretString::from("wrong"), Some(hash)).await.expect("ok"));
+        let hash = p
+            .hash(SecretString::from("correct horse battery"))
+            .await
+            .expect("hash");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            p.verify(
+                SecretString::from("correct horse battery"),
+                Some(hash.clone())
+            )
+            .await
+            .expect("ok")
+        );
+        assert!(
+            !p.verify(SecretString::from("wrong"), Some(hash))
+                .await
+                .expect("ok")
+        );
     }
 
     #[tokio::test]
     async fn when_the_account_is_unknown_verify_is_false_even_for_the_dummy_password() {
         let p = Passwords::new().expect("argon2");
-        assert!(!p.verify(SecretString::from("anything"), None).await.expect("ok"));
+        assert!(
+            !p.verify(SecretString::from("anything"), None)
+                .await
+                .expect("ok")
+        );
     }
 }

@@ -29,10 +29,19 @@ pub fn app(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             http::header::AUTHORIZATION,
             http::header::CONTENT_TYPE,
@@ -45,11 +54,17 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "No such route; see GET /api/v1/openapi.json for the API.")
+    ApiError::new(
+        ErrorCode::NotFound,
+        "No such route; see GET /api/v1/openapi.json for the API.",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed, "This route does not accept that method.")
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "This route does not accept that method.",
+    )
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,6 +85,10 @@ pub async fn health(State(state): State<AppState>) -> Response {
         database: if up { "up" } else { "down" },
         version: env!("CARGO_PKG_VERSION"),
     };
-    let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }

@@ -17,23 +17,36 @@ pub struct AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(*user);
         }
         let header = parts
             .headers
             .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("Send an access token: Authorization: Bearer <token>."))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("Send an access token: Authorization: Bearer <token>.")
+            })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("The Authorization header must be: Bearer <token>."))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("The Authorization header must be: Bearer <token>.")
+            })?;
         let claims = state.jwt.verify(token)?;
-        let user = AuthUser { user_id: claims.sub, token_workspace: claims.wid };
+        let user = AuthUser {
+            user_id: claims.sub,
+            token_workspace: claims.wid,
+        };
         tracing::Span::current().record("user_id", tracing::field::display(user.user_id));
         parts.extensions.insert(user);
         Ok(user)

@@ -2,9 +2,9 @@
 //! type, size, syntax, unknown fields and field rules, and path/query parameters with field errors.
 
 use crate::error::{ApiError, ErrorCode, FieldError};
+use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::body::Bytes;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
@@ -28,7 +28,8 @@ where
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
             return Err(ApiError::new(
@@ -36,9 +37,13 @@ where
                 "Send the body as JSON with the header Content-Type: application/json.",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         let value: T = parse(&bytes)?;
-        value.validate().map_err(|e| ApiError::validation(field_errors(&e)))?;
+        value
+            .validate()
+            .map_err(|e| ApiError::validation(field_errors(&e)))?;
         Ok(Self(value))
     }
 }
@@ -47,10 +52,16 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
-            format!("The request body is larger than the {} byte limit.", super::MAX_BODY_BYTES),
+            format!(
+                "The request body is larger than the {} byte limit.",
+                super::MAX_BODY_BYTES
+            ),
         )
     } else {
-        ApiError::new(ErrorCode::MalformedJson, format!("The request body could not be read: {rejection}"))
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("The request body could not be read: {rejection}"),
+        )
     }
 }
 
@@ -63,11 +74,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::new(ErrorCode::MalformedJson, format!("The request body is not valid JSON: {inner}"))
+            ApiError::new(
+                ErrorCode::MalformedJson,
+                format!("The request body is not valid JSON: {inner}"),
+            )
         } else {
             let message = strip_position(&inner.to_string());
             // serde reports a missing field at its parent's path; name the field itself.
-            let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next());
             let field = match (path.as_str(), missing) {
                 (".", Some(name)) => name.to_owned(),
                 (parent, Some(name)) => format!("{parent}.{name}"),
@@ -77,7 +93,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::field(field, message)
         }
     })?;
-    de.end().map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("Unexpected data after the JSON value: {e}")))?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("Unexpected data after the JSON value: {e}"),
+        )
+    })?;
     Ok(value)
 }
 
@@ -99,12 +120,23 @@ pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
 fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
     for (field, kind) in errors.errors() {
         let name = camel_case(field);
-        let path = if prefix.is_empty() { name } else { format!("{prefix}.{name}") };
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}.{name}")
+        };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
-                    let message = e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| e.code.to_string());
-                    out.push(FieldError { field: path.clone(), message });
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| e.code.to_string());
+                    out.push(FieldError {
+                        field: path.clone(),
+                        message,
+                    });
                 }
             }
             ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
@@ -154,14 +186,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Self(p.0)).map_err(
-            |rejection| match rejection {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|rejection| match rejection {
                 PathRejection::FailedToDeserializePathParams(e) => {
                     ApiError::field("path", e.body_text())
                 }
                 other => ApiError::internal(anyhow::anyhow!("path extraction: {other}")),
-            },
-        )
+            })
     }
 }
 
@@ -181,7 +214,9 @@ where
             .await
             .map_err(|rejection: QueryRejection| ApiError::field("query", rejection.body_text()))?
             .0;
-        value.validate().map_err(|e| ApiError::validation(field_errors(&e)))?;
+        value
+            .validate()
+            .map_err(|e| ApiError::validation(field_errors(&e)))?;
         Ok(Self(value))
     }
 }
@@ -222,6 +257,12 @@ mod tests {
     fn when_rules_fail_fields_are_listed_in_camel_case() {
         let input: Input = parse(br#"{"displayName":"x"}"#).expect("shape ok");
         let errors = field_errors(&input.validate().expect_err("too short"));
-        assert_eq!(errors, vec![FieldError { field: "displayName".into(), message: "must be at least 2 characters".into() }]);
+        assert_eq!(
+            errors,
+            vec![FieldError {
+                field: "displayName".into(),
+                message: "must be at least 2 characters".into()
+            }]
+        );
     }
 }

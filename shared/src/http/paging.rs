@@ -41,8 +41,15 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let (micros, id) = text.split_once('|').ok_or_else(bad)?;
-        let at = micros.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(bad)?;
-        Ok(Self { at, id: Uuid::parse_str(id).map_err(|_| bad())? })
+        let at = micros
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(bad)?;
+        Ok(Self {
+            at,
+            id: Uuid::parse_str(id).map_err(|_| bad())?,
+        })
     }
 }
 
@@ -74,12 +81,18 @@ impl<T> Page<T> {
         } else {
             None
         };
-        Self { items: rows, next_cursor }
+        Self {
+            items: rows,
+            next_cursor,
+        }
     }
 
     /// Converts every item, keeping the cursor.
     pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
-        Ok(Page { items: self.items.into_iter().map(f).collect::<Result<_, _>>()?, next_cursor: self.next_cursor })
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
+            next_cursor: self.next_cursor,
+        })
     }
 }
 
@@ -89,7 +102,10 @@ mod tests {
 
     #[test]
     fn when_a_cursor_round_trips_it_is_identical_and_garbage_is_rejected() {
-        let c = Cursor { at: DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("ts"), id: Uuid::now_v7() };
+        let c = Cursor {
+            at: DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("ts"),
+            id: Uuid::now_v7(),
+        };
         assert_eq!(Cursor::decode(&c.encode()).expect("decodes"), c);
         assert!(Cursor::decode("not-a-cursor").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("12|nope")).is_err());
@@ -101,7 +117,12 @@ mod tests {
         let rows: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
         let page = Page::from_rows(rows.clone(), 2, |id| Cursor { at, id: *id });
         assert_eq!(page.items.len(), 2);
-        assert_eq!(Cursor::decode(page.next_cursor.as_deref().expect("next")).expect("ok").id, rows[1]);
+        assert_eq!(
+            Cursor::decode(page.next_cursor.as_deref().expect("next"))
+                .expect("ok")
+                .id,
+            rows[1]
+        );
         let last = Page::from_rows(rows, 3, |id| Cursor { at, id: *id });
         assert!(last.next_cursor.is_none());
     }

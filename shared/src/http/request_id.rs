@@ -18,12 +18,12 @@ pub fn current() -> Option<String> {
 }
 
 fn from_request(req: &Request) -> String {
-    if let Some(ctx) = req.extensions().get::<lambda_http::request::RequestContext>() {
-        if let lambda_http::request::RequestContext::ApiGatewayV2(c) = ctx {
-            if let Some(id) = &c.request_id {
-                return id.clone();
-            }
-        }
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+        req.extensions()
+            .get::<lambda_http::request::RequestContext>()
+        && let Some(id) = &ctx.request_id
+    {
+        return id.clone();
     }
     req.headers()
         .get(HEADER)
@@ -37,7 +37,10 @@ pub async fn middleware(req: Request, next: Next) -> Response {
     let id = from_request(&req);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let mut response = REQUEST_ID
-        .scope(id.clone(), tracing::Instrument::instrument(next.run(req), span))
+        .scope(
+            id.clone(),
+            tracing::Instrument::instrument(next.run(req), span),
+        )
         .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);

@@ -62,16 +62,25 @@ pub struct Tenant<R: MinRole = Viewer> {
 
 impl<R: MinRole> Clone for Tenant<R> {
     fn clone(&self) -> Self {
-        Self { workspace_id: self.workspace_id, user_id: self.user_id, role: self.role, _min: PhantomData }
+        Self {
+            workspace_id: self.workspace_id,
+            user_id: self.user_id,
+            role: self.role,
+            _min: PhantomData,
+        }
     }
 }
 
-async fn requested_workspace(parts: &mut Parts, state: &AppState, user: &AuthUser) -> Result<Uuid, ApiError> {
-    if let Ok(params) = RawPathParams::from_request_parts(parts, state).await {
-        if let Some((_, raw)) = params.iter().find(|(k, _)| *k == WORKSPACE_PATH_PARAM) {
-            // An id that cannot exist is simply not found.
-            return Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Workspace"));
-        }
+async fn requested_workspace(
+    parts: &mut Parts,
+    state: &AppState,
+    user: &AuthUser,
+) -> Result<Uuid, ApiError> {
+    if let Ok(params) = RawPathParams::from_request_parts(parts, state).await
+        && let Some((_, raw)) = params.iter().find(|(k, _)| *k == WORKSPACE_PATH_PARAM)
+    {
+        // An id that cannot exist is simply not found.
+        return Uuid::parse_str(raw).map_err(|_| ApiError::not_found("Workspace"));
     }
     if let Some(header) = parts.headers.get(WORKSPACE_HEADER) {
         return header
@@ -91,7 +100,10 @@ async fn requested_workspace(parts: &mut Parts, state: &AppState, user: &AuthUse
 impl<R: MinRole> FromRequestParts<AppState> for Tenant<R> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         let requested = requested_workspace(parts, state, &user).await?;
         let client = state.db.get().await?;
@@ -105,6 +117,11 @@ impl<R: MinRole> FromRequestParts<AppState> for Tenant<R> {
                 membership.1
             )));
         }
-        Ok(Self { workspace_id: membership.0, user_id: user.user_id, role: membership.1, _min: PhantomData })
+        Ok(Self {
+            workspace_id: membership.0,
+            user_id: user.user_id,
+            role: membership.1,
+            _min: PhantomData,
+        })
     }
 }

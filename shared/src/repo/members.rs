@@ -13,7 +13,12 @@ pub struct MemberRow {
     pub joined_at: DateTime<Utc>,
 }
 
-pub async fn insert(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid, role: Role) -> Result<(), Error> {
+pub async fn insert(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    user: Uuid,
+    role: Role,
+) -> Result<(), Error> {
     db.execute(
         "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, $3)",
         &[workspace.as_uuid(), &user, &role.as_str()],
@@ -39,11 +44,18 @@ pub async fn role_in_active_workspace(
         .await?;
     match row {
         None => Ok(None),
-        Some(r) => Ok(Some((WorkspaceId::from_trusted_source(workspace), Role::from_db(r.get("role"))?))),
+        Some(r) => Ok(Some((
+            WorkspaceId::from_trusted_source(workspace),
+            Role::from_db(r.get("role"))?,
+        ))),
     }
 }
 
-pub async fn get(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid) -> Result<Option<MemberRow>, Error> {
+pub async fn get(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    user: Uuid,
+) -> Result<Option<MemberRow>, Error> {
     let row = db
         .query_opt(
             &format!("{SELECT_MEMBER} WHERE m.workspace_id = $1 AND m.user_id = $2 AND u.deleted_at IS NULL"),
@@ -53,7 +65,8 @@ pub async fn get(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid) ->
     Ok(row.as_ref().map(member_from_row))
 }
 
-const SELECT_MEMBER: &str = "SELECT u.id AS user_id, u.email::text AS email, u.name, m.role, m.created_at AS joined_at
+const SELECT_MEMBER: &str =
+    "SELECT u.id AS user_id, u.email::text AS email, u.name, m.role, m.created_at AS joined_at
                FROM workspace_members m JOIN users u ON u.id = m.user_id";
 
 fn member_from_row(r: &tokio_postgres::Row) -> MemberRow {
@@ -78,11 +91,18 @@ pub async fn list(
             AND ($2::timestamptz IS NULL OR (m.created_at, u.id) > ($2, $3))
           ORDER BY m.created_at, u.id LIMIT $4"
     );
-    let rows = db.query(&sql, &[workspace.as_uuid(), &after_at, &after_id, &limit]).await?;
+    let rows = db
+        .query(&sql, &[workspace.as_uuid(), &after_at, &after_id, &limit])
+        .await?;
     Ok(rows.iter().map(member_from_row).collect())
 }
 
-pub async fn set_role(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid, role: Role) -> Result<(), Error> {
+pub async fn set_role(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    user: Uuid,
+    role: Role,
+) -> Result<(), Error> {
     db.execute(
         "UPDATE workspace_members SET role = $3, updated_at = now() WHERE workspace_id = $1 AND user_id = $2",
         &[workspace.as_uuid(), &user, &role.as_str()],
@@ -91,9 +111,16 @@ pub async fn set_role(db: &impl GenericClient, workspace: WorkspaceId, user: Uui
     .map(drop)
 }
 
-pub async fn delete(db: &impl GenericClient, workspace: WorkspaceId, user: Uuid) -> Result<bool, Error> {
+pub async fn delete(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    user: Uuid,
+) -> Result<bool, Error> {
     Ok(db
-        .execute("DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2", &[workspace.as_uuid(), &user])
+        .execute(
+            "DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2",
+            &[workspace.as_uuid(), &user],
+        )
         .await?
         == 1)
 }

@@ -33,7 +33,11 @@ pub async fn insert(
 
 /// Spends a live token, naming its successor. Atomic: of two concurrent calls with the same token exactly
 /// one gets `Some` (the other waits on the row lock, then finds it spent).
-pub async fn spend(db: &impl GenericClient, hash: &[u8], successor: Uuid) -> Result<Option<SpentToken>, Error> {
+pub async fn spend(
+    db: &impl GenericClient,
+    hash: &[u8],
+    successor: Uuid,
+) -> Result<Option<SpentToken>, Error> {
     let row = db
         .query_opt(
             "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = $2
@@ -51,7 +55,10 @@ pub async fn spend(db: &impl GenericClient, hash: &[u8], successor: Uuid) -> Res
 }
 
 /// The family of a token that exists (live, spent, revoked or expired), and whether it has expired.
-pub async fn family_of(db: &impl GenericClient, hash: &[u8]) -> Result<Option<(Uuid, bool)>, Error> {
+pub async fn family_of(
+    db: &impl GenericClient,
+    hash: &[u8],
+) -> Result<Option<(Uuid, bool)>, Error> {
     Ok(db
         .query_opt("SELECT family_id, expires_at <= now() AS expired FROM refresh_tokens WHERE token_hash = $1", &[&hash])
         .await?

@@ -13,7 +13,8 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, email::text AS email, name, password_hash, last_workspace_id, created_at";
+const COLUMNS: &str =
+    "id, email::text AS email, name, password_hash, last_workspace_id, created_at";
 
 fn from_row(row: &Row) -> UserRow {
     UserRow {
@@ -42,8 +43,13 @@ pub async fn insert(
     .map(drop)
 }
 
-pub async fn find_active_by_email(db: &impl GenericClient, email: &str) -> Result<Option<UserRow>, Error> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1::text::citext AND deleted_at IS NULL");
+pub async fn find_active_by_email(
+    db: &impl GenericClient,
+    email: &str,
+) -> Result<Option<UserRow>, Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE email = $1::text::citext AND deleted_at IS NULL"
+    );
     Ok(db.query_opt(&sql, &[&email]).await?.as_ref().map(from_row))
 }
 
@@ -52,7 +58,11 @@ pub async fn find_active(db: &impl GenericClient, id: Uuid) -> Result<Option<Use
     Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(from_row))
 }
 
-pub async fn set_last_workspace(db: &impl GenericClient, user: Uuid, workspace: Uuid) -> Result<(), Error> {
+pub async fn set_last_workspace(
+    db: &impl GenericClient,
+    user: Uuid,
+    workspace: Uuid,
+) -> Result<(), Error> {
     db.execute(
         "UPDATE users SET last_workspace_id = $2, updated_at = now() WHERE id = $1 AND last_workspace_id IS DISTINCT FROM $2",
         &[&user, &workspace],

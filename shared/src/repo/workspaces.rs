@@ -34,7 +34,12 @@ fn from_row(row: &Row) -> WorkspaceRow {
 }
 
 /// Fails with a unique violation on `workspaces_slug_key` when the slug is taken.
-pub async fn insert(db: &impl GenericClient, id: Uuid, name: &str, slug: &str) -> Result<WorkspaceRow, Error> {
+pub async fn insert(
+    db: &impl GenericClient,
+    id: Uuid,
+    name: &str,
+    slug: &str,
+) -> Result<WorkspaceRow, Error> {
     let row = db
         .query_one(
             "INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3)
@@ -46,7 +51,10 @@ pub async fn insert(db: &impl GenericClient, id: Uuid, name: &str, slug: &str) -
 }
 
 pub async fn slug_taken(db: &impl GenericClient, slug: &str) -> Result<bool, Error> {
-    Ok(db.query_opt("SELECT 1 FROM workspaces WHERE slug = $1", &[&slug]).await?.is_some())
+    Ok(db
+        .query_opt("SELECT 1 FROM workspaces WHERE slug = $1", &[&slug])
+        .await?
+        .is_some())
 }
 
 pub async fn get(db: &impl GenericClient, id: WorkspaceId) -> Result<Option<WorkspaceRow>, Error> {
@@ -62,12 +70,19 @@ pub async fn get(db: &impl GenericClient, id: WorkspaceId) -> Result<Option<Work
 /// Locks the workspace row so membership changes in it are serialised (the last-owner rule).
 pub async fn lock(db: &impl GenericClient, id: WorkspaceId) -> Result<bool, Error> {
     Ok(db
-        .query_opt("SELECT 1 FROM workspaces WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", &[id.as_uuid()])
+        .query_opt(
+            "SELECT 1 FROM workspaces WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+            &[id.as_uuid()],
+        )
         .await?
         .is_some())
 }
 
-pub async fn rename(db: &impl GenericClient, id: WorkspaceId, name: &str) -> Result<Option<WorkspaceRow>, Error> {
+pub async fn rename(
+    db: &impl GenericClient,
+    id: WorkspaceId,
+    name: &str,
+) -> Result<Option<WorkspaceRow>, Error> {
     let row = db
         .query_opt(
             "UPDATE workspaces SET name = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL
@@ -109,7 +124,11 @@ pub async fn list_for_user(
         .await?;
     Ok(rows
         .iter()
-        .map(|r| MembershipRow { workspace: from_row(r), role: r.get("role"), joined_at: r.get("joined_at") })
+        .map(|r| MembershipRow {
+            workspace: from_row(r),
+            role: r.get("role"),
+            joined_at: r.get("joined_at"),
+        })
         .collect())
 }
 

@@ -83,18 +83,28 @@ async fn issue(
 ) -> Result<TokenPair, ApiError> {
     let (family_id, expires_at) = match family {
         Family::Start => {
-            let ttl = chrono::Duration::from_std(state.config.jwt.refresh_ttl).map_err(ApiError::internal)?;
+            let ttl = chrono::Duration::from_std(state.config.jwt.refresh_ttl)
+                .map_err(ApiError::internal)?;
             (Uuid::now_v7(), Utc::now() + ttl)
         }
         Family::Continue { id, expires_at } => (id, expires_at),
     };
     let (refresh_token, hash) = refresh::generate().map_err(ApiError::internal)?;
-    repo::refresh_tokens::insert(db, token_id, &hash, family_id, user, workspace, expires_at).await?;
-    Ok(TokenPair { access_token: state.jwt.issue(user, workspace)?, refresh_token, expires_in: state.jwt.ttl_secs() })
+    repo::refresh_tokens::insert(db, token_id, &hash, family_id, user, workspace, expires_at)
+        .await?;
+    Ok(TokenPair {
+        access_token: state.jwt.issue(user, workspace)?,
+        refresh_token,
+        expires_in: state.jwt.ttl_secs(),
+    })
 }
 
 fn user_view(row: &repo::users::UserRow) -> UserView {
-    UserView { id: row.id, email: row.email.clone(), name: row.name.clone() }
+    UserView {
+        id: row.id,
+        email: row.email.clone(),
+        name: row.name.clone(),
+    }
 }
 
 pub async fn register(
@@ -105,51 +115,99 @@ pub async fn register(
     workspace_name: Option<&str>,
 ) -> Result<RegisterResponse, ApiError> {
     let email = email.trim().to_lowercase();
-    let password_hash = state.passwords.hash(password).await.map_err(ApiError::internal)?;
+    let password_hash = state
+        .passwords
+        .hash(password)
+        .await
+        .map_err(ApiError::internal)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let user_id = Uuid::now_v7();
-    repo::users::insert(&tx, user_id, &email, &password_hash, name.trim()).await.map_err(|e| {
-        if unique_violation(&e) == Some("users_email_key") {
-            ApiError::new(ErrorCode::EmailTaken, "An account with this email exists; log in instead.")
-        } else {
-            e.into()
-        }
-    })?;
+    repo::users::insert(&tx, user_id, &email, &password_hash, name.trim())
+        .await
+        .map_err(|e| {
+            if unique_violation(&e) == Some("users_email_key") {
+                ApiError::new(
+                    ErrorCode::EmailTaken,
+                    "An account with this email exists; log in instead.",
+                )
+            } else {
+                e.into()
+            }
+        })?;
     let default_name = format!("{}'s workspace", name.trim());
-    let workspace = workspaces::create_in(&tx, user_id, workspace_name.map(str::trim).unwrap_or(&default_name)).await?;
+    let workspace = workspaces::create_in(
+        &tx,
+        user_id,
+        workspace_name.map(str::trim).unwrap_or(&default_name),
+    )
+    .await?;
     repo::users::set_last_workspace(&tx, user_id, workspace.id).await?;
-    let tokens = issue(state, &tx, Uuid::now_v7(), user_id, Some(workspace.id), Family::Start).await?;
+    let tokens = issue(
+        state,
+        &tx,
+        Uuid::now_v7(),
+        user_id,
+        Some(workspace.id),
+        Family::Start,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user_id = %user_id, workspace_id = %workspace.id, "user registered");
     Ok(RegisterResponse {
-        user: UserView { id: user_id, email, name: name.trim().to_owned() },
+        user: UserView {
+            id: user_id,
+            email,
+            name: name.trim().to_owned(),
+        },
         workspace: WorkspaceSummary::from(&workspace),
         tokens,
     })
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(ErrorCode::InvalidCredentials, "The email or password is wrong.")
+    ApiError::new(
+        ErrorCode::InvalidCredentials,
+        "The email or password is wrong.",
+    )
 }
 
 /// Logs in. Unknown emails do the same database and argon2 work as known ones, and every failure is
 /// the same `invalid_credentials`.
-pub async fn login(state: &AppState, email: &str, password: SecretString) -> Result<LoginResponse, ApiError> {
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: SecretString,
+) -> Result<LoginResponse, ApiError> {
     let mut client = state.db.get().await?;
     let user = repo::users::find_active_by_email(&client, email.trim()).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = state.passwords.verify(password, stored).await.map_err(ApiError::internal)?;
+    let ok = state
+        .passwords
+        .verify(password, stored)
+        .await
+        .map_err(ApiError::internal)?;
     let user = match user {
         Some(user) if ok => user,
         _ => return Err(invalid_credentials()),
     };
     let tx = client.transaction().await?;
     let workspace = repo::members::default_workspace(&tx, user.id, user.last_workspace_id).await?;
-    let tokens = issue(state, &tx, Uuid::now_v7(), user.id, workspace, Family::Start).await?;
+    let tokens = issue(
+        state,
+        &tx,
+        Uuid::now_v7(),
+        user.id,
+        workspace,
+        Family::Start,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "user logged in");
-    Ok(LoginResponse { tokens, user: user_view(&user) })
+    Ok(LoginResponse {
+        tokens,
+        user: user_view(&user),
+    })
 }
 
 fn refresh_rejected() -> ApiError {
@@ -159,7 +217,11 @@ fn refresh_rejected() -> ApiError {
 /// Spends `token` and returns a new pair in the same family. A spent or revoked token presented again is
 /// a replay: the whole family is revoked. `workspace` switches the token's workspace (membership checked
 /// first; the token is not spent when the check fails).
-pub async fn refresh(state: &AppState, token: &str, workspace: Option<Uuid>) -> Result<TokenPair, ApiError> {
+pub async fn refresh(
+    state: &AppState,
+    token: &str,
+    workspace: Option<Uuid>,
+) -> Result<TokenPair, ApiError> {
     if token.is_empty() || token.len() > refresh::MAX_TOKEN_LEN {
         return Err(refresh_rejected());
     }
@@ -168,7 +230,10 @@ pub async fn refresh(state: &AppState, token: &str, workspace: Option<Uuid>) -> 
     let tx = client.transaction().await?;
     let successor = Uuid::now_v7();
     if let Some(spent) = repo::refresh_tokens::spend(&tx, &hash, successor).await? {
-        if repo::users::find_active(&tx, spent.user_id).await?.is_none() {
+        if repo::users::find_active(&tx, spent.user_id)
+            .await?
+            .is_none()
+        {
             return Err(refresh_rejected());
         }
         let chosen = match workspace {
@@ -180,9 +245,14 @@ pub async fn refresh(state: &AppState, token: &str, workspace: Option<Uuid>) -> 
                 repo::users::set_last_workspace(&tx, spent.user_id, requested).await?;
                 Some(requested)
             }
-            None => repo::members::default_workspace(&tx, spent.user_id, spent.workspace_id).await?,
+            None => {
+                repo::members::default_workspace(&tx, spent.user_id, spent.workspace_id).await?
+            }
         };
-        let family = Family::Continue { id: spent.family_id, expires_at: spent.expires_at };
+        let family = Family::Continue {
+            id: spent.family_id,
+            expires_at: spent.expires_at,
+        };
         let pair = issue(state, &tx, successor, spent.user_id, chosen, family).await?;
         tx.commit().await?;
         return Ok(pair);
@@ -190,7 +260,10 @@ pub async fn refresh(state: &AppState, token: &str, workspace: Option<Uuid>) -> 
     tx.rollback().await?;
     match repo::refresh_tokens::family_of(&client, &hash).await? {
         None => Err(refresh_rejected()),
-        Some((_, true)) => Err(ApiError::new(ErrorCode::TokenExpired, "The session has expired; log in again.")),
+        Some((_, true)) => Err(ApiError::new(
+            ErrorCode::TokenExpired,
+            "The session has expired; log in again.",
+        )),
         Some((family, false)) => {
             let revoked = repo::refresh_tokens::revoke_family(&client, family).await?;
             tracing::warn!(family_id = %family, revoked, "refresh token replayed; token family revoked");
@@ -207,7 +280,9 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
         return Ok(());
     }
     let client = state.db.get().await?;
-    if let Some((family, _)) = repo::refresh_tokens::family_of(&client, &refresh::hash(token)).await? {
+    if let Some((family, _)) =
+        repo::refresh_tokens::family_of(&client, &refresh::hash(token)).await?
+    {
         let revoked = repo::refresh_tokens::revoke_family(&client, family).await?;
         tracing::info!(family_id = %family, revoked, "logged out");
     }
@@ -225,8 +300,16 @@ pub async fn me(state: &AppState, user_id: Uuid) -> Result<MeResponse, ApiError>
     let workspaces = rows
         .into_iter()
         .map(|r| {
-            Ok(MyWorkspace { role: r.role()?, id: r.workspace.id, name: r.workspace.name, slug: r.workspace.slug })
+            Ok(MyWorkspace {
+                role: r.role()?,
+                id: r.workspace.id,
+                name: r.workspace.name,
+                slug: r.workspace.slug,
+            })
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(MeResponse { user: user_view(&user), workspaces })
+    Ok(MeResponse {
+        user: user_view(&user),
+        workspaces,
+    })
 }

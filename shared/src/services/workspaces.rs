@@ -61,7 +61,11 @@ fn view(row: WorkspaceRow, role: Role) -> WorkspaceView {
 
 impl From<&WorkspaceRow> for WorkspaceSummary {
     fn from(row: &WorkspaceRow) -> Self {
-        Self { id: row.id, name: row.name.clone(), slug: row.slug.clone() }
+        Self {
+            id: row.id,
+            name: row.name.clone(),
+            slug: row.slug.clone(),
+        }
     }
 }
 
@@ -69,18 +73,27 @@ fn slug_base(name: &str) -> String {
     let mut base = slug::slugify(name);
     base.truncate(MAX_SLUG_BASE);
     let base = base.trim_end_matches('-').to_owned();
-    if base.is_empty() { "workspace".to_owned() } else { base }
+    if base.is_empty() {
+        "workspace".to_owned()
+    } else {
+        base
+    }
 }
 
 fn random_suffix() -> Result<String, ApiError> {
     let mut bytes = [0u8; 3];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(anyhow::anyhow!("OS random source: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("OS random source: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Creates a workspace owned by `owner` inside the caller's transaction. The slug comes from the name,
 /// with a random suffix when that is taken.
-pub async fn create_in(db: &impl GenericClient, owner: Uuid, name: &str) -> Result<WorkspaceRow, ApiError> {
+pub async fn create_in(
+    db: &impl GenericClient,
+    owner: Uuid,
+    name: &str,
+) -> Result<WorkspaceRow, ApiError> {
     let base = slug_base(name);
     let mut slug = base.clone();
     for _ in 0..5 {
@@ -89,13 +102,17 @@ pub async fn create_in(db: &impl GenericClient, owner: Uuid, name: &str) -> Resu
         }
         slug = format!("{base}-{}", random_suffix()?);
     }
-    let row = repo::workspaces::insert(db, Uuid::now_v7(), name, &slug).await.map_err(|e| {
-        if unique_violation(&e) == Some("workspaces_slug_key") {
-            ApiError::conflict("Another workspace took this name's address at the same moment; try again.")
-        } else {
-            e.into()
-        }
-    })?;
+    let row = repo::workspaces::insert(db, Uuid::now_v7(), name, &slug)
+        .await
+        .map_err(|e| {
+            if unique_violation(&e) == Some("workspaces_slug_key") {
+                ApiError::conflict(
+                    "Another workspace took this name's address at the same moment; try again.",
+                )
+            } else {
+                e.into()
+            }
+        })?;
     let id = WorkspaceId::from_trusted_source(row.id);
     repo::members::insert(db, id, owner, Role::Owner).await?;
     Ok(row)
@@ -110,22 +127,35 @@ pub async fn create(state: &AppState, owner: Uuid, name: &str) -> Result<Workspa
     Ok(view(row, Role::Owner))
 }
 
-pub async fn list_mine(state: &AppState, user: Uuid, page: &PageParams) -> Result<Page<WorkspaceView>, ApiError> {
+pub async fn list_mine(
+    state: &AppState,
+    user: Uuid,
+    page: &PageParams,
+) -> Result<Page<WorkspaceView>, ApiError> {
     let limit = page.limit();
     let after = page.cursor()?.map(|c| (c.at, c.id));
     let client = state.db.get().await?;
     let rows = repo::workspaces::list_for_user(&client, user, after, i64::from(limit) + 1).await?;
-    Page::from_rows(rows, limit, |r| Cursor { at: r.joined_at, id: r.workspace.id })
-        .try_map(|r| Ok(view(r.workspace, Role::from_db(&r.role)?)))
+    Page::from_rows(rows, limit, |r| Cursor {
+        at: r.joined_at,
+        id: r.workspace.id,
+    })
+    .try_map(|r| Ok(view(r.workspace, Role::from_db(&r.role)?)))
 }
 
 pub async fn get(state: &AppState, tenant: &Tenant<Viewer>) -> Result<WorkspaceView, ApiError> {
     let client = state.db.get().await?;
-    let row = repo::workspaces::get(&client, tenant.workspace_id).await?.ok_or_else(|| ApiError::not_found("Workspace"))?;
+    let row = repo::workspaces::get(&client, tenant.workspace_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Workspace"))?;
     Ok(view(row, tenant.role))
 }
 
-pub async fn rename(state: &AppState, tenant: &Tenant<Admin>, name: &str) -> Result<WorkspaceView, ApiError> {
+pub async fn rename(
+    state: &AppState,
+    tenant: &Tenant<Admin>,
+    name: &str,
+) -> Result<WorkspaceView, ApiError> {
     let client = state.db.get().await?;
     let row = repo::workspaces::rename(&client, tenant.workspace_id, name)
         .await?
@@ -142,20 +172,34 @@ pub async fn delete(state: &AppState, tenant: &Tenant<Owner>) -> Result<(), ApiE
     Ok(())
 }
 
-pub async fn members(state: &AppState, tenant: &Tenant<Viewer>, page: &PageParams) -> Result<Page<MemberView>, ApiError> {
+pub async fn members(
+    state: &AppState,
+    tenant: &Tenant<Viewer>,
+    page: &PageParams,
+) -> Result<Page<MemberView>, ApiError> {
     let limit = page.limit();
     let after = page.cursor()?.map(|c| (c.at, c.id));
     let client = state.db.get().await?;
-    let rows = repo::members::list(&client, tenant.workspace_id, after, i64::from(limit) + 1).await?;
-    Page::from_rows(rows, limit, |m| Cursor { at: m.joined_at, id: m.user_id }).try_map(member_view)
+    let rows =
+        repo::members::list(&client, tenant.workspace_id, after, i64::from(limit) + 1).await?;
+    Page::from_rows(rows, limit, |m| Cursor {
+        at: m.joined_at,
+        id: m.user_id,
+    })
+    .try_map(member_view)
 }
 
 fn member_view(r: MemberRow) -> Result<MemberView, ApiError> {
-    Ok(MemberView { user_id: r.user_id, email: r.email, name: r.name, role: Role::from_db(&r.role)?, joined_at: r.joined_at })
+    Ok(MemberView {
+        user_id: r.user_id,
+        email: r.email,
+        name: r.name,
+        role: Role::from_db(&r.role)?,
+        joined_at: r.joined_at,
+    })
 }
 
-const LAST_OWNER: &str =
-    "A workspace needs at least one owner: make another member owner first, or delete the workspace.";
+const LAST_OWNER: &str = "A workspace needs at least one owner: make another member owner first, or delete the workspace.";
 
 /// Changes a member's role. Only an owner grants or takes away `owner`; the last owner stays owner.
 pub async fn change_role(
@@ -176,9 +220,14 @@ pub async fn change_role(
         .ok_or_else(|| ApiError::not_found("Member"))?;
     let current = Role::from_db(&member.role)?;
     if (current == Role::Owner || new_role == Role::Owner) && tenant.role != Role::Owner {
-        return Err(ApiError::forbidden("Only an owner can grant or take away the owner role."));
+        return Err(ApiError::forbidden(
+            "Only an owner can grant or take away the owner role.",
+        ));
     }
-    if current == Role::Owner && new_role != Role::Owner && repo::members::count_owners(&tx, tenant.workspace_id).await? <= 1 {
+    if current == Role::Owner
+        && new_role != Role::Owner
+        && repo::members::count_owners(&tx, tenant.workspace_id).await? <= 1
+    {
         return Err(ApiError::conflict(LAST_OWNER));
     }
     repo::members::set_role(&tx, tenant.workspace_id, target, new_role).await?;
@@ -190,10 +239,16 @@ pub async fn change_role(
 
 /// Removes a member: admins and owners remove others, anyone may leave. Only an owner removes an owner,
 /// and the last owner cannot leave.
-pub async fn remove_member(state: &AppState, tenant: &Tenant<AnyRole>, target: Uuid) -> Result<(), ApiError> {
+pub async fn remove_member(
+    state: &AppState,
+    tenant: &Tenant<AnyRole>,
+    target: Uuid,
+) -> Result<(), ApiError> {
     let leaving = target == tenant.user_id;
     if !leaving && tenant.role < Role::Admin {
-        return Err(ApiError::forbidden("Removing other members needs the admin role or higher."));
+        return Err(ApiError::forbidden(
+            "Removing other members needs the admin role or higher.",
+        ));
     }
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
