@@ -107,9 +107,10 @@ impl<R: MinRole> FromRequestParts<AppState> for Tenant<R> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         let requested = requested_workspace(parts, state, &user).await?;
         let client = state.db.get().await?;
-        let membership = repo::members::role_in_active_workspace(&client, requested, user.user_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("Workspace"))?;
+        let membership =
+            repo::members::role_in_active_workspace(&**client, requested, user.user_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Workspace"))?;
         if membership.1 < R::ROLE {
             return Err(ApiError::forbidden(format!(
                 "This needs the {} role or higher in the workspace; yours is {}.",

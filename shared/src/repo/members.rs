@@ -1,7 +1,8 @@
 use crate::ids::{Role, WorkspaceId};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Error;
+use tokio_postgres::GenericClient;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -35,11 +36,13 @@ pub async fn role_in_active_workspace(
     workspace: Uuid,
     user: Uuid,
 ) -> Result<Option<(WorkspaceId, Role)>, crate::ApiError> {
+    // Typed and unnamed: one round trip, no server-side prepared statement (this runs on every request,
+    // and named statements would pin RDS Proxy / PgBouncer connections).
     let row = db
-        .query_opt(
+        .query_typed_opt(
             "SELECT m.role FROM workspace_members m JOIN workspaces w ON w.id = m.workspace_id
               WHERE m.workspace_id = $1 AND m.user_id = $2 AND w.deleted_at IS NULL",
-            &[&workspace, &user],
+            &[(&workspace, Type::UUID), (&user, Type::UUID)],
         )
         .await?;
     match row {
@@ -143,12 +146,12 @@ pub async fn default_workspace(
     preferred: Option<Uuid>,
 ) -> Result<Option<Uuid>, Error> {
     let row = db
-        .query_opt(
+        .query_typed_opt(
             "SELECT m.workspace_id FROM workspace_members m JOIN workspaces w ON w.id = m.workspace_id
               WHERE m.user_id = $1 AND w.deleted_at IS NULL
               ORDER BY (m.workspace_id = $2) IS TRUE DESC, m.created_at, m.workspace_id
               LIMIT 1",
-            &[&user, &preferred],
+            &[(&user, Type::UUID), (&preferred, Type::UUID)],
         )
         .await?;
     Ok(row.map(|r| r.get(0)))

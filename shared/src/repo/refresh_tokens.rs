@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Error;
+use tokio_postgres::GenericClient;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 /// What a successfully spent token carries forward to its successor.
@@ -22,10 +23,17 @@ pub async fn insert(
     workspace: Option<Uuid>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), Error> {
-    db.execute(
+    db.query_typed(
         "INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, workspace_id, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&id, &hash, &family, &user, &workspace, &expires_at],
+        &[
+            (&id, Type::UUID),
+            (&hash, Type::BYTEA),
+            (&family, Type::UUID),
+            (&user, Type::UUID),
+            (&workspace, Type::UUID),
+            (&expires_at, Type::TIMESTAMPTZ),
+        ],
     )
     .await
     .map(drop)

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+use tokio_postgres::GenericClient;
+use tokio_postgres::types::Type;
 use tokio_postgres::{Error, Row};
 use uuid::Uuid;
 

@@ -1,6 +1,6 @@
 use crate::ids::{Role, WorkspaceId};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+use tokio_postgres::GenericClient;
 use tokio_postgres::{Error, Row};
 use uuid::Uuid;
 

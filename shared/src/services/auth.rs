@@ -7,9 +7,9 @@ use crate::repo;
 use crate::services::workspaces::{self, WorkspaceSummary};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use secrecy::SecretString;
 use serde::Serialize;
+use tokio_postgres::GenericClient;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -123,7 +123,7 @@ pub async fn register(
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let user_id = Uuid::now_v7();
-    repo::users::insert(&tx, user_id, &email, &password_hash, name.trim())
+    repo::users::insert(&*tx, user_id, &email, &password_hash, name.trim())
         .await
         .map_err(|e| {
             if unique_violation(&e) == Some("users_email_key") {
@@ -137,15 +137,15 @@ pub async fn register(
         })?;
     let default_name = format!("{}'s workspace", name.trim());
     let workspace = workspaces::create_in(
-        &tx,
+        &*tx,
         user_id,
         workspace_name.map(str::trim).unwrap_or(&default_name),
     )
     .await?;
-    repo::users::set_last_workspace(&tx, user_id, workspace.id).await?;
+    repo::users::set_last_workspace(&*tx, user_id, workspace.id).await?;
     let tokens = issue(
         state,
-        &tx,
+        &*tx,
         Uuid::now_v7(),
         user_id,
         Some(workspace.id),
@@ -180,7 +180,7 @@ pub async fn login(
     password: SecretString,
 ) -> Result<LoginResponse, ApiError> {
     let mut client = state.db.get().await?;
-    let user = repo::users::find_active_by_email(&client, email.trim()).await?;
+    let user = repo::users::find_active_by_email(&**client, email.trim()).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = state
         .passwords
@@ -192,10 +192,10 @@ pub async fn login(
         _ => return Err(invalid_credentials()),
     };
     let tx = client.transaction().await?;
-    let workspace = repo::members::default_workspace(&tx, user.id, user.last_workspace_id).await?;
+    let workspace = repo::members::default_workspace(&*tx, user.id, user.last_workspace_id).await?;
     let tokens = issue(
         state,
-        &tx,
+        &*tx,
         Uuid::now_v7(),
         user.id,
         workspace,
@@ -229,8 +229,8 @@ pub async fn refresh(
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let successor = Uuid::now_v7();
-    if let Some(spent) = repo::refresh_tokens::spend(&tx, &hash, successor).await? {
-        if repo::users::find_active(&tx, spent.user_id)
+    if let Some(spent) = repo::refresh_tokens::spend(&*tx, &hash, successor).await? {
+        if repo::users::find_active(&*tx, spent.user_id)
             .await?
             .is_none()
         {
@@ -239,33 +239,33 @@ pub async fn refresh(
         let chosen = match workspace {
             Some(requested) => {
                 // Dropping `tx` on this error rolls the spend back: a bad workspace id costs no token.
-                repo::members::role_in_active_workspace(&tx, requested, spent.user_id)
+                repo::members::role_in_active_workspace(&*tx, requested, spent.user_id)
                     .await?
                     .ok_or_else(|| ApiError::not_found("Workspace"))?;
-                repo::users::set_last_workspace(&tx, spent.user_id, requested).await?;
+                repo::users::set_last_workspace(&*tx, spent.user_id, requested).await?;
                 Some(requested)
             }
             None => {
-                repo::members::default_workspace(&tx, spent.user_id, spent.workspace_id).await?
+                repo::members::default_workspace(&*tx, spent.user_id, spent.workspace_id).await?
             }
         };
         let family = Family::Continue {
             id: spent.family_id,
             expires_at: spent.expires_at,
         };
-        let pair = issue(state, &tx, successor, spent.user_id, chosen, family).await?;
+        let pair = issue(state, &*tx, successor, spent.user_id, chosen, family).await?;
         tx.commit().await?;
         return Ok(pair);
     }
     tx.rollback().await?;
-    match repo::refresh_tokens::family_of(&client, &hash).await? {
+    match repo::refresh_tokens::family_of(&**client, &hash).await? {
         None => Err(refresh_rejected()),
         Some((_, true)) => Err(ApiError::new(
             ErrorCode::TokenExpired,
             "The session has expired; log in again.",
         )),
         Some((family, false)) => {
-            let revoked = repo::refresh_tokens::revoke_family(&client, family).await?;
+            let revoked = repo::refresh_tokens::revoke_family(&**client, family).await?;
             tracing::warn!(family_id = %family, revoked, "refresh token replayed; token family revoked");
             Err(ApiError::unauthorized(
                 "This refresh token was already used, so the session was ended for safety; log in again.",
@@ -281,9 +281,9 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
     }
     let client = state.db.get().await?;
     if let Some((family, _)) =
-        repo::refresh_tokens::family_of(&client, &refresh::hash(token)).await?
+        repo::refresh_tokens::family_of(&**client, &refresh::hash(token)).await?
     {
-        let revoked = repo::refresh_tokens::revoke_family(&client, family).await?;
+        let revoked = repo::refresh_tokens::revoke_family(&**client, family).await?;
         tracing::info!(family_id = %family, revoked, "logged out");
     }
     Ok(())
@@ -293,10 +293,10 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
 pub async fn me(state: &AppState, user_id: Uuid) -> Result<MeResponse, ApiError> {
     const MAX_LISTED: i64 = 1000;
     let client = state.db.get().await?;
-    let user = repo::users::find_active(&client, user_id)
+    let user = repo::users::find_active(&**client, user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
-    let rows = repo::workspaces::list_for_user(&client, user_id, None, MAX_LISTED).await?;
+    let rows = repo::workspaces::list_for_user(&**client, user_id, None, MAX_LISTED).await?;
     let workspaces = rows
         .into_iter()
         .map(|r| {

@@ -7,8 +7,8 @@ use crate::ids::{Role, WorkspaceId};
 use crate::repo::{self, members::MemberRow, workspaces::WorkspaceRow};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use serde::Serialize;
+use tokio_postgres::GenericClient;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -121,7 +121,7 @@ pub async fn create_in(
 pub async fn create(state: &AppState, owner: Uuid, name: &str) -> Result<WorkspaceView, ApiError> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let row = create_in(&tx, owner, name).await?;
+    let row = create_in(&*tx, owner, name).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %row.id, "workspace created");
     Ok(view(row, Role::Owner))
@@ -135,7 +135,8 @@ pub async fn list_mine(
     let limit = page.limit();
     let after = page.cursor()?.map(|c| (c.at, c.id));
     let client = state.db.get().await?;
-    let rows = repo::workspaces::list_for_user(&client, user, after, i64::from(limit) + 1).await?;
+    let rows =
+        repo::workspaces::list_for_user(&**client, user, after, i64::from(limit) + 1).await?;
     Page::from_rows(rows, limit, |r| Cursor {
         at: r.joined_at,
         id: r.workspace.id,
@@ -145,7 +146,7 @@ pub async fn list_mine(
 
 pub async fn get(state: &AppState, tenant: &Tenant<Viewer>) -> Result<WorkspaceView, ApiError> {
     let client = state.db.get().await?;
-    let row = repo::workspaces::get(&client, tenant.workspace_id)
+    let row = repo::workspaces::get(&**client, tenant.workspace_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Workspace"))?;
     Ok(view(row, tenant.role))
@@ -157,7 +158,7 @@ pub async fn rename(
     name: &str,
 ) -> Result<WorkspaceView, ApiError> {
     let client = state.db.get().await?;
-    let row = repo::workspaces::rename(&client, tenant.workspace_id, name)
+    let row = repo::workspaces::rename(&**client, tenant.workspace_id, name)
         .await?
         .ok_or_else(|| ApiError::not_found("Workspace"))?;
     Ok(view(row, tenant.role))
@@ -165,7 +166,7 @@ pub async fn rename(
 
 pub async fn delete(state: &AppState, tenant: &Tenant<Owner>) -> Result<(), ApiError> {
     let client = state.db.get().await?;
-    if !repo::workspaces::soft_delete(&client, tenant.workspace_id).await? {
+    if !repo::workspaces::soft_delete(&**client, tenant.workspace_id).await? {
         return Err(ApiError::not_found("Workspace"));
     }
     tracing::info!(workspace_id = %tenant.workspace_id, user_id = %tenant.user_id, "workspace soft-deleted");
@@ -181,7 +182,7 @@ pub async fn members(
     let after = page.cursor()?.map(|c| (c.at, c.id));
     let client = state.db.get().await?;
     let rows =
-        repo::members::list(&client, tenant.workspace_id, after, i64::from(limit) + 1).await?;
+        repo::members::list(&**client, tenant.workspace_id, after, i64::from(limit) + 1).await?;
     Page::from_rows(rows, limit, |m| Cursor {
         at: m.joined_at,
         id: m.user_id,
@@ -212,10 +213,10 @@ pub async fn change_role(
     let tx = client.transaction().await?;
     // Serialises concurrent membership changes in this workspace, so two owners cannot demote each other
     // at once and leave none.
-    if !repo::workspaces::lock(&tx, tenant.workspace_id).await? {
+    if !repo::workspaces::lock(&*tx, tenant.workspace_id).await? {
         return Err(ApiError::not_found("Workspace"));
     }
-    let mut member = repo::members::get(&tx, tenant.workspace_id, target)
+    let mut member = repo::members::get(&*tx, tenant.workspace_id, target)
         .await?
         .ok_or_else(|| ApiError::not_found("Member"))?;
     let current = Role::from_db(&member.role)?;
@@ -226,11 +227,11 @@ pub async fn change_role(
     }
     if current == Role::Owner
         && new_role != Role::Owner
-        && repo::members::count_owners(&tx, tenant.workspace_id).await? <= 1
+        && repo::members::count_owners(&*tx, tenant.workspace_id).await? <= 1
     {
         return Err(ApiError::conflict(LAST_OWNER));
     }
-    repo::members::set_role(&tx, tenant.workspace_id, target, new_role).await?;
+    repo::members::set_role(&*tx, tenant.workspace_id, target, new_role).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %tenant.workspace_id, target_user_id = %target, role = %new_role, "member role changed");
     member.role = new_role.as_str().to_owned();
@@ -252,21 +253,21 @@ pub async fn remove_member(
     }
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    if !repo::workspaces::lock(&tx, tenant.workspace_id).await? {
+    if !repo::workspaces::lock(&*tx, tenant.workspace_id).await? {
         return Err(ApiError::not_found("Workspace"));
     }
-    let member = repo::members::get(&tx, tenant.workspace_id, target)
+    let member = repo::members::get(&*tx, tenant.workspace_id, target)
         .await?
         .ok_or_else(|| ApiError::not_found("Member"))?;
     if Role::from_db(&member.role)? == Role::Owner {
         if !leaving && tenant.role != Role::Owner {
             return Err(ApiError::forbidden("Only an owner can remove an owner."));
         }
-        if repo::members::count_owners(&tx, tenant.workspace_id).await? <= 1 {
+        if repo::members::count_owners(&*tx, tenant.workspace_id).await? <= 1 {
             return Err(ApiError::conflict(LAST_OWNER));
         }
     }
-    repo::members::delete(&tx, tenant.workspace_id, target).await?;
+    repo::members::delete(&*tx, tenant.workspace_id, target).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %tenant.workspace_id, target_user_id = %target, leaving, "member removed");
     Ok(())
