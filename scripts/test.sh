@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The one test command: sets up what the suite needs on a fresh machine and runs all of it.
+#   PostgreSQL and Redis: started if installed but stopped, installed (Debian packages) if missing.
+#   moto server (SQS, SES, Secrets Manager) and cfn-lint: installed into .venv from pinned versions.
+# Then: cfn-lint, rustfmt, clippy, and the whole test suite against those real services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+APT_UPDATED=
+apt_install() {
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@"
+}
+
+PGHOST_ADDR=127.0.0.1
+PGPORT_NUM=5432
+export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@${PGHOST_ADDR}:${PGPORT_NUM}/postgres}
+
+step "PostgreSQL on ${PGHOST_ADDR}:${PGPORT_NUM}"
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "PostgreSQL server is not installed: installing it"
+  apt_install postgresql postgresql-contrib
+fi
+if ! pg_isready -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -q; then
+  echo "PostgreSQL is not running: starting it"
+  for version in $(ls /etc/postgresql); do
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  done
+  for _ in $(seq 1 30); do pg_isready -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -q && break; sleep 1; done
+fi
+pg_isready -h "$PGHOST_ADDR" -p "$PGPORT_NUM"
+if ! psql "$TEST_DATABASE_URL" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+  echo "cannot log in as postgres over TCP: allowing local trust authentication for the test run"
+  hba=$(as_root find /etc/postgresql -name pg_hba.conf | head -n1)
+  grep -q '^host all all 127.0.0.1/32 trust' "$hba" || as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  for version in $(ls /etc/postgresql); do as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload || true; done
+fi
+# Databases left behind by earlier runs (each test clones its own from a migrated template).
+psql "$TEST_DATABASE_URL" -qAtc "SELECT 'DROP DATABASE IF EXISTS \"' || datname || '\";' FROM pg_database WHERE datname LIKE 'test\_%' OR datname LIKE 'studio\_tpl\_%'" \
+  | psql "$TEST_DATABASE_URL" -q >/dev/null 2>&1 || true
+
+step "Redis on 127.0.0.1:6379"
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "Redis is not installed: installing it"
+  apt_install redis-server
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "Redis is not running: starting it"
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping
+export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
+
+step "Python test tools in .venv (moto server, cfn-lint)"
+VENV="$ROOT/.venv"
+REQS="$ROOT/scripts/requirements-test.txt"
+STAMP="$VENV/.requirements-test.sha256"
+want=$(sha256sum "$REQS" | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
+  echo "$want" > "$STAMP"
+fi
+"$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -iE '^(moto|cfn-lint) '
+
+step "moto server (AWS endpoint for SQS, SES, Secrets Manager)"
+MOTO_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"${TMPDIR:-/tmp}/studio-moto-$MOTO_PORT.log" 2>&1 &
+MOTO_PID=$!
+trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do
+  curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
+  kill -0 "$MOTO_PID" 2>/dev/null || { cat "${TMPDIR:-/tmp}/studio-moto-$MOTO_PORT.log"; echo "moto server failed to start"; exit 1; }
+  sleep 0.5
+done
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN APP_SECRETS_ARN AWS_LAMBDA_FUNCTION_NAME || true
+echo "moto server at $AWS_ENDPOINT_URL"
+
+step "cfn-lint template.yaml"
+"$VENV/bin/cfn-lint" template.yaml
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "test suite"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  echo "cargo-nextest not found: using cargo test"
+  cargo test --workspace --locked --no-fail-fast
+fi
