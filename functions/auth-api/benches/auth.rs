@@ -1,7 +1,7 @@
 //! Per-request cost of authentication and tenancy, and the login handler against a bare argon2id verify.
 //!
-//! Run: `bash scripts/bench.sh` (or `cargo bench -p auth-api --bench auth` with PostgreSQL reachable at
-//! TEST_DATABASE_URL). Targets (BENCHMARKS.md): token verification + workspace check ≤ 50 µs beyond the
+//! Run: `cargo bench -p auth-api --bench auth` with PostgreSQL reachable at TEST_DATABASE_URL (default
+//! the local server). Targets (BENCHMARKS.md): token verification + workspace check ≤ 50 µs beyond the
 //! database round trip; login ≤ 1.2× a bare argon2id verify.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
