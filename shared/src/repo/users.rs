@@ -51,7 +51,11 @@ pub async fn find_active_by_email(
     let sql = format!(
         "SELECT {COLUMNS} FROM users WHERE email = $1::text::citext AND deleted_at IS NULL"
     );
-    Ok(db.query_opt(&sql, &[&email]).await?.as_ref().map(from_row))
+    Ok(db
+        .query_typed_opt(&sql, &[(&email, Type::TEXT)])
+        .await?
+        .as_ref()
+        .map(from_row))
 }
 
 pub async fn find_active(db: &impl GenericClient, id: Uuid) -> Result<Option<UserRow>, Error> {
