@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_source(&source)?;
     let state = AppState::new(config)?;
     let app = studio::http::app(devserver::routes(), state);
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
+    let listener = tokio::net::TcpListener::bind((source.get("HOST").unwrap_or("127.0.0.1"), port))
         .await
         .with_context(|| format!("binding port {port}"))?;
     println!(

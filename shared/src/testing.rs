@@ -124,7 +124,16 @@ pub fn source(database_url: &str) -> Source {
 }
 
 pub fn state(database_url: &str) -> AppState {
-    AppState::new(Config::from_source(&source(database_url)).expect("test config")).expect("state")
+    state_with(database_url, &[])
+}
+
+/// Test state with extra configuration values (e.g. `CORS_ALLOWED_ORIGINS`).
+pub fn state_with(database_url: &str, extra: &[(&str, &str)]) -> AppState {
+    let mut src = source(database_url);
+    for (k, v) in extra {
+        src.set(*k, *v);
+    }
+    AppState::new(Config::from_source(&src).expect("test config")).expect("state")
 }
 
 /// What a client saw.

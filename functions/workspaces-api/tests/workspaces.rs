@@ -563,3 +563,31 @@ async fn when_two_owners_demote_each_other_at_once_one_owner_remains() {
     assert_eq!(in_team, 1);
     assert!(owners >= 1);
 }
+
+#[tokio::test]
+async fn when_an_account_is_deleted_its_unexpired_token_loses_workspace_access_at_once() {
+    let t = team().await;
+    assert_eq!(
+        t.app
+            .get(&ws(t.workspace), Some(&t.member.access_token))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    t.app
+        .sql()
+        .await
+        .execute(
+            "UPDATE users SET deleted_at = now() WHERE id = $1",
+            &[&t.member.id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        t.app
+            .get(&ws(t.workspace), Some(&t.member.access_token))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

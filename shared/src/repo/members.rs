@@ -29,7 +29,7 @@ pub async fn insert(
 }
 
 /// The membership check of every workspace-scoped request: the user's role in the workspace, if the
-/// workspace exists, is not deleted, and the user is a member. This is the one place a request's
+/// workspace exists and is not deleted, and the user is a member whose account is not deleted. This is the one place a request's
 /// workspace id becomes a [`WorkspaceId`].
 pub async fn role_in_active_workspace(
     db: &impl GenericClient,
@@ -40,8 +40,10 @@ pub async fn role_in_active_workspace(
     // and named statements would pin RDS Proxy / PgBouncer connections).
     let row = db
         .query_typed_opt(
-            "SELECT m.role FROM workspace_members m JOIN workspaces w ON w.id = m.workspace_id
-              WHERE m.workspace_id = $1 AND m.user_id = $2 AND w.deleted_at IS NULL",
+            "SELECT m.role FROM workspace_members m
+               JOIN workspaces w ON w.id = m.workspace_id
+               JOIN users u ON u.id = m.user_id
+              WHERE m.workspace_id = $1 AND m.user_id = $2 AND w.deleted_at IS NULL AND u.deleted_at IS NULL",
             &[(&workspace, Type::UUID), (&user, Type::UUID)],
         )
         .await?;
