@@ -6,6 +6,7 @@ use anyhow::Context;
 use deadpool_postgres::{ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime, Timeouts};
 use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
 
 pub use deadpool_postgres::{GenericClient, Pool as DbPool};
 
@@ -28,13 +29,16 @@ pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
                 .unwrap_or("soft-systems-studio"),
         );
     }
-    let manager = deadpool_postgres::Manager::from_config(
-        pg,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    // `sslmode=require` (as in production, behind RDS Proxy) means TLS with the certificate chain and host
+    // name verified against the system's roots; otherwise plain TCP, as for a local server.
+    let manager = if pg.get_ssl_mode() == SslMode::Require {
+        deadpool_postgres::Manager::from_config(pg, tls_connector()?, manager_config)
+    } else {
+        deadpool_postgres::Manager::from_config(pg, NoTls, manager_config)
+    };
     let timeouts = Timeouts {
         wait: Some(cfg.connect_timeout),
         create: Some(cfg.connect_timeout),
@@ -49,6 +53,30 @@ pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
         .runtime(Runtime::Tokio1)
         .build()
         .context("building the PostgreSQL pool")
+}
+
+/// A verifying TLS connector over the operating system's root certificates (Amazon's roots included on
+/// Lambda's `provided.al2023`).
+fn tls_connector() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        // A malformed system certificate is skipped, not fatal.
+        let _ = roots.add(cert);
+    }
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "DATABASE_URL asks for sslmode=require but no system root certificates were found ({:?})",
+        found.errors
+    );
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS protocol versions")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Applies every pending migration in `migrations/` to the database at `url`.
@@ -123,4 +151,36 @@ pub fn migrations_fingerprint() -> String {
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn when_sslmode_is_require_the_servers_certificate_is_verified() {
+        // The machine's PostgreSQL (ssl=on) presents a self-signed certificate: a verifying client must
+        // refuse it rather than fall back to an unverified or plain connection.
+        let base = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let cfg = DatabaseConfig {
+            url: format!("{base}{sep}sslmode=require").into(),
+            pool_size: 1,
+            connect_timeout: Duration::from_secs(5),
+        };
+        let pool = pool(&cfg).expect("pool builds");
+        let err = pool
+            .get()
+            .await
+            .expect_err("an untrusted certificate is refused");
+        let chain = format!("{:?}", anyhow::Error::from(err));
+        assert!(
+            chain.to_lowercase().contains("certificate")
+                || chain.contains("tls")
+                || chain.contains("Tls"),
+            "{chain}"
+        );
+    }
 }
