@@ -299,11 +299,8 @@ impl TestApp {
     /// Adds `user` to `workspace` with `role`, directly in the database (invitations come later).
     pub async fn add_member(&self, workspace: Uuid, user: Uuid, role: crate::Role) {
         let client = admin_client(&self.db_url).await;
-        client
-            .execute(
-                "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, $3)",
-                &[&workspace, &user, &role.as_str()],
-            )
+        let workspace = crate::WorkspaceId::from_trusted_source(workspace);
+        crate::repo::members::insert(&client, workspace, user, role)
             .await
             .expect("add member");
     }

@@ -29,8 +29,8 @@ pub async fn insert(
 }
 
 /// The membership check of every workspace-scoped request: the user's role in the workspace, if the
-/// workspace exists and is not deleted, and the user is a member whose account is not deleted. This is the one place a request's
-/// workspace id becomes a [`WorkspaceId`].
+/// workspace exists and is not deleted, and the user is a member whose account is not deleted. This is
+/// the one place a request's workspace id becomes a [`WorkspaceId`].
 pub async fn role_in_active_workspace(
     db: &impl GenericClient,
     workspace: Uuid,
