@@ -170,10 +170,107 @@ pub struct JwtConfig {
     pub refresh_ttl: Duration,
 }
 
+/// The knowledge base's outside systems. Each is optional locally (an embedded default stands in) and
+/// required on Lambda, where [`KnowledgeConfig::require_on_lambda`] names what is missing.
+#[derive(Debug, Clone)]
+pub struct KnowledgeConfig {
+    pub openai_api_key: Option<SecretString>,
+    /// Any OpenAI-compatible server (vLLM, Ollama, llama.cpp); default OpenAI's.
+    pub openai_base_url: Option<String>,
+    pub embedding_model: String,
+    pub embedding_dimensions: u32,
+    pub openai_timeout: Duration,
+    pub qdrant_url: Option<String>,
+    pub qdrant_api_key: Option<SecretString>,
+    pub qdrant_collection: String,
+    /// Where the embedded vector store keeps its data (local use only).
+    pub vector_data_dir: String,
+    pub ingest_queue_url: Option<String>,
+    pub chunk_size_tokens: usize,
+    pub chunk_overlap_tokens: usize,
+    /// Inputs per embeddings request (the API allows 2,048).
+    pub embedding_batch_inputs: usize,
+    /// Tokens per embeddings request (the API allows 300,000).
+    pub embedding_batch_tokens: usize,
+}
+
+impl KnowledgeConfig {
+    fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let cfg = Self {
+            openai_api_key: src
+                .get("OPENAI_API_KEY")
+                .map(|k| SecretString::from(k.to_owned())),
+            openai_base_url: src.get("OPENAI_BASE_URL").map(str::to_owned),
+            embedding_model: src
+                .get("EMBEDDING_MODEL")
+                .unwrap_or("text-embedding-3-small")
+                .to_owned(),
+            embedding_dimensions: src.parsed("EMBEDDING_DIMENSIONS", 1536u32)?,
+            openai_timeout: Duration::from_secs(src.parsed("OPENAI_TIMEOUT_SECONDS", 30u64)?),
+            qdrant_url: src.get("QDRANT_URL").map(str::to_owned),
+            qdrant_api_key: src
+                .get("QDRANT_API_KEY")
+                .map(|k| SecretString::from(k.to_owned())),
+            qdrant_collection: src
+                .get("QDRANT_COLLECTION")
+                .unwrap_or("kb_chunks")
+                .to_owned(),
+            vector_data_dir: src
+                .get("VECTOR_DATA_DIR")
+                .unwrap_or(".data/vectors")
+                .to_owned(),
+            ingest_queue_url: src.get("SQS_INGEST_QUEUE_URL").map(str::to_owned),
+            chunk_size_tokens: src.parsed("CHUNK_SIZE_TOKENS", 512usize)?,
+            chunk_overlap_tokens: src.parsed("CHUNK_OVERLAP_TOKENS", 64usize)?,
+            embedding_batch_inputs: src.parsed("EMBEDDING_BATCH_INPUTS", 2048usize)?,
+            embedding_batch_tokens: src.parsed("EMBEDDING_BATCH_TOKENS", 300_000usize)?,
+        };
+        if cfg.chunk_size_tokens < 16 || cfg.chunk_overlap_tokens >= cfg.chunk_size_tokens {
+            return Err(ConfigError::Invalid {
+                name: "CHUNK_OVERLAP_TOKENS",
+                reason:
+                    "CHUNK_SIZE_TOKENS must be at least 16 and larger than CHUNK_OVERLAP_TOKENS"
+                        .into(),
+            });
+        }
+        if !(1..=2048).contains(&cfg.embedding_batch_inputs) {
+            return Err(ConfigError::Invalid {
+                name: "EMBEDDING_BATCH_INPUTS",
+                reason: "must be 1 to 2048".into(),
+            });
+        }
+        if !(1..=300_000).contains(&cfg.embedding_batch_tokens) {
+            return Err(ConfigError::Invalid {
+                name: "EMBEDDING_BATCH_TOKENS",
+                reason: "must be 1 to 300000".into(),
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// On Lambda there are no embedded defaults: every outside system must be configured.
+    pub fn require_on_lambda(&self, on_lambda: bool, needs_queue: bool) -> Result<(), ConfigError> {
+        if !on_lambda {
+            return Ok(());
+        }
+        if self.openai_api_key.is_none() {
+            return Err(ConfigError::Missing("OPENAI_API_KEY"));
+        }
+        if self.qdrant_url.is_none() {
+            return Err(ConfigError::Missing("QDRANT_URL"));
+        }
+        if needs_queue && self.ingest_queue_url.is_none() {
+            return Err(ConfigError::Missing("SQS_INGEST_QUEUE_URL"));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
     pub jwt: JwtConfig,
+    pub knowledge: KnowledgeConfig,
     pub admin_api_key: Option<SecretString>,
     /// Origins allowed to call the API from a browser; empty means none.
     pub cors_allowed_origins: Vec<String>,
@@ -253,6 +350,7 @@ impl Config {
             }
         }
         Ok(Self {
+            knowledge: KnowledgeConfig::from_source(src)?,
             database,
             jwt,
             admin_api_key: src
@@ -356,6 +454,30 @@ mod tests {
             .overlay_secret_json("[1,2]", "arn:x")
             .expect_err("not an object");
         assert!(err.to_string().contains("APP_SECRETS_ARN"), "{err}");
+    }
+
+    #[test]
+    fn when_on_lambda_the_knowledge_base_dependencies_are_required_by_name() {
+        let cfg = Config::from_source(&base()).expect("valid");
+        assert!(
+            cfg.knowledge.require_on_lambda(false, true).is_ok(),
+            "locally, embedded defaults serve"
+        );
+        let err = cfg
+            .knowledge
+            .require_on_lambda(true, true)
+            .expect_err("missing");
+        assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
+        let mut src = base();
+        src.set("OPENAI_API_KEY", "sk-test");
+        src.set("QDRANT_URL", "http://qdrant:6334");
+        let cfg = Config::from_source(&src).expect("valid");
+        let err = cfg
+            .knowledge
+            .require_on_lambda(true, true)
+            .expect_err("queue missing");
+        assert!(err.to_string().contains("SQS_INGEST_QUEUE_URL"), "{err}");
+        assert!(cfg.knowledge.require_on_lambda(true, false).is_ok());
     }
 
     #[test]

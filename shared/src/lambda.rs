@@ -1,17 +1,32 @@
-//! The thin entry point every HTTP function's `main` calls: read configuration once, build the state once,
-//! then hand the router to the Lambda runtime.
+//! The thin entry points every function's `main` calls: read configuration once, build the state once,
+//! then hand the router (or handler) to the Lambda runtime.
 
 use crate::config::Config;
 use crate::http::app;
+use crate::knowledge::KnowledgeState;
 use crate::state::AppState;
 use axum::Router;
 
 pub async fn run_http(routes: fn() -> Router<AppState>) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
+    let state = app_state().await?;
+    lambda_http::run(app(routes(), state)).await
+}
+
+/// Configuration and the core state, read and built once per cold start; a failure is logged with its
+/// cause and stops the start.
+pub async fn app_state() -> Result<AppState, lambda_http::Error> {
     let config = Config::load()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "configuration failed"))?;
-    let state = AppState::new(config)
-        .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?;
-    lambda_http::run(app(routes(), state)).await
+    Ok(AppState::new(config)
+        .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?)
+}
+
+/// The knowledge-base state on top of the core state (agents-api, ingest-worker).
+pub async fn knowledge_state() -> Result<KnowledgeState, lambda_http::Error> {
+    let app = app_state().await?;
+    Ok(KnowledgeState::new(app, None)
+        .await
+        .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?)
 }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod knowledge;
 pub mod lambda;
 pub mod openapi;
 pub mod repo;

@@ -193,6 +193,15 @@ impl TestApp {
         }
     }
 
+    /// A router over another state (e.g. the knowledge state), with the core state for helpers.
+    pub fn with_router(router: Router, state: AppState, db_url: String) -> Self {
+        Self {
+            router,
+            state,
+            db_url,
+        }
+    }
+
     pub async fn call(&self, request: Request<Body>) -> TestResponse {
         let response = self
             .router
@@ -451,4 +460,56 @@ impl Drop for PrivatePostgres {
         };
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A directory removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    pub fn path_str(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The knowledge state for tests: the given embedder and queue, the embedded vector store in a temporary
+/// directory (the same engine as Qdrant's server).
+pub fn knowledge(
+    app: &AppState,
+    embedder: crate::knowledge::Embedder,
+    queue: crate::knowledge::Queue,
+) -> (crate::knowledge::KnowledgeState, TempDir) {
+    let dir = TempDir::new("studio-vectors");
+    let vectors = crate::knowledge::VectorStore::embedded(dir.path_str(), embedder.dimensions())
+        .expect("embedded store");
+    (
+        crate::knowledge::KnowledgeState {
+            app: app.clone(),
+            embedder,
+            vectors,
+            queue,
+        },
+        dir,
+    )
+}
+
+/// An in-process queue and the receiving end the test reads from.
+pub fn local_queue() -> (
+    crate::knowledge::Queue,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (crate::knowledge::Queue::Local(tx), rx)
 }

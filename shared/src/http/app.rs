@@ -5,7 +5,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::request_id;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -17,8 +17,12 @@ use utoipa::ToSchema;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// The routes plus every cross-cutting layer, ready for `lambda_http::run` or a TCP listener.
-pub fn app(routes: Router<AppState>, state: AppState) -> Router {
-    let cors = cors(&state.config.cors_allowed_origins);
+pub fn app<S>(routes: Router<S>, state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
+    let cors = cors(&AppState::from_ref(&state).config.cors_allowed_origins);
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

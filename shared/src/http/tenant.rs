@@ -10,7 +10,7 @@ use crate::http::AuthUser;
 use crate::ids::{Role, WorkspaceId};
 use crate::repo;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use http::request::Parts;
 use std::marker::PhantomData;
 use uuid::Uuid;
@@ -71,9 +71,9 @@ impl<R: MinRole> Clone for Tenant<R> {
     }
 }
 
-async fn requested_workspace(
+async fn requested_workspace<S: Send + Sync>(
     parts: &mut Parts,
-    state: &AppState,
+    state: &S,
     user: &AuthUser,
 ) -> Result<Uuid, ApiError> {
     if let Ok(params) = RawPathParams::from_request_parts(parts, state).await
@@ -97,15 +97,17 @@ async fn requested_workspace(
     })
 }
 
-impl<R: MinRole> FromRequestParts<AppState> for Tenant<R> {
+impl<R: MinRole, S> FromRequestParts<S> for Tenant<R>
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         let requested = requested_workspace(parts, state, &user).await?;
+        let state = AppState::from_ref(state);
         let client = state.db.get().await?;
         let membership =
             repo::members::role_in_active_workspace(&**client, requested, user.user_id)

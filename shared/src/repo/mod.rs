@@ -1,7 +1,10 @@
 //! Every SQL statement, one module per aggregate, always parameterised. Functions take any
 //! [`GenericClient`](deadpool_postgres::GenericClient) so callers decide the transaction.
 
+pub mod documents;
+pub mod idempotency;
 pub mod members;
+pub mod outbox;
 pub mod refresh_tokens;
 pub mod users;
 pub mod workspaces;

@@ -1,4 +1,5 @@
 //! The use cases the route groups call: plain async functions over the state, returning API types.
 
 pub mod auth;
+pub mod knowledge;
 pub mod workspaces;

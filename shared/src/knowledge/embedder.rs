@@ -1,0 +1,262 @@
+//! Embeddings: OpenAI (or any OpenAI-compatible server) through async-openai, or — locally, when no key
+//! is configured — an offline deterministic embedder, announced loudly in the log.
+//!
+//! Requests are packed into as few calls as the API allows (≤ 2,048 inputs and ≤ 300,000 tokens each);
+//! 429 and 5xx answers are retried by async-openai's retry layer with exponential backoff that honours
+//! `Retry-After`.
+
+use crate::config::KnowledgeConfig;
+use crate::knowledge::chunking::count_tokens;
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
+use secrecy::ExposeSecret;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Dimensions of the offline embedder's vectors.
+pub const OFFLINE_DIMENSIONS: u32 = 256;
+
+#[derive(Clone)]
+pub struct Embedder {
+    kind: Kind,
+    model: String,
+    dimensions: u32,
+    max_inputs: usize,
+    max_tokens: usize,
+    /// Embedding API calls made by this process (observability and benchmarks).
+    requests: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+enum Kind {
+    OpenAi(Client<OpenAIConfig>),
+    Offline,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            Kind::OpenAi(_) => "openai",
+            Kind::Offline => "offline",
+        };
+        f.debug_struct("Embedder")
+            .field("kind", &kind)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+/// The embeddings API failed after its retries; the caller may try again later.
+#[derive(Debug, thiserror::Error)]
+#[error("the embeddings API failed: {0}")]
+pub struct EmbedError(pub String);
+
+impl From<EmbedError> for crate::ApiError {
+    fn from(e: EmbedError) -> Self {
+        crate::ApiError::unavailable("embeddings service", e)
+    }
+}
+
+impl Embedder {
+    pub fn from_config(cfg: &KnowledgeConfig) -> anyhow::Result<Self> {
+        let requests = Arc::new(AtomicU64::new(0));
+        let (max_inputs, max_tokens) = (cfg.embedding_batch_inputs, cfg.embedding_batch_tokens);
+        match &cfg.openai_api_key {
+            Some(key) => {
+                let mut oa = OpenAIConfig::new().with_api_key(key.expose_secret());
+                if let Some(base) = &cfg.openai_base_url {
+                    oa = oa.with_api_base(base.trim_end_matches('/'));
+                }
+                let http = reqwest::Client::builder()
+                    .timeout(cfg.openai_timeout)
+                    .build()?;
+                Ok(Self {
+                    kind: Kind::OpenAi(Client::with_config(oa).with_http_client(http)),
+                    model: cfg.embedding_model.clone(),
+                    dimensions: cfg.embedding_dimensions,
+                    max_inputs,
+                    max_tokens,
+                    requests,
+                })
+            }
+            None => {
+                tracing::warn!(
+                    "OPENAI_API_KEY is not set: using the OFFLINE deterministic embedder (hashed words, {OFFLINE_DIMENSIONS} dimensions). \
+                     Search quality is lexical only; set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) for real embeddings."
+                );
+                Ok(Self::offline_with(max_inputs, max_tokens))
+            }
+        }
+    }
+
+    /// The offline embedder (tests and local use).
+    pub fn offline() -> Self {
+        Self::offline_with(2048, 300_000)
+    }
+
+    fn offline_with(max_inputs: usize, max_tokens: usize) -> Self {
+        Self {
+            kind: Kind::Offline,
+            model: format!("offline-hash-{OFFLINE_DIMENSIONS}"),
+            dimensions: OFFLINE_DIMENSIONS,
+            max_inputs,
+            max_tokens,
+            requests: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The model name; cache entries are keyed by it, so switching models never mixes vectors.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn dimensions(&self) -> u32 {
+        self.dimensions
+    }
+
+    /// How many embedding calls this embedder has made.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Embeds `texts` in order, in as few requests as the limits allow.
+    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut out = Vec::with_capacity(texts.len());
+        for range in batches(texts, self.max_inputs, self.max_tokens) {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let batch = &texts[range];
+            match &self.kind {
+                Kind::Offline => out.extend(
+                    batch
+                        .iter()
+                        .map(|t| offline_vector(t, self.dimensions as usize)),
+                ),
+                Kind::OpenAi(client) => out.extend(self.call(client, batch).await?),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn call(
+        &self,
+        client: &Client<OpenAIConfig>,
+        batch: &[String],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let request = CreateEmbeddingRequest {
+            model: self.model.clone(),
+            input: EmbeddingInput::StringArray(batch.to_vec()),
+            dimensions: self
+                .model
+                .starts_with("text-embedding-3")
+                .then_some(self.dimensions),
+            ..CreateEmbeddingRequest::default()
+        };
+        let response = client
+            .embeddings()
+            .create(request)
+            .await
+            .map_err(|e| EmbedError(e.to_string()))?;
+        let mut data = response.data;
+        if data.len() != batch.len() {
+            return Err(EmbedError(format!(
+                "asked for {} embeddings, got {}",
+                batch.len(),
+                data.len()
+            )));
+        }
+        data.sort_by_key(|e| e.index);
+        let vectors: Vec<Vec<f32>> = data.into_iter().map(|e| e.embedding).collect();
+        if let Some(bad) = vectors.iter().find(|v| v.len() != self.dimensions as usize) {
+            return Err(EmbedError(format!(
+                "the model returned {} dimensions, EMBEDDING_DIMENSIONS says {}",
+                bad.len(),
+                self.dimensions
+            )));
+        }
+        Ok(vectors)
+    }
+}
+
+/// Packs consecutive texts into request-sized ranges: at most `max_inputs` texts and `max_tokens` tokens
+/// each (a single text over the token limit goes alone; the API will say why it refuses it).
+pub fn batches(texts: &[String], max_inputs: usize, max_tokens: usize) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let (mut start, mut tokens) = (0, 0);
+    for (i, text) in texts.iter().enumerate() {
+        let t = count_tokens(text);
+        if i > start && (i - start >= max_inputs || tokens + t > max_tokens) {
+            ranges.push(start..i);
+            start = i;
+            tokens = 0;
+        }
+        tokens += t;
+    }
+    if start < texts.len() {
+        ranges.push(start..texts.len());
+    }
+    ranges
+}
+
+/// A deterministic bag-of-words vector: each lower-cased word hashed (FNV-1a) into a signed bucket,
+/// L2-normalised. Texts sharing words are close; it is lexical, not semantic.
+pub fn offline_vector(text: &str, dimensions: usize) -> Vec<f32> {
+    let mut v = vec![0f32; dimensions];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in word.to_lowercase().bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let bucket = (h % dimensions as u64) as usize;
+        v[bucket] += if h >> 63 == 1 { -1.0 } else { 1.0 };
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    } else {
+        // An empty text still needs a valid (non-zero) vector for cosine distance.
+        v[0] = 1.0;
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_texts_exceed_a_limit_they_are_packed_into_the_fewest_batches() {
+        let texts: Vec<String> = (0..5000).map(|i| format!("chunk {i}")).collect();
+        let ranges = batches(&texts, 2048, 300_000);
+        assert_eq!(ranges, vec![0..2048, 2048..4096, 4096..5000]);
+        let long: Vec<String> = (0..10).map(|_| "word ".repeat(100)).collect();
+        let per_text = count_tokens(&long[0]);
+        let ranges = batches(&long, 2048, per_text * 3);
+        assert_eq!(ranges.len(), 4, "{ranges:?}");
+        assert!(batches(&[], 10, 10).is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_the_offline_embedder_runs_it_is_deterministic_and_lexically_meaningful() {
+        let e = Embedder::offline();
+        let v = e
+            .embed(&[
+                "refund policy for orders".into(),
+                "refund policy for orders".into(),
+                "shipping to Mars".into(),
+            ])
+            .await
+            .expect("offline");
+        assert_eq!(v[0], v[1]);
+        assert_eq!(v[0].len(), OFFLINE_DIMENSIONS as usize);
+        let q = offline_vector("what is the refund policy", OFFLINE_DIMENSIONS as usize);
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        assert!(dot(&q, &v[0]) > dot(&q, &v[2]));
+        assert_eq!(e.requests(), 1);
+    }
+}

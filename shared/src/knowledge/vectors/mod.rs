@@ -1,0 +1,202 @@
+//! The vector store port. Every read and delete takes a [`WorkspaceId`]: a search or delete without a
+//! tenant filter cannot be written. Points carry the workspace id in their payload under a tenant index.
+
+#[cfg(feature = "embedded-vectors")]
+pub mod embedded;
+pub mod qdrant;
+
+use crate::config::KnowledgeConfig;
+use crate::ids::WorkspaceId;
+use uuid::Uuid;
+
+/// One chunk's vector and what a search shows of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkPoint {
+    pub document_id: Uuid,
+    pub chunk_index: u32,
+    pub title: String,
+    pub text: String,
+    pub vector: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub document_id: Uuid,
+    pub title: String,
+    pub chunk_index: u32,
+    pub text: String,
+    pub score: f32,
+}
+
+/// Payload keys, shared by both adapters.
+pub const WORKSPACE_KEY: &str = "workspace_id";
+pub const DOCUMENT_KEY: &str = "document_id";
+
+const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6b8f_2c1e_5d3a_4f7b_9e0c_1a2b_3c4d_5e6f);
+
+/// The deterministic point id of a document's chunk: reprocessing a document overwrites its points.
+pub fn point_id(document_id: Uuid, chunk_index: u32) -> Uuid {
+    Uuid::new_v5(
+        &POINT_NAMESPACE,
+        format!("{document_id}:{chunk_index}").as_bytes(),
+    )
+}
+
+/// The payload stored with a chunk (both adapters use it, so filters mean the same thing).
+pub fn payload(
+    workspace: WorkspaceId,
+    chunk: &ChunkPoint,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    map.insert(WORKSPACE_KEY.into(), workspace.to_string().into());
+    map.insert(DOCUMENT_KEY.into(), chunk.document_id.to_string().into());
+    map.insert("chunk_index".into(), chunk.chunk_index.into());
+    map.insert("title".into(), chunk.title.clone().into());
+    map.insert("text".into(), chunk.text.clone().into());
+    map
+}
+
+/// Reads a hit back from a stored payload; `None` for a point that is not one of ours.
+pub fn hit_from_payload(payload: &serde_json::Value, score: f32) -> Option<SearchHit> {
+    Some(SearchHit {
+        document_id: payload.get(DOCUMENT_KEY)?.as_str()?.parse().ok()?,
+        title: payload.get("title")?.as_str()?.to_owned(),
+        chunk_index: u32::try_from(payload.get("chunk_index")?.as_u64()?).ok()?,
+        text: payload.get("text")?.as_str()?.to_owned(),
+        score,
+    })
+}
+
+/// The store: Qdrant in AWS, the Qdrant engine in-process locally.
+#[derive(Clone, Debug)]
+pub enum VectorStore {
+    Qdrant(qdrant::QdrantStore),
+    #[cfg(feature = "embedded-vectors")]
+    Embedded(embedded::EmbeddedStore),
+}
+
+impl VectorStore {
+    pub async fn from_config(cfg: &KnowledgeConfig, dimensions: u32) -> anyhow::Result<Self> {
+        if let Some(url) = &cfg.qdrant_url {
+            let store = qdrant::QdrantStore::connect(
+                url,
+                cfg.qdrant_api_key.as_ref(),
+                &cfg.qdrant_collection,
+            )
+            .await?;
+            store.ensure_collection(dimensions).await?;
+            return Ok(Self::Qdrant(store));
+        }
+        Self::embedded(&cfg.vector_data_dir, dimensions)
+    }
+
+    #[cfg(feature = "embedded-vectors")]
+    pub fn embedded(dir: &str, dimensions: u32) -> anyhow::Result<Self> {
+        tracing::warn!(
+            dir,
+            "QDRANT_URL is not set: using the embedded Qdrant engine in-process (local use only)"
+        );
+        Ok(Self::Embedded(embedded::EmbeddedStore::open(
+            std::path::Path::new(dir),
+            dimensions,
+        )?))
+    }
+
+    #[cfg(not(feature = "embedded-vectors"))]
+    pub fn embedded(_dir: &str, _dimensions: u32) -> anyhow::Result<Self> {
+        anyhow::bail!(
+            "QDRANT_URL is not set, and this binary has no embedded vector store: set QDRANT_URL"
+        )
+    }
+
+    /// Inserts or overwrites the chunks' points.
+    pub async fn upsert(
+        &self,
+        workspace: WorkspaceId,
+        chunks: Vec<ChunkPoint>,
+    ) -> anyhow::Result<()> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Self::Qdrant(q) => q.upsert(workspace, &chunks).await,
+            #[cfg(feature = "embedded-vectors")]
+            Self::Embedded(e) => e.upsert(workspace, chunks).await,
+        }
+    }
+
+    /// The closest chunks in this workspace only.
+    pub async fn search(
+        &self,
+        workspace: WorkspaceId,
+        vector: Vec<f32>,
+        limit: u64,
+        score_threshold: Option<f32>,
+    ) -> anyhow::Result<Vec<SearchHit>> {
+        match self {
+            Self::Qdrant(q) => q.search(workspace, vector, limit, score_threshold).await,
+            #[cfg(feature = "embedded-vectors")]
+            Self::Embedded(e) => e.search(workspace, vector, limit, score_threshold).await,
+        }
+    }
+
+    /// Removes every point of one document of this workspace.
+    pub async fn delete_document(
+        &self,
+        workspace: WorkspaceId,
+        document: Uuid,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Qdrant(q) => q.delete_document(workspace, document).await,
+            #[cfg(feature = "embedded-vectors")]
+            Self::Embedded(e) => e.delete_document(workspace, document).await,
+        }
+    }
+
+    /// How many points this workspace has (all of them, or one document's).
+    pub async fn count(
+        &self,
+        workspace: WorkspaceId,
+        document: Option<Uuid>,
+    ) -> anyhow::Result<u64> {
+        match self {
+            Self::Qdrant(q) => q.count(workspace, document).await,
+            #[cfg(feature = "embedded-vectors")]
+            Self::Embedded(e) => e.count(workspace, document).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_a_chunk_is_reprocessed_its_point_id_is_the_same() {
+        let doc = Uuid::now_v7();
+        assert_eq!(point_id(doc, 3), point_id(doc, 3));
+        assert_ne!(point_id(doc, 3), point_id(doc, 4));
+        assert_ne!(point_id(doc, 0), point_id(Uuid::now_v7(), 0));
+    }
+
+    #[test]
+    fn when_a_payload_is_written_and_read_back_the_hit_is_whole() {
+        let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
+        let chunk = ChunkPoint {
+            document_id: Uuid::now_v7(),
+            chunk_index: 2,
+            title: "T".into(),
+            text: "x".into(),
+            vector: vec![],
+        };
+        let p = serde_json::Value::Object(payload(ws, &chunk));
+        assert_eq!(p[WORKSPACE_KEY], ws.to_string());
+        let hit = hit_from_payload(&p, 0.5).expect("ours");
+        assert_eq!(
+            (hit.document_id, hit.chunk_index, hit.title.as_str()),
+            (chunk.document_id, 2, "T")
+        );
+        assert!(hit_from_payload(&serde_json::json!({"foreign": 1}), 0.1).is_none());
+    }
+}

@@ -1,0 +1,288 @@
+//! The Qdrant adapter: a thin translation to qdrant-client. The requests are built by plain functions,
+//! tested on their own; the shared vector-store suite runs against a real server when `QDRANT_URL` is set.
+
+use super::{
+    ChunkPoint, DOCUMENT_KEY, SearchHit, WORKSPACE_KEY, hit_from_payload, payload, point_id,
+};
+use crate::ids::WorkspaceId;
+use anyhow::Context;
+use qdrant_client::Qdrant;
+use qdrant_client::qdrant::{
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, KeywordIndexParamsBuilder, PointStruct,
+    QueryPointsBuilder, ScoredPoint, UpsertPointsBuilder, VectorParamsBuilder,
+};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct QdrantStore {
+    client: std::sync::Arc<Qdrant>,
+    collection: String,
+}
+
+impl std::fmt::Debug for QdrantStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QdrantStore")
+            .field("collection", &self.collection)
+            .finish()
+    }
+}
+
+/// Only this workspace's points.
+pub fn tenant_filter(workspace: WorkspaceId) -> Filter {
+    Filter::must([Condition::matches(WORKSPACE_KEY, workspace.to_string())])
+}
+
+/// One document's points, within its workspace.
+pub fn document_filter(workspace: WorkspaceId, document: Uuid) -> Filter {
+    Filter::must([
+        Condition::matches(WORKSPACE_KEY, workspace.to_string()),
+        Condition::matches(DOCUMENT_KEY, document.to_string()),
+    ])
+}
+
+pub fn to_point(workspace: WorkspaceId, chunk: &ChunkPoint) -> PointStruct {
+    PointStruct::new(
+        point_id(chunk.document_id, chunk.chunk_index).to_string(),
+        chunk.vector.clone(),
+        qdrant_client::Payload::from(payload(workspace, chunk)),
+    )
+}
+
+pub fn search_request(
+    collection: &str,
+    workspace: WorkspaceId,
+    vector: Vec<f32>,
+    limit: u64,
+    score_threshold: Option<f32>,
+) -> QueryPointsBuilder {
+    let mut request = QueryPointsBuilder::new(collection)
+        .query(vector)
+        .filter(tenant_filter(workspace))
+        .limit(limit)
+        .with_payload(true);
+    if let Some(threshold) = score_threshold {
+        request = request.score_threshold(threshold);
+    }
+    request
+}
+
+pub fn hit(point: ScoredPoint) -> Option<SearchHit> {
+    let payload: serde_json::Map<String, serde_json::Value> = point
+        .payload
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::from(v)))
+        .collect();
+    hit_from_payload(&serde_json::Value::Object(payload), point.score)
+}
+
+/// The collection: cosine distance, and a keyword tenant index on the workspace id.
+pub fn create_collection_request(collection: &str, dimensions: u32) -> CreateCollectionBuilder {
+    CreateCollectionBuilder::new(collection).vectors_config(VectorParamsBuilder::new(
+        u64::from(dimensions),
+        Distance::Cosine,
+    ))
+}
+
+pub fn tenant_index_request(collection: &str) -> CreateFieldIndexCollectionBuilder {
+    CreateFieldIndexCollectionBuilder::new(collection, WORKSPACE_KEY, FieldType::Keyword)
+        .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true))
+}
+
+impl QdrantStore {
+    pub async fn connect(
+        url: &str,
+        api_key: Option<&SecretString>,
+        collection: &str,
+    ) -> anyhow::Result<Self> {
+        let client = Qdrant::from_url(url)
+            .api_key(api_key.map(|k| k.expose_secret().to_owned()))
+            .timeout(std::time::Duration::from_secs(10))
+            .skip_compatibility_check()
+            .build()
+            .with_context(|| format!("connecting to Qdrant at {url}"))?;
+        Ok(Self {
+            client: std::sync::Arc::new(client),
+            collection: collection.to_owned(),
+        })
+    }
+
+    pub async fn ensure_collection(&self, dimensions: u32) -> anyhow::Result<()> {
+        if !self
+            .client
+            .collection_exists(&self.collection)
+            .await
+            .context("checking the Qdrant collection")?
+        {
+            self.client
+                .create_collection(create_collection_request(&self.collection, dimensions))
+                .await?;
+            self.client
+                .create_field_index(tenant_index_request(&self.collection))
+                .await?;
+            self.client
+                .create_field_index(CreateFieldIndexCollectionBuilder::new(
+                    &self.collection,
+                    DOCUMENT_KEY,
+                    FieldType::Keyword,
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn upsert(
+        &self,
+        workspace: WorkspaceId,
+        chunks: &[ChunkPoint],
+    ) -> anyhow::Result<()> {
+        let points: Vec<PointStruct> = chunks.iter().map(|c| to_point(workspace, c)).collect();
+        self.client
+            .upsert_points(UpsertPointsBuilder::new(&self.collection, points).wait(true))
+            .await
+            .context("upserting points into Qdrant")?;
+        Ok(())
+    }
+
+    pub async fn search(
+        &self,
+        workspace: WorkspaceId,
+        vector: Vec<f32>,
+        limit: u64,
+        score_threshold: Option<f32>,
+    ) -> anyhow::Result<Vec<SearchHit>> {
+        let response = self
+            .client
+            .query(search_request(
+                &self.collection,
+                workspace,
+                vector,
+                limit,
+                score_threshold,
+            ))
+            .await
+            .context("searching Qdrant")?;
+        Ok(response.result.into_iter().filter_map(hit).collect())
+    }
+
+    pub async fn delete_document(
+        &self,
+        workspace: WorkspaceId,
+        document: Uuid,
+    ) -> anyhow::Result<()> {
+        self.client
+            .delete_points(
+                DeletePointsBuilder::new(&self.collection)
+                    .points(document_filter(workspace, document))
+                    .wait(true),
+            )
+            .await
+            .context("deleting points from Qdrant")?;
+        Ok(())
+    }
+
+    pub async fn count(
+        &self,
+        workspace: WorkspaceId,
+        document: Option<Uuid>,
+    ) -> anyhow::Result<u64> {
+        let filter = match document {
+            Some(d) => document_filter(workspace, d),
+            None => tenant_filter(workspace),
+        };
+        let response = self
+            .client
+            .count(
+                CountPointsBuilder::new(&self.collection)
+                    .filter(filter)
+                    .exact(true),
+            )
+            .await
+            .context("counting Qdrant points")?;
+        Ok(response.result.map_or(0, |r| r.count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qdrant_client::qdrant::condition::ConditionOneOf;
+    use qdrant_client::qdrant::r#match::MatchValue;
+
+    fn keyword(filter: &Filter) -> Vec<(String, String)> {
+        filter
+            .must
+            .iter()
+            .filter_map(|c| match &c.condition_one_of {
+                Some(ConditionOneOf::Field(f)) => {
+                    match f.r#match.as_ref().and_then(|m| m.match_value.clone()) {
+                        Some(MatchValue::Keyword(k)) => Some((f.key.clone(), k)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn when_searching_the_request_is_filtered_to_the_tenant_with_limit_and_threshold() {
+        let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
+        let request = search_request("kb", ws, vec![0.1, 0.2], 7, Some(0.4)).build();
+        assert_eq!(request.collection_name, "kb");
+        assert_eq!(request.limit, Some(7));
+        assert_eq!(request.score_threshold, Some(0.4));
+        let filter = request.filter.expect("tenant filter");
+        assert_eq!(
+            keyword(&filter),
+            vec![(WORKSPACE_KEY.to_owned(), ws.to_string())]
+        );
+        assert!(request.with_payload.is_some());
+    }
+
+    #[test]
+    fn when_deleting_a_document_the_filter_names_workspace_and_document() {
+        let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
+        let doc = Uuid::now_v7();
+        let pairs = keyword(&document_filter(ws, doc));
+        assert_eq!(
+            pairs,
+            vec![
+                (WORKSPACE_KEY.to_owned(), ws.to_string()),
+                (DOCUMENT_KEY.to_owned(), doc.to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn when_a_chunk_becomes_a_point_its_id_is_deterministic_and_its_payload_names_the_tenant() {
+        let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
+        let chunk = ChunkPoint {
+            document_id: Uuid::now_v7(),
+            chunk_index: 1,
+            title: "Refunds".into(),
+            text: "5 days".into(),
+            vector: vec![1.0, 0.0],
+        };
+        let a = to_point(ws, &chunk);
+        let b = to_point(ws, &chunk);
+        assert_eq!(a.id, b.id);
+        let json = serde_json::Value::from(qdrant_client::Payload::from(a.payload));
+        assert_eq!(json[WORKSPACE_KEY], ws.to_string());
+        assert_eq!(json["chunk_index"], 1);
+    }
+
+    #[test]
+    fn when_the_collection_is_created_it_is_cosine_with_a_tenant_index() {
+        let c = create_collection_request("kb", 1536).build();
+        assert_eq!(c.collection_name, "kb");
+        let index = tenant_index_request("kb").build();
+        assert_eq!(index.field_name, WORKSPACE_KEY);
+        let debug = format!("{:?} {:?}", c.vectors_config, index.field_index_params);
+        assert!(
+            debug.contains("1536") && debug.contains("is_tenant: Some(true)"),
+            "{debug}"
+        );
+    }
+}

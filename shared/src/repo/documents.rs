@@ -1,0 +1,291 @@
+//! Knowledge-base documents and the ingestions that brought them.
+
+use crate::ids::WorkspaceId;
+use chrono::{DateTime, Utc};
+use tokio_postgres::types::Type;
+use tokio_postgres::{Error, GenericClient, Row};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct DocumentRow {
+    pub id: Uuid,
+    pub ingestion_id: Option<Uuid>,
+    pub title: String,
+    pub content_type: String,
+    pub source_url: Option<String>,
+    pub metadata: serde_json::Value,
+    pub status: String,
+    pub error: Option<String>,
+    pub chunk_count: i32,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A document to store (content is kept apart from the row summary lists return).
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub id: Uuid,
+    pub title: String,
+    pub content: String,
+    pub content_type: String,
+    pub source_url: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+const COLUMNS: &str = "id, ingestion_id, title, content_type, source_url, metadata, status, error, chunk_count, attempts, created_at, updated_at";
+
+fn from_row(r: &Row) -> DocumentRow {
+    DocumentRow {
+        id: r.get("id"),
+        ingestion_id: r.get("ingestion_id"),
+        title: r.get("title"),
+        content_type: r.get("content_type"),
+        source_url: r.get("source_url"),
+        metadata: r.get("metadata"),
+        status: r.get("status"),
+        error: r.get("error"),
+        chunk_count: r.get("chunk_count"),
+        attempts: r.get("attempts"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+pub async fn insert_ingestion(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    created_by: Uuid,
+    count: i32,
+) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO ingestions (id, workspace_id, created_by, document_count) VALUES ($1, $2, $3, $4)",
+        &[&id, workspace.as_uuid(), &created_by, &count],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn ingestion_exists(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<bool, Error> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM ingestions WHERE id = $1 AND workspace_id = $2",
+            &[&id, workspace.as_uuid()],
+        )
+        .await?
+        .is_some())
+}
+
+pub async fn insert(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    ingestion: Uuid,
+    created_by: Uuid,
+    doc: &NewDocument,
+) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &doc.id,
+            workspace.as_uuid(),
+            &ingestion,
+            &doc.title,
+            &doc.content,
+            &doc.content_type,
+            &doc.source_url,
+            &doc.metadata,
+            &created_by,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn get(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<DocumentRow>, Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM kb_documents WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL"
+    );
+    Ok(db
+        .query_opt(&sql, &[&id, workspace.as_uuid()])
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+/// A document's content, for the worker.
+pub async fn content(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<String>, Error> {
+    Ok(db
+        .query_opt(
+            "SELECT content FROM kb_documents WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+            &[&id, workspace.as_uuid()],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+pub async fn for_ingestion(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    ingestion: Uuid,
+) -> Result<Vec<DocumentRow>, Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM kb_documents WHERE ingestion_id = $1 AND workspace_id = $2 AND deleted_at IS NULL ORDER BY created_at, id"
+    );
+    Ok(db
+        .query(&sql, &[&ingestion, workspace.as_uuid()])
+        .await?
+        .iter()
+        .map(from_row)
+        .collect())
+}
+
+/// Newest first, after the cursor `(created_at, id)`, optionally of one status.
+pub async fn list(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    status: Option<&str>,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<DocumentRow>, Error> {
+    let (at, id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM kb_documents
+          WHERE workspace_id = $1 AND deleted_at IS NULL
+            AND ($2::text IS NULL OR status = $2)
+            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+          ORDER BY created_at DESC, id DESC LIMIT $5"
+    );
+    Ok(db
+        .query(&sql, &[workspace.as_uuid(), &status, &at, &id, &limit])
+        .await?
+        .iter()
+        .map(from_row)
+        .collect())
+}
+
+/// Claims a document for processing unless it is already ready (reprocessing a delivered message twice
+/// does no work twice). Returns false for a ready, deleted or unknown document.
+pub async fn start_processing(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<bool, Error> {
+    Ok(db
+        .execute(
+            "UPDATE kb_documents SET status = 'processing', attempts = attempts + 1, error = NULL, updated_at = now()
+              WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL AND status <> 'ready'",
+            &[&id, workspace.as_uuid()],
+        )
+        .await?
+        == 1)
+}
+
+pub async fn mark_ready(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    chunks: i32,
+) -> Result<(), Error> {
+    db.execute(
+        "UPDATE kb_documents SET status = 'ready', chunk_count = $3, error = NULL, updated_at = now()
+          WHERE id = $1 AND workspace_id = $2",
+        &[&id, workspace.as_uuid(), &chunks],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn mark_failed(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), Error> {
+    db.execute(
+        "UPDATE kb_documents SET status = 'failed', error = $3, updated_at = now()
+          WHERE id = $1 AND workspace_id = $2 AND status <> 'ready'",
+        &[&id, workspace.as_uuid(), &reason],
+    )
+    .await
+    .map(drop)
+}
+
+/// Puts a document back to `pending` after a failed attempt that will be retried.
+pub async fn mark_retrying(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), Error> {
+    db.execute(
+        "UPDATE kb_documents SET status = 'pending', error = $3, updated_at = now()
+          WHERE id = $1 AND workspace_id = $2 AND status = 'processing'",
+        &[&id, workspace.as_uuid(), &reason],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn soft_delete(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<bool, Error> {
+    Ok(db
+        .execute(
+            "UPDATE kb_documents SET deleted_at = now(), updated_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+            &[&id, workspace.as_uuid()],
+        )
+        .await?
+        == 1)
+}
+
+/// Cached embeddings of these content hashes for the workspace and model.
+pub async fn cached_embeddings(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    model: &str,
+    hashes: &[Vec<u8>],
+) -> Result<Vec<(Vec<u8>, Vec<f32>)>, Error> {
+    let rows = db
+        .query_typed(
+            "SELECT content_hash, embedding FROM embedding_cache WHERE workspace_id = $1 AND model = $2 AND content_hash = ANY($3)",
+            &[(workspace.as_uuid(), Type::UUID), (&model, Type::TEXT), (&hashes, Type::BYTEA_ARRAY)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+pub async fn cache_embedding(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    model: &str,
+    hash: &[u8],
+    embedding: &[f32],
+) -> Result<(), Error> {
+    db.query_typed(
+        "INSERT INTO embedding_cache (workspace_id, model, content_hash, embedding) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        &[
+            (workspace.as_uuid(), Type::UUID),
+            (&model, Type::TEXT),
+            (&hash, Type::BYTEA),
+            (&embedding, Type::FLOAT4_ARRAY),
+        ],
+    )
+    .await
+    .map(drop)
+}

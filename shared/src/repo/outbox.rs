@@ -1,0 +1,71 @@
+//! The transactional outbox: messages written with the rows they announce, sent after commit.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Error, GenericClient};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: Uuid,
+    pub topic: String,
+    pub payload: serde_json::Value,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert(
+    db: &impl GenericClient,
+    id: Uuid,
+    workspace: Uuid,
+    topic: &str,
+    payload: &serde_json::Value,
+) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO outbox (id, workspace_id, topic, payload) VALUES ($1, $2, $3, $4)",
+        &[&id, &workspace, &topic, payload],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn mark_sent(db: &impl GenericClient, id: Uuid) -> Result<(), Error> {
+    db.execute("UPDATE outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1", &[&id])
+        .await
+        .map(drop)
+}
+
+pub async fn record_failure(db: &impl GenericClient, id: Uuid, error: &str) -> Result<(), Error> {
+    db.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+        &[&id, &error],
+    )
+    .await
+    .map(drop)
+}
+
+/// Unsent rows older than `min_age_secs`, oldest first, locked for this sweeper (others skip them).
+pub async fn claim_unsent(
+    db: &impl GenericClient,
+    min_age_secs: f64,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, Error> {
+    let rows = db
+        .query(
+            "SELECT id, topic, payload, attempts, created_at FROM outbox
+              WHERE sent_at IS NULL AND created_at <= now() - make_interval(secs => $1)
+              ORDER BY created_at LIMIT $2
+              FOR UPDATE SKIP LOCKED",
+            &[&min_age_secs, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| OutboxRow {
+            id: r.get("id"),
+            topic: r.get("topic"),
+            payload: r.get("payload"),
+            attempts: r.get("attempts"),
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}

@@ -1,0 +1,523 @@
+//! The knowledge base's use cases: accept documents (stored `pending` with an outbox row in one
+//! transaction), report progress, list and delete documents, search, process an ingestion (the worker),
+//! and re-send what the queue did not take (the sweeper).
+
+use crate::error::ApiError;
+use crate::http::paging::{Cursor, Page, PageParams};
+use crate::http::{Admin, MemberRole, Tenant, Viewer};
+use crate::ids::WorkspaceId;
+use crate::knowledge::chunking::{self, ContentType};
+use crate::knowledge::queue::IngestMessage;
+use crate::knowledge::{ChunkPoint, KnowledgeState, SearchHit};
+use crate::repo::documents::{self, DocumentRow, NewDocument};
+use crate::repo::{idempotency, outbox};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub const INGEST_TOPIC: &str = "ingest";
+pub const INGEST_SCOPE: &str = "POST /api/v1/agents/ingest";
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestAccepted {
+    pub ok: bool,
+    pub ingestion_id: Uuid,
+    pub document_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentProgress {
+    pub id: Uuid,
+    pub title: String,
+    /// pending, processing, ready or failed
+    pub status: String,
+    pub chunks: i32,
+    /// Why the document failed (or why its last attempt failed, while it is retried).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestionStatus {
+    pub ingestion_id: Uuid,
+    /// pending or processing while any document is; then completed if at least one is ready, else failed.
+    pub status: String,
+    pub total: usize,
+    pub completed: usize,
+    pub failed: usize,
+    pub documents: Vec<DocumentProgress>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentView {
+    pub id: Uuid,
+    pub ingestion_id: Option<Uuid>,
+    pub title: String,
+    pub content_type: String,
+    pub source_url: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    pub status: String,
+    pub error: Option<String>,
+    pub chunks: i32,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<DocumentRow> for DocumentView {
+    fn from(r: DocumentRow) -> Self {
+        Self {
+            id: r.id,
+            ingestion_id: r.ingestion_id,
+            title: r.title,
+            content_type: r.content_type,
+            source_url: r.source_url,
+            metadata: r.metadata,
+            status: r.status,
+            error: r.error,
+            chunks: r.chunk_count,
+            attempts: r.attempts,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A client's retry token and a fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: Vec<u8>,
+}
+
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
+}
+
+/// Stores the documents `pending` with an outbox row in one transaction, then sends the queue message.
+/// If the queue is unreachable the request still succeeds: the sweeper re-sends the outbox row.
+pub async fn accept(
+    state: &KnowledgeState,
+    tenant: &Tenant<MemberRole>,
+    docs: Vec<NewDocument>,
+    idempotency_key: Option<IdempotencyKey>,
+) -> Result<IngestAccepted, ApiError> {
+    let ws = tenant.workspace_id;
+    let accepted = IngestAccepted {
+        ok: true,
+        ingestion_id: Uuid::now_v7(),
+        document_ids: docs.iter().map(|d| d.id).collect(),
+    };
+    let message = IngestMessage {
+        ingestion_id: accepted.ingestion_id,
+        workspace_id: *ws.as_uuid(),
+    };
+    let payload = serde_json::to_value(&message).map_err(ApiError::internal)?;
+    let outbox_id = Uuid::now_v7();
+
+    let mut client = state.app.db.get().await?;
+    let tx = client.transaction().await?;
+    if let Some(key) = &idempotency_key {
+        let body = serde_json::to_value(&accepted).map_err(ApiError::internal)?;
+        if !idempotency::record(
+            &*tx,
+            *ws.as_uuid(),
+            INGEST_SCOPE,
+            &key.key,
+            &key.request_hash,
+            202,
+            &body,
+        )
+        .await?
+        {
+            tx.rollback().await?;
+            return replay(&client, ws, key).await;
+        }
+    }
+    let count = i32::try_from(docs.len()).map_err(ApiError::internal)?;
+    documents::insert_ingestion(&*tx, ws, accepted.ingestion_id, tenant.user_id, count).await?;
+    for doc in &docs {
+        documents::insert(&*tx, ws, accepted.ingestion_id, tenant.user_id, doc).await?;
+    }
+    outbox::insert(&*tx, outbox_id, *ws.as_uuid(), INGEST_TOPIC, &payload).await?;
+    tx.commit().await?;
+    tracing::info!(workspace_id = %ws, ingestion_id = %accepted.ingestion_id, documents = docs.len(), "ingestion accepted");
+
+    match state.queue.send(payload.to_string()).await {
+        Ok(()) => {
+            if let Err(e) = outbox::mark_sent(&**client, outbox_id).await {
+                tracing::warn!(outbox_id = %outbox_id, error = %e, "sent, but could not mark the outbox row; the sweeper may send it again (harmless)");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(outbox_id = %outbox_id, error = format!("{e:#}"), "ingest queue unreachable; the outbox sweeper will send it");
+            let _ = outbox::record_failure(&**client, outbox_id, &format!("{e:#}")).await;
+        }
+    }
+    Ok(accepted)
+}
+
+async fn replay(
+    client: &deadpool_postgres::Client,
+    ws: WorkspaceId,
+    key: &IdempotencyKey,
+) -> Result<IngestAccepted, ApiError> {
+    let stored = idempotency::get(&***client, *ws.as_uuid(), INGEST_SCOPE, &key.key)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")))?;
+    if stored.request_hash != key.request_hash {
+        return Err(ApiError::conflict(
+            "This Idempotency-Key was already used with a different request; use a new key for a new request.",
+        ));
+    }
+    tracing::info!(workspace_id = %ws, "idempotent replay of an ingestion request");
+    serde_json::from_value(stored.response).map_err(ApiError::internal)
+}
+
+fn summarize(ingestion_id: Uuid, rows: Vec<DocumentRow>) -> IngestionStatus {
+    let count = |s: &str| rows.iter().filter(|r| r.status == s).count();
+    let (ready, failed) = (count("ready"), count("failed"));
+    let status = if count("processing") > 0 {
+        "processing"
+    } else if count("pending") > 0 {
+        if ready + failed > 0 {
+            "processing"
+        } else {
+            "pending"
+        }
+    } else if ready > 0 {
+        "completed"
+    } else {
+        "failed"
+    };
+    IngestionStatus {
+        ingestion_id,
+        status: status.to_owned(),
+        total: rows.len(),
+        completed: ready,
+        failed,
+        documents: rows
+            .into_iter()
+            .map(|r| DocumentProgress {
+                id: r.id,
+                title: r.title,
+                status: r.status,
+                chunks: r.chunk_count,
+                error: r.error,
+            })
+            .collect(),
+    }
+}
+
+pub async fn status(
+    state: &KnowledgeState,
+    tenant: &Tenant<Viewer>,
+    ingestion_id: Uuid,
+) -> Result<IngestionStatus, ApiError> {
+    let client = state.app.db.get().await?;
+    if !documents::ingestion_exists(&**client, tenant.workspace_id, ingestion_id).await? {
+        return Err(ApiError::not_found("Ingestion"));
+    }
+    let rows = documents::for_ingestion(&**client, tenant.workspace_id, ingestion_id).await?;
+    Ok(summarize(ingestion_id, rows))
+}
+
+pub async fn list_documents(
+    state: &KnowledgeState,
+    tenant: &Tenant<Viewer>,
+    status: Option<&str>,
+    page: &PageParams,
+) -> Result<Page<DocumentView>, ApiError> {
+    let limit = page.limit();
+    let before = page.cursor()?.map(|c| (c.at, c.id));
+    let client = state.app.db.get().await?;
+    let rows = documents::list(
+        &**client,
+        tenant.workspace_id,
+        status,
+        before,
+        i64::from(limit) + 1,
+    )
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| Cursor {
+        at: r.created_at,
+        id: r.id,
+    })
+    .try_map(|r| Ok::<_, ApiError>(r.into()))?)
+}
+
+pub async fn get_document(
+    state: &KnowledgeState,
+    tenant: &Tenant<Viewer>,
+    id: Uuid,
+) -> Result<DocumentView, ApiError> {
+    let client = state.app.db.get().await?;
+    documents::get(&**client, tenant.workspace_id, id)
+        .await?
+        .map(Into::into)
+        .ok_or_else(|| ApiError::not_found("Document"))
+}
+
+/// Deletes a document and its vectors. The vectors go first: if the store is down, nothing changes.
+pub async fn delete_document(
+    state: &KnowledgeState,
+    tenant: &Tenant<Admin>,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let client = state.app.db.get().await?;
+    if documents::get(&**client, tenant.workspace_id, id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found("Document"));
+    }
+    state
+        .vectors
+        .delete_document(tenant.workspace_id, id)
+        .await
+        .map_err(|e| ApiError::unavailable("vector store", e))?;
+    documents::soft_delete(&**client, tenant.workspace_id, id).await?;
+    tracing::info!(workspace_id = %tenant.workspace_id, document_id = %id, "document deleted with its vectors");
+    Ok(())
+}
+
+pub async fn search(
+    state: &KnowledgeState,
+    tenant: &Tenant<Viewer>,
+    query: &str,
+    limit: u64,
+    score_threshold: Option<f32>,
+) -> Result<Vec<SearchHit>, ApiError> {
+    let vector = state
+        .embedder
+        .embed(&[query.to_owned()])
+        .await
+        .map_err(|e| ApiError::unavailable("embeddings service", e))?
+        .pop()
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("no embedding returned for the query"))
+        })?;
+    state
+        .vectors
+        .search(tenant.workspace_id, vector, limit, score_threshold)
+        .await
+        .map_err(|e| ApiError::unavailable("vector store", e))
+}
+
+/// Why a document could not be processed.
+enum DocFailure {
+    /// The document itself is unusable (retrying will not help).
+    Permanent(String),
+}
+
+struct Prepared {
+    doc: DocumentRow,
+    chunks: Vec<String>,
+}
+
+fn prepare(
+    doc: DocumentRow,
+    content: &str,
+    size: usize,
+    overlap: usize,
+) -> Result<Prepared, (DocumentRow, DocFailure)> {
+    let content_type = ContentType::parse(Some(&doc.content_type)).unwrap_or(ContentType::Plain);
+    let result = chunking::to_text(content, content_type)
+        .and_then(|text| chunking::chunk(&text, content_type, size, overlap));
+    match result {
+        Ok(chunks) if chunks.is_empty() => Err((
+            doc,
+            DocFailure::Permanent("the document has no text to index".into()),
+        )),
+        Ok(chunks) => Ok(Prepared { doc, chunks }),
+        Err(e) => Err((doc, DocFailure::Permanent(format!("{e:#}")))),
+    }
+}
+
+/// Embeds every distinct text once: cached vectors are reused, the rest are sent to the embeddings API
+/// in as few requests as the limits allow, then cached.
+async fn embed_cached(
+    state: &KnowledgeState,
+    ws: WorkspaceId,
+    texts: &[&str],
+) -> anyhow::Result<HashMap<Vec<u8>, Vec<f32>>> {
+    let mut unique: Vec<(Vec<u8>, &str)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for t in texts {
+        let h = sha256(t.as_bytes());
+        if seen.insert(h.clone()) {
+            unique.push((h, t));
+        }
+    }
+    let client = state.app.db.get().await?;
+    let model = state.embedder.model();
+    let hashes: Vec<Vec<u8>> = unique.iter().map(|(h, _)| h.clone()).collect();
+    let mut vectors: HashMap<Vec<u8>, Vec<f32>> =
+        documents::cached_embeddings(&**client, ws, model, &hashes)
+            .await?
+            .into_iter()
+            .collect();
+    let missing: Vec<&(Vec<u8>, &str)> = unique
+        .iter()
+        .filter(|(h, _)| !vectors.contains_key(h))
+        .collect();
+    if !missing.is_empty() {
+        let inputs: Vec<String> = missing.iter().map(|(_, t)| (*t).to_owned()).collect();
+        let embedded = state.embedder.embed(&inputs).await?;
+        let writes = missing
+            .iter()
+            .zip(&embedded)
+            .map(|((h, _), v)| documents::cache_embedding(&**client, ws, model, h, v));
+        futures::future::try_join_all(writes).await?;
+        for ((h, _), v) in missing.into_iter().zip(embedded) {
+            vectors.insert(h.clone(), v);
+        }
+    }
+    Ok(vectors)
+}
+
+/// Processes one ingestion message. Documents already `ready` are skipped, so a message delivered twice
+/// does no work twice. An unusable document fails at once with its reason; a failure that a retry may cure
+/// (embeddings API, vector store) puts the documents back to `pending` with the reason and returns an
+/// error so the queue retries — or, on the `final_attempt`, marks them `failed`.
+pub async fn process_ingestion(
+    state: &KnowledgeState,
+    message: &IngestMessage,
+    final_attempt: bool,
+) -> anyhow::Result<()> {
+    // The message was written by our own API through the outbox: a trusted source of the tenant.
+    let ws = WorkspaceId::from_trusted_source(message.workspace_id);
+    let cfg = &state.app.config.knowledge;
+    let client = state.app.db.get().await?;
+    let rows = documents::for_ingestion(&**client, ws, message.ingestion_id).await?;
+    let mut prepared = Vec::new();
+    for doc in rows {
+        if doc.status == "ready" || !documents::start_processing(&**client, ws, doc.id).await? {
+            continue;
+        }
+        let Some(content) = documents::content(&**client, ws, doc.id).await? else {
+            continue;
+        };
+        match prepare(
+            doc,
+            &content,
+            cfg.chunk_size_tokens,
+            cfg.chunk_overlap_tokens,
+        ) {
+            Ok(p) => prepared.push(p),
+            Err((doc, DocFailure::Permanent(reason))) => {
+                tracing::warn!(workspace_id = %ws, document_id = %doc.id, reason = %reason, "document failed");
+                documents::mark_failed(&**client, ws, doc.id, &reason).await?;
+            }
+        }
+    }
+    if prepared.is_empty() {
+        return Ok(());
+    }
+
+    let texts: Vec<&str> = prepared
+        .iter()
+        .flat_map(|p| p.chunks.iter().map(String::as_str))
+        .collect();
+    let vectors = match embed_cached(state, ws, &texts).await {
+        Ok(v) => v,
+        Err(e) => {
+            let reason = format!("{e:#}");
+            for p in &prepared {
+                settle_transient(&client, ws, p.doc.id, &reason, final_attempt).await?;
+            }
+            return Err(e.context(format!("ingestion {}", message.ingestion_id)));
+        }
+    };
+
+    let mut first_error = None;
+    for p in prepared {
+        let points: Vec<ChunkPoint> = p
+            .chunks
+            .iter()
+            .enumerate()
+            .map(|(i, text)| ChunkPoint {
+                document_id: p.doc.id,
+                chunk_index: u32::try_from(i).unwrap_or(u32::MAX),
+                title: p.doc.title.clone(),
+                text: text.clone(),
+                vector: vectors
+                    .get(&sha256(text.as_bytes()))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let count = i32::try_from(points.len()).unwrap_or(i32::MAX);
+        // Clear what an earlier, different version of the document left, then write this one.
+        let stored = async {
+            state.vectors.delete_document(ws, p.doc.id).await?;
+            state.vectors.upsert(ws, points).await
+        }
+        .await;
+        match stored {
+            Ok(()) => {
+                documents::mark_ready(&**client, ws, p.doc.id, count).await?;
+                tracing::info!(workspace_id = %ws, document_id = %p.doc.id, chunks = count, "document ready");
+            }
+            Err(e) => {
+                settle_transient(&client, ws, p.doc.id, &format!("{e:#}"), final_attempt).await?;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.context(format!("ingestion {}", message.ingestion_id))),
+        None => Ok(()),
+    }
+}
+
+async fn settle_transient(
+    client: &deadpool_postgres::Client,
+    ws: WorkspaceId,
+    id: Uuid,
+    reason: &str,
+    final_attempt: bool,
+) -> anyhow::Result<()> {
+    if final_attempt {
+        let reason = format!("gave up after the last attempt: {reason}");
+        tracing::error!(workspace_id = %ws, document_id = %id, reason = %reason, "document failed");
+        documents::mark_failed(&***client, ws, id, &reason).await?;
+    } else {
+        tracing::warn!(workspace_id = %ws, document_id = %id, reason = %reason, "document will be retried");
+        documents::mark_retrying(&***client, ws, id, reason).await?;
+    }
+    Ok(())
+}
+
+/// Sends outbox rows older than `min_age_secs` that were never sent (the queue was unreachable when
+/// their request committed). Returns how many were sent.
+pub async fn sweep_outbox(state: &KnowledgeState, min_age_secs: f64) -> anyhow::Result<usize> {
+    let mut client = state.app.db.get().await?;
+    let tx = client.transaction().await?;
+    let rows = outbox::claim_unsent(&*tx, min_age_secs, 100).await?;
+    let mut sent = 0;
+    for row in rows {
+        match state.queue.send(row.payload.to_string()).await {
+            Ok(()) => {
+                outbox::mark_sent(&*tx, row.id).await?;
+                sent += 1;
+            }
+            Err(e) => {
+                tracing::warn!(outbox_id = %row.id, attempts = row.attempts + 1, error = format!("{e:#}"), "outbox send failed again");
+                outbox::record_failure(&*tx, row.id, &format!("{e:#}")).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    if sent > 0 {
+        tracing::info!(sent, "outbox sweep sent messages");
+    }
+    Ok(sent)
+}
