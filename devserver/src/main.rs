@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use studio::config::Source;
+use studio::knowledge::KnowledgeState;
 use studio::{AppState, Config};
 
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/studio";
@@ -68,7 +69,18 @@ async fn main() -> anyhow::Result<()> {
         .context("PORT must be a port number")?;
     let config = Config::from_source(&source)?;
     let state = AppState::new(config)?;
-    let app = studio::http::app(devserver::routes(), state);
+    let knowledge = if state.config.knowledge.ingest_queue_url.is_some() {
+        let knowledge = KnowledgeState::new(state.clone(), None).await?;
+        devserver::spawn_sqs_worker(knowledge.clone());
+        knowledge
+    } else {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let knowledge = KnowledgeState::new(state.clone(), Some(tx)).await?;
+        devserver::spawn_local_worker(knowledge.clone(), rx);
+        knowledge
+    };
+    devserver::spawn_outbox_sweeper(knowledge.clone(), std::time::Duration::from_secs(30));
+    let app = studio::http::app(devserver::routes(knowledge), state);
     let listener = tokio::net::TcpListener::bind((source.get("HOST").unwrap_or("127.0.0.1"), port))
         .await
         .with_context(|| format!("binding port {port}"))?;

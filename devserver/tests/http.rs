@@ -2,6 +2,20 @@
 //! for unknown routes and methods.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+fn knowledge_for(
+    state: &studio::AppState,
+) -> (studio::knowledge::KnowledgeState, studio::testing::TempDir) {
+    let (queue, _rx) = studio::testing::local_queue();
+    studio::testing::knowledge(state, studio::knowledge::Embedder::offline(), queue)
+}
+
+async fn dev_app() -> studio::testing::TestApp {
+    let db = studio::testing::TestDb::new().await;
+    let state = studio::testing::state(&db.url);
+    let (k, dir) = knowledge_for(&state);
+    studio::testing::TestApp::with_state(devserver::routes(k), state, db.url).keeping(dir)
+}
+
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
 use studio::testing::{TestApp, TestDb, state_with};
@@ -9,7 +23,10 @@ use studio::testing::{TestApp, TestDb, state_with};
 async fn app_with_origins(origins: &str) -> TestApp {
     let db = TestDb::new().await;
     let state = state_with(&db.url, &[("CORS_ALLOWED_ORIGINS", origins)]);
-    TestApp::with_state(devserver::routes(), state, db.url)
+    {
+        let (k, dir) = knowledge_for(&state);
+        TestApp::with_state(devserver::routes(k), state, db.url).keeping(dir)
+    }
 }
 
 fn preflight(origin: &str) -> Request<Body> {
@@ -45,7 +62,7 @@ async fn when_an_origin_is_configured_only_it_is_allowed_and_by_default_none_is(
     let other = app.call(preflight("https://evil.example.com")).await;
     assert!(other.headers.get("access-control-allow-origin").is_none());
 
-    let default = TestApp::new(devserver::routes()).await;
+    let default = dev_app().await;
     let res = default.call(preflight("https://app.example.com")).await;
     assert!(
         res.headers.get("access-control-allow-origin").is_none(),
@@ -55,7 +72,7 @@ async fn when_an_origin_is_configured_only_it_is_allowed_and_by_default_none_is(
 
 #[tokio::test]
 async fn when_a_client_sends_a_request_id_it_is_echoed_and_errors_carry_it() {
-    let app = TestApp::new(devserver::routes()).await;
+    let app = dev_app().await;
     let res = app
         .send_with(
             Method::GET,
@@ -80,7 +97,7 @@ async fn when_a_client_sends_a_request_id_it_is_echoed_and_errors_carry_it() {
 
 #[tokio::test]
 async fn when_a_route_or_method_does_not_exist_the_answer_is_the_json_error_model() {
-    let app = TestApp::new(devserver::routes()).await;
+    let app = dev_app().await;
     let missing = app.get("/api/v1/nothing-here", None).await;
     assert_eq!(
         (missing.status, missing.code()),

@@ -1,8 +1,21 @@
 //! The OpenAPI document kept in the repository is the one the code generates, and it covers every route.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+fn knowledge_for(
+    state: &studio::AppState,
+) -> (studio::knowledge::KnowledgeState, studio::testing::TempDir) {
+    let (queue, _rx) = studio::testing::local_queue();
+    studio::testing::knowledge(state, studio::knowledge::Embedder::offline(), queue)
+}
+
+async fn dev_app() -> studio::testing::TestApp {
+    let db = studio::testing::TestDb::new().await;
+    let state = studio::testing::state(&db.url);
+    let (k, dir) = knowledge_for(&state);
+    studio::testing::TestApp::with_state(devserver::routes(k), state, db.url).keeping(dir)
+}
+
 use http::StatusCode;
-use studio::testing::TestApp;
 
 fn committed_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json")
@@ -70,7 +83,7 @@ fn when_the_document_is_generated_every_route_and_error_schema_is_in_it() {
 
 #[tokio::test]
 async fn when_the_devserver_serves_the_document_and_health_they_answer() {
-    let app = TestApp::new(devserver::routes()).await;
+    let app = dev_app().await;
     let doc = app.get("/api/v1/openapi.json", None).await;
     assert_eq!(doc.status, StatusCode::OK);
     assert_eq!(doc.body["info"]["title"], "Soft Systems Studio API");

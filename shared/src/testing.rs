@@ -167,6 +167,8 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub db_url: String,
+    /// Directories (e.g. the embedded vector store's) that live as long as the app.
+    keep: Vec<std::sync::Arc<TempDir>>,
 }
 
 /// A registered user with a workspace of their own.
@@ -190,6 +192,7 @@ impl TestApp {
             router: crate::http::app(routes, state.clone()),
             state,
             db_url,
+            keep: Vec::new(),
         }
     }
 
@@ -199,7 +202,14 @@ impl TestApp {
             router,
             state,
             db_url,
+            keep: Vec::new(),
         }
+    }
+
+    /// Keeps `dir` until the app (and every clone of it) is dropped.
+    pub fn keeping(mut self, dir: TempDir) -> Self {
+        self.keep.push(std::sync::Arc::new(dir));
+        self
     }
 
     pub async fn call(&self, request: Request<Body>) -> TestResponse {
@@ -512,4 +522,86 @@ pub fn local_queue() -> (
 ) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     (crate::knowledge::Queue::Local(tx), rx)
+}
+
+/// An embedder that talks to an OpenAI-compatible server at `base_url` (a wiremock double).
+pub fn openai_embedder(base_url: &str, dimensions: u32) -> crate::knowledge::Embedder {
+    let mut src = source("postgres://unused@127.0.0.1/unused");
+    src.set("OPENAI_API_KEY", "sk-test");
+    src.set("OPENAI_BASE_URL", base_url);
+    src.set("EMBEDDING_DIMENSIONS", dimensions.to_string());
+    src.set("OPENAI_TIMEOUT_SECONDS", "5");
+    let cfg = Config::from_source(&src).expect("config");
+    crate::knowledge::Embedder::from_config(&cfg.knowledge).expect("embedder")
+}
+
+/// Answers `POST /v1/embeddings` like OpenAI: one vector per input, in order (the offline embedder's
+/// vectors, so similar texts are close), and counts the inputs it was sent.
+#[derive(Debug, Clone, Default)]
+pub struct EmbeddingsDouble {
+    pub dimensions: usize,
+    pub inputs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl EmbeddingsDouble {
+    pub fn new(dimensions: usize) -> Self {
+        Self {
+            dimensions,
+            inputs: Default::default(),
+        }
+    }
+
+    /// Every input text the double has been asked to embed, in order.
+    pub fn seen(&self) -> Vec<String> {
+        self.inputs.lock().expect("lock").clone()
+    }
+}
+
+impl wiremock::Respond for EmbeddingsDouble {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let inputs: Vec<String> = match &body["input"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.inputs
+            .lock()
+            .expect("lock")
+            .extend(inputs.iter().cloned());
+        let data: Vec<Value> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                serde_json::json!({
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": crate::knowledge::embedder::offline_vector(text, self.dimensions),
+                })
+            })
+            .collect();
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }))
+    }
+}
+
+/// A workspace member with a token, on the knowledge routes.
+pub async fn knowledge_app(
+    embedder: crate::knowledge::Embedder,
+    queue: crate::knowledge::Queue,
+    routes: Router<crate::knowledge::KnowledgeState>,
+) -> (TestApp, crate::knowledge::KnowledgeState) {
+    let db = TestDb::new().await;
+    let app_state = state(&db.url);
+    let (k, dir) = knowledge(&app_state, embedder, queue);
+    let app =
+        TestApp::with_router(crate::http::app(routes, k.clone()), app_state, db.url).keeping(dir);
+    (app, k)
 }
