@@ -345,6 +345,7 @@ fn prepare(
 /// in as few requests as the limits allow, then cached.
 async fn embed_cached(
     state: &KnowledgeState,
+    db: &tokio_postgres::Client,
     ws: WorkspaceId,
     texts: &[&str],
 ) -> anyhow::Result<HashMap<Vec<u8>, Vec<f32>>> {
@@ -356,11 +357,11 @@ async fn embed_cached(
             unique.push((h, t));
         }
     }
-    let client = state.app.db.get().await?;
+    // The caller's connection: taking a second one from the small pool could deadlock concurrent messages.
     let model = state.embedder.model();
     let hashes: Vec<Vec<u8>> = unique.iter().map(|(h, _)| h.clone()).collect();
     let mut vectors: HashMap<Vec<u8>, Vec<f32>> =
-        documents::cached_embeddings(&**client, ws, model, &hashes)
+        documents::cached_embeddings(db, ws, model, &hashes)
             .await?
             .into_iter()
             .collect();
@@ -374,7 +375,7 @@ async fn embed_cached(
         let writes = missing
             .iter()
             .zip(&embedded)
-            .map(|((h, _), v)| documents::cache_embedding(&**client, ws, model, h, v));
+            .map(|((h, _), v)| documents::cache_embedding(db, ws, model, h, v));
         futures::future::try_join_all(writes).await?;
         for ((h, _), v) in missing.into_iter().zip(embedded) {
             vectors.insert(h.clone(), v);
@@ -426,7 +427,7 @@ pub async fn process_ingestion(
         .iter()
         .flat_map(|p| p.chunks.iter().map(String::as_str))
         .collect();
-    let vectors = match embed_cached(state, ws, &texts).await {
+    let vectors = match embed_cached(state, &**client, ws, &texts).await {
         Ok(v) => v,
         Err(e) => {
             let reason = format!("{e:#}");
