@@ -127,7 +127,7 @@ pub struct ErrorObject {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// The cause, logged for 5xx; never shown to the client.
     #[source]
     pub source: Option<anyhow::Error>,
@@ -147,7 +147,7 @@ impl ApiError {
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -271,7 +271,7 @@ impl IntoResponse for ApiError {
             error: ErrorObject {
                 code: self.code,
                 message: self.message,
-                details: self.details,
+                details: self.details.map(|d| *d),
                 request_id,
             },
         };

@@ -3,7 +3,6 @@
 
 use crate::config::Config;
 use crate::http::app;
-use crate::knowledge::KnowledgeState;
 use crate::state::AppState;
 use axum::Router;
 
@@ -24,9 +23,10 @@ pub async fn app_state() -> Result<AppState, lambda_http::Error> {
 }
 
 /// The knowledge-base state on top of the core state (agents-api, ingest-worker).
-pub async fn knowledge_state() -> Result<KnowledgeState, lambda_http::Error> {
+#[cfg(feature = "knowledge")]
+pub async fn knowledge_state() -> Result<crate::knowledge::KnowledgeState, lambda_http::Error> {
     let app = app_state().await?;
-    Ok(KnowledgeState::new(app, None)
+    Ok(crate::knowledge::KnowledgeState::new(app, None)
         .await
         .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?)
 }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+#[cfg(feature = "knowledge")]
 pub mod knowledge;
 pub mod lambda;
 pub mod openapi;

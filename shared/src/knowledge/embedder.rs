@@ -31,7 +31,7 @@ pub struct Embedder {
 
 #[derive(Clone)]
 enum Kind {
-    OpenAi(Client<OpenAIConfig>),
+    OpenAi(Box<Client<OpenAIConfig>>),
     Offline,
 }
 
@@ -73,7 +73,7 @@ impl Embedder {
                     .timeout(cfg.openai_timeout)
                     .build()?;
                 Ok(Self {
-                    kind: Kind::OpenAi(Client::with_config(oa).with_http_client(http)),
+                    kind: Kind::OpenAi(Box::new(Client::with_config(oa).with_http_client(http))),
                     model: cfg.embedding_model.clone(),
                     dimensions: cfg.embedding_dimensions,
                     max_inputs,

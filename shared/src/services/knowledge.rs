@@ -246,11 +246,11 @@ pub async fn list_documents(
         i64::from(limit) + 1,
     )
     .await?;
-    Ok(Page::from_rows(rows, limit, |r| Cursor {
+    Page::from_rows(rows, limit, |r| Cursor {
         at: r.created_at,
         id: r.id,
     })
-    .try_map(|r| Ok::<_, ApiError>(r.into()))?)
+    .try_map(|r| Ok::<_, ApiError>(r.into()))
 }
 
 pub async fn get_document(
@@ -311,33 +311,25 @@ pub async fn search(
         .map_err(|e| ApiError::unavailable("vector store", e))
 }
 
-/// Why a document could not be processed.
-enum DocFailure {
-    /// The document itself is unusable (retrying will not help).
-    Permanent(String),
-}
-
 struct Prepared {
     doc: DocumentRow,
     chunks: Vec<String>,
 }
 
-fn prepare(
-    doc: DocumentRow,
+/// A document's chunks, or why the document is unusable (retrying will not help).
+fn chunks_of(
+    doc: &DocumentRow,
     content: &str,
     size: usize,
     overlap: usize,
-) -> Result<Prepared, (DocumentRow, DocFailure)> {
+) -> Result<Vec<String>, String> {
     let content_type = ContentType::parse(Some(&doc.content_type)).unwrap_or(ContentType::Plain);
-    let result = chunking::to_text(content, content_type)
-        .and_then(|text| chunking::chunk(&text, content_type, size, overlap));
-    match result {
-        Ok(chunks) if chunks.is_empty() => Err((
-            doc,
-            DocFailure::Permanent("the document has no text to index".into()),
-        )),
-        Ok(chunks) => Ok(Prepared { doc, chunks }),
-        Err(e) => Err((doc, DocFailure::Permanent(format!("{e:#}")))),
+    match chunking::to_text(content, content_type)
+        .and_then(|text| chunking::chunk(&text, content_type, size, overlap))
+    {
+        Ok(chunks) if chunks.is_empty() => Err("the document has no text to index".into()),
+        Ok(chunks) => Ok(chunks),
+        Err(e) => Err(format!("{e:#}")),
     }
 }
 
@@ -406,14 +398,14 @@ pub async fn process_ingestion(
         let Some(content) = documents::content(&**client, ws, doc.id).await? else {
             continue;
         };
-        match prepare(
-            doc,
+        match chunks_of(
+            &doc,
             &content,
             cfg.chunk_size_tokens,
             cfg.chunk_overlap_tokens,
         ) {
-            Ok(p) => prepared.push(p),
-            Err((doc, DocFailure::Permanent(reason))) => {
+            Ok(chunks) => prepared.push(Prepared { doc, chunks }),
+            Err(reason) => {
                 tracing::warn!(workspace_id = %ws, document_id = %doc.id, reason = %reason, "document failed");
                 documents::mark_failed(&**client, ws, doc.id, &reason).await?;
             }
@@ -427,7 +419,7 @@ pub async fn process_ingestion(
         .iter()
         .flat_map(|p| p.chunks.iter().map(String::as_str))
         .collect();
-    let vectors = match embed_cached(state, &**client, ws, &texts).await {
+    let vectors = match embed_cached(state, &client, ws, &texts).await {
         Ok(v) => v,
         Err(e) => {
             let reason = format!("{e:#}");

@@ -1,5 +1,6 @@
 //! The use cases the route groups call: plain async functions over the state, returning API types.
 
 pub mod auth;
+#[cfg(feature = "knowledge")]
 pub mod knowledge;
 pub mod workspaces;

@@ -178,12 +178,3 @@ impl EmbeddedStore {
         Ok(n as u64)
     }
 }
-
-impl Drop for EmbeddedStore {
-    fn drop(&mut self) {
-        // The WAL already holds every update; flushing on the last handle makes reopening fast.
-        if Arc::strong_count(&self.shard) == 1 {
-            self.shard.flush();
-        }
-    }
-}
