@@ -46,6 +46,7 @@ async fn main() {
     let k = KnowledgeState {
         app: app_state.clone(),
         embedder: Embedder::offline(),
+        llm: studio::knowledge::Llm::offline(),
         vectors,
         queue: Queue::Local(tx),
     };

@@ -58,6 +58,13 @@ fn when_the_document_is_generated_every_route_and_error_schema_is_in_it() {
             "delete",
         ),
         ("/api/v1/workspaces/health", "get"),
+        ("/api/v1/agents/health", "get"),
+        ("/api/v1/agents/ingest", "post"),
+        ("/api/v1/agents/ingest/{ingestionId}", "get"),
+        ("/api/v1/agents/documents", "get"),
+        ("/api/v1/agents/documents/{documentId}", "get"),
+        ("/api/v1/agents/documents/{documentId}", "delete"),
+        ("/api/v1/agents/search", "post"),
         ("/api/v1/health", "get"),
         ("/api/v1/openapi.json", "get"),
     ] {
@@ -75,6 +82,10 @@ fn when_the_document_is_generated_every_route_and_error_schema_is_in_it() {
         "TokenPair",
         "WorkspaceView",
         "MemberView",
+        "IngestRequest",
+        "IngestAccepted",
+        "IngestionStatus",
+        "SearchHit",
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }

@@ -192,6 +192,14 @@ pub struct KnowledgeConfig {
     pub embedding_batch_inputs: usize,
     /// Tokens per embeddings request (the API allows 300,000).
     pub embedding_batch_tokens: usize,
+    pub chat_model: String,
+    pub chat_temperature: f32,
+    pub chat_timeout: Duration,
+    /// Chunks retrieved for a chat turn, and the weakest score kept.
+    pub chat_top_k: u64,
+    pub chat_score_threshold: Option<f32>,
+    /// Tokens of conversation history the prompt carries (newest turns kept).
+    pub chat_history_tokens: usize,
 }
 
 impl KnowledgeConfig {
@@ -224,6 +232,15 @@ impl KnowledgeConfig {
             chunk_overlap_tokens: src.parsed("CHUNK_OVERLAP_TOKENS", 64usize)?,
             embedding_batch_inputs: src.parsed("EMBEDDING_BATCH_INPUTS", 2048usize)?,
             embedding_batch_tokens: src.parsed("EMBEDDING_BATCH_TOKENS", 300_000usize)?,
+            chat_model: src.get("CHAT_MODEL").unwrap_or("gpt-4o-mini").to_owned(),
+            chat_temperature: src.parsed("CHAT_TEMPERATURE", 0.7f32)?,
+            chat_timeout: Duration::from_secs(src.parsed("CHAT_TIMEOUT_SECONDS", 30u64)?),
+            chat_top_k: src.parsed("CHAT_TOP_K", 5u64)?,
+            chat_score_threshold: match src.get("CHAT_SCORE_THRESHOLD") {
+                None => None,
+                Some(_) => Some(src.parsed("CHAT_SCORE_THRESHOLD", 0.0f32)?),
+            },
+            chat_history_tokens: src.parsed("CHAT_HISTORY_TOKENS", 2000usize)?,
         };
         if cfg.chunk_size_tokens < 16 || cfg.chunk_overlap_tokens >= cfg.chunk_size_tokens {
             return Err(ConfigError::Invalid {

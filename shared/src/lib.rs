@@ -5,6 +5,7 @@
 //! middleware of the old system as axum extractors and layers, [`repo`] every SQL statement per aggregate,
 //! and [`services`] the use cases the route groups call.
 
+pub mod agent;
 pub mod auth;
 pub mod config;
 pub mod db;

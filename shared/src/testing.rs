@@ -508,6 +508,7 @@ pub fn knowledge(
         crate::knowledge::KnowledgeState {
             app: app.clone(),
             embedder,
+            llm: crate::knowledge::Llm::offline(),
             vectors,
             queue,
         },
@@ -592,16 +593,55 @@ impl wiremock::Respond for EmbeddingsDouble {
     }
 }
 
-/// A workspace member with a token, on the knowledge routes.
+/// The knowledge routes over a fresh database, the given embedder and queue, and the offline LLM.
 pub async fn knowledge_app(
     embedder: crate::knowledge::Embedder,
     queue: crate::knowledge::Queue,
     routes: Router<crate::knowledge::KnowledgeState>,
 ) -> (TestApp, crate::knowledge::KnowledgeState) {
+    knowledge_app_with(
+        embedder,
+        crate::knowledge::Llm::offline(),
+        queue,
+        routes,
+        &[],
+    )
+    .await
+}
+
+/// The same, with an LLM and extra configuration values.
+pub async fn knowledge_app_with(
+    embedder: crate::knowledge::Embedder,
+    llm: crate::knowledge::Llm,
+    queue: crate::knowledge::Queue,
+    routes: Router<crate::knowledge::KnowledgeState>,
+    extra: &[(&str, &str)],
+) -> (TestApp, crate::knowledge::KnowledgeState) {
     let db = TestDb::new().await;
-    let app_state = state(&db.url);
-    let (k, dir) = knowledge(&app_state, embedder, queue);
+    let app_state = state_with(&db.url, extra);
+    let (mut k, dir) = knowledge(&app_state, embedder, queue);
+    k.llm = llm;
     let app =
         TestApp::with_router(crate::http::app(routes, k.clone()), app_state, db.url).keeping(dir);
     (app, k)
+}
+
+/// An LLM that talks to an OpenAI-compatible server at `base_url` (a wiremock double).
+pub fn openai_llm(base_url: &str, timeout_secs: u64) -> crate::knowledge::Llm {
+    let mut src = source("postgres://unused@127.0.0.1/unused");
+    src.set("OPENAI_API_KEY", "sk-test");
+    src.set("OPENAI_BASE_URL", base_url);
+    src.set("CHAT_TIMEOUT_SECONDS", timeout_secs.to_string());
+    src.set("CHAT_MODEL", "gpt-test");
+    let cfg = Config::from_source(&src).expect("config");
+    crate::knowledge::Llm::from_config(&cfg.knowledge).expect("llm")
+}
+
+/// A chat-completions answer as OpenAI sends it.
+pub fn chat_completion(text: &str) -> Value {
+    serde_json::json!({
+        "id": "chatcmpl-test", "object": "chat.completion", "created": 1_795_577_400u32, "model": "gpt-test",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 12, "total_tokens": 132}
+    })
 }

@@ -15,6 +15,7 @@ use studio::http::{
 use studio::knowledge::chunking::ContentType;
 use studio::knowledge::{KnowledgeState, SearchHit};
 use studio::repo::documents::NewDocument;
+use studio::services::chat::{self, ChatReply, ConversationSummary, ConversationView};
 use studio::services::knowledge::{
     self, DocumentView, IdempotencyKey, IngestAccepted, IngestionStatus,
 };
@@ -39,13 +40,25 @@ pub fn routes() -> Router<KnowledgeState> {
             get(document).delete(delete_document),
         )
         .route("/api/v1/agents/search", post(search))
+        .route("/api/v1/agents/customer-service/run", post(run))
+        .route("/api/v1/agents/conversations", get(conversations))
+        .route(
+            "/api/v1/agents/conversations/{conversationId}",
+            get(conversation)
+                .patch(rename_conversation)
+                .delete(delete_conversation),
+        )
+        .route(
+            "/api/v1/agents/messages/{messageId}/feedback",
+            post(feedback),
+        )
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, ingest, ingestion, documents, document, delete_document, search),
-    components(schemas(IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit)),
-    tags((name = "knowledge base", description = "Documents the agent answers from"))
+    paths(health, ingest, ingestion, documents, document, delete_document, search, run, conversations, conversation, rename_conversation, delete_conversation, feedback),
+    components(schemas(IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit, RunRequest, ChatReply, ConversationSummary, ConversationView, RenameRequest, FeedbackRequest)),
+    tags((name = "knowledge base", description = "Documents the agent answers from"), (name = "agent", description = "The customer-service agent and its conversations"))
 )]
 pub struct ApiDoc;
 
@@ -156,7 +169,7 @@ async fn health(state: State<AppState>) -> Response {
 
 fn idempotency_key(
     headers: &HeaderMap,
-    body: &IngestRequest,
+    body: &impl Serialize,
 ) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(raw) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -313,4 +326,154 @@ async fn search(
         )
         .await?,
     ))
+}
+
+#[derive(Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RunRequest {
+    #[validate(
+        length(min = 1, max = 4000, message = "must be 1 to 4000 characters"),
+        custom(function = "not_blank")
+    )]
+    pub message: String,
+    /// Continue this conversation; omit to start a new one.
+    pub conv_id: Option<Uuid>,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RenameRequest {
+    #[validate(
+        length(min = 1, max = 200, message = "must be 1 to 200 characters"),
+        custom(function = "not_blank")
+    )]
+    pub title: String,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FeedbackRequest {
+    /// up or down
+    #[validate(custom(function = "rating"))]
+    pub rating: String,
+    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    pub comment: Option<String>,
+}
+
+fn rating(value: &str) -> Result<(), ValidationError> {
+    if value == "up" || value == "down" {
+        Ok(())
+    } else {
+        Err(ValidationError::new("rating").with_message("must be up or down".into()))
+    }
+}
+
+#[derive(Deserialize)]
+struct ConversationPath {
+    #[serde(rename = "conversationId")]
+    conversation_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct MessagePath {
+    #[serde(rename = "messageId")]
+    message_id: Uuid,
+}
+
+/// One turn with the customer-service agent (member or higher): retrieval from the workspace's knowledge
+/// base, the LLM's answer with its sources, both messages saved. An `Idempotency-Key` makes a retry return
+/// the first answer without a second LLM call.
+#[utoipa::path(operation_id = "runCustomerServiceAgent", post, path = "/api/v1/agents/customer-service/run", tag = "agent", security(("bearer" = [])),
+    request_body = RunRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses(
+        (status = 200, body = ChatReply),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown conversation", body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, description = "llm_unavailable or service_unavailable; nothing was saved", body = ErrorBody)))]
+async fn run(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<MemberRole>,
+    headers: HeaderMap,
+    ValidJson(req): ValidJson<RunRequest>,
+) -> Result<Json<ChatReply>, ApiError> {
+    let key = idempotency_key(&headers, &req)?;
+    Ok(Json(
+        chat::run(&state, &tenant, req.message.trim(), req.conv_id, key).await?,
+    ))
+}
+
+/// The workspace's conversations, most recent activity first.
+#[utoipa::path(operation_id = "listConversations", get, path = "/api/v1/agents/conversations", tag = "agent", security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, body = Page<ConversationSummary>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn conversations(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<Viewer>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<ConversationSummary>>, ApiError> {
+    Ok(Json(chat::list(&state, &tenant, &page).await?))
+}
+
+/// A conversation with its messages.
+#[utoipa::path(operation_id = "getConversation", get, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
+    params(("conversationId" = Uuid, Path)),
+    responses((status = 200, body = ConversationView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn conversation(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<Viewer>,
+    Path(path): Path<ConversationPath>,
+) -> Result<Json<ConversationView>, ApiError> {
+    Ok(Json(
+        chat::get(&state, &tenant, path.conversation_id).await?,
+    ))
+}
+
+/// Renames a conversation (member or higher).
+#[utoipa::path(operation_id = "renameConversation", patch, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
+    params(("conversationId" = Uuid, Path)), request_body = RenameRequest,
+    responses((status = 200, body = ConversationSummary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn rename_conversation(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<MemberRole>,
+    Path(path): Path<ConversationPath>,
+    ValidJson(req): ValidJson<RenameRequest>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    Ok(Json(
+        chat::rename(&state, &tenant, path.conversation_id, req.title.trim()).await?,
+    ))
+}
+
+/// Deletes a conversation (soft; member or higher).
+#[utoipa::path(operation_id = "deleteConversation", delete, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
+    params(("conversationId" = Uuid, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn delete_conversation(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<MemberRole>,
+    Path(path): Path<ConversationPath>,
+) -> Result<StatusCode, ApiError> {
+    chat::delete(&state, &tenant, path.conversation_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rates an assistant message (member or higher); rating again replaces the earlier rating.
+#[utoipa::path(operation_id = "messageFeedback", post, path = "/api/v1/agents/messages/{messageId}/feedback", tag = "agent", security(("bearer" = [])),
+    params(("messageId" = Uuid, Path)), request_body = FeedbackRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn feedback(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<MemberRole>,
+    Path(path): Path<MessagePath>,
+    ValidJson(req): ValidJson<FeedbackRequest>,
+) -> Result<StatusCode, ApiError> {
+    chat::feedback(
+        &state,
+        &tenant,
+        path.message_id,
+        &req.rating,
+        req.comment.as_deref(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -7,11 +7,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
+use studio::agent::Intake;
 use studio::error::ErrorBody;
 use studio::http::{
     Admin, AnyRole, AuthUser, Owner, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer,
     not_blank,
 };
+use studio::services::agent_config::{self, AgentConfigView};
 use studio::services::workspaces::{self, MemberView, WorkspaceView};
 use studio::{ApiError, AppState, Role};
 use utoipa::{OpenApi, ToSchema};
@@ -28,6 +30,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/workspaces/{workspaceId}/members", get(members))
         .route(
+            "/api/v1/workspaces/{workspaceId}/intake",
+            axum::routing::put(put_intake),
+        )
+        .route(
+            "/api/v1/workspaces/{workspaceId}/agent-config",
+            get(agent_config),
+        )
+        .route(
             "/api/v1/workspaces/{workspaceId}/members/{userId}",
             axum::routing::patch(change_role).delete(remove_member),
         )
@@ -35,8 +45,8 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, create, list, show, rename, destroy, members, change_role, remove_member),
-    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView)),
+    paths(health, create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config),
+    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members"))
 )]
 pub struct ApiDoc;
@@ -172,4 +182,30 @@ async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     workspaces::remove_member(&state, &tenant, path.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Saves the workspace's intake (admin or higher) and maps it into the agent's configuration. Only
+/// `companyName` is required.
+#[utoipa::path(operation_id = "putIntake", put, path = "/api/v1/workspaces/{workspaceId}/intake", tag = "workspaces", security(("bearer" = [])),
+    params(("workspaceId" = Uuid, Path)), request_body = Intake,
+    responses((status = 200, body = AgentConfigView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn put_intake(
+    State(state): State<AppState>,
+    tenant: Tenant<Admin>,
+    ValidJson(intake): ValidJson<Intake>,
+) -> Result<Json<AgentConfigView>, ApiError> {
+    Ok(Json(
+        agent_config::save_intake(&state, &tenant, intake).await?,
+    ))
+}
+
+/// The agent configuration (viewer or higher): from the intake, or the workspace's name and defaults.
+#[utoipa::path(operation_id = "getAgentConfig", get, path = "/api/v1/workspaces/{workspaceId}/agent-config", tag = "workspaces", security(("bearer" = [])),
+    params(("workspaceId" = Uuid, Path)),
+    responses((status = 200, body = AgentConfigView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn agent_config(
+    State(state): State<AppState>,
+    tenant: Tenant<Viewer>,
+) -> Result<Json<AgentConfigView>, ApiError> {
+    Ok(Json(agent_config::get(&state, &tenant).await?))
 }

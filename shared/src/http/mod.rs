@@ -4,7 +4,7 @@
 
 pub mod app;
 mod auth;
-mod extract;
+pub mod extract;
 pub mod paging;
 pub mod request_id;
 mod tenant;

@@ -7,10 +7,12 @@
 
 pub mod chunking;
 pub mod embedder;
+pub mod llm;
 pub mod queue;
 pub mod vectors;
 
 pub use embedder::Embedder;
+pub use llm::Llm;
 pub use queue::Queue;
 pub use vectors::{ChunkPoint, SearchHit, VectorStore};
 
@@ -22,6 +24,7 @@ use axum::extract::FromRef;
 pub struct KnowledgeState {
     pub app: AppState,
     pub embedder: Embedder,
+    pub llm: Llm,
     pub vectors: VectorStore,
     pub queue: Queue,
 }
@@ -42,6 +45,7 @@ impl KnowledgeState {
         let cfg = &app.config.knowledge;
         cfg.require_on_lambda(app.config.on_lambda, local_queue.is_none())?;
         let embedder = Embedder::from_config(cfg)?;
+        let llm = Llm::from_config(cfg)?;
         let vectors = VectorStore::from_config(cfg, embedder.dimensions()).await?;
         let queue = match (&cfg.ingest_queue_url, local_queue) {
             (Some(url), _) => Queue::sqs(url.clone()).await,
@@ -53,6 +57,7 @@ impl KnowledgeState {
         Ok(Self {
             app,
             embedder,
+            llm,
             vectors,
             queue,
         })

@@ -1,6 +1,9 @@
 //! The use cases the route groups call: plain async functions over the state, returning API types.
 
+pub mod agent_config;
 pub mod auth;
+#[cfg(feature = "knowledge")]
+pub mod chat;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
 pub mod workspaces;

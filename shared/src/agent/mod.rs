@@ -1,0 +1,7 @@
+//! The customer-service agent's domain: a workspace's intake mapped into its agent configuration, and the
+//! prompt templates the old system used. Pure functions, tested on their own.
+
+pub mod intake;
+pub mod prompt;
+
+pub use intake::{AgentConfig, Intake, Subsystems, Tone};

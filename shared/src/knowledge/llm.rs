@@ -1,0 +1,177 @@
+//! The LLM: OpenAI's chat completions (or any compatible server) through async-openai, or — locally, with
+//! no key — an offline extractive answer quoting the retrieved context, clearly marked as such.
+
+use crate::agent::prompt::ContextChunk;
+use crate::config::KnowledgeConfig;
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionResponse};
+use secrecy::ExposeSecret;
+
+/// One message of the prompt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PromptMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+/// The model did not answer (after its retries, or within the timeout); nothing should be saved.
+#[derive(Debug, thiserror::Error)]
+#[error("the language model failed: {0}")]
+pub struct LlmError(pub String);
+
+pub const OFFLINE_NOTE: &str =
+    "(Offline answer: no language model is configured, so this reply quotes the knowledge base.)";
+
+#[derive(Clone)]
+pub struct Llm {
+    kind: Kind,
+    model: String,
+    temperature: f32,
+}
+
+#[derive(Clone)]
+enum Kind {
+    OpenAi(Box<Client<OpenAIConfig>>),
+    Offline,
+}
+
+impl std::fmt::Debug for Llm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            Kind::OpenAi(_) => "openai",
+            Kind::Offline => "offline",
+        };
+        f.debug_struct("Llm")
+            .field("kind", &kind)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl Llm {
+    pub fn from_config(cfg: &KnowledgeConfig) -> anyhow::Result<Self> {
+        match &cfg.openai_api_key {
+            Some(key) => {
+                let mut oa = OpenAIConfig::new().with_api_key(key.expose_secret());
+                if let Some(base) = &cfg.openai_base_url {
+                    oa = oa.with_api_base(base.trim_end_matches('/'));
+                }
+                let http = reqwest::Client::builder()
+                    .timeout(cfg.chat_timeout)
+                    .build()?;
+                Ok(Self {
+                    kind: Kind::OpenAi(Box::new(Client::with_config(oa).with_http_client(http))),
+                    model: cfg.chat_model.clone(),
+                    temperature: cfg.chat_temperature,
+                })
+            }
+            None => {
+                tracing::warn!(
+                    "OPENAI_API_KEY is not set: the agent answers OFFLINE by quoting the knowledge base (local use only)"
+                );
+                Ok(Self::offline())
+            }
+        }
+    }
+
+    pub fn offline() -> Self {
+        Self {
+            kind: Kind::Offline,
+            model: "offline-extractive".into(),
+            temperature: 0.0,
+        }
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Answers the prompt; the offline kind answers from `context` alone.
+    pub async fn complete(
+        &self,
+        messages: &[PromptMessage],
+        context: &[ContextChunk],
+    ) -> Result<Completion, LlmError> {
+        match &self.kind {
+            Kind::Offline => Ok(extractive(context)),
+            Kind::OpenAi(client) => {
+                let request: CreateChatCompletionRequest =
+                    serde_json::from_value(serde_json::json!({
+                        "model": self.model,
+                        "messages": messages,
+                        "temperature": self.temperature,
+                    }))
+                    .map_err(|e| LlmError(format!("building the request: {e}")))?;
+                let response: CreateChatCompletionResponse = client
+                    .chat()
+                    .create(request)
+                    .await
+                    .map_err(|e| LlmError(e.to_string()))?;
+                let text = response
+                    .choices
+                    .into_iter()
+                    .next()
+                    .and_then(|c| c.message.content)
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or_else(|| LlmError("the model returned no text".into()))?;
+                let usage = response.usage;
+                Ok(Completion {
+                    text,
+                    prompt_tokens: usage.as_ref().map_or(0, |u| u.prompt_tokens),
+                    completion_tokens: usage.as_ref().map_or(0, |u| u.completion_tokens),
+                })
+            }
+        }
+    }
+}
+
+/// The offline answer: the best chunks, quoted, and a note saying what this is.
+pub fn extractive(context: &[ContextChunk]) -> Completion {
+    let text = if context.is_empty() {
+        format!(
+            "I couldn't find this in the knowledge base. Would you like me to connect you with a human colleague?\n\n{OFFLINE_NOTE}"
+        )
+    } else {
+        let quotes: Vec<String> = context
+            .iter()
+            .take(2)
+            .map(|c| {
+                let excerpt: String = c.text.chars().take(400).collect();
+                format!("From \"{}\": {}", c.title, excerpt.trim())
+            })
+            .collect();
+        format!(
+            "Here is what I found in the knowledge base:\n\n{}\n\n{OFFLINE_NOTE}",
+            quotes.join("\n\n")
+        )
+    };
+    Completion {
+        text,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+    }
+}
+
+impl From<LlmError> for crate::ApiError {
+    fn from(e: LlmError) -> Self {
+        let mut err = crate::ApiError::new(
+            crate::ErrorCode::LlmUnavailable,
+            "The assistant could not answer right now; nothing was saved. Retry shortly.",
+        )
+        .with_header(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("5"),
+        );
+        err.source = Some(e.into());
+        err
+    }
+}

@@ -1,0 +1,213 @@
+//! Conversations, their messages, and feedback on answers — all scoped by workspace.
+
+use crate::ids::WorkspaceId;
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Error, GenericClient, Row};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct ConversationRow {
+    pub id: Uuid,
+    pub title: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub role: String,
+    pub content: String,
+    pub sources: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn conversation(r: &Row) -> ConversationRow {
+    ConversationRow {
+        id: r.get("id"),
+        title: r.get("title"),
+        user_id: r.get("user_id"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+fn message(r: &Row) -> MessageRow {
+    MessageRow {
+        id: r.get("id"),
+        conversation_id: r.get("conversation_id"),
+        role: r.get("role"),
+        content: r.get("content"),
+        sources: r.get("sources"),
+        created_at: r.get("created_at"),
+    }
+}
+
+pub async fn insert(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    user: Uuid,
+    title: &str,
+) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO conversations (id, workspace_id, user_id, title) VALUES ($1, $2, $3, $4)",
+        &[&id, workspace.as_uuid(), &user, &title],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn get(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<ConversationRow>, Error> {
+    Ok(db
+        .query_opt(
+            "SELECT id, title, user_id, created_at, updated_at FROM conversations
+              WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+            &[&id, workspace.as_uuid()],
+        )
+        .await?
+        .as_ref()
+        .map(conversation))
+}
+
+/// Newest activity first, before the cursor `(updated_at, id)`.
+pub async fn list(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ConversationRow>, Error> {
+    let (at, id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+    Ok(db
+        .query(
+            "SELECT id, title, user_id, created_at, updated_at FROM conversations
+              WHERE workspace_id = $1 AND deleted_at IS NULL
+                AND ($2::timestamptz IS NULL OR (updated_at, id) < ($2, $3))
+              ORDER BY updated_at DESC, id DESC LIMIT $4",
+            &[workspace.as_uuid(), &at, &id, &limit],
+        )
+        .await?
+        .iter()
+        .map(conversation)
+        .collect())
+}
+
+pub async fn rename(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    title: &str,
+) -> Result<Option<ConversationRow>, Error> {
+    Ok(db
+        .query_opt(
+            "UPDATE conversations SET title = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL
+             RETURNING id, title, user_id, created_at, updated_at",
+            &[&id, workspace.as_uuid(), &title],
+        )
+        .await?
+        .as_ref()
+        .map(conversation))
+}
+
+pub async fn soft_delete(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<bool, Error> {
+    Ok(db
+        .execute(
+            "UPDATE conversations SET deleted_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+            &[&id, workspace.as_uuid()],
+        )
+        .await?
+        == 1)
+}
+
+pub async fn touch(db: &impl GenericClient, workspace: WorkspaceId, id: Uuid) -> Result<(), Error> {
+    db.execute(
+        "UPDATE conversations SET updated_at = now() WHERE id = $1 AND workspace_id = $2",
+        &[&id, workspace.as_uuid()],
+    )
+    .await
+    .map(drop)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_message(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    conversation: Uuid,
+    role: &str,
+    content: &str,
+    sources: Option<&serde_json::Value>,
+    tokens: (Option<i32>, Option<i32>),
+) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO messages (id, workspace_id, conversation_id, role, content, sources, prompt_tokens, completion_tokens)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&id, workspace.as_uuid(), &conversation, &role, &content, &sources, &tokens.0, &tokens.1],
+    )
+    .await
+    .map(drop)
+}
+
+/// A conversation's messages, oldest first.
+pub async fn messages(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    conversation: Uuid,
+) -> Result<Vec<MessageRow>, Error> {
+    Ok(db
+        .query(
+            "SELECT id, conversation_id, role, content, sources, created_at FROM messages
+              WHERE conversation_id = $1 AND workspace_id = $2 ORDER BY created_at, id",
+            &[&conversation, workspace.as_uuid()],
+        )
+        .await?
+        .iter()
+        .map(message)
+        .collect())
+}
+
+/// An assistant message of a live conversation in this workspace.
+pub async fn assistant_message(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<MessageRow>, Error> {
+    Ok(db
+        .query_opt(
+            "SELECT m.id, m.conversation_id, m.role, m.content, m.sources, m.created_at
+               FROM messages m JOIN conversations c ON c.id = m.conversation_id
+              WHERE m.id = $1 AND m.workspace_id = $2 AND m.role = 'assistant' AND c.deleted_at IS NULL",
+            &[&id, workspace.as_uuid()],
+        )
+        .await?
+        .as_ref()
+        .map(message))
+}
+
+pub async fn upsert_feedback(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    message: Uuid,
+    user: Uuid,
+    rating: &str,
+    comment: Option<&str>,
+) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO message_feedback (message_id, workspace_id, user_id, rating, comment) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (message_id) DO UPDATE SET user_id = EXCLUDED.user_id, rating = EXCLUDED.rating,
+             comment = EXCLUDED.comment, updated_at = now()",
+        &[&message, workspace.as_uuid(), &user, &rating, &comment],
+    )
+    .await
+    .map(drop)
+}
