@@ -19,7 +19,11 @@ pub fn routes(knowledge: KnowledgeState) -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi_json))
         .merge(auth_api::routes())
         .merge(workspaces_api::routes())
-        .merge(agents_api::routes().with_state(knowledge))
+        .merge(
+            agents_api::routes()
+                .merge(agents_api::stream_routes())
+                .with_state(knowledge),
+        )
 }
 
 /// The whole API's OpenAPI 3.1 document.

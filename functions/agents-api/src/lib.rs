@@ -54,9 +54,17 @@ pub fn routes() -> Router<KnowledgeState> {
         )
 }
 
+/// The streaming route, served by its own Lambda (a Function URL in response-streaming mode: a streaming
+/// Lambda answers every route in streaming mode) and by the devserver on the same port as the rest.
+pub fn stream_routes() -> Router<KnowledgeState> {
+    Router::new()
+        .route("/api/v1/agents/customer-service/stream", post(stream))
+        .route("/api/v1/agents/stream/health", get(health))
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, ingest, ingestion, documents, document, delete_document, search, run, conversations, conversation, rename_conversation, delete_conversation, feedback),
+    paths(stream, health, ingest, ingestion, documents, document, delete_document, search, run, conversations, conversation, rename_conversation, delete_conversation, feedback),
     components(schemas(IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit, RunRequest, ChatReply, ConversationSummary, ConversationView, RenameRequest, FeedbackRequest)),
     tags((name = "knowledge base", description = "Documents the agent answers from"), (name = "agent", description = "The customer-service agent and its conversations"))
 )]
@@ -476,4 +484,34 @@ async fn feedback(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The same turn as `/run`, as server-sent events: `sources` (`[{documentId, title, score}]`) first, then
+/// `delta` (`{text}`) events, then `done` (`{convId, messageId, usage}`) — or `error` (`{code, message}`)
+/// if the model fails midway, in which case nothing is saved.
+#[utoipa::path(operation_id = "streamCustomerServiceAgent", post, path = "/api/v1/agents/customer-service/stream", tag = "agent", security(("bearer" = [])),
+    request_body = RunRequest,
+    responses(
+        (status = 200, description = "text/event-stream: sources, delta..., done | error", content_type = "text/event-stream", body = String),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown conversation", body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn stream(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<MemberRole>,
+    ValidJson(req): ValidJson<RunRequest>,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let turn = chat::prepare(&state, &tenant, req.message.trim(), req.conv_id).await?;
+    let rx = chat::stream(state, turn);
+    let events = futures::stream::unfold(rx, |mut rx| async move {
+        let event = rx.recv().await?;
+        let sse = Event::default()
+            .event(event.name())
+            .json_data(&event)
+            .unwrap_or_else(|_| Event::default().event("error"));
+        Some((Ok::<_, std::convert::Infallible>(sse), rx))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }

@@ -134,6 +134,80 @@ impl Llm {
     }
 }
 
+/// A piece of a streamed answer: text, and at the end the token usage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Text(String),
+    Usage {
+        prompt_tokens: u32,
+        completion_tokens: u32,
+    },
+}
+
+pub type PieceStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<Piece, LlmError>> + Send>>;
+
+impl Llm {
+    /// Streams the answer as it is generated.
+    pub async fn stream(
+        &self,
+        messages: &[PromptMessage],
+        context: &[ContextChunk],
+    ) -> Result<PieceStream, LlmError> {
+        use futures::StreamExt;
+        match &self.kind {
+            Kind::Offline => {
+                let text = extractive(context).text;
+                let words: Vec<Result<Piece, LlmError>> = text
+                    .split_inclusive(' ')
+                    .map(|w| Ok(Piece::Text(w.to_owned())))
+                    .collect();
+                Ok(Box::pin(futures::stream::iter(words)))
+            }
+            Kind::OpenAi(client) => {
+                let request: CreateChatCompletionRequest =
+                    serde_json::from_value(serde_json::json!({
+                        "model": self.model,
+                        "messages": messages,
+                        "temperature": self.temperature,
+                        "stream": true,
+                        "stream_options": {"include_usage": true},
+                    }))
+                    .map_err(|e| LlmError(format!("building the request: {e}")))?;
+                let stream = client
+                    .chat()
+                    .create_stream(request)
+                    .await
+                    .map_err(|e| LlmError(e.to_string()))?;
+                Ok(Box::pin(stream.flat_map(|chunk| {
+                    let pieces: Vec<Result<Piece, LlmError>> = match chunk {
+                        Err(e) => vec![Err(LlmError(e.to_string()))],
+                        Ok(c) => {
+                            let mut out = Vec::new();
+                            if let Some(text) = c
+                                .choices
+                                .first()
+                                .and_then(|ch| ch.delta.content.clone())
+                                .filter(|t| !t.is_empty())
+                            {
+                                out.push(Ok(Piece::Text(text)));
+                            }
+                            if let Some(u) = c.usage {
+                                out.push(Ok(Piece::Usage {
+                                    prompt_tokens: u.prompt_tokens,
+                                    completion_tokens: u.completion_tokens,
+                                }));
+                            }
+                            out
+                        }
+                    };
+                    futures::stream::iter(pieces)
+                })))
+            }
+        }
+    }
+}
+
 /// The offline answer: the best chunks, quoted, and a note saying what this is.
 pub fn extractive(context: &[ContextChunk]) -> Completion {
     let text = if context.is_empty() {

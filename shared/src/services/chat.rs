@@ -87,12 +87,10 @@ fn summary(r: conversations::ConversationRow) -> ConversationSummary {
 
 async fn stored_reply(
     db: &tokio_postgres::Client,
-    tenant: &Tenant<MemberRole>,
+    ws: crate::ids::WorkspaceId,
     key: &IdempotencyKey,
 ) -> Result<Option<ChatReply>, ApiError> {
-    let Some(stored) =
-        idempotency::get(db, *tenant.workspace_id.as_uuid(), RUN_SCOPE, &key.key).await?
-    else {
+    let Some(stored) = idempotency::get(db, *ws.as_uuid(), RUN_SCOPE, &key.key).await? else {
         return Ok(None);
     };
     if stored.request_hash != key.request_hash {
@@ -105,23 +103,35 @@ async fn stored_reply(
     ))
 }
 
-/// One turn of the conversation (a new one when `conv_id` is `None`).
-pub async fn run(
+/// Everything a turn needs before the model answers: checked, retrieved and prompted.
+#[derive(Debug, Clone)]
+pub struct PreparedTurn {
+    workspace: crate::ids::WorkspaceId,
+    user_id: Uuid,
+    conv_id: Option<Uuid>,
+    message: String,
+    messages: Vec<PromptMessage>,
+    context: Vec<ContextChunk>,
+    sources: Vec<Source>,
+}
+
+impl PreparedTurn {
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+}
+
+/// Loads the agent's configuration and the history, retrieves context from the caller's workspace and
+/// builds the prompt. Fails with a proper HTTP error (404 conversation, 503 dependency) before any answer.
+pub async fn prepare(
     state: &KnowledgeState,
     tenant: &Tenant<MemberRole>,
     message: &str,
     conv_id: Option<Uuid>,
-    idempotency_key: Option<IdempotencyKey>,
-) -> Result<ChatReply, ApiError> {
+) -> Result<PreparedTurn, ApiError> {
     let ws = tenant.workspace_id;
     let cfg = &state.app.config.knowledge;
-    let mut client = state.app.db.get().await?;
-    if let Some(key) = &idempotency_key
-        && let Some(reply) = stored_reply(&client, tenant, key).await?
-    {
-        tracing::info!(workspace_id = %ws, "idempotent replay of a chat turn; no LLM call");
-        return Ok(reply);
-    }
+    let client = state.app.db.get().await?;
     let agent = agent_config::load(&client, ws).await?.config;
     let history: Vec<Turn> = match conv_id {
         Some(id) => {
@@ -140,6 +150,7 @@ pub async fn run(
         }
         None => Vec::new(),
     };
+    drop(client);
 
     let query = state
         .embedder
@@ -169,7 +180,6 @@ pub async fn run(
             });
         }
     }
-
     let mut messages = vec![PromptMessage {
         role: "system".into(),
         content: prompt::system_prompt(&agent, &context),
@@ -184,29 +194,44 @@ pub async fn run(
         role: "user".into(),
         content: message.to_owned(),
     });
+    Ok(PreparedTurn {
+        workspace: ws,
+        user_id: tenant.user_id,
+        conv_id,
+        message: message.to_owned(),
+        messages,
+        context,
+        sources,
+    })
+}
 
-    let completion = state.llm.complete(&messages, &context).await?;
-
+/// Saves the question and the answer in one transaction (and the idempotency record, when given).
+async fn save(
+    state: &KnowledgeState,
+    turn: &PreparedTurn,
+    text: String,
+    usage: Usage,
+    key: Option<&IdempotencyKey>,
+) -> Result<ChatReply, ApiError> {
+    let ws = turn.workspace;
     // Both messages share the transaction's timestamp; v7 ids, made in order, keep the user's first.
     let user_message_id = Uuid::now_v7();
     let reply = ChatReply {
-        reply: completion.text,
-        conv_id: conv_id.unwrap_or_else(Uuid::now_v7),
+        reply: text,
+        conv_id: turn.conv_id.unwrap_or_else(Uuid::now_v7),
         message_id: Uuid::now_v7(),
-        sources,
-        usage: Usage {
-            prompt_tokens: completion.prompt_tokens,
-            completion_tokens: completion.completion_tokens,
-        },
+        sources: turn.sources.clone(),
+        usage,
     };
+    let mut client = state.app.db.get().await?;
     let tx = client.transaction().await?;
-    if conv_id.is_none() {
+    if turn.conv_id.is_none() {
         conversations::insert(
             &*tx,
             ws,
             reply.conv_id,
-            tenant.user_id,
-            &prompt::title_from(message),
+            turn.user_id,
+            &prompt::title_from(&turn.message),
         )
         .await?;
     }
@@ -216,7 +241,7 @@ pub async fn run(
         user_message_id,
         reply.conv_id,
         "user",
-        message,
+        &turn.message,
         None,
         (None, None),
     )
@@ -238,7 +263,7 @@ pub async fn run(
     )
     .await?;
     conversations::touch(&*tx, ws, reply.conv_id).await?;
-    if let Some(key) = &idempotency_key {
+    if let Some(key) = key {
         let body = serde_json::to_value(&reply).map_err(ApiError::internal)?;
         if !idempotency::record(
             &*tx,
@@ -253,7 +278,7 @@ pub async fn run(
         {
             // A concurrent retry with the same key committed first: answer with its reply, keep nothing of ours.
             tx.rollback().await?;
-            return stored_reply(&client, tenant, key)
+            return stored_reply(&client, ws, key)
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")));
         }
@@ -261,6 +286,148 @@ pub async fn run(
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, conversation_id = %reply.conv_id, message_id = %reply.message_id, sources = reply.sources.len(), "chat turn answered");
     Ok(reply)
+}
+
+/// One turn of the conversation (a new one when `conv_id` is `None`).
+pub async fn run(
+    state: &KnowledgeState,
+    tenant: &Tenant<MemberRole>,
+    message: &str,
+    conv_id: Option<Uuid>,
+    idempotency_key: Option<IdempotencyKey>,
+) -> Result<ChatReply, ApiError> {
+    if let Some(key) = &idempotency_key {
+        let client = state.app.db.get().await?;
+        if let Some(reply) = stored_reply(&client, tenant.workspace_id, key).await? {
+            tracing::info!(workspace_id = %tenant.workspace_id, "idempotent replay of a chat turn; no LLM call");
+            return Ok(reply);
+        }
+    }
+    let turn = prepare(state, tenant, message, conv_id).await?;
+    let completion = state.llm.complete(&turn.messages, &turn.context).await?;
+    let usage = Usage {
+        prompt_tokens: completion.prompt_tokens,
+        completion_tokens: completion.completion_tokens,
+    };
+    save(
+        state,
+        &turn,
+        completion.text,
+        usage,
+        idempotency_key.as_ref(),
+    )
+    .await
+}
+
+/// What a streamed turn sends, in order: `sources`, then `delta`s, then `done` — or `error`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum StreamEvent {
+    Sources(Vec<Source>),
+    Delta {
+        text: String,
+    },
+    Done {
+        #[serde(rename = "convId")]
+        conv_id: Uuid,
+        #[serde(rename = "messageId")]
+        message_id: Uuid,
+        usage: Usage,
+    },
+    Error {
+        code: crate::ErrorCode,
+        message: String,
+    },
+}
+
+impl StreamEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamEvent::Sources(_) => "sources",
+            StreamEvent::Delta { .. } => "delta",
+            StreamEvent::Done { .. } => "done",
+            StreamEvent::Error { .. } => "error",
+        }
+    }
+}
+
+/// Streams a prepared turn: the answer is saved only when it is complete; if the model fails midway, or
+/// the client goes away, nothing is written.
+pub fn stream(
+    state: KnowledgeState,
+    turn: PreparedTurn,
+) -> tokio::sync::mpsc::Receiver<StreamEvent> {
+    use futures::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        if tx
+            .send(StreamEvent::Sources(turn.sources.clone()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let fail = |e: ApiError| StreamEvent::Error {
+            code: e.code,
+            message: e.message,
+        };
+        let mut pieces = match state.llm.stream(&turn.messages, &turn.context).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "the language model failed before streaming");
+                let _ = tx.send(fail(e.into())).await;
+                return;
+            }
+        };
+        let mut text = String::new();
+        let mut usage = Usage {
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        };
+        while let Some(piece) = pieces.next().await {
+            match piece {
+                Ok(crate::knowledge::llm::Piece::Text(t)) => {
+                    text.push_str(&t);
+                    if tx.send(StreamEvent::Delta { text: t }).await.is_err() {
+                        tracing::info!(workspace_id = %turn.workspace, "client left mid-stream; nothing saved");
+                        return;
+                    }
+                }
+                Ok(crate::knowledge::llm::Piece::Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                }) => {
+                    usage = Usage {
+                        prompt_tokens,
+                        completion_tokens,
+                    };
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the language model failed mid-stream; nothing saved");
+                    let _ = tx.send(fail(e.into())).await;
+                    return;
+                }
+            }
+        }
+        if text.trim().is_empty() {
+            let _ = tx
+                .send(fail(
+                    crate::knowledge::llm::LlmError("the model returned no text".into()).into(),
+                ))
+                .await;
+            return;
+        }
+        let event = match save(&state, &turn, text, usage, None).await {
+            Ok(reply) => StreamEvent::Done {
+                conv_id: reply.conv_id,
+                message_id: reply.message_id,
+                usage: reply.usage,
+            },
+            Err(e) => fail(e),
+        };
+        let _ = tx.send(event).await;
+    });
+    rx
 }
 
 pub async fn list(
