@@ -176,6 +176,27 @@ pub async fn messages(
         .collect())
 }
 
+/// The newest `limit` messages of a conversation, oldest first (a prompt never needs more).
+pub async fn recent_messages(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    conversation: Uuid,
+    limit: i64,
+) -> Result<Vec<MessageRow>, Error> {
+    let mut rows: Vec<MessageRow> = db
+        .query(
+            "SELECT id, conversation_id, role, content, sources, created_at FROM messages
+              WHERE conversation_id = $1 AND workspace_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
+            &[&conversation, workspace.as_uuid(), &limit],
+        )
+        .await?
+        .iter()
+        .map(message)
+        .collect();
+    rows.reverse();
+    Ok(rows)
+}
+
 /// An assistant message of a live conversation in this workspace.
 pub async fn assistant_message(
     db: &impl GenericClient,

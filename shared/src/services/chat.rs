@@ -20,6 +20,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub const RUN_SCOPE: &str = "POST /api/v1/agents/customer-service/run";
+/// Messages of history read for a turn, at most.
+const MAX_HISTORY_MESSAGES: i64 = 50;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -138,7 +140,8 @@ pub async fn prepare(
             conversations::get(&**client, ws, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Conversation"))?;
-            conversations::messages(&**client, ws, id)
+            // The budget trims further; this bounds what is read for a very long conversation.
+            conversations::recent_messages(&**client, ws, id, MAX_HISTORY_MESSAGES)
                 .await?
                 .into_iter()
                 .filter(|m| m.role == "user" || m.role == "assistant")
