@@ -180,6 +180,8 @@ pub struct KnowledgeConfig {
     pub embedding_model: String,
     pub embedding_dimensions: u32,
     pub openai_timeout: Duration,
+    /// Retries of a 429 or 5xx answer from the OpenAI API.
+    pub openai_max_retries: usize,
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<SecretString>,
     pub qdrant_collection: String,
@@ -215,6 +217,7 @@ impl KnowledgeConfig {
                 .to_owned(),
             embedding_dimensions: src.parsed("EMBEDDING_DIMENSIONS", 1536u32)?,
             openai_timeout: Duration::from_secs(src.parsed("OPENAI_TIMEOUT_SECONDS", 30u64)?),
+            openai_max_retries: src.parsed("OPENAI_MAX_RETRIES", 3usize)?,
             qdrant_url: src.get("QDRANT_URL").map(str::to_owned),
             qdrant_api_key: src
                 .get("QDRANT_API_KEY")

@@ -10,7 +10,6 @@ use crate::knowledge::chunking::count_tokens;
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
-use secrecy::ExposeSecret;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,15 +64,9 @@ impl Embedder {
         let (max_inputs, max_tokens) = (cfg.embedding_batch_inputs, cfg.embedding_batch_tokens);
         match &cfg.openai_api_key {
             Some(key) => {
-                let mut oa = OpenAIConfig::new().with_api_key(key.expose_secret());
-                if let Some(base) = &cfg.openai_base_url {
-                    oa = oa.with_api_base(base.trim_end_matches('/'));
-                }
-                let http = reqwest::Client::builder()
-                    .timeout(cfg.openai_timeout)
-                    .build()?;
+                let client = super::openai::client(cfg, key, cfg.openai_timeout)?;
                 Ok(Self {
-                    kind: Kind::OpenAi(Box::new(Client::with_config(oa).with_http_client(http))),
+                    kind: Kind::OpenAi(Box::new(client)),
                     model: cfg.embedding_model.clone(),
                     dimensions: cfg.embedding_dimensions,
                     max_inputs,

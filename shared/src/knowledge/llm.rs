@@ -6,7 +6,6 @@ use crate::config::KnowledgeConfig;
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionResponse};
-use secrecy::ExposeSecret;
 
 /// One message of the prompt.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -61,15 +60,9 @@ impl Llm {
     pub fn from_config(cfg: &KnowledgeConfig) -> anyhow::Result<Self> {
         match &cfg.openai_api_key {
             Some(key) => {
-                let mut oa = OpenAIConfig::new().with_api_key(key.expose_secret());
-                if let Some(base) = &cfg.openai_base_url {
-                    oa = oa.with_api_base(base.trim_end_matches('/'));
-                }
-                let http = reqwest::Client::builder()
-                    .timeout(cfg.chat_timeout)
-                    .build()?;
+                let client = super::openai::client(cfg, key, cfg.chat_timeout)?;
                 Ok(Self {
-                    kind: Kind::OpenAi(Box::new(Client::with_config(oa).with_http_client(http))),
+                    kind: Kind::OpenAi(Box::new(client)),
                     model: cfg.chat_model.clone(),
                     temperature: cfg.chat_temperature,
                 })

@@ -8,6 +8,7 @@
 pub mod chunking;
 pub mod embedder;
 pub mod llm;
+pub mod openai;
 pub mod queue;
 pub mod vectors;
 
