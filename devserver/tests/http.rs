@@ -2,19 +2,8 @@
 //! for unknown routes and methods.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-fn knowledge_for(
-    state: &studio::AppState,
-) -> (studio::knowledge::KnowledgeState, studio::testing::TempDir) {
-    let (queue, _rx) = studio::testing::local_queue();
-    studio::testing::knowledge(state, studio::knowledge::Embedder::offline(), queue)
-}
-
-async fn dev_app() -> studio::testing::TestApp {
-    let db = studio::testing::TestDb::new().await;
-    let state = studio::testing::state(&db.url);
-    let (k, dir) = knowledge_for(&state);
-    studio::testing::TestApp::with_state(devserver::routes(k), state, db.url).keeping(dir)
-}
+mod common;
+use common::{dev_app, knowledge_for};
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
