@@ -19,6 +19,7 @@ pub fn routes(knowledge: KnowledgeState) -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi_json))
         .merge(auth_api::routes())
         .merge(workspaces_api::routes())
+        .merge(stripe_webhook::routes())
         .merge(
             agents_api::routes()
                 .merge(agents_api::stream_routes())
@@ -31,6 +32,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = studio::openapi::merged([
         auth_api::ApiDoc::openapi(),
         workspaces_api::ApiDoc::openapi(),
+        stripe_webhook::ApiDoc::openapi(),
         agents_api::ApiDoc::openapi(),
         Local::openapi(),
     ]);

@@ -286,10 +286,54 @@ impl KnowledgeConfig {
     }
 }
 
+/// Stripe: the API key (checkout, portal), the webhook signing secret(s), and the plans' price ids.
+#[derive(Debug, Clone, Default)]
+pub struct BillingConfig {
+    pub stripe_secret_key: Option<SecretString>,
+    /// Accepts several secrets separated by commas, for rotation.
+    pub webhook_secrets: Vec<SecretString>,
+    pub price_pro: Option<String>,
+    pub price_business: Option<String>,
+}
+
+impl BillingConfig {
+    fn from_source(src: &Source) -> Self {
+        Self {
+            stripe_secret_key: src
+                .get("STRIPE_SECRET_KEY")
+                .map(|k| SecretString::from(k.to_owned())),
+            webhook_secrets: src
+                .get("STRIPE_WEBHOOK_SECRET")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| SecretString::from(s.to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            price_pro: src.get("STRIPE_PRICE_PRO").map(str::to_owned),
+            price_business: src.get("STRIPE_PRICE_BUSINESS").map(str::to_owned),
+        }
+    }
+
+    /// The plan a Stripe price id stands for.
+    pub fn plan_for_price(&self, price: &str) -> Option<&'static str> {
+        if self.price_pro.as_deref() == Some(price) {
+            Some("pro")
+        } else if self.price_business.as_deref() == Some(price) {
+            Some("business")
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
     pub jwt: JwtConfig,
+    pub billing: BillingConfig,
     pub knowledge: KnowledgeConfig,
     pub admin_api_key: Option<SecretString>,
     /// Origins allowed to call the API from a browser; empty means none.
@@ -370,6 +414,7 @@ impl Config {
             }
         }
         Ok(Self {
+            billing: BillingConfig::from_source(src),
             knowledge: KnowledgeConfig::from_source(src)?,
             database,
             jwt,

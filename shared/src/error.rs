@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 pub enum ErrorCode {
     ValidationFailed,
     MalformedJson,
+    InvalidSignature,
     Unauthorized,
     InvalidCredentials,
     TokenExpired,
@@ -36,7 +37,9 @@ impl ErrorCode {
     /// The table: code → HTTP status.
     pub const fn status(self) -> StatusCode {
         match self {
-            ErrorCode::ValidationFailed | ErrorCode::MalformedJson => StatusCode::BAD_REQUEST,
+            ErrorCode::ValidationFailed
+            | ErrorCode::MalformedJson
+            | ErrorCode::InvalidSignature => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized | ErrorCode::InvalidCredentials | ErrorCode::TokenExpired => {
                 StatusCode::UNAUTHORIZED
             }
@@ -58,6 +61,7 @@ impl ErrorCode {
         match self {
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::TokenExpired => "token_expired",
@@ -76,9 +80,10 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and for the test that keeps the table complete.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::ValidationFailed,
         ErrorCode::MalformedJson,
+        ErrorCode::InvalidSignature,
         ErrorCode::Unauthorized,
         ErrorCode::InvalidCredentials,
         ErrorCode::TokenExpired,

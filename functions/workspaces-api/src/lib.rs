@@ -14,6 +14,7 @@ use studio::http::{
     not_blank,
 };
 use studio::services::agent_config::{self, AgentConfigView};
+use studio::services::billing::BillingView;
 use studio::services::workspaces::{self, MemberView, WorkspaceView};
 use studio::{ApiError, AppState, Role};
 use utoipa::{OpenApi, ToSchema};
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/workspaces/{workspaceId}/agent-config",
             get(agent_config),
         )
+        .route("/api/v1/workspaces/{workspaceId}/billing", get(billing))
         .route(
             "/api/v1/workspaces/{workspaceId}/members/{userId}",
             axum::routing::patch(change_role).delete(remove_member),
@@ -45,8 +47,8 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config),
-    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView)),
+    paths(health, create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing),
+    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members"))
 )]
 pub struct ApiDoc;
@@ -208,4 +210,17 @@ async fn agent_config(
     tenant: Tenant<Viewer>,
 ) -> Result<Json<AgentConfigView>, ApiError> {
     Ok(Json(agent_config::get(&state, &tenant).await?))
+}
+
+/// The workspace's plan, Stripe status, limits and this month's usage (admin or higher).
+#[utoipa::path(operation_id = "getBilling", get, path = "/api/v1/workspaces/{workspaceId}/billing", tag = "workspaces", security(("bearer" = [])),
+    params(("workspaceId" = Uuid, Path)),
+    responses((status = 200, body = BillingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn billing(
+    State(state): State<AppState>,
+    tenant: Tenant<Admin>,
+) -> Result<Json<BillingView>, ApiError> {
+    Ok(Json(
+        studio::services::billing::view(&state, &tenant).await?,
+    ))
 }

@@ -2,6 +2,7 @@
 
 pub mod agent_config;
 pub mod auth;
+pub mod billing;
 #[cfg(feature = "knowledge")]
 pub mod chat;
 #[cfg(feature = "knowledge")]
