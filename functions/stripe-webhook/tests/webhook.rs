@@ -274,3 +274,38 @@ async fn when_the_signature_is_wrong_stale_missing_or_the_body_tampered_the_webh
     .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
 }
+
+#[tokio::test]
+async fn when_the_sample_api_gateway_event_is_signed_and_replayed_the_plan_changes() {
+    let db = TestDb::new().await;
+    let state = state_with(
+        &db.url,
+        &[
+            ("STRIPE_WEBHOOK_SECRET", SECRET),
+            ("STRIPE_PRICE_PRO", "price_pro_sample"),
+        ],
+    );
+    let app = TestApp::with_state(stripe_webhook::routes(), state, db.url);
+    let ada = app.user("Ada").await;
+    let text = std::fs::read_to_string(format!(
+        "{}/../../events/stripe-webhook.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    let body = event["body"]
+        .as_str()
+        .unwrap()
+        .replace("REPLACE_WITH_WORKSPACE_ID", &ada.workspace_id.to_string());
+    let now = chrono::Utc::now().timestamp();
+    event["headers"]["stripe-signature"] =
+        json!(format!("t={now},v1={}", sign(SECRET, now, &body)));
+    event["body"] = json!(body);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let res = app.call(request.map(|b| Body::from(b.to_vec()))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        billing_state(&app, ada.workspace_id).await,
+        ("pro".into(), "active".into())
+    );
+}
