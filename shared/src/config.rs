@@ -287,13 +287,17 @@ impl KnowledgeConfig {
 }
 
 /// Stripe: the API key (checkout, portal), the webhook signing secret(s), and the plans' price ids.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BillingConfig {
     pub stripe_secret_key: Option<SecretString>,
     /// Accepts several secrets separated by commas, for rotation.
     pub webhook_secrets: Vec<SecretString>,
     pub price_pro: Option<String>,
     pub price_business: Option<String>,
+    /// Stripe's API (a test double in tests).
+    pub api_base: String,
+    /// The web app Stripe sends customers back to after checkout or the portal.
+    pub app_url: String,
 }
 
 impl BillingConfig {
@@ -314,6 +318,25 @@ impl BillingConfig {
                 .unwrap_or_default(),
             price_pro: src.get("STRIPE_PRICE_PRO").map(str::to_owned),
             price_business: src.get("STRIPE_PRICE_BUSINESS").map(str::to_owned),
+            api_base: src
+                .get("STRIPE_API_BASE")
+                .unwrap_or("https://api.stripe.com")
+                .trim_end_matches('/')
+                .to_owned(),
+            app_url: src
+                .get("APP_URL")
+                .unwrap_or("http://localhost:5173")
+                .trim_end_matches('/')
+                .to_owned(),
+        }
+    }
+
+    /// The price id of a plan sold through checkout.
+    pub fn price_for_plan(&self, plan: &str) -> Option<&str> {
+        match plan {
+            "pro" => self.price_pro.as_deref(),
+            "business" => self.price_business.as_deref(),
+            _ => None,
         }
     }
 

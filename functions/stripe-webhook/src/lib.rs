@@ -8,18 +8,113 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use studio::error::{ErrorBody, ErrorCode};
+use studio::http::{Owner, Tenant, ValidJson};
 use studio::services::billing::{self, WebhookOutcome};
 use studio::{ApiError, AppState};
 use utoipa::OpenApi;
+
+pub mod stripe;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/stripe/health", get(health))
         .route("/api/v1/stripe/webhook", post(webhook))
+        .route("/api/v1/stripe/checkout", post(checkout))
+        .route("/api/v1/stripe/portal", post(portal))
+}
+
+/// One HTTP client per container for Stripe's API.
+fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+#[derive(serde::Deserialize, validator::Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CheckoutRequest {
+    /// pro or business
+    #[validate(custom(function = "paid_plan"))]
+    pub plan: String,
+}
+
+fn paid_plan(plan: &str) -> Result<(), validator::ValidationError> {
+    if plan == "pro" || plan == "business" {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("plan").with_message("must be pro or business".into()))
+    }
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct UrlResponse {
+    /// Send the customer's browser here.
+    pub url: String,
+}
+
+async fn customer_of(
+    state: &AppState,
+    ws: studio::WorkspaceId,
+) -> Result<Option<String>, ApiError> {
+    let client = state.db.get().await?;
+    Ok(client
+        .query_opt(
+            "SELECT stripe_customer_id FROM workspaces WHERE id = $1",
+            &[ws.as_uuid()],
+        )
+        .await?
+        .and_then(|r| r.get(0)))
+}
+
+/// Starts a Stripe Checkout for a paid plan (owner only; workspace from `X-Workspace-Id` or the token).
+#[utoipa::path(operation_id = "stripeCheckout", post, path = "/api/v1/stripe/checkout", tag = "stripe", security(("bearer" = [])),
+    request_body = CheckoutRequest,
+    responses((status = 200, body = UrlResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn checkout(
+    State(state): State<AppState>,
+    tenant: Tenant<Owner>,
+    ValidJson(req): ValidJson<CheckoutRequest>,
+) -> Result<Json<UrlResponse>, ApiError> {
+    let cfg = &state.config.billing;
+    let price = cfg.price_for_plan(&req.plan).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            format!(
+                "No Stripe price is configured for the {} plan (STRIPE_PRICE_{}).",
+                req.plan,
+                req.plan.to_uppercase()
+            ),
+        )
+    })?;
+    let customer = customer_of(&state, tenant.workspace_id).await?;
+    let url =
+        stripe::checkout(cfg, http(), tenant.workspace_id, price, customer.as_deref()).await?;
+    Ok(Json(UrlResponse { url }))
+}
+
+/// Opens Stripe's billing portal for the workspace's customer (owner only).
+#[utoipa::path(operation_id = "stripePortal", post, path = "/api/v1/stripe/portal", tag = "stripe", security(("bearer" = [])),
+    responses((status = 200, body = UrlResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "no subscription yet", body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn portal(
+    State(state): State<AppState>,
+    tenant: Tenant<Owner>,
+) -> Result<Json<UrlResponse>, ApiError> {
+    let customer = customer_of(&state, tenant.workspace_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict("This workspace has no Stripe customer yet: start a checkout first.")
+        })?;
+    Ok(Json(UrlResponse {
+        url: stripe::portal(&state.config.billing, http(), &customer).await?,
+    }))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(health, webhook), components(schemas(WebhookOutcome)), tags((name = "stripe", description = "Stripe webhooks")))]
+#[openapi(paths(health, webhook, checkout, portal), components(schemas(WebhookOutcome, CheckoutRequest, UrlResponse)), tags((name = "stripe", description = "Stripe webhooks")))]
 pub struct ApiDoc;
 
 /// Liveness and database reachability of the Stripe function.
