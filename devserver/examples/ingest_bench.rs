@@ -53,6 +53,14 @@ async fn main() {
     devserver::spawn_local_worker(k.clone(), rx);
     let app = TestApp::with_state(devserver::routes(k.clone()), app_state, db.url.clone());
     let user = app.user("Bench").await;
+    app.sql()
+        .await
+        .execute(
+            "UPDATE workspaces SET plan = 'business' WHERE id = $1",
+            &[&user.workspace_id],
+        )
+        .await
+        .unwrap();
     let bodies: Vec<serde_json::Value> = (0..DOCUMENTS / PER_REQUEST)
         .map(|r| json!({"documents": (0..PER_REQUEST).map(|i| document(r * PER_REQUEST + i)).collect::<Vec<_>>()}))
         .collect();

@@ -20,6 +20,7 @@ pub enum ErrorCode {
     Unauthorized,
     InvalidCredentials,
     TokenExpired,
+    QuotaExceeded,
     Forbidden,
     NotFound,
     MethodNotAllowed,
@@ -43,6 +44,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized | ErrorCode::InvalidCredentials | ErrorCode::TokenExpired => {
                 StatusCode::UNAUTHORIZED
             }
+            ErrorCode::QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -65,6 +67,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -80,13 +83,14 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and for the test that keeps the table complete.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::ValidationFailed,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidSignature,
         ErrorCode::Unauthorized,
         ErrorCode::InvalidCredentials,
         ErrorCode::TokenExpired,
+        ErrorCode::QuotaExceeded,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,

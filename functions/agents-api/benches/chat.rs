@@ -27,6 +27,17 @@ fn bench(c: &mut Criterion) {
         agents_api::routes(),
     ));
     let user = rt.block_on(app.user("Bench"));
+    // Thousands of turns: the business plan's quota, not the free one's, applies.
+    rt.block_on(async {
+        app.sql()
+            .await
+            .execute(
+                "UPDATE workspaces SET plan = 'business' WHERE id = $1",
+                &[&user.workspace_id],
+            )
+            .await
+            .unwrap();
+    });
     // A knowledge base of 200 documents to search in.
     rt.block_on(async {
         for batch in 0..2 {

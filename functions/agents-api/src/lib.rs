@@ -204,6 +204,7 @@ fn idempotency_key(
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first response")),
     responses(
         (status = 202, body = IngestAccepted),
+        (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "Idempotency-Key reused with another request", body = ErrorBody),
         (status = 413, description = "over 100 documents, a document over 1 MB, or a body over 4 MB", body = ErrorBody),
@@ -396,6 +397,7 @@ struct MessagePath {
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
     responses(
         (status = 200, body = ChatReply),
+        (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "unknown conversation", body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 503, description = "llm_unavailable or service_unavailable; nothing was saved", body = ErrorBody)))]
@@ -493,6 +495,7 @@ async fn feedback(
     request_body = RunRequest,
     responses(
         (status = 200, description = "text/event-stream: sources, delta..., done | error", content_type = "text/event-stream", body = String),
+        (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "unknown conversation", body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn stream(

@@ -251,22 +251,86 @@ pub const fn limits(plan: &str) -> Limits {
         b"pro" => Limits {
             chat_messages_per_month: 5_000,
             llm_tokens_per_month: 2_000_000,
-            documents: 1_000,
+            documents: 10_000,
             members: 10,
         },
         b"business" => Limits {
             chat_messages_per_month: 50_000,
             llm_tokens_per_month: 20_000_000,
-            documents: 10_000,
+            documents: 100_000,
             members: 50,
         },
         _ => Limits {
             chat_messages_per_month: 200,
             llm_tokens_per_month: 100_000,
-            documents: 50,
+            documents: 1_000,
             members: 3,
         },
     }
+}
+
+/// What a request is about to consume.
+#[derive(Debug, Clone, Copy)]
+pub enum Consumption {
+    /// One chat turn (a message and its tokens).
+    ChatTurn,
+    /// This many new documents.
+    Documents(u64),
+}
+
+/// Refuses with 402 `quota_exceeded`, naming the limit, when the workspace's plan does not allow what the
+/// request is about to consume. Usage is counted from the rows themselves, so it is always current.
+pub async fn check_quota(
+    db: &impl tokio_postgres::GenericClient,
+    workspace: WorkspaceId,
+    what: Consumption,
+) -> Result<(), ApiError> {
+    let row = db
+        .query_one(
+            "SELECT w.plan,
+                    (SELECT count(*) FROM messages m WHERE m.workspace_id = w.id AND m.role = 'assistant'
+                        AND m.created_at >= date_trunc('month', now())) AS chat,
+                    (SELECT COALESCE(sum(COALESCE(m.prompt_tokens, 0) + COALESCE(m.completion_tokens, 0)), 0) FROM messages m
+                      WHERE m.workspace_id = w.id AND m.created_at >= date_trunc('month', now()))::bigint AS tokens,
+                    (SELECT count(*) FROM kb_documents d WHERE d.workspace_id = w.id AND d.deleted_at IS NULL) AS documents
+               FROM workspaces w WHERE w.id = $1",
+            &[workspace.as_uuid()],
+        )
+        .await?;
+    let plan: String = row.get("plan");
+    let limit = limits(&plan);
+    let used = |name: &str| u64::try_from(row.get::<_, i64>(name)).unwrap_or(0);
+    let exceeded = |name: &str, used: u64, max: u64| {
+        ApiError::new(
+            ErrorCode::QuotaExceeded,
+            format!("The {plan} plan allows {max} {name}; {used} are used. Upgrade the plan to continue."),
+        )
+        .with_details(serde_json::json!({"limit": name, "max": max, "used": used, "plan": plan}))
+    };
+    match what {
+        Consumption::ChatTurn => {
+            if used("chat") >= limit.chat_messages_per_month {
+                return Err(exceeded(
+                    "chatMessagesPerMonth",
+                    used("chat"),
+                    limit.chat_messages_per_month,
+                ));
+            }
+            if used("tokens") >= limit.llm_tokens_per_month {
+                return Err(exceeded(
+                    "llmTokensPerMonth",
+                    used("tokens"),
+                    limit.llm_tokens_per_month,
+                ));
+            }
+        }
+        Consumption::Documents(n) => {
+            if used("documents") + n > limit.documents {
+                return Err(exceeded("documents", used("documents"), limit.documents));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -134,6 +134,12 @@ pub async fn prepare(
     let ws = tenant.workspace_id;
     let cfg = &state.app.config.knowledge;
     let client = state.app.db.get().await?;
+    crate::services::billing::check_quota(
+        &**client,
+        ws,
+        crate::services::billing::Consumption::ChatTurn,
+    )
+    .await?;
     let agent = agent_config::load(&client, ws).await?.config;
     let history: Vec<Turn> = match conv_id {
         Some(id) => {

@@ -141,6 +141,13 @@ pub async fn accept(
             return replay(&client, ws, key).await;
         }
     }
+    // After the idempotency check: a retry of an accepted request replays even when the quota is now used up.
+    crate::services::billing::check_quota(
+        &*tx,
+        ws,
+        crate::services::billing::Consumption::Documents(docs.len() as u64),
+    )
+    .await?;
     let count = i32::try_from(docs.len()).map_err(ApiError::internal)?;
     documents::insert_ingestion(&*tx, ws, accepted.ingestion_id, tenant.user_id, count).await?;
     for doc in &docs {

@@ -1,0 +1,123 @@
+//! Plan quotas: at the limit a request still passes, past it the answer is 402 `quota_exceeded` naming the
+//! limit, and nothing is consumed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use http::StatusCode;
+use serde_json::json;
+use studio::knowledge::Embedder;
+use studio::testing::{knowledge_app, local_queue};
+
+#[tokio::test]
+async fn when_chat_messages_or_tokens_reach_the_plan_limit_the_next_turn_is_402() {
+    let (queue, _rx) = local_queue();
+    let (app, _k) = knowledge_app(Embedder::offline(), queue, agents_api::routes()).await;
+    let ada = app.user("Ada").await;
+    let ask = || {
+        app.post(
+            "/api/v1/agents/customer-service/run",
+            Some(&ada.access_token),
+            json!({"message": "hi"}),
+        )
+    };
+    let first = ask().await;
+    let conv: uuid::Uuid = first.str("/convId").parse().unwrap();
+    let db = app.sql().await;
+    // The free plan allows 200 assistant messages a month: bring usage to 199.
+    db.execute(
+        "INSERT INTO messages (id, workspace_id, conversation_id, role, content)
+         SELECT gen_random_uuid(), $1, $2, 'assistant', 'x' FROM generate_series(1, 198)",
+        &[&ada.workspace_id, &conv],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ask().await.status,
+        StatusCode::OK,
+        "the 200th message is within the limit"
+    );
+    let past = ask().await;
+    assert_eq!(
+        (past.status, past.code()),
+        (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
+        "{}",
+        past.body
+    );
+    assert_eq!(
+        past.body["error"]["details"]["limit"],
+        "chatMessagesPerMonth"
+    );
+    let messages: i64 = db
+        .query_one(
+            "SELECT count(*) FROM messages WHERE role = 'assistant'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(messages, 200, "the refused turn wrote nothing");
+
+    // Upgrading lifts it; tokens are a limit of their own.
+    db.execute(
+        "UPDATE workspaces SET plan = 'pro' WHERE id = $1",
+        &[&ada.workspace_id],
+    )
+    .await
+    .unwrap();
+    assert_eq!(ask().await.status, StatusCode::OK);
+    db.execute(
+        "UPDATE messages SET prompt_tokens = 2000000 WHERE id = (SELECT id FROM messages LIMIT 1)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let tokens = ask().await;
+    assert_eq!(
+        (
+            tokens.status,
+            tokens.body["error"]["details"]["limit"].as_str()
+        ),
+        (StatusCode::PAYMENT_REQUIRED, Some("llmTokensPerMonth"))
+    );
+}
+
+#[tokio::test]
+async fn when_documents_would_pass_the_plan_limit_the_ingest_is_402_and_nothing_is_stored() {
+    let (queue, _rx) = local_queue();
+    let (app, _k) = knowledge_app(Embedder::offline(), queue, agents_api::routes()).await;
+    let ada = app.user("Ada").await;
+    let db = app.sql().await;
+    db.execute(
+        "INSERT INTO kb_documents (id, workspace_id, title, content) SELECT gen_random_uuid(), $1, 'd', 'x' FROM generate_series(1, 995)",
+        &[&ada.workspace_id],
+    )
+    .await
+    .unwrap();
+    let docs = |n: usize| json!({"documents": (0..n).map(|i| json!({"title": format!("t{i}"), "content": "text"})).collect::<Vec<_>>()});
+    let over = app
+        .post("/api/v1/agents/ingest", Some(&ada.access_token), docs(6))
+        .await;
+    assert_eq!(
+        (over.status, over.code()),
+        (StatusCode::PAYMENT_REQUIRED, "quota_exceeded")
+    );
+    assert_eq!(over.body["error"]["details"]["limit"], "documents");
+    assert_eq!(
+        app.post("/api/v1/agents/ingest", Some(&ada.access_token), docs(5))
+            .await
+            .status,
+        StatusCode::ACCEPTED,
+        "exactly at the limit"
+    );
+    let stored: i64 = db
+        .query_one("SELECT count(*) FROM kb_documents", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 1000);
+    assert_eq!(
+        app.post("/api/v1/agents/ingest", Some(&ada.access_token), docs(1))
+            .await
+            .status,
+        StatusCode::PAYMENT_REQUIRED
+    );
+}
