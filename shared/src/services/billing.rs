@@ -285,21 +285,10 @@ pub async fn check_quota(
     workspace: WorkspaceId,
     what: Consumption,
 ) -> Result<(), ApiError> {
-    let row = db
-        .query_one(
-            "SELECT w.plan,
-                    (SELECT count(*) FROM messages m WHERE m.workspace_id = w.id AND m.role = 'assistant'
-                        AND m.created_at >= date_trunc('month', now())) AS chat,
-                    (SELECT COALESCE(sum(COALESCE(m.prompt_tokens, 0) + COALESCE(m.completion_tokens, 0)), 0) FROM messages m
-                      WHERE m.workspace_id = w.id AND m.created_at >= date_trunc('month', now()))::bigint AS tokens,
-                    (SELECT count(*) FROM kb_documents d WHERE d.workspace_id = w.id AND d.deleted_at IS NULL) AS documents
-               FROM workspaces w WHERE w.id = $1",
-            &[workspace.as_uuid()],
-        )
-        .await?;
-    let plan: String = row.get("plan");
+    let current = usage(db, workspace).await?;
+    let plan = current.plan;
     let limit = limits(&plan);
-    let used = |name: &str| u64::try_from(row.get::<_, i64>(name)).unwrap_or(0);
+    let u = current.usage;
     let exceeded = |name: &str, used: u64, max: u64| {
         ApiError::new(
             ErrorCode::QuotaExceeded,
@@ -309,28 +298,68 @@ pub async fn check_quota(
     };
     match what {
         Consumption::ChatTurn => {
-            if used("chat") >= limit.chat_messages_per_month {
+            if u.chat_messages_this_month >= limit.chat_messages_per_month {
                 return Err(exceeded(
                     "chatMessagesPerMonth",
-                    used("chat"),
+                    u.chat_messages_this_month,
                     limit.chat_messages_per_month,
                 ));
             }
-            if used("tokens") >= limit.llm_tokens_per_month {
+            if u.llm_tokens_this_month >= limit.llm_tokens_per_month {
                 return Err(exceeded(
                     "llmTokensPerMonth",
-                    used("tokens"),
+                    u.llm_tokens_this_month,
                     limit.llm_tokens_per_month,
                 ));
             }
         }
         Consumption::Documents(n) => {
-            if used("documents") + n > limit.documents {
-                return Err(exceeded("documents", used("documents"), limit.documents));
+            if u.documents + n > limit.documents {
+                return Err(exceeded("documents", u.documents, limit.documents));
             }
         }
     }
     Ok(())
+}
+
+/// A workspace's plan, billing state and current usage, counted from the rows themselves.
+struct CurrentUsage {
+    plan: String,
+    status: String,
+    current_period_end: Option<DateTime<Utc>>,
+    usage: Usage,
+}
+
+async fn usage(
+    db: &impl tokio_postgres::GenericClient,
+    workspace: WorkspaceId,
+) -> Result<CurrentUsage, ApiError> {
+    let row = db
+        .query_opt(
+            "SELECT w.plan, w.billing_status, w.current_period_end,
+                    (SELECT count(*) FROM messages m WHERE m.workspace_id = w.id AND m.role = 'assistant'
+                        AND m.created_at >= date_trunc('month', now())) AS chat,
+                    (SELECT COALESCE(sum(COALESCE(m.prompt_tokens, 0) + COALESCE(m.completion_tokens, 0)), 0) FROM messages m
+                      WHERE m.workspace_id = w.id AND m.created_at >= date_trunc('month', now()))::bigint AS tokens,
+                    (SELECT count(*) FROM kb_documents d WHERE d.workspace_id = w.id AND d.deleted_at IS NULL) AS documents,
+                    (SELECT count(*) FROM workspace_members wm WHERE wm.workspace_id = w.id) AS members
+               FROM workspaces w WHERE w.id = $1",
+            &[workspace.as_uuid()],
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("Workspace"))?;
+    let count = |name: &str| u64::try_from(row.get::<_, i64>(name)).unwrap_or(0);
+    Ok(CurrentUsage {
+        usage: Usage {
+            chat_messages_this_month: count("chat"),
+            llm_tokens_this_month: count("tokens"),
+            documents: count("documents"),
+            members: count("members"),
+        },
+        plan: row.get("plan"),
+        status: row.get("billing_status"),
+        current_period_end: row.get("current_period_end"),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -356,32 +385,13 @@ pub struct BillingView {
 
 pub async fn view(state: &AppState, tenant: &Tenant<Admin>) -> Result<BillingView, ApiError> {
     let client = state.db.get().await?;
-    let row = client
-        .query_one(
-            "SELECT w.plan, w.billing_status, w.current_period_end,
-                    (SELECT count(*) FROM messages m WHERE m.workspace_id = w.id AND m.role = 'assistant'
-                        AND m.created_at >= date_trunc('month', now())) AS chat,
-                    (SELECT COALESCE(sum(COALESCE(m.prompt_tokens, 0) + COALESCE(m.completion_tokens, 0)), 0) FROM messages m
-                      WHERE m.workspace_id = w.id AND m.created_at >= date_trunc('month', now()))::bigint AS tokens,
-                    (SELECT count(*) FROM kb_documents d WHERE d.workspace_id = w.id AND d.deleted_at IS NULL) AS documents,
-                    (SELECT count(*) FROM workspace_members wm WHERE wm.workspace_id = w.id) AS members
-               FROM workspaces w WHERE w.id = $1",
-            &[tenant.workspace_id.as_uuid()],
-        )
-        .await?;
-    let plan: String = row.get("plan");
-    let count = |name: &str| u64::try_from(row.get::<_, i64>(name)).unwrap_or(0);
+    let current = usage(&**client, tenant.workspace_id).await?;
     Ok(BillingView {
-        limits: limits(&plan),
-        status: row.get("billing_status"),
-        current_period_end: row.get("current_period_end"),
-        usage: Usage {
-            chat_messages_this_month: count("chat"),
-            llm_tokens_this_month: count("tokens"),
-            documents: count("documents"),
-            members: count("members"),
-        },
-        plan,
+        limits: limits(&current.plan),
+        plan: current.plan,
+        status: current.status,
+        current_period_end: current.current_period_end,
+        usage: current.usage,
     })
 }
 
