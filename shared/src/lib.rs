@@ -16,6 +16,7 @@ pub mod ids;
 pub mod knowledge;
 pub mod lambda;
 pub mod openapi;
+pub mod ratelimit;
 pub mod repo;
 pub mod services;
 pub mod state;
