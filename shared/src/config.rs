@@ -352,8 +352,39 @@ impl BillingConfig {
     }
 }
 
+/// Rate limits: Upstash in AWS, in memory locally; limits per route group.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub upstash_url: Option<String>,
+    pub upstash_token: Option<SecretString>,
+    pub upstash_timeout: Duration,
+    /// Requests a minute per client IP on `/api/v1/auth/*` (fails closed when Upstash is down).
+    pub auth_per_ip_per_minute: u64,
+    /// Requests a minute per client IP elsewhere (fails open).
+    pub api_per_ip_per_minute: u64,
+    /// Requests a minute per workspace (or per user) elsewhere (fails open).
+    pub api_per_tenant_per_minute: u64,
+}
+
+impl RateLimitConfig {
+    fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            upstash_url: src.get("UPSTASH_REDIS_REST_URL").map(str::to_owned),
+            upstash_token: src
+                .get("UPSTASH_REDIS_REST_TOKEN")
+                .map(|t| SecretString::from(t.to_owned())),
+            upstash_timeout: Duration::from_millis(src.parsed("UPSTASH_TIMEOUT_MS", 250u64)?),
+            auth_per_ip_per_minute: src.parsed("RATE_LIMIT_AUTH_PER_MINUTE", 20u64)?,
+            api_per_ip_per_minute: src.parsed("RATE_LIMIT_API_PER_IP_PER_MINUTE", 600u64)?,
+            api_per_tenant_per_minute: src
+                .parsed("RATE_LIMIT_API_PER_TENANT_PER_MINUTE", 1200u64)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub rate_limits: RateLimitConfig,
     pub database: DatabaseConfig,
     pub jwt: JwtConfig,
     pub billing: BillingConfig,
@@ -437,6 +468,7 @@ impl Config {
             }
         }
         Ok(Self {
+            rate_limits: RateLimitConfig::from_source(src)?,
             billing: BillingConfig::from_source(src),
             knowledge: KnowledgeConfig::from_source(src)?,
             database,

@@ -11,6 +11,7 @@ pub struct AppState {
     pub db: Pool,
     pub jwt: Arc<JwtKeys>,
     pub passwords: Passwords,
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 impl AppState {
@@ -19,11 +20,22 @@ impl AppState {
         let db = crate::db::pool(&config.database)?;
         let jwt = Arc::new(JwtKeys::new(&config.jwt));
         let passwords = Passwords::new()?;
+        let rl = &config.rate_limits;
+        let limiter = match (&rl.upstash_url, &rl.upstash_token) {
+            (Some(url), Some(token)) => {
+                crate::ratelimit::Limiter::upstash(url, token.clone(), rl.upstash_timeout)?
+            }
+            _ if config.on_lambda => anyhow::bail!(
+                "missing required configuration UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN: on Lambda, limits must be shared by every container"
+            ),
+            _ => crate::ratelimit::Limiter::memory(),
+        };
         Ok(Self {
             config: Arc::new(config),
             db,
             jwt,
             passwords,
+            limiter,
         })
     }
 }

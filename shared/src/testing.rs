@@ -117,9 +117,13 @@ impl TestDb {
 
 /// Configuration for tests: the given database, a fixed JWT secret, defaults elsewhere.
 pub fn source(database_url: &str) -> Source {
+    // Limits high enough that only the rate-limit tests (which set their own) ever meet them.
     Source::from_pairs([
         ("DATABASE_URL", database_url),
         ("JWT_SECRET", TEST_JWT_SECRET),
+        ("RATE_LIMIT_AUTH_PER_MINUTE", "1000000"),
+        ("RATE_LIMIT_API_PER_IP_PER_MINUTE", "1000000"),
+        ("RATE_LIMIT_API_PER_TENANT_PER_MINUTE", "1000000"),
     ])
 }
 

@@ -22,10 +22,15 @@ where
     S: Clone + Send + Sync + 'static,
     AppState: FromRef<S>,
 {
-    let cors = cors(&AppState::from_ref(&state).config.cors_allowed_origins);
+    let core = AppState::from_ref(&state);
+    let cors = cors(&core.config.cors_allowed_origins);
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            core,
+            crate::http::ratelimit::middleware,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
         .layer(axum::middleware::from_fn(request_id::middleware))

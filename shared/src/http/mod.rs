@@ -6,6 +6,7 @@ pub mod app;
 mod auth;
 pub mod extract;
 pub mod paging;
+pub mod ratelimit;
 pub mod request_id;
 mod tenant;
 

@@ -1,0 +1,124 @@
+//! The rate-limit layer every route group runs behind: per client IP on `/api/v1/auth/*` (failing closed
+//! when the limiter is down: a brute-force guard that silently switches off is no guard), per client IP
+//! and per tenant elsewhere (failing open, logged: an outage of the limiter must not take the API down).
+//! Each check is one limiter round trip; answers carry `RateLimit-Limit`, `RateLimit-Remaining` and
+//! `RateLimit-Reset`, and a refusal is `429 rate_limited` with `Retry-After`.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::ratelimit::Decision;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
+use std::time::Duration;
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+fn client_ip(req: &Request) -> String {
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+        req.extensions()
+            .get::<lambda_http::request::RequestContext>()
+        && let Some(ip) = &ctx.http.source_ip
+    {
+        return ip.clone();
+    }
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The tenant a request counts against: the workspace its verified token names, else its user. An
+/// unverified header never chooses whose budget is spent.
+fn tenant_key(state: &AppState, req: &Request) -> Option<String> {
+    let token = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    let claims = state.jwt.verify(token.trim()).ok()?;
+    Some(match claims.wid {
+        Some(wid) => format!("ws:{wid}"),
+        None => format!("user:{}", claims.sub),
+    })
+}
+
+fn exempt(path: &str) -> bool {
+    // Health and the document are cheap; Stripe's webhook is signed and retried by Stripe.
+    path.ends_with("/health") || path == "/api/v1/openapi.json" || path == "/api/v1/stripe/webhook"
+}
+
+fn set_headers(response: &mut Response, d: &Decision) {
+    let h = response.headers_mut();
+    let reset = d.reset.as_secs() + u64::from(d.reset.subsec_nanos() > 0);
+    for (name, value) in [
+        ("ratelimit-limit", d.limit),
+        ("ratelimit-remaining", d.remaining),
+        ("ratelimit-reset", reset),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+            h.insert(name, v);
+        }
+    }
+}
+
+pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    if exempt(&path) {
+        return next.run(req).await;
+    }
+    let rl = &state.config.rate_limits;
+    let auth = path.starts_with("/api/v1/auth/");
+    let ip = client_ip(&req);
+    let mut checks = Vec::with_capacity(2);
+    if auth {
+        checks.push((format!("rl:auth:ip:{ip}"), rl.auth_per_ip_per_minute));
+    } else {
+        checks.push((format!("rl:api:ip:{ip}"), rl.api_per_ip_per_minute));
+        if let Some(tenant) = tenant_key(&state, &req) {
+            checks.push((format!("rl:api:{tenant}"), rl.api_per_tenant_per_minute));
+        }
+    }
+    let mut tightest: Option<Decision> = None;
+    for (key, limit) in checks {
+        match state.limiter.check(&key, limit, WINDOW).await {
+            Ok(d) if !d.allowed => {
+                let retry = d.reset.as_secs().max(1);
+                let mut response = ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!("Too many requests; retry in {retry} s."),
+                )
+                .with_header(http::header::RETRY_AFTER, HeaderValue::from(retry))
+                .into_response();
+                set_headers(&mut response, &d);
+                return response;
+            }
+            Ok(d) => {
+                if tightest.is_none_or(|t| d.remaining < t.remaining) {
+                    tightest = Some(d);
+                }
+            }
+            Err(e) if auth => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "rate limiter unreachable; failing closed on auth"
+                );
+                return ApiError::unavailable("rate limiter", e).into_response();
+            }
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "rate limiter unreachable; failing open"
+            ),
+        }
+    }
+    let mut response = next.run(req).await;
+    if let Some(d) = tightest {
+        set_headers(&mut response, &d);
+    }
+    response
+}
