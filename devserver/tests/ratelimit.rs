@@ -134,3 +134,29 @@ async fn when_a_tenant_passes_its_limit_its_requests_are_refused_whatever_the_ip
         "another tenant's budget is its own"
     );
 }
+
+#[tokio::test]
+async fn when_configured_to_fail_open_auth_passes_while_the_limiter_is_down_and_api_can_fail_closed()
+ {
+    let app = app(&[
+        ("UPSTASH_REDIS_REST_URL", "http://127.0.0.1:9"),
+        ("UPSTASH_REDIS_REST_TOKEN", "t"),
+        ("UPSTASH_TIMEOUT_MS", "200"),
+        ("RATE_LIMIT_AUTH_FAIL_OPEN", "true"),
+        ("RATE_LIMIT_API_FAIL_OPEN", "false"),
+    ])
+    .await;
+    assert_eq!(
+        login_from(&app, "192.0.2.2").await.status,
+        StatusCode::UNAUTHORIZED,
+        "auth passes to the handler"
+    );
+    let user = app.user("Ada").await;
+    let closed = app
+        .get("/api/v1/workspaces", Some(&user.access_token))
+        .await;
+    assert_eq!(
+        (closed.status, closed.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
+    );
+}

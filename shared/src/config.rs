@@ -364,6 +364,9 @@ pub struct RateLimitConfig {
     pub api_per_ip_per_minute: u64,
     /// Requests a minute per workspace (or per user) elsewhere (fails open).
     pub api_per_tenant_per_minute: u64,
+    /// What happens when Upstash is down: pass requests (true) or answer 503 (false).
+    pub auth_fail_open: bool,
+    pub api_fail_open: bool,
 }
 
 impl RateLimitConfig {
@@ -378,6 +381,8 @@ impl RateLimitConfig {
             api_per_ip_per_minute: src.parsed("RATE_LIMIT_API_PER_IP_PER_MINUTE", 600u64)?,
             api_per_tenant_per_minute: src
                 .parsed("RATE_LIMIT_API_PER_TENANT_PER_MINUTE", 1200u64)?,
+            auth_fail_open: src.parsed("RATE_LIMIT_AUTH_FAIL_OPEN", false)?,
+            api_fail_open: src.parsed("RATE_LIMIT_API_FAIL_OPEN", true)?,
         })
     }
 }

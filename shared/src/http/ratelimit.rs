@@ -1,6 +1,7 @@
-//! The rate-limit layer every route group runs behind: per client IP on `/api/v1/auth/*` (failing closed
-//! when the limiter is down: a brute-force guard that silently switches off is no guard), per client IP
-//! and per tenant elsewhere (failing open, logged: an outage of the limiter must not take the API down).
+//! The rate-limit layer every route group runs behind: per client IP on `/api/v1/auth/*` (by default failing
+//! closed when the limiter is down: a brute-force guard that silently switches off is no guard), per client
+//! IP and per tenant elsewhere (by default failing open, logged: an outage of the limiter must not take the
+//! API down). Both behaviours are configuration.
 //! Each check is one limiter round trip; answers carry `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset`, and a refusal is `429 rate_limited` with `Retry-After`.
 
@@ -74,6 +75,11 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     }
     let rl = &state.config.rate_limits;
     let auth = path.starts_with("/api/v1/auth/");
+    let fail_open = if auth {
+        rl.auth_fail_open
+    } else {
+        rl.api_fail_open
+    };
     let ip = client_ip(&req);
     let mut checks = Vec::with_capacity(2);
     if auth {
@@ -103,15 +109,17 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
                     tightest = Some(d);
                 }
             }
-            Err(e) if auth => {
+            Err(e) if !fail_open => {
                 tracing::error!(
                     error = format!("{e:#}"),
-                    "rate limiter unreachable; failing closed on auth"
+                    auth,
+                    "rate limiter unreachable; failing closed"
                 );
                 return ApiError::unavailable("rate limiter", e).into_response();
             }
             Err(e) => tracing::warn!(
                 error = format!("{e:#}"),
+                auth,
                 "rate limiter unreachable; failing open"
             ),
         }

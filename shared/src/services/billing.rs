@@ -276,6 +276,8 @@ pub enum Consumption {
     ChatTurn,
     /// This many new documents.
     Documents(u64),
+    /// This many new members (invitations call it when they add one).
+    Members(u64),
 }
 
 /// Refuses with 402 `quota_exceeded`, naming the limit, when the workspace's plan does not allow what the
@@ -316,6 +318,11 @@ pub async fn check_quota(
         Consumption::Documents(n) => {
             if u.documents + n > limit.documents {
                 return Err(exceeded("documents", u.documents, limit.documents));
+            }
+        }
+        Consumption::Members(n) => {
+            if u.members + n > limit.members {
+                return Err(exceeded("members", u.members, limit.members));
             }
         }
     }
