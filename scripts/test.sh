@@ -70,14 +70,21 @@ fi
 
 step "moto server (AWS endpoint for SQS, SES, Secrets Manager)"
 MOTO_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"${TMPDIR:-/tmp}/studio-moto-$MOTO_PORT.log" 2>&1 &
+MOTO_LOG="${TMPDIR:-/tmp}/studio-moto-$MOTO_PORT.log"
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
 MOTO_PID=$!
-trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+trap 'kill "$MOTO_PID" 2>/dev/null || true; rm -f "$MOTO_LOG"' EXIT
+moto_up=
 for _ in $(seq 1 60); do
-  curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && break
-  kill -0 "$MOTO_PID" 2>/dev/null || { cat "${TMPDIR:-/tmp}/studio-moto-$MOTO_PORT.log"; echo "moto server failed to start"; exit 1; }
+  if curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1; then moto_up=1; break; fi
+  kill -0 "$MOTO_PID" 2>/dev/null || break
   sleep 0.5
 done
+if [ -z "$moto_up" ]; then
+  cat "$MOTO_LOG"
+  echo "moto server did not answer on 127.0.0.1:$MOTO_PORT" >&2
+  exit 1
+fi
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN APP_SECRETS_ARN AWS_LAMBDA_FUNCTION_NAME || true

@@ -81,10 +81,22 @@ fn tls_connector() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
 
 /// Applies every pending migration in `migrations/` to the database at `url`.
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
-    let (mut client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .context("connecting to DATABASE_URL to migrate")?;
-    let conn = tokio::spawn(connection);
+    let cfg: tokio_postgres::Config = url
+        .parse()
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let (mut client, conn) = if cfg.get_ssl_mode() == SslMode::Require {
+        let (client, connection) = cfg
+            .connect(tls_connector()?)
+            .await
+            .context("connecting to DATABASE_URL (TLS) to migrate")?;
+        (client, tokio::spawn(async move { drop(connection.await) }))
+    } else {
+        let (client, connection) = cfg
+            .connect(NoTls)
+            .await
+            .context("connecting to DATABASE_URL to migrate")?;
+        (client, tokio::spawn(async move { drop(connection.await) }))
+    };
     let report = embedded::migrations::runner()
         .run_async(&mut client)
         .await
