@@ -1,6 +1,6 @@
-//! The devserver: every route group on one port, from the same routers the Lambdas run, the ingest
-//! worker in-process (or consuming the real queue), the outbox sweeper, the merged OpenAPI document and
-//! an overall health route.
+//! The devserver: every route group on one port, from the same routers the Lambdas run, the ingest and
+//! email workers in-process (or consuming the real queues), the cron's jobs on a local schedule, the
+//! merged OpenAPI document and an overall health route.
 
 use axum::Router;
 use axum::extract::State;
@@ -8,12 +8,24 @@ use axum::response::Response;
 use axum::routing::get;
 use std::time::Duration;
 use studio::AppState;
-use studio::knowledge::queue::{MAX_ATTEMPTS, retry_delay};
-use studio::knowledge::{KnowledgeState, Queue};
+use studio::knowledge::KnowledgeState;
+use studio::queue::{MAX_ATTEMPTS, Queue, retry_delay};
+use studio::services::jobs::{self, Job};
 use utoipa::OpenApi;
 
-/// Every route group's routes, merged (no layers: [`studio::http::app`] adds them once).
+/// Every route group's routes, merged (no layers: [`studio::http::app`] adds them once); the admin API
+/// without dead-letter queues.
 pub fn routes(knowledge: KnowledgeState) -> Router<AppState> {
+    routes_with(admin_api::AdminState {
+        knowledge,
+        ingest_dlq: None,
+        email_dlq: None,
+    })
+}
+
+/// Every route group's routes, with the admin API's own state.
+pub fn routes_with(admin: admin_api::AdminState) -> Router<AppState> {
+    let knowledge = admin.knowledge.clone();
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/openapi.json", get(openapi_json))
@@ -25,6 +37,7 @@ pub fn routes(knowledge: KnowledgeState) -> Router<AppState> {
                 .merge(agents_api::stream_routes())
                 .with_state(knowledge),
         )
+        .merge(admin_api::routes().with_state(admin))
 }
 
 /// The whole API's OpenAPI 3.1 document.
@@ -34,6 +47,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         workspaces_api::ApiDoc::openapi(),
         stripe_webhook::ApiDoc::openapi(),
         agents_api::ApiDoc::openapi(),
+        admin_api::ApiDoc::openapi(),
         Local::openapi(),
     ]);
     doc.servers = Some(vec![utoipa::openapi::Server::new("http://localhost:3000")]);
@@ -63,30 +77,36 @@ fn local_delay(attempt: u32) -> Duration {
     retry_delay(attempt).min(Duration::from_secs(5))
 }
 
-/// Runs the ingest worker on the in-process queue: each message on its own task, retried like SQS would
+/// Runs a queue consumer on its in-process queue: each message on its own task, retried like SQS would
 /// (three attempts, growing delay), through the same code the Lambda runs.
-pub fn spawn_local_worker(
-    state: KnowledgeState,
+pub fn spawn_local_consumer<F, Fut>(
+    name: &'static str,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<String>,
-) {
+    process: F,
+) where
+    F: Fn(String, u32) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     tokio::spawn(async move {
         while let Some(body) = rx.recv().await {
-            let state = state.clone();
+            let process = process.clone();
             tokio::spawn(async move {
                 for attempt in 1..=MAX_ATTEMPTS {
-                    match ingest_worker::process_body(&state, &body, attempt).await {
+                    match process(body.clone(), attempt).await {
                         Ok(()) => return,
                         Err(e) if attempt < MAX_ATTEMPTS => {
                             tracing::warn!(
+                                queue = name,
                                 attempt,
                                 error = format!("{e:#}"),
-                                "local ingest attempt failed; retrying"
+                                "local attempt failed; retrying"
                             );
                             tokio::time::sleep(local_delay(attempt)).await;
                         }
                         Err(e) => tracing::error!(
+                            queue = name,
                             error = format!("{e:#}"),
-                            "local ingest message gave up (an SQS queue would dead-letter it)"
+                            "local message gave up (an SQS queue would dead-letter it)"
                         ),
                     }
                 }
@@ -95,10 +115,51 @@ pub fn spawn_local_worker(
     });
 }
 
-/// Consumes the real SQS queue (when `SQS_INGEST_QUEUE_URL` is set) with long polling, handing each
-/// batch to the Lambda handler and deleting what it did not report as failed.
+/// The ingest worker on the in-process queue.
+pub fn spawn_local_worker(state: KnowledgeState, rx: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    spawn_local_consumer("ingest", rx, move |body, attempt| {
+        let state = state.clone();
+        async move { ingest_worker::process_body(&state, &body, attempt).await }
+    });
+}
+
+/// The email worker on the in-process queue.
+pub fn spawn_local_mailer(
+    state: email_worker::EmailState,
+    rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    spawn_local_consumer("email", rx, move |body, _attempt| {
+        let state = state.clone();
+        async move { email_worker::process_body(&state, &body).await.map(drop) }
+    });
+}
+
+/// Consumes the real ingest queue (when `SQS_INGEST_QUEUE_URL` is set).
 pub fn spawn_sqs_worker(state: KnowledgeState) {
-    let Queue::Sqs { client, url } = state.queue.clone() else {
+    let queue = state.queue.clone();
+    spawn_sqs_consumer("ingest", queue, move |event| {
+        let state = state.clone();
+        async move { ingest_worker::handle(&state, event).await }
+    });
+}
+
+/// Consumes the real email queue (when `SQS_EMAIL_QUEUE_URL` is set).
+pub fn spawn_sqs_mailer(state: email_worker::EmailState) {
+    let queue = state.queue.clone();
+    spawn_sqs_consumer("email", queue, move |event| {
+        let state = state.clone();
+        async move { email_worker::handle(&state, event).await }
+    });
+}
+
+/// Consumes an SQS queue with long polling, handing each batch to the Lambda handler and deleting what
+/// it did not report as failed — what the SQS event source does in AWS.
+pub fn spawn_sqs_consumer<F, Fut>(name: &'static str, queue: Queue, handle: F)
+where
+    F: Fn(aws_lambda_events::event::sqs::SqsEvent) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse> + Send,
+{
+    let Queue::Sqs { client, url } = queue else {
         return;
     };
     tokio::spawn(async move {
@@ -116,7 +177,7 @@ pub fn spawn_sqs_worker(state: KnowledgeState) {
             let messages = match received {
                 Ok(out) => out.messages.unwrap_or_default(),
                 Err(e) => {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receiving from the ingest queue failed");
+                    tracing::warn!(queue = name, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receiving from the queue failed");
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     continue;
                 }
@@ -125,7 +186,7 @@ pub fn spawn_sqs_worker(state: KnowledgeState) {
                 continue;
             }
             let event = sqs_event(&messages);
-            let response = ingest_worker::handle(&state, event).await;
+            let response = handle(event).await;
             for m in &messages {
                 let failed = response
                     .batch_item_failures
@@ -168,17 +229,39 @@ pub fn sqs_event(
     event
 }
 
-/// Re-sends outbox rows the queue did not take, every `every` (the cron function does this in AWS).
-pub fn spawn_outbox_sweeper(state: KnowledgeState, every: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            if let Err(e) =
-                studio::services::knowledge::sweep_outbox(&state, every.as_secs_f64()).await
-            {
-                tracing::warn!(error = format!("{e:#}"), "outbox sweep failed");
+/// The cron's schedules, locally: each job at its own interval, through the same code the cron runs.
+pub fn spawn_scheduler(state: KnowledgeState, schedule: Vec<(Job, Duration)>) {
+    for (job, every) in schedule {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = jobs::run(&state, job).await {
+                    tracing::warn!(
+                        job = job.name(),
+                        error = format!("{e:#}"),
+                        "scheduled job failed"
+                    );
+                }
             }
-        }
-    });
+        });
+    }
+}
+
+/// The local schedule: the outbox every 30 s (so a queue that was down catches up quickly), stuck
+/// ingestions every 5 minutes, the rest hourly.
+pub fn local_schedule() -> Vec<(Job, Duration)> {
+    Job::ALL
+        .into_iter()
+        .map(|job| {
+            let every = match job {
+                Job::ResendOutbox => Duration::from_secs(30),
+                Job::FailStuckIngestions => Duration::from_secs(300),
+                _ => Duration::from_secs(3600),
+            };
+            (job, every)
+        })
+        .collect()
 }

@@ -4,7 +4,20 @@
 use anyhow::Context;
 use studio::config::Source;
 use studio::knowledge::KnowledgeState;
+use studio::queue::Queue;
 use studio::{AppState, Config};
+
+fn mailer_state(
+    state: &AppState,
+    mailer: &studio::email::Mailer,
+    queue: Queue,
+) -> email_worker::EmailState {
+    email_worker::EmailState {
+        db: state.db.clone(),
+        mailer: mailer.clone(),
+        queue,
+    }
+}
 
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/studio";
 
@@ -68,7 +81,23 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("PORT must be a port number")?;
     let config = Config::from_source(&source)?;
-    let state = AppState::new(config)?;
+    studio::telemetry::init_sentry(&config);
+    let mailer = studio::email::Mailer::from_config(&config.ops, false).await?;
+    let mut state = AppState::new(config)?;
+    // Mail: the real email queue when configured, else an in-process one; either way the email worker's code.
+    let email_queue = match &state.config.ops.email_queue_url {
+        Some(url) => Queue::sqs(url.clone()).await,
+        None => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let queue = Queue::Local(tx);
+            devserver::spawn_local_mailer(mailer_state(&state, &mailer, queue.clone()), rx);
+            queue
+        }
+    };
+    if matches!(email_queue, Queue::Sqs { .. }) {
+        devserver::spawn_sqs_mailer(mailer_state(&state, &mailer, email_queue.clone()));
+    }
+    state = state.with_email_queue(email_queue);
     let knowledge = if state.config.knowledge.ingest_queue_url.is_some() {
         let knowledge = KnowledgeState::new(state.clone(), None).await?;
         devserver::spawn_sqs_worker(knowledge.clone());
@@ -79,8 +108,9 @@ async fn main() -> anyhow::Result<()> {
         devserver::spawn_local_worker(knowledge.clone(), rx);
         knowledge
     };
-    devserver::spawn_outbox_sweeper(knowledge.clone(), std::time::Duration::from_secs(30));
-    let app = studio::http::app(devserver::routes(knowledge), state);
+    devserver::spawn_scheduler(knowledge.clone(), devserver::local_schedule());
+    let admin = admin_api::AdminState::new(knowledge).await;
+    let app = studio::http::app(devserver::routes_with(admin), state);
     let listener = tokio::net::TcpListener::bind((source.get("HOST").unwrap_or("127.0.0.1"), port))
         .await
         .with_context(|| format!("binding port {port}"))?;

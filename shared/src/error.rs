@@ -22,6 +22,8 @@ pub enum ErrorCode {
     TokenExpired,
     QuotaExceeded,
     Forbidden,
+    WorkspaceSuspended,
+    InvalidToken,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -40,12 +42,13 @@ impl ErrorCode {
         match self {
             ErrorCode::ValidationFailed
             | ErrorCode::MalformedJson
-            | ErrorCode::InvalidSignature => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidSignature
+            | ErrorCode::InvalidToken => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized | ErrorCode::InvalidCredentials | ErrorCode::TokenExpired => {
                 StatusCode::UNAUTHORIZED
             }
             ErrorCode::QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden | ErrorCode::WorkspaceSuspended => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict | ErrorCode::EmailTaken => StatusCode::CONFLICT,
@@ -69,6 +72,8 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::WorkspaceSuspended => "workspace_suspended",
+            ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
@@ -83,7 +88,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and for the test that keeps the table complete.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::ValidationFailed,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidSignature,
@@ -92,6 +97,8 @@ impl ErrorCode {
         ErrorCode::TokenExpired,
         ErrorCode::QuotaExceeded,
         ErrorCode::Forbidden,
+        ErrorCode::WorkspaceSuspended,
+        ErrorCode::InvalidToken,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,

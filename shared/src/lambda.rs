@@ -18,8 +18,24 @@ pub async fn app_state() -> Result<AppState, lambda_http::Error> {
     let config = Config::load()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "configuration failed"))?;
-    Ok(AppState::new(config)
-        .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?)
+    crate::telemetry::init_sentry(&config);
+    let email_queue = match &config.ops.email_queue_url {
+        Some(url) => Some(crate::queue::Queue::sqs(url.clone()).await),
+        None => {
+            if config.on_lambda {
+                tracing::warn!(
+                    "SQS_EMAIL_QUEUE_URL is not set: mail waits in the outbox for the cron's resend-outbox job"
+                );
+            }
+            None
+        }
+    };
+    let state = AppState::new(config)
+        .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?;
+    Ok(match email_queue {
+        Some(queue) => state.with_email_queue(queue),
+        None => state,
+    })
 }
 
 /// The knowledge-base state on top of the core state (agents-api, ingest-worker).

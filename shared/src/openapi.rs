@@ -4,7 +4,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-/// Adds the `bearer` security scheme that routes reference with `security(("bearer" = []))`.
+/// Adds the `bearer` security scheme that routes reference with `security(("bearer" = []))`, and the
+/// admin routes' `adminKey`.
 #[derive(Debug)]
 pub struct BearerAuth;
 
@@ -19,6 +20,15 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "adminKey",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "X-Admin-Key",
+                    "The platform's admin key (ADMIN_API_KEY); admin routes only.",
+                ),
+            )),
         );
     }
 }

@@ -12,6 +12,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub passwords: Passwords,
     pub limiter: crate::ratelimit::Limiter,
+    /// The email queue; `None` leaves mail in the outbox for the sweep (see [`crate::services::outbox`]).
+    pub email_queue: Option<crate::queue::Queue>,
 }
 
 impl AppState {
@@ -36,6 +38,13 @@ impl AppState {
             jwt,
             passwords,
             limiter,
+            email_queue: None,
         })
+    }
+
+    /// The same state sending mail to `queue`.
+    pub fn with_email_queue(mut self, queue: crate::queue::Queue) -> Self {
+        self.email_queue = Some(queue);
+        self
     }
 }

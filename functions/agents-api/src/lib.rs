@@ -52,6 +52,10 @@ pub fn routes() -> Router<KnowledgeState> {
             "/api/v1/agents/messages/{messageId}/feedback",
             post(feedback),
         )
+        .route(
+            "/api/v1/agents/conversations/{conversationId}/escalate",
+            post(escalate),
+        )
 }
 
 /// The streaming route, served by its own Lambda (a Function URL in response-streaming mode: a streaming
@@ -64,8 +68,8 @@ pub fn stream_routes() -> Router<KnowledgeState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(stream, health, ingest, ingestion, documents, document, delete_document, search, run, conversations, conversation, rename_conversation, delete_conversation, feedback),
-    components(schemas(IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit, RunRequest, ChatReply, ConversationSummary, ConversationView, RenameRequest, FeedbackRequest)),
+    paths(stream, health, ingest, ingestion, documents, document, delete_document, search, run, conversations, conversation, rename_conversation, delete_conversation, feedback, escalate),
+    components(schemas(IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit, RunRequest, ChatReply, ConversationSummary, ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView)),
     tags((name = "knowledge base", description = "Documents the agent answers from"), (name = "agent", description = "The customer-service agent and its conversations"))
 )]
 pub struct ApiDoc;
@@ -517,4 +521,46 @@ async fn stream(
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EscalateRequest {
+    /// Why a person is needed (shown in the mail).
+    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    pub reason: Option<String>,
+}
+
+/// Hands the conversation to a person (member or higher): the workspace's escalation contact (the
+/// intake's `escalationEmail`) gets the transcript by mail, and the conversation is marked escalated.
+/// Escalating again answers 200 with `alreadyEscalated` and sends nothing.
+#[utoipa::path(operation_id = "escalateConversation", post, path = "/api/v1/agents/conversations/{conversationId}/escalate", tag = "agent", security(("bearer" = [])),
+    params(("conversationId" = Uuid, Path)), request_body = EscalateRequest,
+    responses((status = 202, description = "escalated; the mail is on its way", body = studio::services::chat::EscalationView),
+        (status = 200, description = "escalated before; nothing sent", body = studio::services::chat::EscalationView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "no escalation contact, or escalation turned off", body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn escalate(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<MemberRole>,
+    Path(path): Path<ConversationPath>,
+    ValidJson(req): ValidJson<EscalateRequest>,
+) -> Result<Response, ApiError> {
+    let out = studio::services::chat::escalate(
+        &state,
+        &tenant,
+        path.conversation_id,
+        req.reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty()),
+    )
+    .await?;
+    let status = if out.already_escalated {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(out)).into_response())
 }

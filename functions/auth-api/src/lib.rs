@@ -23,12 +23,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/password/forgot", post(forgot_password))
+        .route("/api/v1/auth/password/reset", post(reset_password))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, register, login, token, logout, me),
-    components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest)),
+    paths(health, register, login, token, logout, me, forgot_password, reset_password),
+    components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
     tags((name = "auth", description = "Accounts, sessions and tokens"))
 )]
 pub struct ApiDoc;
@@ -80,6 +82,31 @@ pub struct TokenRequest {
 pub struct LogoutRequest {
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
     pub refresh_token: String,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ForgotPasswordRequest {
+    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    pub email: String,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResetPasswordRequest {
+    /// The token from the reset link.
+    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    pub token: String,
+    /// The new password, 8 to 128 characters.
+    #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
+    pub password: String,
+}
+
+/// The same answer whatever happened behind it.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Accepted {
+    pub ok: bool,
+    pub message: String,
 }
 
 /// Liveness and database reachability of the auth function.
@@ -164,4 +191,43 @@ async fn logout(
         (status = 503, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResponse>, ApiError> {
     Ok(Json(auth::me(&state, user.user_id).await?))
+}
+
+/// Mails a password reset link when the address has an account. The answer (and its timing) is the same
+/// whether or not it has one.
+#[utoipa::path(operation_id = "forgotPassword", post, path = "/api/v1/auth/password/forgot", tag = "auth", request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, body = Accepted),
+        (status = 400, body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+async fn forgot_password(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<ForgotPasswordRequest>,
+) -> Result<Response, ApiError> {
+    auth::forgot_password(&state, &req.email).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            ok: true,
+            message: "If an account uses this address, a reset link is on its way.".into(),
+        }),
+    )
+        .into_response())
+}
+
+/// Sets a new password with the token from a reset link. The token works once; every session of the
+/// account ends (its refresh tokens are revoked).
+#[utoipa::path(operation_id = "resetPassword", post, path = "/api/v1/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
+    responses(
+        (status = 204),
+        (status = 400, description = "validation_failed, or invalid_token (used, expired, superseded or unknown)", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+async fn reset_password(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<ResetPasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    auth::reset_password(&state, &req.token, req.password.into()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

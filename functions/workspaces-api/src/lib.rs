@@ -1,4 +1,4 @@
-//! `/api/v1/workspaces/*`: workspaces and their members.
+//! `/api/v1/workspaces/*`: workspaces, their members and invitations; `/api/v1/invitations/*`: accepting one.
 
 use axum::Json;
 use axum::Router;
@@ -15,6 +15,7 @@ use studio::http::{
 };
 use studio::services::agent_config::{self, AgentConfigView};
 use studio::services::billing::BillingView;
+use studio::services::invitations::{self, AcceptedInvitation, InvitationStatus, InvitationView};
 use studio::services::workspaces::{self, MemberView, WorkspaceView};
 use studio::{ApiError, AppState, Role};
 use utoipa::{OpenApi, ToSchema};
@@ -43,12 +44,24 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/workspaces/{workspaceId}/members/{userId}",
             axum::routing::patch(change_role).delete(remove_member),
         )
+        .route(
+            "/api/v1/workspaces/{workspaceId}/invitations",
+            get(list_invitations).post(invite),
+        )
+        .route(
+            "/api/v1/workspaces/{workspaceId}/invitations/{invitationId}",
+            axum::routing::delete(revoke_invitation),
+        )
+        .route(
+            "/api/v1/invitations/{token}/accept",
+            axum::routing::post(accept_invitation),
+        )
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing),
-    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView)),
+    paths(health, create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation),
+    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members"))
 )]
 pub struct ApiDoc;
@@ -222,5 +235,91 @@ async fn billing(
 ) -> Result<Json<BillingView>, ApiError> {
     Ok(Json(
         studio::services::billing::view(&state, &tenant).await?,
+    ))
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InviteRequest {
+    #[validate(
+        email(message = "must be an email address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
+    pub email: String,
+    /// viewer, member, admin, or owner (only an owner invites an owner)
+    pub role: Role,
+}
+
+#[derive(Deserialize)]
+struct InvitationPath {
+    #[serde(rename = "invitationId")]
+    invitation_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct TokenPath {
+    token: String,
+}
+
+/// Invites an address into the workspace (admin or higher) and mails it a link valid for 7 days. Pending
+/// invitations count against the plan's members limit.
+#[utoipa::path(operation_id = "invite", post, path = "/api/v1/workspaces/{workspaceId}/invitations", tag = "workspaces", security(("bearer" = [])),
+    params(("workspaceId" = Uuid, Path)), request_body = InviteRequest,
+    responses((status = 201, body = InvitationView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 402, description = "quota_exceeded (members)", body = ErrorBody),
+        (status = 403, description = "forbidden (role too low; only an owner invites an owner) or workspace_suspended", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "already a member, or a pending invitation exists", body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn invite(
+    State(state): State<AppState>,
+    tenant: Tenant<Admin>,
+    ValidJson(req): ValidJson<InviteRequest>,
+) -> Result<Response, ApiError> {
+    let out = invitations::invite(&state, &tenant, &req.email, req.role).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// The workspace's invitations (admin or higher), newest first, with their status.
+#[utoipa::path(operation_id = "listInvitations", get, path = "/api/v1/workspaces/{workspaceId}/invitations", tag = "workspaces", security(("bearer" = [])),
+    params(("workspaceId" = Uuid, Path), PageParams),
+    responses((status = 200, body = Page<InvitationView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn list_invitations(
+    State(state): State<AppState>,
+    tenant: Tenant<Admin>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<InvitationView>>, ApiError> {
+    Ok(Json(invitations::list(&state, &tenant, &page).await?))
+}
+
+/// Revokes a pending invitation (admin or higher): its link stops working.
+#[utoipa::path(operation_id = "revokeInvitation", delete, path = "/api/v1/workspaces/{workspaceId}/invitations/{invitationId}", tag = "workspaces", security(("bearer" = [])),
+    params(("workspaceId" = Uuid, Path), ("invitationId" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "accepted or revoked already", body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn revoke_invitation(
+    State(state): State<AppState>,
+    tenant: Tenant<Admin>,
+    Path(path): Path<InvitationPath>,
+) -> Result<StatusCode, ApiError> {
+    invitations::revoke(&state, &tenant, path.invitation_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Accepts an invitation with the token from its link. The caller must be signed in with the invited
+/// address (someone without an account registers first, then accepts).
+#[utoipa::path(operation_id = "acceptInvitation", post, path = "/api/v1/invitations/{token}/accept", tag = "workspaces", security(("bearer" = [])),
+    params(("token" = String, Path, description = "The token from the invitation link")),
+    responses((status = 200, body = AcceptedInvitation),
+        (status = 400, description = "invalid_token: unknown, accepted, revoked or expired", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 402, description = "quota_exceeded (members)", body = ErrorBody),
+        (status = 403, description = "the invitation is for another address", body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn accept_invitation(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(path): Path<TokenPath>,
+) -> Result<Json<AcceptedInvitation>, ApiError> {
+    Ok(Json(
+        invitations::accept(&state, user.user_id, &path.token).await?,
     ))
 }

@@ -1,7 +1,8 @@
 //! The middleware of the old system as axum extractors and layers:
-//! `requireAuth` → [`AuthUser`], `requireWorkspace` + `requireRole` → [`Tenant`], body validation →
+//! `requireAuth` → [`AuthUser`], `adminAuth` → [`PlatformAdmin`], `requireWorkspace` + `requireRole` → [`Tenant`], body validation →
 //! [`ValidJson`], plus CORS, request ids, body limits and JSON 404/405s in [`app`].
 
+mod admin_auth;
 pub mod app;
 mod auth;
 pub mod extract;
@@ -10,6 +11,7 @@ pub mod ratelimit;
 pub mod request_id;
 mod tenant;
 
+pub use admin_auth::{ADMIN_KEY_HEADER, PlatformAdmin, admin_key_matches};
 pub use app::{MAX_BODY_BYTES, app, health};
 pub use auth::AuthUser;
 pub use extract::{Path, Query, ValidJson, not_blank};

@@ -5,7 +5,7 @@
 //! database on every request, so a removed member loses access at once. A workspace the caller is not a
 //! member of is a 404 (never a 403 that would confirm it exists); a member whose role is too low gets 403.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::AuthUser;
 use crate::ids::{Role, WorkspaceId};
 use crate::repo;
@@ -113,17 +113,23 @@ where
             repo::members::role_in_active_workspace(&**client, requested, user.user_id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Workspace"))?;
-        if membership.1 < R::ROLE {
+        if membership.suspended {
+            return Err(ApiError::new(
+                ErrorCode::WorkspaceSuspended,
+                "This workspace is suspended by the platform's operators; contact support to restore it.",
+            ));
+        }
+        if membership.role < R::ROLE {
             return Err(ApiError::forbidden(format!(
                 "This needs the {} role or higher in the workspace; yours is {}.",
                 R::ROLE,
-                membership.1
+                membership.role
             )));
         }
         Ok(Self {
-            workspace_id: membership.0,
+            workspace_id: membership.workspace,
             user_id: user.user_id,
-            role: membership.1,
+            role: membership.role,
             _min: PhantomData,
         })
     }

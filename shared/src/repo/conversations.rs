@@ -232,3 +232,35 @@ pub async fn upsert_feedback(
     .await
     .map(drop)
 }
+
+/// Locks a live conversation for escalation; its title and when it was escalated, if it was.
+pub async fn lock_for_escalation(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<(Option<String>, Option<DateTime<Utc>>)>, Error> {
+    Ok(db
+        .query_opt(
+            "SELECT title, escalated_at FROM conversations
+              WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE",
+            &[&id, workspace.as_uuid()],
+        )
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+}
+
+pub async fn mark_escalated(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    by: Uuid,
+) -> Result<DateTime<Utc>, Error> {
+    Ok(db
+        .query_one(
+            "UPDATE conversations SET escalated_at = now(), escalated_by = $3, updated_at = now()
+              WHERE id = $1 AND workspace_id = $2 RETURNING escalated_at",
+            &[&id, workspace.as_uuid(), &by],
+        )
+        .await?
+        .get(0))
+}

@@ -31,16 +31,25 @@ pub async fn insert(
 /// The membership check of every workspace-scoped request: the user's role in the workspace, if the
 /// workspace exists and is not deleted, and the user is a member whose account is not deleted. This is
 /// the one place a request's workspace id becomes a [`WorkspaceId`].
+/// A user's membership of an active workspace.
+#[derive(Debug, Clone, Copy)]
+pub struct Membership {
+    pub workspace: WorkspaceId,
+    pub role: Role,
+    /// Suspended by a platform admin: members get 403 `workspace_suspended`.
+    pub suspended: bool,
+}
+
 pub async fn role_in_active_workspace(
     db: &impl GenericClient,
     workspace: Uuid,
     user: Uuid,
-) -> Result<Option<(WorkspaceId, Role)>, crate::ApiError> {
+) -> Result<Option<Membership>, crate::ApiError> {
     // Typed and unnamed: one round trip, no server-side prepared statement (this runs on every request,
     // and named statements would pin RDS Proxy / PgBouncer connections).
     let row = db
         .query_typed_opt(
-            "SELECT m.role FROM workspace_members m
+            "SELECT m.role, w.suspended_at IS NOT NULL AS suspended FROM workspace_members m
                JOIN workspaces w ON w.id = m.workspace_id
                JOIN users u ON u.id = m.user_id
               WHERE m.workspace_id = $1 AND m.user_id = $2 AND w.deleted_at IS NULL AND u.deleted_at IS NULL",
@@ -49,10 +58,11 @@ pub async fn role_in_active_workspace(
         .await?;
     match row {
         None => Ok(None),
-        Some(r) => Ok(Some((
-            WorkspaceId::from_trusted_source(workspace),
-            Role::from_db(r.get("role"))?,
-        ))),
+        Some(r) => Ok(Some(Membership {
+            workspace: WorkspaceId::from_trusted_source(workspace),
+            role: Role::from_db(r.get("role"))?,
+            suspended: r.get("suspended"),
+        })),
     }
 }
 
@@ -157,4 +167,20 @@ pub async fn default_workspace(
         )
         .await?;
     Ok(row.map(|r| r.get(0)))
+}
+
+/// Whether an active account with this address is a member of the workspace.
+pub async fn is_member_by_email(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    email: &str,
+) -> Result<bool, Error> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM workspace_members m JOIN users u ON u.id = m.user_id
+              WHERE m.workspace_id = $1 AND u.email = $2::text::citext AND u.deleted_at IS NULL",
+            &[workspace.as_uuid(), &email],
+        )
+        .await?
+        .is_some())
 }

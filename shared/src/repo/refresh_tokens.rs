@@ -81,3 +81,27 @@ pub async fn revoke_family(db: &impl GenericClient, family: Uuid) -> Result<u64,
     )
     .await
 }
+
+/// Revokes every live refresh token of a user (after a password reset); returns how many.
+pub async fn revoke_all_of_user(db: &impl GenericClient, user: Uuid) -> Result<u64, Error> {
+    db.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        &[&user],
+    )
+    .await
+}
+
+/// Deletes the tokens of families that are over: expired, or with no live token left for a day (logged
+/// out, or revoked after a replay). A spent token of a live family is kept: presenting it again must still
+/// revoke the family.
+pub async fn purge(db: &impl GenericClient) -> Result<u64, Error> {
+    db.execute(
+        "DELETE FROM refresh_tokens t
+          WHERE t.expires_at < now()
+             OR (t.revoked_at < now() - interval '1 day'
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens live
+                                  WHERE live.family_id = t.family_id AND live.revoked_at IS NULL))",
+        &[],
+    )
+    .await
+}

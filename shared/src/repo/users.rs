@@ -75,3 +75,42 @@ pub async fn set_last_workspace(
     .await
     .map(drop)
 }
+
+/// Sets a new password hash.
+pub async fn set_password(
+    db: &impl GenericClient,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<(), Error> {
+    db.execute(
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+        &[&id, &password_hash],
+    )
+    .await
+    .map(drop)
+}
+
+/// Whether an active user is a platform admin.
+pub async fn is_platform_admin(db: &impl GenericClient, id: Uuid) -> Result<bool, Error> {
+    Ok(db
+        .query_opt(
+            "SELECT is_platform_admin FROM users WHERE id = $1 AND deleted_at IS NULL",
+            &[&id],
+        )
+        .await?
+        .is_some_and(|r| r.get(0)))
+}
+
+/// Grants or removes the platform-admin flag; false when there is no such active user.
+pub async fn set_platform_admin(
+    db: &impl GenericClient,
+    id: Uuid,
+    on: bool,
+) -> Result<bool, Error> {
+    db.execute(
+        "UPDATE users SET is_platform_admin = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL",
+        &[&id, &on],
+    )
+    .await
+    .map(|n| n == 1)
+}

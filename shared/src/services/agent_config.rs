@@ -46,7 +46,7 @@ pub async fn save_intake(
 
 /// The agent configuration of a workspace (the chat reads it too).
 pub async fn load(
-    db: &tokio_postgres::Client,
+    db: &impl tokio_postgres::GenericClient,
     workspace: WorkspaceId,
 ) -> Result<AgentConfigView, ApiError> {
     match repo::intakes::get(db, workspace).await? {
@@ -70,5 +70,5 @@ pub async fn load(
 
 pub async fn get(state: &AppState, tenant: &Tenant<Viewer>) -> Result<AgentConfigView, ApiError> {
     let client = state.db.get().await?;
-    load(&client, tenant.workspace_id).await
+    load(&**client, tenant.workspace_id).await
 }

@@ -152,8 +152,19 @@ pub async fn register(
         Family::Start,
     )
     .await?;
+    let welcome = crate::email::templates::welcome(&email, name.trim(), state.config.app_url());
+    let (outbox_id, payload) = crate::email::queue(&*tx, None, &welcome)
+        .await
+        .map_err(ApiError::internal)?;
     tx.commit().await?;
     tracing::info!(user_id = %user_id, workspace_id = %workspace.id, "user registered");
+    crate::services::outbox::send_committed(
+        &**client,
+        state.email_queue.as_ref(),
+        outbox_id,
+        &payload,
+    )
+    .await;
     Ok(RegisterResponse {
         user: UserView {
             id: user_id,
@@ -312,4 +323,86 @@ pub async fn me(state: &AppState, user_id: Uuid) -> Result<MeResponse, ApiError>
         user: user_view(&user),
         workspaces,
     })
+}
+
+/// The least time a password-reset request takes, whether or not the email has an account: the work
+/// done for a known address (a token, an outbox row, a queue send) must not show in the timing.
+pub const FORGOT_PASSWORD_FLOOR: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// Starts a password reset: when `email` has an account, a single-use token is issued (earlier ones stop
+/// working) and mailed. The caller answers the same way either way, and this takes at least
+/// [`FORGOT_PASSWORD_FLOOR`] either way.
+pub async fn forgot_password(state: &AppState, email: &str) -> Result<(), ApiError> {
+    let started = tokio::time::Instant::now();
+    let result = forgot_password_inner(state, email).await;
+    tokio::time::sleep_until(started + FORGOT_PASSWORD_FLOOR).await;
+    result
+}
+
+async fn forgot_password_inner(state: &AppState, email: &str) -> Result<(), ApiError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let Some(user) = repo::users::find_active_by_email(&*tx, email.trim()).await? else {
+        tx.rollback().await?;
+        tracing::info!("password reset asked for an address without an account");
+        return Ok(());
+    };
+    let (token, hash) = refresh::generate().map_err(ApiError::internal)?;
+    let ttl = state.config.ops.password_reset_ttl;
+    repo::password_resets::insert(&*tx, user.id, &hash, ttl.as_secs_f64()).await?;
+    let message = crate::email::templates::password_reset(
+        &user.email,
+        &token,
+        state.config.app_url(),
+        ttl.as_secs() / 60,
+    );
+    let (outbox_id, payload) = crate::email::queue(&*tx, None, &message)
+        .await
+        .map_err(ApiError::internal)?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "password reset issued");
+    crate::services::outbox::send_committed(
+        &**client,
+        state.email_queue.as_ref(),
+        outbox_id,
+        &payload,
+    )
+    .await;
+    Ok(())
+}
+
+fn reset_rejected() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidToken,
+        "This password reset link is not valid: it was used already, has expired, or a newer one was sent. Ask for a new one.",
+    )
+}
+
+/// Completes a reset: the token is spent, the password replaced, and every refresh token of the user
+/// revoked (every session elsewhere ends), in one transaction.
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    password: SecretString,
+) -> Result<(), ApiError> {
+    let hash = refresh::hash(token.trim());
+    // Hash first: a wrong token then costs the same as a right one, and no row stays locked meanwhile.
+    let password_hash = state
+        .passwords
+        .hash(password)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let Some(user_id) = repo::password_resets::spend(&*tx, &hash).await? else {
+        return Err(reset_rejected());
+    };
+    if repo::users::find_active(&*tx, user_id).await?.is_none() {
+        return Err(reset_rejected());
+    }
+    repo::users::set_password(&*tx, user_id, &password_hash).await?;
+    let revoked = repo::refresh_tokens::revoke_all_of_user(&*tx, user_id).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user_id, sessions_revoked = revoked, "password reset");
+    Ok(())
 }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub const INGEST_TOPIC: &str = "ingest";
+pub use crate::services::outbox::INGEST_TOPIC;
 pub const INGEST_SCOPE: &str = "POST /api/v1/agents/ingest";
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
@@ -153,21 +153,12 @@ pub async fn accept(
     for doc in &docs {
         documents::insert(&*tx, ws, accepted.ingestion_id, tenant.user_id, doc).await?;
     }
-    outbox::insert(&*tx, outbox_id, *ws.as_uuid(), INGEST_TOPIC, &payload).await?;
+    outbox::insert(&*tx, outbox_id, Some(*ws.as_uuid()), INGEST_TOPIC, &payload).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, ingestion_id = %accepted.ingestion_id, documents = docs.len(), "ingestion accepted");
 
-    match state.queue.send(payload.to_string()).await {
-        Ok(()) => {
-            if let Err(e) = outbox::mark_sent(&**client, outbox_id).await {
-                tracing::warn!(outbox_id = %outbox_id, error = %e, "sent, but could not mark the outbox row; the sweeper may send it again (harmless)");
-            }
-        }
-        Err(e) => {
-            tracing::warn!(outbox_id = %outbox_id, error = format!("{e:#}"), "ingest queue unreachable; the outbox sweeper will send it");
-            let _ = outbox::record_failure(&**client, outbox_id, &format!("{e:#}")).await;
-        }
-    }
+    crate::services::outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload)
+        .await;
     Ok(accepted)
 }
 
@@ -494,30 +485,4 @@ async fn settle_transient(
         documents::mark_retrying(&***client, ws, id, reason).await?;
     }
     Ok(())
-}
-
-/// Sends outbox rows older than `min_age_secs` that were never sent (the queue was unreachable when
-/// their request committed). Returns how many were sent.
-pub async fn sweep_outbox(state: &KnowledgeState, min_age_secs: f64) -> anyhow::Result<usize> {
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    let rows = outbox::claim_unsent(&*tx, min_age_secs, 100).await?;
-    let mut sent = 0;
-    for row in rows {
-        match state.queue.send(row.payload.to_string()).await {
-            Ok(()) => {
-                outbox::mark_sent(&*tx, row.id).await?;
-                sent += 1;
-            }
-            Err(e) => {
-                tracing::warn!(outbox_id = %row.id, attempts = row.attempts + 1, error = format!("{e:#}"), "outbox send failed again");
-                outbox::record_failure(&*tx, row.id, &format!("{e:#}")).await?;
-            }
-        }
-    }
-    tx.commit().await?;
-    if sent > 0 {
-        tracing::info!(sent, "outbox sweep sent messages");
-    }
-    Ok(sent)
 }

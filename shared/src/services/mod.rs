@@ -1,10 +1,15 @@
 //! The use cases the route groups call: plain async functions over the state, returning API types.
 
+pub mod admin;
 pub mod agent_config;
 pub mod auth;
 pub mod billing;
 #[cfg(feature = "knowledge")]
 pub mod chat;
+pub mod invitations;
+#[cfg(feature = "knowledge")]
+pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
+pub mod outbox;
 pub mod workspaces;

@@ -147,15 +147,17 @@ impl EmbeddedStore {
             .collect())
     }
 
-    pub async fn delete_document(
+    /// Deletes one document's points, or (`None`) every point of the workspace.
+    pub async fn delete(
         &self,
         workspace: WorkspaceId,
-        document: Uuid,
+        document: Option<Uuid>,
     ) -> anyhow::Result<()> {
-        let filter = must_match(&[
-            (WORKSPACE_KEY, workspace.to_string()),
-            (DOCUMENT_KEY, document.to_string()),
-        ])?;
+        let mut pairs = vec![(WORKSPACE_KEY, workspace.to_string())];
+        if let Some(d) = document {
+            pairs.push((DOCUMENT_KEY, d.to_string()));
+        }
+        let filter = must_match(&pairs)?;
         let op: UpdateOperation = from_json(json!({ "delete_points_by_filter": filter }))?;
         self.blocking(move |shard| engine(shard.update(op), "deleting points"))
             .await

@@ -148,9 +148,18 @@ impl VectorStore {
         document: Uuid,
     ) -> anyhow::Result<()> {
         match self {
-            Self::Qdrant(q) => q.delete_document(workspace, document).await,
+            Self::Qdrant(q) => q.delete(workspace, Some(document)).await,
             #[cfg(feature = "embedded-vectors")]
-            Self::Embedded(e) => e.delete_document(workspace, document).await,
+            Self::Embedded(e) => e.delete(workspace, Some(document)).await,
+        }
+    }
+
+    /// Removes every point of this workspace (its hard deletion).
+    pub async fn delete_workspace(&self, workspace: WorkspaceId) -> anyhow::Result<()> {
+        match self {
+            Self::Qdrant(q) => q.delete(workspace, None).await,
+            #[cfg(feature = "embedded-vectors")]
+            Self::Embedded(e) => e.delete(workspace, None).await,
         }
     }
 

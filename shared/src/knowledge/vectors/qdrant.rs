@@ -166,15 +166,20 @@ impl QdrantStore {
         Ok(response.result.into_iter().filter_map(hit).collect())
     }
 
-    pub async fn delete_document(
+    /// Deletes one document's points, or (`None`) every point of the workspace.
+    pub async fn delete(
         &self,
         workspace: WorkspaceId,
-        document: Uuid,
+        document: Option<Uuid>,
     ) -> anyhow::Result<()> {
+        let filter = match document {
+            Some(d) => document_filter(workspace, d),
+            None => tenant_filter(workspace),
+        };
         self.client
             .delete_points(
                 DeletePointsBuilder::new(&self.collection)
-                    .points(document_filter(workspace, document))
+                    .points(filter)
                     .wait(true),
             )
             .await

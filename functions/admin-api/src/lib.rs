@@ -1,0 +1,430 @@
+//! `/api/v1/admin/*`: the platform's operators — platform stats, the workspace directory, suspension,
+//! platform admins, scheduled jobs on demand, the dead-letter queues, and the audit log. Every route is
+//! behind `adminAuth` ([`PlatformAdmin`]): the `X-Admin-Key`, or a platform admin's access token.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use studio::error::ErrorBody;
+use studio::http::{Page, PageParams, Path, PlatformAdmin, Query, ValidJson};
+use studio::knowledge::KnowledgeState;
+use studio::queue::Queue;
+use studio::services::admin::{
+    self, AdminWorkspaceView, AuditEntryView, AuditPage, DeadLetterView, NamedQueue,
+    PlatformAdminView, RedriveReport, Stats,
+};
+use studio::services::jobs::{self, Job, JobReport};
+use studio::{ApiError, AppState};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+/// The admin function's state: the knowledge-base state (jobs delete vectors and send to the queues)
+/// and the two dead-letter queues.
+#[derive(Clone, Debug)]
+pub struct AdminState {
+    pub knowledge: KnowledgeState,
+    pub ingest_dlq: Option<Queue>,
+    pub email_dlq: Option<Queue>,
+}
+
+impl FromRef<AdminState> for AppState {
+    fn from_ref(state: &AdminState) -> Self {
+        state.knowledge.app.clone()
+    }
+}
+
+impl AdminState {
+    /// The dead-letter queues from `SQS_INGEST_DLQ_URL` and `SQS_EMAIL_DLQ_URL`.
+    pub async fn new(knowledge: KnowledgeState) -> Self {
+        let ops = &knowledge.app.config.ops;
+        let ingest_dlq = match &ops.ingest_dlq_url {
+            Some(url) => Some(Queue::sqs(url.clone()).await),
+            None => None,
+        };
+        let email_dlq = match &ops.email_dlq_url {
+            Some(url) => Some(Queue::sqs(url.clone()).await),
+            None => None,
+        };
+        Self {
+            knowledge,
+            ingest_dlq,
+            email_dlq,
+        }
+    }
+
+    fn db(&self) -> &deadpool_postgres::Pool {
+        &self.knowledge.app.db
+    }
+
+    /// A dead-letter queue and its source queue, by the name used in the route.
+    fn dead_letter_queue(&self, name: &str) -> Result<(&Queue, Option<&Queue>), ApiError> {
+        let (dlq, source) = match name {
+            "ingest" => (self.ingest_dlq.as_ref(), Some(&self.knowledge.queue)),
+            "email" => (
+                self.email_dlq.as_ref(),
+                self.knowledge.app.email_queue.as_ref(),
+            ),
+            _ => {
+                return Err(ApiError::not_found("Queue"));
+            }
+        };
+        let dlq = dlq.ok_or_else(|| {
+            ApiError::new(
+                studio::ErrorCode::ServiceUnavailable,
+                format!(
+                    "The {name} dead-letter queue is not configured here: set SQS_{}_DLQ_URL.",
+                    name.to_uppercase()
+                ),
+            )
+        })?;
+        Ok((dlq, source))
+    }
+}
+
+pub fn routes() -> Router<AdminState> {
+    Router::new()
+        .route("/api/v1/admin/health", get(health))
+        .route("/api/v1/admin/stats", get(stats))
+        .route("/api/v1/admin/workspaces", get(workspaces))
+        .route(
+            "/api/v1/admin/workspaces/{workspaceId}/suspend",
+            post(suspend),
+        )
+        .route(
+            "/api/v1/admin/workspaces/{workspaceId}/unsuspend",
+            post(unsuspend),
+        )
+        .route(
+            "/api/v1/admin/platform-admins/{userId}",
+            put(grant_platform_admin).delete(revoke_platform_admin),
+        )
+        .route("/api/v1/admin/jobs", get(list_jobs))
+        .route("/api/v1/admin/jobs/{name}/run", post(run_job))
+        .route("/api/v1/admin/dlq/{queue}", get(dead_letters))
+        .route("/api/v1/admin/dlq/{queue}/redrive", post(redrive))
+        .route("/api/v1/admin/audit-log", get(audit_log))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(health, stats, workspaces, suspend, unsuspend, grant_platform_admin, revoke_platform_admin, list_jobs, run_job, dead_letters, redrive, audit_log),
+    components(schemas(Stats, studio::queue::QueueDepth, AdminWorkspaceView, SuspendRequest, PlatformAdminView, Job, JobReport, DeadLetterView, RedriveRequest, RedriveReport, AuditPage, AuditEntryView)),
+    tags((name = "admin", description = "The platform's operators (X-Admin-Key or a platform admin's token)"))
+)]
+pub struct ApiDoc;
+
+#[derive(Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WorkspacesQuery {
+    /// Part of the name or slug (case-insensitive).
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    pub search: Option<String>,
+    /// Only suspended workspaces.
+    pub suspended: Option<bool>,
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SuspendRequest {
+    /// Why (kept with the workspace and in the audit log).
+    #[validate(length(min = 1, max = 500, message = "must be 1 to 500 characters"))]
+    pub reason: String,
+}
+
+#[derive(Deserialize, Validate, ToSchema, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RedriveRequest {
+    /// At most this many messages (1–1000, default 100).
+    #[validate(range(min = 1, max = 1000, message = "must be between 1 and 1000"))]
+    pub max: Option<usize>,
+}
+
+#[derive(Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterQuery {
+    /// Messages to show, 1–10 (default 10).
+    #[validate(range(min = 1, max = 10, message = "must be between 1 and 10"))]
+    pub limit: Option<i32>,
+}
+
+#[derive(Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only this action, e.g. `workspace.suspend`.
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    pub action: Option<String>,
+    /// The `nextBefore` of the previous page.
+    pub before: Option<i64>,
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct WorkspacePath {
+    #[serde(rename = "workspaceId")]
+    workspace_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct UserPath {
+    #[serde(rename = "userId")]
+    user_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct JobPath {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct QueuePath {
+    queue: String,
+}
+
+/// Liveness and database reachability of the admin function (no credentials needed).
+#[utoipa::path(operation_id = "adminHealth", get, path = "/api/v1/admin/health", tag = "admin",
+    responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
+async fn health(state: State<AppState>) -> axum::response::Response {
+    studio::http::health(state).await
+}
+
+/// Platform counts and queue depths.
+#[utoipa::path(operation_id = "adminStats", get, path = "/api/v1/admin/stats", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    responses((status = 200, body = Stats), (status = 401, body = ErrorBody), (status = 403, description = "not a platform admin", body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn stats(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+) -> Result<Json<Stats>, ApiError> {
+    let queues = [
+        NamedQueue {
+            name: "ingest",
+            queue: Some(&state.knowledge.queue),
+        },
+        NamedQueue {
+            name: "ingestDeadLetter",
+            queue: state.ingest_dlq.as_ref(),
+        },
+        NamedQueue {
+            name: "email",
+            queue: state.knowledge.app.email_queue.as_ref(),
+        },
+        NamedQueue {
+            name: "emailDeadLetter",
+            queue: state.email_dlq.as_ref(),
+        },
+    ];
+    Ok(Json(admin::stats(state.db(), &admin, &queues).await?))
+}
+
+/// Every workspace, newest first; `search` matches name or slug.
+#[utoipa::path(operation_id = "adminListWorkspaces", get, path = "/api/v1/admin/workspaces", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(WorkspacesQuery),
+    responses((status = 200, body = Page<AdminWorkspaceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn workspaces(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Query(q): Query<WorkspacesQuery>,
+) -> Result<Json<Page<AdminWorkspaceView>>, ApiError> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    Ok(Json(
+        admin::workspaces(
+            state.db(),
+            &admin,
+            q.search.as_deref(),
+            q.suspended.unwrap_or(false),
+            &page,
+        )
+        .await?,
+    ))
+}
+
+/// Suspends a workspace: its members get 403 `workspace_suspended` on every workspace-scoped route.
+#[utoipa::path(operation_id = "adminSuspendWorkspace", post, path = "/api/v1/admin/workspaces/{workspaceId}/suspend", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(("workspaceId" = Uuid, Path)), request_body = SuspendRequest,
+    responses((status = 200, body = AdminWorkspaceView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn suspend(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Path(path): Path<WorkspacePath>,
+    ValidJson(req): ValidJson<SuspendRequest>,
+) -> Result<Json<AdminWorkspaceView>, ApiError> {
+    Ok(Json(
+        admin::set_suspended(
+            state.db(),
+            &admin,
+            path.workspace_id,
+            true,
+            Some(req.reason.trim()),
+        )
+        .await?,
+    ))
+}
+
+/// Restores a suspended workspace.
+#[utoipa::path(operation_id = "adminUnsuspendWorkspace", post, path = "/api/v1/admin/workspaces/{workspaceId}/unsuspend", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(("workspaceId" = Uuid, Path)),
+    responses((status = 200, body = AdminWorkspaceView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn unsuspend(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Path(path): Path<WorkspacePath>,
+) -> Result<Json<AdminWorkspaceView>, ApiError> {
+    Ok(Json(
+        admin::set_suspended(state.db(), &admin, path.workspace_id, false, None).await?,
+    ))
+}
+
+/// Makes a user a platform admin (their access token then opens the admin API).
+#[utoipa::path(operation_id = "adminGrantPlatformAdmin", put, path = "/api/v1/admin/platform-admins/{userId}", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(("userId" = Uuid, Path)),
+    responses((status = 200, body = PlatformAdminView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn grant_platform_admin(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Path(path): Path<UserPath>,
+) -> Result<Json<PlatformAdminView>, ApiError> {
+    Ok(Json(
+        admin::set_platform_admin(state.db(), &admin, path.user_id, true).await?,
+    ))
+}
+
+/// Takes a user's platform-admin flag away (effective on their next request).
+#[utoipa::path(operation_id = "adminRevokePlatformAdmin", delete, path = "/api/v1/admin/platform-admins/{userId}", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(("userId" = Uuid, Path)),
+    responses((status = 200, body = PlatformAdminView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn revoke_platform_admin(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Path(path): Path<UserPath>,
+) -> Result<Json<PlatformAdminView>, ApiError> {
+    Ok(Json(
+        admin::set_platform_admin(state.db(), &admin, path.user_id, false).await?,
+    ))
+}
+
+/// The scheduled jobs that can be run on demand.
+#[utoipa::path(operation_id = "adminListJobs", get, path = "/api/v1/admin/jobs", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<Job>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_jobs(_admin: PlatformAdmin) -> Json<Vec<Job>> {
+    Json(Job::ALL.to_vec())
+}
+
+/// Runs a scheduled job now and answers what it did. Jobs are idempotent and safe to run while the
+/// schedule runs them.
+#[utoipa::path(operation_id = "adminRunJob", post, path = "/api/v1/admin/jobs/{name}/run", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(("name" = Job, Path)),
+    responses((status = 200, body = JobReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no such job", body = ErrorBody), (status = 503, description = "the job failed; see the logs", body = ErrorBody)))]
+async fn run_job(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Path(path): Path<JobPath>,
+) -> Result<Json<JobReport>, ApiError> {
+    let job = Job::parse(&path.name).ok_or_else(|| {
+        ApiError::new(
+            studio::ErrorCode::NotFound,
+            format!(
+                "There is no job {:?}; the jobs are: {}.",
+                path.name,
+                Job::names()
+            ),
+        )
+    })?;
+    let outcome = jobs::run(&state.knowledge, job).await;
+    let client = state.db().get().await?;
+    let details = match &outcome {
+        Ok(report) => {
+            serde_json::json!({"counts": report.counts, "durationMs": report.duration_ms})
+        }
+        Err(e) => serde_json::json!({"error": format!("{e:#}")}),
+    };
+    admin::audit(
+        &**client,
+        &admin,
+        "job.run",
+        Some(("job", job.name().to_owned())),
+        details,
+    )
+    .await?;
+    outcome
+        .map(Json)
+        .map_err(|e| ApiError::unavailable("a dependency of the job", e))
+}
+
+/// Looks at up to 10 messages of a dead-letter queue (`ingest` or `email`) without taking them. Email
+/// messages show their id and kind only.
+#[utoipa::path(operation_id = "adminListDeadLetters", get, path = "/api/v1/admin/dlq/{queue}", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(("queue" = String, Path, description = "ingest or email"), DeadLetterQuery),
+    responses((status = 200, body = Vec<DeadLetterView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn dead_letters(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Path(path): Path<QueuePath>,
+    Query(q): Query<DeadLetterQuery>,
+) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
+    let (dlq, _) = state.dead_letter_queue(&path.queue)?;
+    Ok(Json(
+        admin::dead_letters(state.db(), &admin, &path.queue, dlq, q.limit.unwrap_or(10)).await?,
+    ))
+}
+
+/// Moves messages from a dead-letter queue back to its queue, to be processed again.
+#[utoipa::path(operation_id = "adminRedrive", post, path = "/api/v1/admin/dlq/{queue}/redrive", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(("queue" = String, Path, description = "ingest or email")), request_body = RedriveRequest,
+    responses((status = 200, body = RedriveReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn redrive(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Path(path): Path<QueuePath>,
+    ValidJson(req): ValidJson<RedriveRequest>,
+) -> Result<Json<RedriveReport>, ApiError> {
+    let (dlq, source) = state.dead_letter_queue(&path.queue)?;
+    let source = source.ok_or_else(|| {
+        ApiError::new(
+            studio::ErrorCode::ServiceUnavailable,
+            format!("The {} queue is not configured here.", path.queue),
+        )
+    })?;
+    Ok(Json(
+        admin::redrive(
+            state.db(),
+            &admin,
+            &path.queue,
+            dlq,
+            source,
+            req.max.unwrap_or(100),
+        )
+        .await?,
+    ))
+}
+
+/// Every admin action — who, when, on what — newest first.
+#[utoipa::path(operation_id = "adminAuditLog", get, path = "/api/v1/admin/audit-log", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn audit_log(
+    State(state): State<AdminState>,
+    _admin: PlatformAdmin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    Ok(Json(
+        admin::audit_log(
+            state.db(),
+            q.action.as_deref(),
+            q.before,
+            q.limit.unwrap_or(50).clamp(1, 100),
+        )
+        .await?,
+    ))
+}

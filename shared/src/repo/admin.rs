@@ -1,0 +1,134 @@
+//! The operators' views across tenants: platform counts and the workspace directory. Only the admin API
+//! (behind `adminAuth`) calls these; they are the one place queries are not scoped to one workspace.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Error, GenericClient, Row};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformCounts {
+    pub users: i64,
+    pub workspaces: i64,
+    pub suspended_workspaces: i64,
+    pub documents: i64,
+    pub messages: i64,
+    pub pending_outbox: i64,
+}
+
+pub async fn counts(db: &impl GenericClient) -> Result<PlatformCounts, Error> {
+    let r = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM users WHERE deleted_at IS NULL) AS users,
+                    (SELECT count(*) FROM workspaces WHERE deleted_at IS NULL) AS workspaces,
+                    (SELECT count(*) FROM workspaces WHERE deleted_at IS NULL AND suspended_at IS NOT NULL) AS suspended,
+                    (SELECT count(*) FROM kb_documents WHERE deleted_at IS NULL) AS documents,
+                    (SELECT count(*) FROM messages) AS messages,
+                    (SELECT count(*) FROM outbox WHERE sent_at IS NULL) AS pending_outbox",
+            &[],
+        )
+        .await?;
+    Ok(PlatformCounts {
+        users: r.get("users"),
+        workspaces: r.get("workspaces"),
+        suspended_workspaces: r.get("suspended"),
+        documents: r.get("documents"),
+        messages: r.get("messages"),
+        pending_outbox: r.get("pending_outbox"),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminWorkspaceRow {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub plan: String,
+    pub billing_status: String,
+    pub suspended_at: Option<DateTime<Utc>>,
+    pub suspended_reason: Option<String>,
+    pub members: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.slug, w.plan, w.billing_status, w.suspended_at, w.suspended_reason, w.created_at,
+    (SELECT count(*) FROM workspace_members m WHERE m.workspace_id = w.id) AS members";
+
+fn workspace_row(r: &Row) -> AdminWorkspaceRow {
+    AdminWorkspaceRow {
+        id: r.get("id"),
+        name: r.get("name"),
+        slug: r.get("slug"),
+        plan: r.get("plan"),
+        billing_status: r.get("billing_status"),
+        suspended_at: r.get("suspended_at"),
+        suspended_reason: r.get("suspended_reason"),
+        members: r.get("members"),
+        created_at: r.get("created_at"),
+    }
+}
+
+/// Active workspaces whose name or slug contains `search` (case-insensitive), newest first, before the
+/// cursor (created_at, id). `%` and `_` in the search are literal.
+pub async fn search_workspaces(
+    db: &impl GenericClient,
+    search: Option<&str>,
+    suspended_only: bool,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<AdminWorkspaceRow>, Error> {
+    let pattern = search.map(|s| {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let (at, id) = before.unzip();
+    let sql = format!(
+        "SELECT {WORKSPACE_COLUMNS} FROM workspaces w
+          WHERE w.deleted_at IS NULL
+            AND ($1::text IS NULL OR w.name ILIKE $1 OR w.slug ILIKE $1)
+            AND (NOT $2 OR w.suspended_at IS NOT NULL)
+            AND ($3::timestamptz IS NULL OR (w.created_at, w.id) < ($3, $4))
+          ORDER BY w.created_at DESC, w.id DESC LIMIT $5"
+    );
+    Ok(db
+        .query(&sql, &[&pattern, &suspended_only, &at, &id, &limit])
+        .await?
+        .iter()
+        .map(workspace_row)
+        .collect())
+}
+
+pub async fn workspace(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<AdminWorkspaceRow>, Error> {
+    let sql = format!(
+        "SELECT {WORKSPACE_COLUMNS} FROM workspaces w WHERE w.id = $1 AND w.deleted_at IS NULL"
+    );
+    Ok(db
+        .query_opt(&sql, &[&id])
+        .await?
+        .as_ref()
+        .map(workspace_row))
+}
+
+/// Suspends (with a reason) or restores an active workspace; false when there is no such workspace.
+pub async fn set_suspended(
+    db: &impl GenericClient,
+    id: Uuid,
+    reason: Option<&str>,
+    suspended: bool,
+) -> Result<bool, Error> {
+    db.execute(
+        "UPDATE workspaces
+            SET suspended_at = CASE WHEN $3 THEN COALESCE(suspended_at, now()) END,
+                suspended_reason = CASE WHEN $3 THEN $2 END,
+                updated_at = now()
+          WHERE id = $1 AND deleted_at IS NULL",
+        &[&id, &reason, &suspended],
+    )
+    .await
+    .map(|n| n == 1)
+}

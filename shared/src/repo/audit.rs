@@ -1,0 +1,105 @@
+//! The audit log of admin actions.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Error, GenericClient};
+use uuid::Uuid;
+
+/// Who acted: the shared admin key, or a platform admin's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    AdminKey,
+    PlatformAdmin(Uuid),
+}
+
+impl Actor {
+    pub const fn kind(self) -> &'static str {
+        match self {
+            Actor::AdminKey => "admin_key",
+            Actor::PlatformAdmin(_) => "platform_admin",
+        }
+    }
+
+    pub const fn user_id(self) -> Option<Uuid> {
+        match self {
+            Actor::AdminKey => None,
+            Actor::PlatformAdmin(id) => Some(id),
+        }
+    }
+}
+
+/// One action to record.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub actor: Actor,
+    pub action: &'a str,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<String>,
+    pub details: serde_json::Value,
+    pub request_id: Option<&'a str>,
+}
+
+pub async fn record(db: &impl GenericClient, entry: &Entry<'_>) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO audit_log (actor_kind, actor_user_id, action, target_type, target_id, details, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &entry.actor.kind(),
+            &entry.actor.user_id(),
+            &entry.action,
+            &entry.target_type,
+            &entry.target_id,
+            &entry.details,
+            &entry.request_id,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_kind: String,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub details: serde_json::Value,
+    pub request_id: Option<String>,
+}
+
+/// Newest first; `before` is the id of the last row of the previous page.
+pub async fn list(
+    db: &impl GenericClient,
+    action: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, Error> {
+    let rows = db
+        .query(
+            "SELECT a.id, a.at, a.actor_kind, a.actor_user_id, u.email::text AS actor_email, a.action,
+                    a.target_type, a.target_id, a.details, a.request_id
+               FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id
+              WHERE ($1::text IS NULL OR a.action = $1) AND ($2::bigint IS NULL OR a.id < $2)
+              ORDER BY a.id DESC LIMIT $3",
+            &[&action, &before, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AuditRow {
+            id: r.get("id"),
+            at: r.get("at"),
+            actor_kind: r.get("actor_kind"),
+            actor_user_id: r.get("actor_user_id"),
+            actor_email: r.get("actor_email"),
+            action: r.get("action"),
+            target_type: r.get("target_type"),
+            target_id: r.get("target_id"),
+            details: r.get("details"),
+            request_id: r.get("request_id"),
+        })
+        .collect())
+}

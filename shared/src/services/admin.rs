@@ -1,0 +1,417 @@
+//! What the platform's operators do through the admin API. Every action writes its audit-log entry in
+//! the same transaction as its effect (or, for actions outside the database, right after it).
+
+use crate::error::ApiError;
+use crate::http::PlatformAdmin;
+use crate::http::paging::{Cursor, Page, PageParams};
+use crate::queue::{Queue, QueueDepth};
+use crate::repo::{self, audit::Entry};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Records one admin action (on its own, or inside the caller's transaction).
+pub async fn audit(
+    db: &impl tokio_postgres::GenericClient,
+    admin: &PlatformAdmin,
+    action: &str,
+    target: Option<(&str, String)>,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    let request_id = crate::http::request_id::current();
+    let (target_type, target_id) = target.unzip();
+    repo::audit::record(
+        db,
+        &Entry {
+            actor: admin.actor,
+            action,
+            target_type,
+            target_id,
+            details,
+            request_id: request_id.as_deref(),
+        },
+    )
+    .await?;
+    tracing::info!(action, actor = admin.actor.kind(), "admin action");
+    Ok(())
+}
+
+/// A queue the admin API can see: the ingest and email queues and their dead-letter queues.
+#[derive(Debug, Clone, Copy)]
+pub struct NamedQueue<'a> {
+    pub name: &'static str,
+    pub queue: Option<&'a Queue>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub users: i64,
+    pub workspaces: i64,
+    pub suspended_workspaces: i64,
+    pub documents: i64,
+    pub messages: i64,
+    /// Outbox rows not yet handed to their queue.
+    pub pending_outbox: i64,
+    /// Each queue's depth; null when the queue is not configured here or could not be read.
+    #[schema(value_type = BTreeMap<String, QueueDepth>)]
+    pub queues: BTreeMap<&'static str, Option<QueueDepth>>,
+}
+
+pub async fn stats(
+    db: &Pool,
+    admin: &PlatformAdmin,
+    queues: &[NamedQueue<'_>],
+) -> Result<Stats, ApiError> {
+    let client = db.get().await?;
+    let counts = repo::admin::counts(&**client).await?;
+    let mut depths = BTreeMap::new();
+    for q in queues {
+        let depth = match q.queue {
+            None => None,
+            Some(queue) => match queue.depth().await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(
+                        queue = q.name,
+                        error = format!("{e:#}"),
+                        "queue depth unavailable"
+                    );
+                    None
+                }
+            },
+        };
+        depths.insert(q.name, depth);
+    }
+    audit(&**client, admin, "stats.read", None, json!({})).await?;
+    Ok(Stats {
+        users: counts.users,
+        workspaces: counts.workspaces,
+        suspended_workspaces: counts.suspended_workspaces,
+        documents: counts.documents,
+        messages: counts.messages,
+        pending_outbox: counts.pending_outbox,
+        queues: depths,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminWorkspaceView {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub plan: String,
+    pub billing_status: String,
+    pub suspended_at: Option<DateTime<Utc>>,
+    pub suspended_reason: Option<String>,
+    pub members: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+fn workspace_view(r: repo::admin::AdminWorkspaceRow) -> AdminWorkspaceView {
+    AdminWorkspaceView {
+        id: r.id,
+        name: r.name,
+        slug: r.slug,
+        plan: r.plan,
+        billing_status: r.billing_status,
+        suspended_at: r.suspended_at,
+        suspended_reason: r.suspended_reason,
+        members: r.members,
+        created_at: r.created_at,
+    }
+}
+
+pub async fn workspaces(
+    db: &Pool,
+    admin: &PlatformAdmin,
+    search: Option<&str>,
+    suspended_only: bool,
+    page: &PageParams,
+) -> Result<Page<AdminWorkspaceView>, ApiError> {
+    let limit = page.limit();
+    let before = page.cursor()?.map(|c| (c.at, c.id));
+    let client = db.get().await?;
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let rows = repo::admin::search_workspaces(
+        &**client,
+        search,
+        suspended_only,
+        before,
+        i64::from(limit) + 1,
+    )
+    .await?;
+    audit(
+        &**client,
+        admin,
+        "workspaces.list",
+        None,
+        json!({"search": search, "suspendedOnly": suspended_only}),
+    )
+    .await?;
+    Ok(Page::from_rows(rows, limit, |r| Cursor {
+        at: r.created_at,
+        id: r.id,
+    })
+    .try_map(|r| Ok::<_, ApiError>(workspace_view(r)))?)
+}
+
+/// Suspends a workspace (its members get 403 `workspace_suspended` at once) or restores it.
+pub async fn set_suspended(
+    db: &Pool,
+    admin: &PlatformAdmin,
+    id: Uuid,
+    suspend: bool,
+    reason: Option<&str>,
+) -> Result<AdminWorkspaceView, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    if !repo::admin::set_suspended(&*tx, id, reason, suspend).await? {
+        return Err(ApiError::not_found("Workspace"));
+    }
+    let action = if suspend {
+        "workspace.suspend"
+    } else {
+        "workspace.unsuspend"
+    };
+    audit(
+        &*tx,
+        admin,
+        action,
+        Some(("workspace", id.to_string())),
+        json!({"reason": reason}),
+    )
+    .await?;
+    let row = repo::admin::workspace(&*tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Workspace"))?;
+    tx.commit().await?;
+    tracing::info!(workspace_id = %id, suspended = suspend, "workspace suspension changed");
+    Ok(workspace_view(row))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformAdminView {
+    pub user_id: Uuid,
+    pub platform_admin: bool,
+}
+
+/// Grants or removes a user's platform-admin flag.
+pub async fn set_platform_admin(
+    db: &Pool,
+    admin: &PlatformAdmin,
+    user: Uuid,
+    on: bool,
+) -> Result<PlatformAdminView, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    if !repo::users::set_platform_admin(&*tx, user, on).await? {
+        return Err(ApiError::not_found("User"));
+    }
+    let action = if on {
+        "platform_admin.grant"
+    } else {
+        "platform_admin.revoke"
+    };
+    audit(
+        &*tx,
+        admin,
+        action,
+        Some(("user", user.to_string())),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(PlatformAdminView {
+        user_id: user,
+        platform_admin: on,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// admin_key or platform_admin
+    pub actor_kind: String,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub items: Vec<AuditEntryView>,
+    /// Pass as `before` to get the next (older) page; null on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// The audit log, newest first. Reading it is not itself recorded (it would drown the log).
+pub async fn audit_log(
+    db: &Pool,
+    action: Option<&str>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<AuditPage, ApiError> {
+    let client = db.get().await?;
+    let mut rows = repo::audit::list(&**client, action, before, i64::from(limit) + 1).await?;
+    let next_before = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(AuditPage {
+        items: rows
+            .into_iter()
+            .map(|r| AuditEntryView {
+                id: r.id,
+                at: r.at,
+                actor_kind: r.actor_kind,
+                actor_user_id: r.actor_user_id,
+                actor_email: r.actor_email,
+                action: r.action,
+                target_type: r.target_type,
+                target_id: r.target_id,
+                details: r.details,
+                request_id: r.request_id,
+            })
+            .collect(),
+        next_before,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterView {
+    pub message_id: String,
+    /// How many times the message was delivered before it was given up.
+    pub receive_count: u32,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The message body as JSON when it is JSON (email bodies are summarised: id and kind only).
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+/// Email messages carry addresses and one-time links: an operator sees which message, not its content.
+fn summarise(queue: &str, body: &str) -> serde_json::Value {
+    let parsed: serde_json::Value = serde_json::from_str(body)
+        .unwrap_or_else(|_| json!({"unparsable": body.chars().take(200).collect::<String>()}));
+    if queue.starts_with("email") {
+        json!({"id": parsed.get("id"), "kind": parsed.get("kind")})
+    } else {
+        parsed
+    }
+}
+
+/// Looks at up to `max` messages of a dead-letter queue without taking them (they stay visible).
+pub async fn dead_letters(
+    db: &Pool,
+    admin: &PlatformAdmin,
+    name: &str,
+    dlq: &Queue,
+    max: i32,
+) -> Result<Vec<DeadLetterView>, ApiError> {
+    let received = dlq
+        .receive(max, Duration::ZERO)
+        .await
+        .map_err(|e| ApiError::unavailable("dead-letter queue", e))?;
+    let client = db.get().await?;
+    audit(
+        &**client,
+        admin,
+        "dlq.list",
+        Some(("queue", name.to_owned())),
+        json!({"count": received.len()}),
+    )
+    .await?;
+    Ok(received
+        .into_iter()
+        .map(|m| DeadLetterView {
+            body: summarise(name, &m.body),
+            message_id: m.message_id,
+            receive_count: m.receive_count,
+            sent_at: m.sent_at,
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RedriveReport {
+    pub moved: usize,
+    pub failed: usize,
+}
+
+/// How long a message being moved stays hidden in the dead-letter queue.
+const REDRIVE_VISIBILITY: Duration = Duration::from_secs(60);
+
+/// Moves up to `max` messages from a dead-letter queue back to its source queue: each is sent to the
+/// source, then deleted from the dead-letter queue (a crash in between leaves a duplicate, which the
+/// consumers' idempotence absorbs — never a loss).
+pub async fn redrive(
+    db: &Pool,
+    admin: &PlatformAdmin,
+    name: &str,
+    dlq: &Queue,
+    source: &Queue,
+    max: usize,
+) -> Result<RedriveReport, ApiError> {
+    let mut report = RedriveReport {
+        moved: 0,
+        failed: 0,
+    };
+    while report.moved + report.failed < max {
+        let want = i32::try_from((max - report.moved - report.failed).min(10)).unwrap_or(10);
+        let batch = dlq
+            .receive(want, REDRIVE_VISIBILITY)
+            .await
+            .map_err(|e| ApiError::unavailable("dead-letter queue", e))?;
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            let moved = async {
+                source.send(m.body.clone()).await?;
+                dlq.delete(&m.receipt_handle).await
+            }
+            .await;
+            match moved {
+                Ok(()) => report.moved += 1,
+                Err(e) => {
+                    tracing::warn!(
+                        queue = name,
+                        message_id = m.message_id,
+                        error = format!("{e:#}"),
+                        "redrive of a message failed; it stays in the dead-letter queue"
+                    );
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+    let client = db.get().await?;
+    audit(
+        &**client,
+        admin,
+        "dlq.redrive",
+        Some(("queue", name.to_owned())),
+        json!({"moved": report.moved, "failed": report.failed}),
+    )
+    .await?;
+    Ok(report)
+}

@@ -1,0 +1,224 @@
+//! The scheduled jobs the cron function runs (EventBridge, one schedule per job) and admins run on
+//! demand (`POST /api/v1/admin/jobs/{name}/run`). Every job is idempotent, safe to run twice at once, and
+//! logs and returns what it did.
+
+use crate::knowledge::KnowledgeState;
+use crate::repo::{self, maintenance};
+use crate::services::outbox::{self, Queues};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Job {
+    /// Refresh tokens of ended families, used or expired reset tokens, idempotency keys older than a day,
+    /// ended invitations, sent outbox rows and old delivery records.
+    PurgeExpiredTokens,
+    /// Hard-deletes rows soft-deleted longer ago than the retention period, with their vectors.
+    PurgeDeleted,
+    /// Sends outbox rows the queue did not take when they were written.
+    ResendOutbox,
+    /// Fails documents stuck in `pending` or `processing` past the deadline, with a reason.
+    FailStuckIngestions,
+    /// Records each workspace's monthly usage (the current month, and the previous month closed).
+    RolloverUsage,
+}
+
+impl Job {
+    pub const ALL: [Job; 5] = [
+        Job::PurgeExpiredTokens,
+        Job::PurgeDeleted,
+        Job::ResendOutbox,
+        Job::FailStuckIngestions,
+        Job::RolloverUsage,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Job::PurgeExpiredTokens => "purge-expired-tokens",
+            Job::PurgeDeleted => "purge-deleted",
+            Job::ResendOutbox => "resend-outbox",
+            Job::FailStuckIngestions => "fail-stuck-ingestions",
+            Job::RolloverUsage => "rollover-usage",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|j| j.name() == name)
+    }
+
+    /// The names, for error messages.
+    pub fn names() -> String {
+        Self::ALL.map(Job::name).join(", ")
+    }
+}
+
+/// What one run did: counts by what was affected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobReport {
+    pub job: Job,
+    pub counts: BTreeMap<&'static str, u64>,
+    pub duration_ms: u64,
+}
+
+/// Rows handled per batch by the purge (vector deletions happen between select and delete).
+const PURGE_BATCH: i64 = 500;
+/// Outbox rows younger than this are still being sent by the request that wrote them.
+const OUTBOX_MIN_AGE_SECS: f64 = 60.0;
+
+pub async fn run(state: &KnowledgeState, job: Job) -> anyhow::Result<JobReport> {
+    let started = std::time::Instant::now();
+    let counts = match job {
+        Job::PurgeExpiredTokens => purge_expired_tokens(state).await,
+        Job::PurgeDeleted => purge_deleted(state).await,
+        Job::ResendOutbox => resend_outbox(state).await,
+        Job::FailStuckIngestions => fail_stuck_ingestions(state).await,
+        Job::RolloverUsage => rollover_usage(state).await,
+    }
+    .map_err(|e| e.context(format!("job {} failed", job.name())))?;
+    let report = JobReport {
+        job,
+        counts,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    tracing::info!(job = job.name(), counts = ?report.counts, duration_ms = report.duration_ms, "job finished");
+    Ok(report)
+}
+
+async fn purge_expired_tokens(
+    state: &KnowledgeState,
+) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let client = state.app.db.get().await?;
+    let db = &**client;
+    Ok(BTreeMap::from([
+        ("refreshTokens", repo::refresh_tokens::purge(db).await?),
+        (
+            "passwordResetTokens",
+            repo::password_resets::purge(db).await?,
+        ),
+        (
+            "idempotencyKeys",
+            maintenance::purge_idempotency_keys(db).await?,
+        ),
+        (
+            "invitations",
+            repo::invitations::purge_finished(db, 30).await?,
+        ),
+        ("sentOutboxRows", repo::outbox::purge_sent(db, 7).await?),
+        (
+            "emailDeliveries",
+            repo::email_deliveries::purge(db, 15).await?,
+        ),
+    ]))
+}
+
+async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let days = i32::try_from(state.app.config.ops.retention_days).unwrap_or(i32::MAX);
+    let mut counts = BTreeMap::from([("documents", 0), ("workspaces", 0)]);
+    let mut client = state.app.db.get().await?;
+    // Documents: vectors first (idempotent), then the rows, one locked batch per transaction.
+    loop {
+        let tx = client.transaction().await?;
+        let batch = maintenance::claim_expired_documents(&*tx, days, PURGE_BATCH).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (id, ws) in &batch {
+            state.vectors.delete_document(*ws, *id).await?;
+        }
+        let ids: Vec<_> = batch.iter().map(|(id, _)| *id).collect();
+        *counts.entry("documents").or_default() +=
+            maintenance::delete_documents(&*tx, &ids).await?;
+        tx.commit().await?;
+        if (batch.len() as i64) < PURGE_BATCH {
+            break;
+        }
+    }
+    loop {
+        let tx = client.transaction().await?;
+        let batch = maintenance::claim_expired_workspaces(&*tx, days, PURGE_BATCH).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for ws in &batch {
+            state.vectors.delete_workspace(*ws).await?;
+        }
+        let ids: Vec<_> = batch.iter().map(|ws| *ws.as_uuid()).collect();
+        *counts.entry("workspaces").or_default() +=
+            maintenance::delete_workspaces(&*tx, &ids).await?;
+        tx.commit().await?;
+        if (batch.len() as i64) < PURGE_BATCH {
+            break;
+        }
+    }
+    counts.insert(
+        "conversations",
+        maintenance::delete_expired_conversations(&**client, days).await?,
+    );
+    counts.insert(
+        "users",
+        maintenance::delete_expired_users(&**client, days).await?,
+    );
+    Ok(counts)
+}
+
+async fn resend_outbox(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let report = outbox::sweep(
+        &state.app.db,
+        Queues {
+            ingest: Some(&state.queue),
+            email: state.app.email_queue.as_ref(),
+        },
+        OUTBOX_MIN_AGE_SECS,
+    )
+    .await?;
+    Ok(BTreeMap::from([
+        ("sent", report.sent as u64),
+        ("failed", report.failed as u64),
+    ]))
+}
+
+async fn fail_stuck_ingestions(
+    state: &KnowledgeState,
+) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let deadline = state.app.config.ops.ingestion_deadline;
+    let reason = format!(
+        "ingestion did not finish within {} minutes (a worker may have stopped, or the queue was unreachable); ingest the document again",
+        deadline.as_secs() / 60
+    );
+    let client = state.app.db.get().await?;
+    let failed =
+        maintenance::fail_stuck_documents(&**client, deadline.as_secs_f64(), &reason).await?;
+    for (document, workspace) in &failed {
+        tracing::warn!(document_id = %document, workspace_id = %workspace, "stuck document failed");
+    }
+    Ok(BTreeMap::from([("documentsFailed", failed.len() as u64)]))
+}
+
+async fn rollover_usage(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let client = state.app.db.get().await?;
+    Ok(BTreeMap::from([(
+        "usagePeriods",
+        maintenance::rollover_usage(&**client).await?,
+    )]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_a_job_name_is_parsed_it_round_trips_and_unknown_names_are_refused() {
+        for job in Job::ALL {
+            assert_eq!(Job::parse(job.name()), Some(job));
+            assert_eq!(
+                serde_json::to_value(job).expect("json"),
+                serde_json::json!(job.name())
+            );
+        }
+        assert_eq!(Job::parse("drop-everything"), None);
+        assert!(Job::names().contains("purge-deleted"));
+    }
+}
