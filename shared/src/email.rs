@@ -171,13 +171,26 @@ impl Mailer {
         from: String,
         configuration_set: Option<String>,
     ) -> Self {
+        Self::ses_with(sdk, from, configuration_set, None)
+    }
+
+    /// SES at an explicit endpoint (tests point one where nothing listens).
+    #[cfg(feature = "email-ses")]
+    pub fn ses_with(
+        sdk: &aws_config::SdkConfig,
+        from: String,
+        configuration_set: Option<String>,
+        endpoint: Option<&str>,
+    ) -> Self {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .operation_timeout(std::time::Duration::from_secs(10))
             .connect_timeout(std::time::Duration::from_secs(2))
             .build();
-        let conf = aws_sdk_sesv2::config::Builder::from(sdk)
-            .timeout_config(timeouts)
-            .build();
+        let mut conf = aws_sdk_sesv2::config::Builder::from(sdk).timeout_config(timeouts);
+        if let Some(endpoint) = endpoint {
+            conf = conf.endpoint_url(endpoint);
+        }
+        let conf = conf.build();
         Self::Ses {
             client: aws_sdk_sesv2::Client::from_conf(conf),
             from,
