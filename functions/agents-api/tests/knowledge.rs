@@ -71,7 +71,7 @@ async fn when_documents_are_ingested_they_are_accepted_pending_then_ready_and_se
     let sent: Option<chrono::DateTime<chrono::Utc>> = app
         .sql()
         .await
-        .query_one("SELECT sent_at FROM outbox", &[])
+        .query_one("SELECT sent_at FROM outbox WHERE topic = 'ingest'", &[])
         .await
         .unwrap()
         .get(0);

@@ -47,7 +47,7 @@ async fn when_sqs_is_unreachable_the_request_succeeds_and_the_sweeper_sends_it_l
         .sql()
         .await
         .query_one(
-            "SELECT sent_at IS NULL, attempts, last_error FROM outbox",
+            "SELECT sent_at IS NULL, attempts, last_error FROM outbox WHERE topic = 'ingest'",
             &[],
         )
         .await
