@@ -812,14 +812,22 @@ pub async fn moto_queue(
             .await
             .expect("dlq arn")
             .attributes
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
             .expect("dlq arn");
         create = create.attributes(
             aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
             json!({"deadLetterTargetArn": arn, "maxReceiveCount": max}).to_string(),
         );
     }
-    create.send().await.expect("create queue").queue_url.expect("url")
+    create
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("url")
 }
 
 /// The sender domain verified in the moto server's SES for tests.
@@ -836,14 +844,14 @@ pub async fn ses_mailer(sdk: &aws_config::SdkConfig) -> crate::email::Mailer {
         .or_else(|e| {
             // Verified by an earlier test already.
             let text = format!("{}", aws_sdk_sesv2::error::DisplayErrorContext(&e));
-            if text.contains("AlreadyExists") { Ok(()) } else { Err(text) }
+            if text.contains("AlreadyExists") {
+                Ok(())
+            } else {
+                Err(text)
+            }
         })
         .expect("verify the test domain in moto's SES");
-    crate::email::Mailer::ses(
-        sdk,
-        format!("Studio <no-reply@{TEST_MAIL_DOMAIN}>"),
-        None,
-    )
+    crate::email::Mailer::ses(sdk, format!("Studio <no-reply@{TEST_MAIL_DOMAIN}>"), None)
 }
 
 /// A message the moto server's SES accepted (moto keeps the HTML body when both are sent).
@@ -864,7 +872,10 @@ pub async fn ses_sent_to(to: &str) -> Vec<SesMail> {
         .json()
         .await
         .expect("moto json");
-    let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+    let messages = data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     messages
         .iter()
         .filter_map(|m| {
@@ -873,12 +884,15 @@ pub async fn ses_sent_to(to: &str) -> Vec<SesMail> {
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect();
-            to_list.iter().any(|t| t.eq_ignore_ascii_case(to)).then(|| SesMail {
-                source: m["source"].as_str().unwrap_or_default().to_owned(),
-                to: to_list,
-                subject: m["subject"].as_str().unwrap_or_default().to_owned(),
-                body: m["body"].as_str().unwrap_or_default().to_owned(),
-            })
+            to_list
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(to))
+                .then(|| SesMail {
+                    source: m["source"].as_str().unwrap_or_default().to_owned(),
+                    to: to_list,
+                    subject: m["subject"].as_str().unwrap_or_default().to_owned(),
+                    body: m["body"].as_str().unwrap_or_default().to_owned(),
+                })
         })
         .collect()
 }
@@ -905,7 +919,10 @@ pub fn token_in(message: &crate::email::EmailMessage) -> String {
     let start = text
         .find("token=")
         .map(|i| i + "token=".len())
-        .or_else(|| text.find("/invitations/").map(|i| i + "/invitations/".len()))
+        .or_else(|| {
+            text.find("/invitations/")
+                .map(|i| i + "/invitations/".len())
+        })
         .expect("a link with a token");
     text[start..]
         .chars()

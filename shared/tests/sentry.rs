@@ -16,7 +16,9 @@ fn config(dsn: &str) -> Config {
 async fn when_sentry_dsn_is_set_error_events_reach_sentry_and_a_bad_dsn_only_turns_it_off() {
     studio::telemetry::init();
     assert!(!studio::telemetry::init_sentry(&config("not a dsn")));
-    assert!(!studio::telemetry::init_sentry(&Config::from_source(&studio::testing::source("postgres://u@h/d")).unwrap()));
+    assert!(!studio::telemetry::init_sentry(
+        &Config::from_source(&studio::testing::source("postgres://u@h/d")).unwrap()
+    ));
 
     let sentry = MockServer::start().await;
     Mock::given(method("POST"))
@@ -29,7 +31,10 @@ async fn when_sentry_dsn_is_set_error_events_reach_sentry_and_a_bad_dsn_only_tur
     assert!(studio::telemetry::init_sentry(&config(&dsn)));
 
     tracing::info!("a breadcrumb before the error");
-    tracing::error!(workspace_id = "ws-1", "payment webhook could not be applied");
+    tracing::error!(
+        workspace_id = "ws-1",
+        "payment webhook could not be applied"
+    );
     tokio::task::spawn_blocking(studio::telemetry::flush_sentry)
         .await
         .unwrap();
@@ -45,11 +50,16 @@ async fn when_sentry_dsn_is_set_error_events_reach_sentry_and_a_bad_dsn_only_tur
             .any(|b| b.contains("payment webhook could not be applied")),
         "no event with the error's message reached Sentry: {bodies:?}"
     );
-    assert!(bodies.iter().any(|b| b.contains("a breadcrumb before the error")));
     assert!(
-        received
+        bodies
             .iter()
-            .all(|r| r.headers.get("x-sentry-auth").is_some_and(|v| v.to_str().unwrap().contains("sentry_key=publickey"))),
+            .any(|b| b.contains("a breadcrumb before the error"))
+    );
+    assert!(
+        received.iter().all(|r| r
+            .headers
+            .get("x-sentry-auth")
+            .is_some_and(|v| v.to_str().unwrap().contains("sentry_key=publickey"))),
         "each request carries the DSN's key"
     );
 }

@@ -110,7 +110,13 @@ async fn when_the_key_is_wrong_or_missing_or_the_user_is_no_platform_admin_it_is
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let empty = a
         .app
-        .send_with(Method::GET, "/api/v1/admin/stats", None, None, &[("x-admin-key", "")])
+        .send_with(
+            Method::GET,
+            "/api/v1/admin/stats",
+            None,
+            None,
+            &[("x-admin-key", "")],
+        )
         .await;
     assert_eq!(empty.status, StatusCode::UNAUTHORIZED);
     let none = a.app.get("/api/v1/admin/stats", None).await;
@@ -140,10 +146,21 @@ async fn when_the_key_is_wrong_or_missing_or_the_user_is_no_platform_admin_it_is
         db.url,
     );
     let res = keyless
-        .send_with(Method::GET, "/api/v1/admin/stats", None, None, &[("x-admin-key", KEY)])
+        .send_with(
+            Method::GET,
+            "/api/v1/admin/stats",
+            None,
+            None,
+            &[("x-admin-key", KEY)],
+        )
         .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    assert!(res.body["error"]["message"].as_str().unwrap().contains("ADMIN_API_KEY"));
+    assert!(
+        res.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ADMIN_API_KEY")
+    );
 }
 
 #[tokio::test]
@@ -175,7 +192,11 @@ async fn when_a_user_is_made_platform_admin_their_token_opens_the_admin_api_unti
         .app
         .get("/api/v1/admin/stats", Some(&ada.access_token))
         .await;
-    assert_eq!(after.status, StatusCode::FORBIDDEN, "at once, with the same token");
+    assert_eq!(
+        after.status,
+        StatusCode::FORBIDDEN,
+        "at once, with the same token"
+    );
     assert_eq!(a.audit().await[0]["action"], "platform_admin.revoke");
 
     let unknown = a
@@ -203,7 +224,11 @@ async fn when_a_workspace_is_suspended_its_members_get_403_until_it_is_restored(
     let no_reason = a.as_key(Method::POST, &suspend, Some(json!({}))).await;
     assert_eq!(no_reason.status, StatusCode::BAD_REQUEST);
     let res = a
-        .as_key(Method::POST, &suspend, Some(json!({"reason": "chargeback"})))
+        .as_key(
+            Method::POST,
+            &suspend,
+            Some(json!({"reason": "chargeback"})),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["suspendedReason"], "chargeback");
@@ -227,7 +252,10 @@ async fn when_a_workspace_is_suspended_its_members_get_403_until_it_is_restored(
     // Eve's own workspace is untouched.
     let own = a
         .app
-        .get(&format!("/api/v1/workspaces/{}", eve.workspace_id), Some(&eve.access_token))
+        .get(
+            &format!("/api/v1/workspaces/{}", eve.workspace_id),
+            Some(&eve.access_token),
+        )
         .await;
     assert_eq!(own.status, StatusCode::OK);
 
@@ -240,7 +268,10 @@ async fn when_a_workspace_is_suspended_its_members_get_403_until_it_is_restored(
         .await;
     assert_eq!(restored.status, StatusCode::OK);
     assert!(restored.body["suspendedAt"].is_null());
-    assert_eq!(a.app.get(&ws, Some(&ada.access_token)).await.status, StatusCode::OK);
+    assert_eq!(
+        a.app.get(&ws, Some(&ada.access_token)).await.status,
+        StatusCode::OK
+    );
 
     let audit = a.audit().await;
     assert_eq!(audit[0]["action"], "workspace.unsuspend");
@@ -277,7 +308,10 @@ async fn when_workspaces_are_searched_they_are_filtered_and_paged() {
     let literal = a
         .as_key(Method::GET, "/api/v1/admin/workspaces?search=%25", None)
         .await;
-    assert!(literal.body["items"].as_array().unwrap().is_empty(), "% is literal");
+    assert!(
+        literal.body["items"].as_array().unwrap().is_empty(),
+        "% is literal"
+    );
 
     let first = a
         .as_key(Method::GET, "/api/v1/admin/workspaces?limit=2", None)
@@ -309,7 +343,11 @@ async fn when_workspaces_are_searched_they_are_filtered_and_paged() {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let audit = a.audit().await;
-    assert!(audit.iter().any(|e| e["action"] == "workspaces.list" && e["details"]["search"] == "ADA"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "workspaces.list" && e["details"]["search"] == "ADA")
+    );
 }
 
 #[tokio::test]
@@ -327,13 +365,21 @@ async fn when_a_job_is_run_on_demand_it_reports_what_it_did_and_is_audited() {
     let res = a
         .as_key(Method::POST, "/api/v1/admin/jobs/rollover-usage/run", None)
         .await;
-    assert_eq!(res.body["counts"]["usagePeriods"], 2, "this month and last month");
+    assert_eq!(
+        res.body["counts"]["usagePeriods"], 2,
+        "this month and last month"
+    );
 
     let unknown = a
         .as_key(Method::POST, "/api/v1/admin/jobs/drop-tables/run", None)
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert!(unknown.body["error"]["message"].as_str().unwrap().contains("purge-deleted"));
+    assert!(
+        unknown.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("purge-deleted")
+    );
 
     let audit = a.audit().await;
     assert_eq!(audit[0]["action"], "job.run");
@@ -348,15 +394,23 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
     let body = json!({"ingestionId": uuid::Uuid::now_v7(), "workspaceId": uuid::Uuid::now_v7()});
     dlq.send(body.to_string()).await.unwrap();
 
-    let listed = a.as_key(Method::GET, "/api/v1/admin/dlq/ingest", None).await;
+    let listed = a
+        .as_key(Method::GET, "/api/v1/admin/dlq/ingest", None)
+        .await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(listed.body[0]["body"], body);
     // Looking takes nothing away.
-    let again = a.as_key(Method::GET, "/api/v1/admin/dlq/ingest", None).await;
+    let again = a
+        .as_key(Method::GET, "/api/v1/admin/dlq/ingest", None)
+        .await;
     assert_eq!(again.body.as_array().unwrap().len(), 1);
 
     let moved = a
-        .as_key(Method::POST, "/api/v1/admin/dlq/ingest/redrive", Some(json!({})))
+        .as_key(
+            Method::POST,
+            "/api/v1/admin/dlq/ingest/redrive",
+            Some(json!({})),
+        )
         .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
     assert_eq!(moved.body["moved"], 1);
@@ -369,7 +423,9 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
         .unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(serde_json::from_str::<Value>(&back[0].body).unwrap(), body);
-    let empty = a.as_key(Method::GET, "/api/v1/admin/dlq/ingest", None).await;
+    let empty = a
+        .as_key(Method::GET, "/api/v1/admin/dlq/ingest", None)
+        .await;
     assert!(empty.body.as_array().unwrap().is_empty());
 
     // Email dead letters show which message, not its address or content.
@@ -382,14 +438,23 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
         .await
         .unwrap();
     let emails = a.as_key(Method::GET, "/api/v1/admin/dlq/email", None).await;
-    assert_eq!(emails.body[0]["body"], json!({"id": mail.id, "kind": "welcome"}));
+    assert_eq!(
+        emails.body[0]["body"],
+        json!({"id": mail.id, "kind": "welcome"})
+    );
     assert!(!emails.body.to_string().contains("private@example.com"));
     // No email queue to send them back to here: a clear 503, and they stay.
     let no_source = a
-        .as_key(Method::POST, "/api/v1/admin/dlq/email/redrive", Some(json!({})))
+        .as_key(
+            Method::POST,
+            "/api/v1/admin/dlq/email/redrive",
+            Some(json!({})),
+        )
         .await;
     assert_eq!(no_source.status, StatusCode::SERVICE_UNAVAILABLE);
-    let unknown = a.as_key(Method::GET, "/api/v1/admin/dlq/billing", None).await;
+    let unknown = a
+        .as_key(Method::GET, "/api/v1/admin/dlq/billing", None)
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 
     let actions: Vec<_> = a
@@ -400,7 +465,13 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
         .collect();
     assert_eq!(
         actions,
-        vec!["dlq.list", "dlq.list", "dlq.redrive", "dlq.list", "dlq.list"]
+        vec![
+            "dlq.list",
+            "dlq.list",
+            "dlq.redrive",
+            "dlq.list",
+            "dlq.list"
+        ]
     );
 }
 

@@ -65,11 +65,16 @@ fn contact() -> String {
 
 #[tokio::test]
 async fn when_a_member_escalates_the_contact_gets_the_transcript_once_and_the_conversation_is_marked()
-{
+ {
     let (app, _k) = knowledge_app(Embedder::offline(), local_queue().0, agents_api::routes()).await;
     let ada = app.user("Ada").await;
     let to = contact();
-    set_intake(&app, &ada, json!({"companyName": "Acme & Co", "escalationEmail": to.to_uppercase()})).await;
+    set_intake(
+        &app,
+        &ada,
+        json!({"companyName": "Acme & Co", "escalationEmail": to.to_uppercase()}),
+    )
+    .await;
     let id = conversation(&app, &ada).await;
 
     let res = escalate(&app, &ada, &id, json!({"reason": "Angry <customer>"})).await;
@@ -90,11 +95,19 @@ async fn when_a_member_escalates_the_contact_gets_the_transcript_once_and_the_co
     assert!(mail[0].text.contains("Reason: Angry <customer>"));
     assert!(mail[0].text.contains(&ada.email), "who escalated");
 
-    ses_mailer(&moto_sdk().await).await.send(&mail[0]).await.unwrap();
+    ses_mailer(&moto_sdk().await)
+        .await
+        .send(&mail[0])
+        .await
+        .unwrap();
     let sent = ses_sent_to(&to).await;
     assert_eq!(sent.len(), 1);
     assert!(sent[0].subject.starts_with("Escalation: "));
-    assert!(sent[0].body.contains("Where is my &lt;order&gt; #42?"), "{}", sent[0].body);
+    assert!(
+        sent[0].body.contains("Where is my &lt;order&gt; #42?"),
+        "{}",
+        sent[0].body
+    );
     assert!(sent[0].body.contains("Acme &amp; Co"));
 
     // Again: nothing more is sent.
@@ -130,7 +143,12 @@ async fn when_escalation_cannot_or_may_not_happen_the_refusal_says_why_and_nothi
     // No escalation contact in the intake.
     let no_contact = escalate(&app, &ada, &id, json!({})).await;
     assert_eq!(no_contact.status, StatusCode::CONFLICT);
-    assert!(no_contact.body["error"]["message"].as_str().unwrap().contains("escalationEmail"));
+    assert!(
+        no_contact.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("escalationEmail")
+    );
 
     // Turned off in the intake.
     set_intake(
@@ -141,11 +159,17 @@ async fn when_escalation_cannot_or_may_not_happen_the_refusal_says_why_and_nothi
     .await;
     let off = escalate(&app, &ada, &id, json!({})).await;
     assert_eq!(off.status, StatusCode::CONFLICT);
-    set_intake(&app, &ada, json!({"companyName": "Acme", "escalationEmail": contact()})).await;
+    set_intake(
+        &app,
+        &ada,
+        json!({"companyName": "Acme", "escalationEmail": contact()}),
+    )
+    .await;
 
     // A viewer may read but not escalate; another workspace's member gets a 404.
     let vera = app.user("Vera").await;
-    app.add_member(ada.workspace_id, vera.id, Role::Viewer).await;
+    app.add_member(ada.workspace_id, vera.id, Role::Viewer)
+        .await;
     let as_viewer = app
         .post(
             &format!("/api/v1/agents/conversations/{id}/escalate"),
@@ -153,7 +177,11 @@ async fn when_escalation_cannot_or_may_not_happen_the_refusal_says_why_and_nothi
             json!({}),
         )
         .await;
-    assert_eq!(as_viewer.status, StatusCode::NOT_FOUND, "Vera's token names her own workspace");
+    assert_eq!(
+        as_viewer.status,
+        StatusCode::NOT_FOUND,
+        "Vera's token names her own workspace"
+    );
     let as_viewer = app
         .send_with(
             http::Method::POST,
@@ -182,16 +210,27 @@ async fn when_escalation_cannot_or_may_not_happen_the_refusal_says_why_and_nothi
         "no refused escalation sent anything"
     );
     // With everything in place, it goes.
-    assert_eq!(escalate(&app, &ada, &id, json!({})).await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        escalate(&app, &ada, &id, json!({})).await.status,
+        StatusCode::ACCEPTED
+    );
 }
 
 #[tokio::test]
 async fn when_the_escalate_event_arrives_through_api_gateway_it_is_served() {
     let (app, _k) = knowledge_app(Embedder::offline(), local_queue().0, agents_api::routes()).await;
     let ada = app.user("Ada").await;
-    set_intake(&app, &ada, json!({"companyName": "Acme", "escalationEmail": contact()})).await;
+    set_intake(
+        &app,
+        &ada,
+        json!({"companyName": "Acme", "escalationEmail": contact()}),
+    )
+    .await;
     let id = conversation(&app, &ada).await;
-    let path = format!("{}/../../events/agents-escalate.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../events/agents-escalate.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(path)
         .unwrap()
         .replace("REPLACE_WITH_ACCESS_TOKEN", &ada.access_token)

@@ -23,8 +23,12 @@ async fn login(app: &TestApp, email: &str, password: &str) -> TestResponse {
 }
 
 async fn forgot(app: &TestApp, email: &str) -> TestResponse {
-    app.post("/api/v1/auth/password/forgot", None, json!({"email": email}))
-        .await
+    app.post(
+        "/api/v1/auth/password/forgot",
+        None,
+        json!({"email": email}),
+    )
+    .await
 }
 
 async fn reset(app: &TestApp, token: &str, password: &str) -> TestResponse {
@@ -53,7 +57,10 @@ async fn when_a_user_registers_a_welcome_mail_goes_out_through_ses() {
     let ada = app.user("Ada").await;
     let mail = outbox_mail(&app.db_url).await;
     assert_eq!(mail.len(), 1);
-    assert_eq!((mail[0].kind, mail[0].to.as_str()), (EmailKind::Welcome, ada.email.as_str()));
+    assert_eq!(
+        (mail[0].kind, mail[0].to.as_str()),
+        (EmailKind::Welcome, ada.email.as_str())
+    );
     assert!(mail[0].text.contains("Hello Ada"));
 
     let mailer = ses_mailer(&moto_sdk().await).await;
@@ -84,11 +91,19 @@ async fn when_a_reset_is_asked_the_answer_is_the_same_whether_or_not_the_address
 
     // The mail, through SES, carries the link.
     let token = token_in(&resets[0]);
-    ses_mailer(&moto_sdk().await).await.send(&resets[0]).await.unwrap();
+    ses_mailer(&moto_sdk().await)
+        .await
+        .send(&resets[0])
+        .await
+        .unwrap();
     let sent = ses_sent_to(&ada.email).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].subject, "Reset your Soft Systems Studio password");
-    assert!(sent[0].body.contains(&format!("reset-password?token={token}")));
+    assert!(
+        sent[0]
+            .body
+            .contains(&format!("reset-password?token={token}"))
+    );
 }
 
 #[tokio::test]
@@ -104,7 +119,10 @@ async fn when_the_token_is_used_the_password_changes_every_session_ends_and_the_
         login(&app, &ada.email, PASSWORD).await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(login(&app, &ada.email, NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        login(&app, &ada.email, NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
     // The session from before the reset is over.
     let refreshed = app
         .post(
@@ -119,7 +137,10 @@ async fn when_the_token_is_used_the_password_changes_every_session_ends_and_the_
     let again = reset(&app, &token, "yet another passphrase").await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(again.code(), "invalid_token");
-    assert_eq!(login(&app, &ada.email, NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        login(&app, &ada.email, NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -146,8 +167,16 @@ async fn when_the_token_has_expired_or_was_superseded_it_is_refused_and_nothing_
     let expired = reset(&app, &second, NEW_PASSWORD).await;
     assert_eq!(expired.status, StatusCode::BAD_REQUEST);
     assert_eq!(expired.code(), "invalid_token");
-    assert!(expired.body["error"]["message"].as_str().unwrap().contains("Ask for a new one"));
-    assert_eq!(login(&app, &ada.email, PASSWORD).await.status, StatusCode::OK);
+    assert!(
+        expired.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Ask for a new one")
+    );
+    assert_eq!(
+        login(&app, &ada.email, PASSWORD).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -161,12 +190,25 @@ async fn when_the_reset_input_is_bad_it_is_refused_with_the_field_named() {
     assert_eq!(short.code(), "validation_failed");
     assert_eq!(short.body["error"]["details"][0]["field"], "password");
     // The token survived the bad request.
-    assert_eq!(reset(&app, &token, NEW_PASSWORD).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status,
+        StatusCode::NO_CONTENT
+    );
 
-    assert_eq!(reset(&app, "not-a-token", NEW_PASSWORD).await.code(), "invalid_token");
-    assert_eq!(reset(&app, &"x".repeat(129), NEW_PASSWORD).await.code(), "validation_failed");
+    assert_eq!(
+        reset(&app, "not-a-token", NEW_PASSWORD).await.code(),
+        "invalid_token"
+    );
+    assert_eq!(
+        reset(&app, &"x".repeat(129), NEW_PASSWORD).await.code(),
+        "validation_failed"
+    );
     let missing = app
-        .post("/api/v1/auth/password/forgot", None, json!({"mail": "a@b.c"}))
+        .post(
+            "/api/v1/auth/password/forgot",
+            None,
+            json!({"mail": "a@b.c"}),
+        )
         .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
 }
@@ -185,5 +227,9 @@ async fn when_the_password_events_arrive_through_api_gateway_they_are_answered()
     assert_eq!(forgot.status, StatusCode::ACCEPTED, "{}", forgot.body);
     let reset = app.call(event("auth-password-reset.json")).await;
     assert_eq!(reset.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reset.code(), "invalid_token", "the sample's token is unknown here");
+    assert_eq!(
+        reset.code(),
+        "invalid_token",
+        "the sample's token is unknown here"
+    );
 }

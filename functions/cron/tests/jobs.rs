@@ -23,7 +23,10 @@ async fn fixture() -> Fixture {
 }
 
 /// Runs the job twice at once; returns the counts of both runs added up.
-async fn twice_at_once(k: &KnowledgeState, job: Job) -> std::collections::BTreeMap<&'static str, u64> {
+async fn twice_at_once(
+    k: &KnowledgeState,
+    job: Job,
+) -> std::collections::BTreeMap<&'static str, u64> {
     let (a, b) = tokio::join!(jobs::run(k, job), jobs::run(k, job));
     let (a, b): (JobReport, JobReport) = (a.unwrap(), b.unwrap());
     let mut sum = a.counts.clone();
@@ -56,7 +59,8 @@ async fn ingest(f: &mut Fixture, token: &str, title: &str) -> Uuid {
 }
 
 #[tokio::test]
-async fn when_tokens_expire_the_purge_removes_ended_families_and_keeps_what_replay_detection_needs() {
+async fn when_tokens_expire_the_purge_removes_ended_families_and_keeps_what_replay_detection_needs()
+{
     let f = fixture().await;
     let ada = f.app.user("Ada").await;
     // A rotation leaves a spent token in a live family: it must stay (presenting it again revokes the family).
@@ -80,13 +84,20 @@ async fn when_tokens_expire_the_purge_removes_ended_families_and_keeps_what_repl
     .await
     .unwrap();
     // Reset tokens: one used two days ago (goes), one live (stays).
-    for (used, expires) in [("now() - interval '2 days'", "now() - interval '2 days'"), ("NULL", "now() + interval '1 hour'")] {
+    for (used, expires) in [
+        ("now() - interval '2 days'", "now() - interval '2 days'"),
+        ("NULL", "now() + interval '1 hour'"),
+    ] {
         sql.execute(
             &format!(
                 "INSERT INTO password_reset_tokens (id, user_id, token_hash, expires_at, used_at)
                  VALUES ($1, $2, $3, {expires}, {used})"
             ),
-            &[&Uuid::now_v7(), &ada.id, &Uuid::now_v7().as_bytes().to_vec()],
+            &[
+                &Uuid::now_v7(),
+                &ada.id,
+                &Uuid::now_v7().as_bytes().to_vec(),
+            ],
         )
         .await
         .unwrap();
@@ -105,12 +116,25 @@ async fn when_tokens_expire_the_purge_removes_ended_families_and_keeps_what_repl
     }
 
     let counts = twice_at_once(&f.k, Job::PurgeExpiredTokens).await;
-    assert_eq!(counts["refreshTokens"], 2, "Bob's expired and Carol's logged-out family");
+    assert_eq!(
+        counts["refreshTokens"], 2,
+        "Bob's expired and Carol's logged-out family"
+    );
     assert_eq!(counts["passwordResetTokens"], 1);
     assert_eq!(counts["idempotencyKeys"], 1);
-    assert_eq!(count(&f.app, "SELECT count(*) FROM refresh_tokens").await, 2, "Ada's spent and live tokens");
-    assert_eq!(count(&f.app, "SELECT count(*) FROM password_reset_tokens").await, 1);
-    assert_eq!(count(&f.app, "SELECT count(*) FROM idempotency_keys").await, 1);
+    assert_eq!(
+        count(&f.app, "SELECT count(*) FROM refresh_tokens").await,
+        2,
+        "Ada's spent and live tokens"
+    );
+    assert_eq!(
+        count(&f.app, "SELECT count(*) FROM password_reset_tokens").await,
+        1
+    );
+    assert_eq!(
+        count(&f.app, "SELECT count(*) FROM idempotency_keys").await,
+        1
+    );
 
     // Replay detection still works after the purge: the spent token revokes Ada's family.
     let replay = studio::services::auth::refresh(&f.app.state, &ada.refresh_token, None).await;
@@ -178,9 +202,24 @@ async fn when_soft_deleted_rows_pass_retention_they_and_their_vectors_are_hard_d
         .collect();
     assert!(!remaining.contains(&old_doc) && !remaining.contains(&bob_doc));
     assert!(remaining.contains(&recent_doc) && remaining.contains(&kept_doc));
-    assert_eq!(f.k.vectors.count(ws(ada.workspace_id), Some(old_doc)).await.unwrap(), 0);
-    assert!(f.k.vectors.count(ws(ada.workspace_id), Some(kept_doc)).await.unwrap() > 0);
-    assert_eq!(f.k.vectors.count(ws(bob.workspace_id), None).await.unwrap(), 0);
+    assert_eq!(
+        f.k.vectors
+            .count(ws(ada.workspace_id), Some(old_doc))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        f.k.vectors
+            .count(ws(ada.workspace_id), Some(kept_doc))
+            .await
+            .unwrap()
+            > 0
+    );
+    assert_eq!(
+        f.k.vectors.count(ws(bob.workspace_id), None).await.unwrap(),
+        0
+    );
     assert_eq!(count(&f.app, "SELECT count(*) FROM messages").await, 0);
     assert_eq!(count(&f.app, "SELECT count(*) FROM workspaces").await, 1);
 }
@@ -223,7 +262,10 @@ async fn when_outbox_rows_were_not_sent_the_resend_sends_each_once() {
         serde_json::from_str(&email_rx.try_recv().unwrap()).unwrap();
     assert_eq!(mail.to, ada.email);
     assert!(email_rx.try_recv().is_err(), "sent once");
-    assert_eq!(count(&f.app, "SELECT count(*) FROM outbox WHERE sent_at IS NULL").await, 0);
+    assert_eq!(
+        count(&f.app, "SELECT count(*) FROM outbox WHERE sent_at IS NULL").await,
+        0
+    );
 }
 
 #[tokio::test]

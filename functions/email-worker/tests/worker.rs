@@ -55,7 +55,11 @@ async fn when_a_message_is_delivered_ses_gets_its_recipient_and_content_once() {
     assert_eq!(sent[0].subject, "Welcome to Soft Systems Studio");
     assert_eq!(sent[0].to, vec![to.clone()]);
     assert!(sent[0].source.contains("no-reply@studio.test"));
-    assert!(sent[0].body.contains("Ada &lt;b&gt;Lovelace&lt;/b&gt;"), "{}", sent[0].body);
+    assert!(
+        sent[0].body.contains("Ada &lt;b&gt;Lovelace&lt;/b&gt;"),
+        "{}",
+        sent[0].body
+    );
     assert!(sent[0].body.contains("https://app.example.com/"));
     let row = db
         .client()
@@ -67,7 +71,10 @@ async fn when_a_message_is_delivered_ses_gets_its_recipient_and_content_once() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "welcome");
-    assert!(row.get::<_, Option<String>>(1).is_some(), "SES' message id kept");
+    assert!(
+        row.get::<_, Option<String>>(1).is_some(),
+        "SES' message id kept"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +133,10 @@ async fn when_a_batch_holds_a_broken_message_only_it_is_reported_for_retry() {
     event.records = vec![
         record("good", &good),
         record("not-json", "{\"id\": 1"),
-        record("unknown-field", r#"{"id":"0190a1b2-0000-7000-8000-0000000000e1","kind":"welcome","to":"a@b.c","subject":"s","text":"t","html":"h","cc":"x@y.z"}"#),
+        record(
+            "unknown-field",
+            r#"{"id":"0190a1b2-0000-7000-8000-0000000000e1","kind":"welcome","to":"a@b.c","subject":"s","text":"t","html":"h","cc":"x@y.z"}"#,
+        ),
         record("injection", &header_injection),
     ];
     let response = handle(&state, event).await;
@@ -196,7 +206,11 @@ async fn when_mail_waits_in_the_outbox_the_sweep_queues_it_and_the_worker_delive
     let sent = ses_sent_to(&to).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].subject, "Ada invited you to Acme");
-    assert!(sent[0].body.contains("https://app.example.com/invitations/tok123"));
+    assert!(
+        sent[0]
+            .body
+            .contains("https://app.example.com/invitations/tok123")
+    );
 }
 
 #[tokio::test]
@@ -206,8 +220,7 @@ async fn when_the_sample_sqs_event_arrives_the_welcome_mail_is_sent() {
     let state = worker(&db, ses_mailer(&sdk).await).await;
     let path = format!("{}/../../events/sqs-email.json", env!("CARGO_MANIFEST_DIR"));
     let event: SqsEvent = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let to: EmailMessage =
-        serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    let to: EmailMessage = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
     let before = ses_sent_to(&to.to).await.len();
     assert!(handle(&state, event).await.batch_item_failures.is_empty());
     let sent = ses_sent_to(&to.to).await;
@@ -219,13 +232,7 @@ async fn when_the_sample_sqs_event_arrives_the_welcome_mail_is_sent() {
 async fn when_no_sender_is_configured_locally_mail_is_written_to_the_mail_directory() {
     let db = TestDb::new().await;
     let dir = studio::testing::TempDir::new("studio-mail");
-    let state = worker(
-        &db,
-        Mailer::Files {
-            dir: dir.0.clone(),
-        },
-    )
-    .await;
+    let state = worker(&db, Mailer::Files { dir: dir.0.clone() }).await;
     let message = templates::password_reset("ada@customer.test", "tok", "http://x", 60);
     process_body(&state, &serde_json::to_string(&message).unwrap())
         .await

@@ -80,7 +80,11 @@ async fn when_an_admin_invites_someone_without_an_account_they_register_accept_a
     // The mail, through SES: who invited, to which workspace, and the link.
     let mail = invitation_mail(&app, &grace_email).await;
     let token = token_in(&mail);
-    ses_mailer(&moto_sdk().await).await.send(&mail).await.unwrap();
+    ses_mailer(&moto_sdk().await)
+        .await
+        .send(&mail)
+        .await
+        .unwrap();
     let sent = ses_sent_to(&grace_email).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].subject, "Ada invited you to Ada's workspace");
@@ -136,13 +140,20 @@ async fn when_another_account_accepts_it_is_refused_and_the_invitation_stays_ope
     assert_eq!(eve_sees.status, StatusCode::NOT_FOUND, "Eve did not join");
     // Not signed in at all.
     let anonymous = app
-        .post(&format!("/api/v1/invitations/{token}/accept"), None, json!({}))
+        .post(
+            &format!("/api/v1/invitations/{token}/accept"),
+            None,
+            json!({}),
+        )
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 
     let grace = register(&app, &grace_email, "Grace").await;
     let ok = accept(&app, &token, &grace).await;
-    assert_eq!((ok.status, ok.body["role"].as_str()), (StatusCode::OK, Some("viewer")));
+    assert_eq!(
+        (ok.status, ok.body["role"].as_str()),
+        (StatusCode::OK, Some("viewer"))
+    );
 }
 
 #[tokio::test]
@@ -152,7 +163,8 @@ async fn when_roles_are_too_low_invitations_are_refused_and_only_owners_invite_o
     let bob = app.user("Bob").await;
     app.add_member(ada.workspace_id, bob.id, Role::Member).await;
     let carol = app.user("Carol").await;
-    app.add_member(ada.workspace_id, carol.id, Role::Admin).await;
+    app.add_member(ada.workspace_id, carol.id, Role::Admin)
+        .await;
     // Three members fill the free plan: upgrade so that only roles decide here.
     app.sql()
         .await
@@ -187,7 +199,12 @@ async fn when_roles_are_too_low_invitations_are_refused_and_only_owners_invite_o
         .await;
     assert_eq!(admin_invites_admin.status, StatusCode::CREATED);
     let owner_invites_owner = invite(&app, &ada, &address("w"), "owner").await;
-    assert_eq!(owner_invites_owner.status, StatusCode::CREATED, "{}", owner_invites_owner.body);
+    assert_eq!(
+        owner_invites_owner.status,
+        StatusCode::CREATED,
+        "{}",
+        owner_invites_owner.body
+    );
 }
 
 #[tokio::test]
@@ -195,10 +212,18 @@ async fn when_an_invitation_is_a_duplicate_or_malformed_it_is_refused() {
     let app = app().await;
     let ada = app.user("Ada").await;
     let grace = address("grace");
-    assert_eq!(invite(&app, &ada, &grace, "member").await.status, StatusCode::CREATED);
+    assert_eq!(
+        invite(&app, &ada, &grace, "member").await.status,
+        StatusCode::CREATED
+    );
     let twice = invite(&app, &ada, &grace.to_uppercase(), "admin").await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
-    assert!(twice.body["error"]["message"].as_str().unwrap().contains("pending"));
+    assert!(
+        twice.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pending")
+    );
     let member = invite(&app, &ada, &ada.email, "member").await;
     assert_eq!(member.status, StatusCode::CONFLICT);
     let bad = invite(&app, &ada, "not-an-address", "member").await;
@@ -254,7 +279,12 @@ async fn when_an_invitation_is_revoked_or_expired_its_link_stops_working() {
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     let after = accept(&app, &token, &grace).await;
     assert_eq!(after.code(), "invalid_token");
-    assert!(after.body["error"]["message"].as_str().unwrap().contains("revoked"));
+    assert!(
+        after.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
     let again = app
         .delete(
             &format!("{}/{id}", invitations(ada.workspace_id)),
@@ -264,7 +294,10 @@ async fn when_an_invitation_is_revoked_or_expired_its_link_stops_working() {
     assert_eq!(again.status, StatusCode::CONFLICT);
 
     // A new invitation, which expires.
-    assert_eq!(invite(&app, &ada, &grace_email, "member").await.status, StatusCode::CREATED);
+    assert_eq!(
+        invite(&app, &ada, &grace_email, "member").await.status,
+        StatusCode::CREATED
+    );
     let token = token_in(&invitation_mail(&app, &grace_email).await);
     app.sql()
         .await
@@ -276,9 +309,17 @@ async fn when_an_invitation_is_revoked_or_expired_its_link_stops_working() {
         .unwrap();
     let expired = accept(&app, &token, &grace).await;
     assert_eq!(expired.code(), "invalid_token");
-    assert!(expired.body["error"]["message"].as_str().unwrap().contains("expired"));
+    assert!(
+        expired.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
     // An expired invitation does not block a new one.
-    assert_eq!(invite(&app, &ada, &grace_email, "member").await.status, StatusCode::CREATED);
+    assert_eq!(
+        invite(&app, &ada, &grace_email, "member").await.status,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -286,8 +327,14 @@ async fn when_the_plan_is_full_pending_invitations_count_and_the_next_is_refused
     let app = app().await;
     let ada = app.user("Ada").await;
     // Free plan: 3 members. Ada plus two pending invitations fill it.
-    assert_eq!(invite(&app, &ada, &address("a"), "member").await.status, StatusCode::CREATED);
-    assert_eq!(invite(&app, &ada, &address("b"), "member").await.status, StatusCode::CREATED);
+    assert_eq!(
+        invite(&app, &ada, &address("a"), "member").await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        invite(&app, &ada, &address("b"), "member").await.status,
+        StatusCode::CREATED
+    );
     let full = invite(&app, &ada, &address("c"), "member").await;
     assert_eq!(full.status, StatusCode::PAYMENT_REQUIRED);
     assert_eq!(full.code(), "quota_exceeded");
@@ -312,5 +359,9 @@ async fn when_the_invitation_events_arrive_through_api_gateway_they_are_served()
     assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
     assert_eq!(invited.body["email"], "new.teammate@example.com");
     let accepted = app.call(event("invitations-accept.json")).await;
-    assert_eq!(accepted.code(), "invalid_token", "the sample's token is unknown here");
+    assert_eq!(
+        accepted.code(),
+        "invalid_token",
+        "the sample's token is unknown here"
+    );
 }

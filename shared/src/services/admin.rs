@@ -155,11 +155,11 @@ pub async fn workspaces(
         json!({"search": search, "suspendedOnly": suspended_only}),
     )
     .await?;
-    Ok(Page::from_rows(rows, limit, |r| Cursor {
+    Page::from_rows(rows, limit, |r| Cursor {
         at: r.created_at,
         id: r.id,
     })
-    .try_map(|r| Ok::<_, ApiError>(workspace_view(r)))?)
+    .try_map(|r| Ok::<_, ApiError>(workspace_view(r)))
 }
 
 /// Suspends a workspace (its members get 403 `workspace_suspended` at once) or restores it.
