@@ -84,26 +84,51 @@ impl EmailMessage {
     }
 }
 
-/// Writes the message to the outbox inside the caller's transaction; returns the outbox row id and the
-/// payload, for [`crate::services::outbox::send_committed`] after the commit.
+/// A message written to the outbox, to be sent to the email queue once its transaction has committed.
+#[must_use = "send the queued mail after the commit (or leave it to the outbox sweep on purpose)"]
+#[derive(Debug)]
+pub struct QueuedMail {
+    outbox_id: Uuid,
+    payload: serde_json::Value,
+}
+
+impl QueuedMail {
+    pub fn outbox_id(&self) -> Uuid {
+        self.outbox_id
+    }
+
+    /// Sends it to the state's email queue now; a failure (or no queue) leaves it to the outbox sweep.
+    pub async fn send(self, db: &impl tokio_postgres::GenericClient, state: &crate::AppState) {
+        crate::services::outbox::send_committed(
+            db,
+            state.email_queue.as_ref(),
+            self.outbox_id,
+            &self.payload,
+        )
+        .await;
+    }
+}
+
+/// Writes the message to the outbox inside the caller's transaction; after the commit, call
+/// [`QueuedMail::send`].
 pub async fn queue(
     db: &impl tokio_postgres::GenericClient,
     workspace: Option<Uuid>,
     message: &EmailMessage,
-) -> anyhow::Result<(Uuid, serde_json::Value)> {
-    message.check()?;
-    let payload = serde_json::to_value(message)?;
-    let id = Uuid::now_v7();
+) -> Result<QueuedMail, crate::ApiError> {
+    message.check().map_err(crate::ApiError::internal)?;
+    let payload = serde_json::to_value(message).map_err(crate::ApiError::internal)?;
+    let outbox_id = Uuid::now_v7();
     outbox::insert(
         db,
-        id,
+        outbox_id,
         workspace,
         crate::services::outbox::EMAIL_TOPIC,
         &payload,
     )
     .await?;
-    tracing::info!(email_id = %message.id, kind = message.kind.as_str(), outbox_id = %id, "email queued");
-    Ok((id, payload))
+    tracing::info!(email_id = %message.id, kind = message.kind.as_str(), outbox_id = %outbox_id, "email queued");
+    Ok(QueuedMail { outbox_id, payload })
 }
 
 /// Where messages are delivered.

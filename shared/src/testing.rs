@@ -328,6 +328,23 @@ impl TestApp {
             .expect("add member");
     }
 
+    /// Saves `intake` as the user's workspace's intake (and the agent configuration mapped from it).
+    pub async fn set_intake(&self, user: &TestUser, intake: Value) {
+        let parsed: crate::agent::Intake =
+            serde_json::from_value(intake.clone()).expect("an intake");
+        let config = serde_json::to_value(crate::agent::AgentConfig::from_intake(&parsed))
+            .expect("config json");
+        crate::repo::intakes::upsert(
+            &admin_client(&self.db_url).await,
+            crate::WorkspaceId::from_trusted_source(user.workspace_id),
+            &intake,
+            &config,
+            user.id,
+        )
+        .await
+        .expect("save the intake");
+    }
+
     pub async fn sql(&self) -> tokio_postgres::Client {
         admin_client(&self.db_url).await
     }

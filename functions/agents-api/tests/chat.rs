@@ -53,21 +53,7 @@ async fn ingest(
 }
 
 async fn set_company(app: &TestApp, user: &TestUser, name: &str) {
-    let client = app.sql().await;
-    let intake = json!({"companyName": name});
-    let config = serde_json::to_value(studio::agent::AgentConfig::from_intake(
-        &serde_json::from_value(intake.clone()).unwrap(),
-    ))
-    .unwrap();
-    studio::repo::intakes::upsert(
-        &client,
-        studio::WorkspaceId::from_trusted_source(user.workspace_id),
-        &intake,
-        &config,
-        user.id,
-    )
-    .await
-    .unwrap();
+    app.set_intake(user, json!({"companyName": name})).await;
 }
 
 async fn llm_server(reply: &str) -> MockServer {

@@ -15,19 +15,7 @@ use studio::testing::{
 use uuid::Uuid;
 
 async fn set_intake(app: &TestApp, user: &TestUser, intake: Value) {
-    let config = serde_json::to_value(studio::agent::AgentConfig::from_intake(
-        &serde_json::from_value(intake.clone()).unwrap(),
-    ))
-    .unwrap();
-    studio::repo::intakes::upsert(
-        &app.sql().await,
-        studio::WorkspaceId::from_trusted_source(user.workspace_id),
-        &intake,
-        &config,
-        user.id,
-    )
-    .await
-    .unwrap();
+    app.set_intake(user, intake).await;
 }
 
 /// A conversation of two turns; returns its id.

@@ -166,7 +166,10 @@ async fn when_mail_waits_in_the_outbox_the_sweep_queues_it_and_the_worker_delive
         7,
     );
     let client = db.client().await;
-    let (outbox_id, _) = studio::email::queue(&client, None, &message).await.unwrap();
+    let outbox_id = studio::email::queue(&client, None, &message)
+        .await
+        .unwrap()
+        .outbox_id();
 
     let report = sweep(
         &state.db,

@@ -153,18 +153,10 @@ pub async fn register(
     )
     .await?;
     let welcome = crate::email::templates::welcome(&email, name.trim(), state.config.app_url());
-    let (outbox_id, payload) = crate::email::queue(&*tx, None, &welcome)
-        .await
-        .map_err(ApiError::internal)?;
+    let mail = crate::email::queue(&*tx, None, &welcome).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user_id, workspace_id = %workspace.id, "user registered");
-    crate::services::outbox::send_committed(
-        &**client,
-        state.email_queue.as_ref(),
-        outbox_id,
-        &payload,
-    )
-    .await;
+    mail.send(&**client, state).await;
     Ok(RegisterResponse {
         user: UserView {
             id: user_id,
@@ -356,18 +348,10 @@ async fn forgot_password_inner(state: &AppState, email: &str) -> Result<(), ApiE
         state.config.app_url(),
         ttl.as_secs() / 60,
     );
-    let (outbox_id, payload) = crate::email::queue(&*tx, None, &message)
-        .await
-        .map_err(ApiError::internal)?;
+    let mail = crate::email::queue(&*tx, None, &message).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "password reset issued");
-    crate::services::outbox::send_committed(
-        &**client,
-        state.email_queue.as_ref(),
-        outbox_id,
-        &payload,
-    )
-    .await;
+    mail.send(&**client, state).await;
     Ok(())
 }
 

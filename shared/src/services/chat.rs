@@ -598,18 +598,10 @@ pub async fn escalate(
         state.app.config.app_url(),
     );
     let at = conversations::mark_escalated(&*tx, ws, id, tenant.user_id).await?;
-    let (outbox_id, payload) = crate::email::queue(&*tx, Some(*ws.as_uuid()), &message)
-        .await
-        .map_err(ApiError::internal)?;
+    let mail = crate::email::queue(&*tx, Some(*ws.as_uuid()), &message).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, conversation_id = %id, "conversation escalated");
-    crate::services::outbox::send_committed(
-        &**client,
-        state.app.email_queue.as_ref(),
-        outbox_id,
-        &payload,
-    )
-    .await;
+    mail.send(&**client, &state.app).await;
     Ok(EscalationView {
         conversation_id: id,
         escalated_at: at,

@@ -126,18 +126,10 @@ pub async fn invite(
         state.config.app_url(),
         ttl.as_secs() / 86_400,
     );
-    let (outbox_id, payload) = crate::email::queue(&*tx, Some(*ws.as_uuid()), &message)
-        .await
-        .map_err(ApiError::internal)?;
+    let mail = crate::email::queue(&*tx, Some(*ws.as_uuid()), &message).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, invitation_id = %row.id, "invitation sent");
-    crate::services::outbox::send_committed(
-        &**client,
-        state.email_queue.as_ref(),
-        outbox_id,
-        &payload,
-    )
-    .await;
+    mail.send(&**client, state).await;
     view(row)
 }
 
