@@ -534,6 +534,23 @@ mod tests {
         assert!(m.check().is_err());
     }
 
+    #[tokio::test]
+    async fn when_no_sender_is_configured_on_lambda_the_start_fails_naming_email_from() {
+        let src = crate::config::Source::from_pairs([
+            ("DATABASE_URL", "postgres://u@h/d"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ]);
+        let cfg = crate::Config::from_source(&src).expect("config");
+        let err = Mailer::from_config(&cfg.ops, true)
+            .await
+            .expect_err("no sender on Lambda");
+        assert!(err.to_string().contains("EMAIL_FROM"), "{err}");
+        assert!(matches!(
+            Mailer::from_config(&cfg.ops, false).await,
+            Ok(Mailer::Files { .. })
+        ));
+    }
+
     #[test]
     fn when_a_message_is_logged_its_address_and_body_are_not() {
         let m = password_reset("secret.person@example.com", "tok123", "http://x", 60);
