@@ -66,7 +66,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
   echo "$want" > "$STAMP"
 fi
-"$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -iE '^(moto|cfn-lint) '
+"$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -iE '^(moto|cfn-lint|checkov|detect-secrets|schemathesis|cargo-lambda|ziglang) '
 
 step "moto server (AWS endpoint for SQS, SES, Secrets Manager)"
 MOTO_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
@@ -96,6 +96,12 @@ if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 step "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 
+step "checkov template.yaml (every skip carries its reason in the template)"
+"$VENV/bin/checkov" -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
+step "repository hygiene (no .env, no unreviewed secrets, .env.example complete)"
+bash "$ROOT/scripts/hygiene.sh" "$VENV"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -109,3 +115,9 @@ else
   echo "cargo-nextest not found: using cargo test"
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "fuzzing: schemathesis against the served OpenAPI document"
+bash "$ROOT/scripts/fuzz.sh" "$VENV"
+
+step "arm64 cross build (cargo-lambda) of the function with the most native code"
+bash "$ROOT/scripts/cross-build.sh" "$VENV" agents-api

@@ -131,8 +131,9 @@ pub struct ErrorBody {
 pub struct ErrorObject {
     pub code: ErrorCode,
     pub message: String,
-    /// For `validation_failed`: the list of field errors.
-    #[schema(value_type = Option<Object>)]
+    /// For `validation_failed`: the list of field errors (`[{field, message}]`); for `quota_exceeded`:
+    /// `{limit, max, used, plan}`; otherwise null.
+    #[schema(value_type = Option<serde_json::Value>)]
     pub details: Option<Value>,
     pub request_id: Option<String>,
 }

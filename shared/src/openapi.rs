@@ -63,5 +63,78 @@ pub fn merged(
             .into(),
     );
     doc.info.license = None;
+    document_common_answers(&mut doc);
     doc
+}
+
+/// The answers every route can give that come from the layers and extractors rather than the handler:
+/// a malformed path, query or body (400, 413, 415), a missing or bad token (401), an unknown id (404),
+/// the rate limit (429) and a database that is down (503). Added where the route does not document them
+/// itself, so the document says every status a client can see.
+fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{PathItem, Ref, RefOr, ResponseBuilder, path::Operation};
+    let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let PathItem {
+            get,
+            put,
+            post,
+            delete,
+            patch,
+            ..
+        } = item;
+        let unlimited = path.ends_with("/health") || path.ends_with("/openapi.json");
+        let operations: [&mut Option<Operation>; 5] = [get, put, post, delete, patch];
+        for op in operations.into_iter().flatten() {
+            let has_path_params = path.contains('{');
+            let has_params =
+                has_path_params || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_body = op.request_body.is_some();
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut add = |code: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| error(description));
+            };
+            if has_params || has_body {
+                add(
+                    "400",
+                    "validation_failed or malformed_json: a malformed path, query or body",
+                );
+            }
+            if has_body {
+                add("413", "payload_too_large: the body is over 4 MB");
+                add(
+                    "415",
+                    "unsupported_media_type: the body is not application/json",
+                );
+            }
+            if secured {
+                add("401", "unauthorized or token_expired");
+            }
+            if has_path_params {
+                add("404", "not_found");
+            }
+            if !unlimited {
+                add("429", "rate_limited (with Retry-After)");
+                add(
+                    "503",
+                    "service_unavailable: a dependency is down; nothing was changed",
+                );
+            }
+        }
+    }
 }

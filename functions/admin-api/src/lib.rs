@@ -13,7 +13,7 @@ use studio::knowledge::KnowledgeState;
 use studio::queue::Queue;
 use studio::services::admin::{
     self, AdminWorkspaceView, AuditEntryView, AuditPage, DeadLetterView, NamedQueue,
-    PlatformAdminView, RedriveReport, Stats,
+    PlatformAdminView, QueueStat, RedriveReport, Stats,
 };
 use studio::services::jobs::{self, Job, JobReport};
 use studio::{ApiError, AppState};
@@ -111,7 +111,7 @@ pub fn routes() -> Router<AdminState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(health, stats, workspaces, suspend, unsuspend, grant_platform_admin, revoke_platform_admin, list_jobs, run_job, dead_letters, redrive, audit_log),
-    components(schemas(Stats, studio::queue::QueueDepth, AdminWorkspaceView, SuspendRequest, PlatformAdminView, Job, JobReport, DeadLetterView, RedriveRequest, RedriveReport, AuditPage, AuditEntryView)),
+    components(schemas(Stats, QueueStat, studio::queue::QueueDepth, AdminWorkspaceView, SuspendRequest, PlatformAdminView, Job, JobReport, DeadLetterView, RedriveRequest, RedriveReport, AuditPage, AuditEntryView)),
     tags((name = "admin", description = "The platform's operators (X-Admin-Key or a platform admin's token)"))
 )]
 pub struct ApiDoc;

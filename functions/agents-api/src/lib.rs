@@ -69,7 +69,7 @@ pub fn stream_routes() -> Router<KnowledgeState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(stream, health, ingest, ingestion, documents, document, delete_document, search, run, conversations, conversation, rename_conversation, delete_conversation, feedback, escalate),
-    components(schemas(IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit, RunRequest, ChatReply, ConversationSummary, ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView)),
+    components(schemas(SseEvent, IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit, RunRequest, ChatReply, ConversationSummary, ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView)),
     tags((name = "knowledge base", description = "Documents the agent answers from"), (name = "agent", description = "The customer-service agent and its conversations"))
 )]
 pub struct ApiDoc;
@@ -498,7 +498,7 @@ async fn feedback(
 #[utoipa::path(operation_id = "streamCustomerServiceAgent", post, path = "/api/v1/agents/customer-service/stream", tag = "agent", security(("bearer" = [])),
     request_body = RunRequest,
     responses(
-        (status = 200, description = "text/event-stream: sources, delta..., done | error", content_type = "text/event-stream", body = String),
+        (status = 200, description = "text/event-stream: sources, delta..., done | error", content_type = "text/event-stream", body = SseEvent),
         (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "unknown conversation", body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -563,4 +563,15 @@ async fn escalate(
         StatusCode::ACCEPTED
     };
     Ok((status, Json(out)).into_response())
+}
+
+/// One server-sent event of the streamed turn: `sources` (`data`: `[{documentId, title, score}]`), `delta`
+/// (`{text}`), then `done` (`{convId, messageId, usage}`) or `error` (`{code, message}`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SseEvent {
+    /// sources, delta, done or error
+    event: String,
+    /// The event's JSON payload.
+    data: String,
 }

@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -58,9 +57,16 @@ pub struct Stats {
     pub messages: i64,
     /// Outbox rows not yet handed to their queue.
     pub pending_outbox: i64,
-    /// Each queue's depth; null when the queue is not configured here or could not be read.
-    #[schema(value_type = BTreeMap<String, QueueDepth>)]
-    pub queues: BTreeMap<&'static str, Option<QueueDepth>>,
+    /// Each queue the admin API knows: ingest, email, and their dead-letter queues.
+    pub queues: Vec<QueueStat>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStat {
+    pub name: String,
+    /// Null when the queue is not configured here, or could not be read (logged).
+    pub depth: Option<QueueDepth>,
 }
 
 pub async fn stats(
@@ -70,7 +76,7 @@ pub async fn stats(
 ) -> Result<Stats, ApiError> {
     let client = db.get().await?;
     let counts = repo::admin::counts(&**client).await?;
-    let mut depths = BTreeMap::new();
+    let mut depths = Vec::new();
     for q in queues {
         let depth = match q.queue {
             None => None,
@@ -86,7 +92,10 @@ pub async fn stats(
                 }
             },
         };
-        depths.insert(q.name, depth);
+        depths.push(QueueStat {
+            name: q.name.to_owned(),
+            depth,
+        });
     }
     audit(&**client, admin, "stats.read", None, json!({})).await?;
     Ok(Stats {

@@ -31,8 +31,10 @@ pub struct Source {
     pub score: f32,
 }
 
+/// The tokens one chat turn used (named `TokenUsage` in the API document: `Usage` is the billing view's).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TokenUsage)]
 pub struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
