@@ -27,7 +27,7 @@ trap cleanup EXIT
 env -u AWS_ENDPOINT_URL PORT="$PORT" DATABASE_URL="${SERVER%/*}/$DB" DATABASE_POOL_SIZE=16 \
   RATE_LIMIT_AUTH_PER_MINUTE=100000000 RATE_LIMIT_API_PER_IP_PER_MINUTE=100000000 \
   RATE_LIMIT_API_PER_TENANT_PER_MINUTE=100000000 MAIL_DIR="$WORK/mail" VECTOR_DATA_DIR="$WORK/vectors" \
-  RUST_LOG=error target/release/devserver >"$WORK/devserver.log" 2>&1 &
+  RUST_LOG=error "${CARGO_TARGET_DIR:-target}/release/devserver" >"$WORK/devserver.log" 2>&1 &
 DEV_PID=$!
 for _ in $(seq 1 120); do curl -fsS "$BASE/api/v1/health" >/dev/null 2>&1 && break; sleep 0.5; done
 register=$(curl -fsS -X POST "$BASE/api/v1/auth/register" -H 'content-type: application/json' \

@@ -141,9 +141,29 @@ async fn when_qdrant_url_is_set_the_vector_store_suite_passes_against_the_server
         &url,
         api_key.as_ref(),
         &collection,
+        DIM,
     )
     .await
     .unwrap();
-    store.ensure_collection(DIM).await.unwrap();
+    // The collection is created on first use.
     suite(&VectorStore::Qdrant(store)).await;
+}
+
+#[tokio::test]
+async fn when_qdrant_is_configured_the_cold_start_does_not_wait_on_it_and_first_use_says_what_failed()
+ {
+    let mut src = studio::testing::source("postgres://unused@127.0.0.1/unused");
+    src.set("QDRANT_URL", "http://127.0.0.1:9");
+    let cfg = studio::Config::from_source(&src).unwrap();
+    // Nothing listens on port 9: building the store must not need it.
+    let store = VectorStore::from_config(&cfg.knowledge, DIM).await.unwrap();
+    let ws = studio::WorkspaceId::from_trusted_source(Uuid::now_v7());
+    let err = store
+        .search(ws, vec![0.0; DIM as usize], 5, None)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("checking the Qdrant collection"),
+        "{err:#}"
+    );
 }

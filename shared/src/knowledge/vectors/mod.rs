@@ -83,9 +83,9 @@ impl VectorStore {
                 url,
                 cfg.qdrant_api_key.as_ref(),
                 &cfg.qdrant_collection,
+                dimensions,
             )
             .await?;
-            store.ensure_collection(dimensions).await?;
             return Ok(Self::Qdrant(store));
         }
         Self::embedded(&cfg.vector_data_dir, dimensions)

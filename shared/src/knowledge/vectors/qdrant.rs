@@ -19,6 +19,10 @@ use uuid::Uuid;
 pub struct QdrantStore {
     client: std::sync::Arc<Qdrant>,
     collection: String,
+    dimensions: u32,
+    /// The collection is checked (and created) on first use, not at cold start: init waits on no network
+    /// but the secret fetch. A failed check is retried by the next call.
+    ready: std::sync::Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl std::fmt::Debug for QdrantStore {
@@ -95,6 +99,7 @@ impl QdrantStore {
         url: &str,
         api_key: Option<&SecretString>,
         collection: &str,
+        dimensions: u32,
     ) -> anyhow::Result<Self> {
         let client = Qdrant::from_url(url)
             .api_key(api_key.map(|k| k.expose_secret().to_owned()))
@@ -105,7 +110,17 @@ impl QdrantStore {
         Ok(Self {
             client: std::sync::Arc::new(client),
             collection: collection.to_owned(),
+            dimensions,
+            ready: std::sync::Arc::new(tokio::sync::OnceCell::new()),
         })
+    }
+
+    /// Checks the collection once per container, on first use.
+    async fn ready(&self) -> anyhow::Result<()> {
+        self.ready
+            .get_or_try_init(|| self.ensure_collection(self.dimensions))
+            .await
+            .map(drop)
     }
 
     pub async fn ensure_collection(&self, dimensions: u32) -> anyhow::Result<()> {
@@ -137,6 +152,7 @@ impl QdrantStore {
         workspace: WorkspaceId,
         chunks: &[ChunkPoint],
     ) -> anyhow::Result<()> {
+        self.ready().await?;
         let points: Vec<PointStruct> = chunks.iter().map(|c| to_point(workspace, c)).collect();
         self.client
             .upsert_points(UpsertPointsBuilder::new(&self.collection, points).wait(true))
@@ -152,6 +168,7 @@ impl QdrantStore {
         limit: u64,
         score_threshold: Option<f32>,
     ) -> anyhow::Result<Vec<SearchHit>> {
+        self.ready().await?;
         let response = self
             .client
             .query(search_request(
@@ -172,6 +189,7 @@ impl QdrantStore {
         workspace: WorkspaceId,
         document: Option<Uuid>,
     ) -> anyhow::Result<()> {
+        self.ready().await?;
         let filter = match document {
             Some(d) => document_filter(workspace, d),
             None => tenant_filter(workspace),
@@ -192,6 +210,7 @@ impl QdrantStore {
         workspace: WorkspaceId,
         document: Option<Uuid>,
     ) -> anyhow::Result<u64> {
+        self.ready().await?;
         let filter = match document {
             Some(d) => document_filter(workspace, d),
             None => tenant_filter(workspace),
