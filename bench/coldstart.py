@@ -209,6 +209,7 @@ def main():
     parser.add_argument("--target-dir", default=os.path.join(ROOT, "target", "release"))
     parser.add_argument("--secret", action="store_true", help="also measure auth-api's init with the secret fetched from AWS_ENDPOINT_URL")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--only", nargs="*", help="measure only these functions (and hello-lambda)")
     args = parser.parse_args()
 
     results = {}
@@ -217,7 +218,14 @@ def main():
         if not os.path.exists(path):
             print(f"{name}: {path} not built; skipped", file=sys.stderr)
             continue
-        runs = [measure(path, event, name, None) for _ in range(args.runs)]
+        if args.only and name not in args.only and name != "hello-lambda":
+            continue
+        try:
+            runs = [measure(path, event, name, None) for _ in range(args.runs)]
+        except RuntimeError as e:
+            print(f"FAILED {e}", file=sys.stderr)
+            results[name] = {"error": str(e)[:200], "tokenizer": tokenizer}
+            continue
         results[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         results[name]["tokenizer"] = tokenizer
     if args.secret and "auth-api" in results:
@@ -231,6 +239,10 @@ def main():
     print(f"{'function':<20} {'init ms':>8} {'x hello':>8} {'first ms':>9} {'peak RSS MB':>12} {'RSS target':>11}  verdict")
     failed = False
     for name, r in results.items():
+        if "error" in r:
+            failed = True
+            print(f"{name:<20} failed: {r['error']}")
+            continue
         ratio = r["init_ms"] / hello["init_ms"] if hello else float("nan")
         target = 64 if r["tokenizer"] else 30
         ok_rss = r["rss_mb"] <= target

@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 fn http() -> &'static reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
+        studio::http::outbound::client_builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default()

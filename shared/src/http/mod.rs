@@ -6,6 +6,7 @@ mod admin_auth;
 pub mod app;
 mod auth;
 pub mod extract;
+pub mod outbound;
 pub mod paging;
 pub mod ratelimit;
 pub mod request_id;
