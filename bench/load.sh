@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Load against the devserver (release build): 200 concurrent connections for 30 s on each of the health
-# route (no auth, no database: the anchor), an authenticated read (token + membership check + a row), a
+# Load against the devserver (release build): 200 concurrent connections for 30 s on each of the liveness
+# route (no auth, no database: the anchor), the health route (one database round trip), an authenticated read (token + membership check + a row), a
 # search (embedding + vector search) and the ingest path (validation, quota, documents + outbox in one
 # transaction, queue send). Rate limits are raised for the run; the pool is sized for one process serving
 # 200 connections (a Lambda container serves one request at a time and keeps 2).
@@ -56,7 +56,8 @@ run() { # name, then wrk arguments
 echo "| route ($CONNS connections, ${SECS} s) | requests/s | p50 | p99 | errors |"
 echo "|---|---|---|---|---|"
 export WRK_TOKEN="$TOKEN"
-WRK_TOKEN="" run "GET /api/v1/health (anchor)" -s bench/get.lua "$BASE/api/v1/health"
+WRK_TOKEN="" run "GET /api/v1/health/live (anchor)" -s bench/get.lua "$BASE/api/v1/health/live"
+WRK_TOKEN="" run "GET /api/v1/health (one SELECT 1)" -s bench/get.lua "$BASE/api/v1/health"
 run "GET /api/v1/workspaces/{id} (auth)" -s bench/get.lua "$BASE/api/v1/workspaces/$WS"
 WRK_BODY='{"query":"how long do refunds take","limit":5}' run "POST /api/v1/agents/search" -s bench/post.lua "$BASE/api/v1/agents/search"
 WRK_BODY='{"documents":[{"title":"Load","content":"A short document written by the load test."}]}' \

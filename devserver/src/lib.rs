@@ -28,6 +28,7 @@ pub fn routes_with(admin: admin_api::AdminState) -> Router<AppState> {
     let knowledge = admin.knowledge.clone();
     Router::new()
         .route("/api/v1/health", get(health))
+        .route("/api/v1/health/live", get(live))
         .route("/api/v1/openapi.json", get(openapi_json))
         .merge(auth_api::routes())
         .merge(workspaces_api::routes())
@@ -55,7 +56,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(health, openapi_json), tags((name = "devserver", description = "Served by the local devserver")))]
+#[openapi(paths(health, live, openapi_json), tags((name = "devserver", description = "Served by the local devserver")))]
 struct Local;
 
 /// The devserver's overall health: the database's state.
@@ -63,6 +64,13 @@ struct Local;
     responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
 async fn health(state: State<AppState>) -> Response {
     studio::http::health(state).await
+}
+
+/// Liveness only: the process answers (no auth, no database). The load benchmark's anchor.
+#[utoipa::path(operation_id = "live", get, path = "/api/v1/health/live", tag = "devserver",
+    responses((status = 200, description = "The process is up")))]
+async fn live() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok"}))
 }
 
 /// This document.
