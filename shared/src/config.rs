@@ -132,8 +132,7 @@ impl Source {
 /// Fetches a secret's string through the AWS SDK. `AWS_ENDPOINT_URL` (e.g. a moto server) is honoured by
 /// the SDK's own configuration loader.
 pub async fn fetch_secret(arn: &str) -> Result<String, ConfigError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let client = aws_sdk_secretsmanager::Client::new(crate::aws::config().await);
     let out = client
         .get_secret_value()
         .secret_id(arn)

@@ -163,14 +163,11 @@ impl Mailer {
     ) -> anyhow::Result<Self> {
         match &cfg.email_from {
             #[cfg(feature = "email-ses")]
-            Some(from) => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                Ok(Self::ses(
-                    &sdk,
-                    from.clone(),
-                    cfg.ses_configuration_set.clone(),
-                ))
-            }
+            Some(from) => Ok(Self::ses(
+                crate::aws::config().await,
+                from.clone(),
+                cfg.ses_configuration_set.clone(),
+            )),
             #[cfg(not(feature = "email-ses"))]
             Some(_) => anyhow::bail!(
                 "EMAIL_FROM is set but this binary was built without SES support (feature email-ses)"

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod db;
 pub mod email;

@@ -29,8 +29,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 impl Queue {
     /// An SQS queue, with the SDK's configuration from the environment (`AWS_ENDPOINT_URL` honoured).
     pub async fn sqs(url: String) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::sqs_with(&sdk, url, None)
+        Self::sqs_with(crate::aws::config().await, url, None)
     }
 
     /// An SQS queue with an explicit endpoint (tests point one at an address where nothing listens).

@@ -7,6 +7,21 @@ use serde_json::json;
 use studio::knowledge::queue::IngestMessage;
 use studio::knowledge::{Embedder, KnowledgeState, Queue};
 use studio::services::outbox::{Queues, sweep};
+
+/// Sweeps the ingest topic once; how many rows were sent.
+async fn sweep_ingest(k: &KnowledgeState) -> usize {
+    sweep(
+        &k.app.db,
+        Queues {
+            ingest: Some(&k.queue),
+            email: None,
+        },
+        0.0,
+    )
+    .await
+    .unwrap()
+    .sent
+}
 use studio::testing::knowledge_app;
 
 async fn moto_queue() -> (aws_config::SdkConfig, String) {
@@ -57,54 +72,14 @@ async fn when_sqs_is_unreachable_the_request_succeeds_and_the_sweeper_sends_it_l
     assert!(row.get::<_, Option<String>>(2).is_some());
 
     // A sweep while the queue is still down loses nothing.
-    assert_eq!(
-        sweep(
-            &k.app.db,
-            Queues {
-                ingest: Some(&k.queue),
-                email: None
-            },
-            0.0
-        )
-        .await
-        .unwrap()
-        .sent,
-        0
-    );
+    assert_eq!(sweep_ingest(&k).await, 0);
     // The queue is back.
     let up = KnowledgeState {
         queue: Queue::sqs_with(&sdk, url.clone(), None),
         ..k.clone()
     };
-    assert_eq!(
-        sweep(
-            &up.app.db,
-            Queues {
-                ingest: Some(&up.queue),
-                email: None
-            },
-            0.0
-        )
-        .await
-        .unwrap()
-        .sent,
-        1
-    );
-    assert_eq!(
-        sweep(
-            &up.app.db,
-            Queues {
-                ingest: Some(&up.queue),
-                email: None
-            },
-            0.0
-        )
-        .await
-        .unwrap()
-        .sent,
-        0,
-        "sent once"
-    );
+    assert_eq!(sweep_ingest(&up).await, 1);
+    assert_eq!(sweep_ingest(&up).await, 0, "sent once");
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let got = sqs
         .receive_message()
