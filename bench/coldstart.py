@@ -149,7 +149,8 @@ def environment(port, name, secret_arn=None):
         "AWS_SECRET_ACCESS_KEY": "testing",
         "RUST_LOG": "warn",
         # What the secret would hold, from the environment (no network at init).
-        "DATABASE_URL": os.environ.get("COLDSTART_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/studio"),
+        # As in AWS (RDS Proxy): TLS required, so the TLS set-up is part of what init must not pay for.
+        "DATABASE_URL": os.environ.get("COLDSTART_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/studio?sslmode=require"),
         "JWT_SECRET": "coldstart-secret-coldstart-secret-0123456789",
         "ADMIN_API_KEY": "coldstart-admin-key-0123456789",
         "STRIPE_WEBHOOK_SECRET": "whsec_coldstart",

@@ -116,6 +116,11 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+step "every sample in events/ through cargo lambda invoke --data-file (cargo-lambda's emulator)"
+cargo build --locked -p auth-api -p workspaces-api -p agents-api -p agents-stream -p ingest-worker \
+  -p stripe-webhook -p admin-api -p cron -p email-worker
+"$VENV/bin/python" "$ROOT/scripts/invoke-events.py" --venv "$VENV"
+
 step "fuzzing: schemathesis against the served OpenAPI document"
 bash "$ROOT/scripts/fuzz.sh" "$VENV"
 

@@ -6,6 +6,8 @@ use anyhow::Context;
 use deadpool_postgres::{ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime, Timeouts};
 use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres_rustls::MakeRustlsConnect;
 use tokio_postgres::config::SslMode;
 
 pub use deadpool_postgres::{GenericClient, Pool as DbPool};
@@ -35,7 +37,7 @@ pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
     // `sslmode=require` (as in production, behind RDS Proxy) means TLS with the certificate chain and host
     // name verified against the system's roots; otherwise plain TCP, as for a local server.
     let manager = if pg.get_ssl_mode() == SslMode::Require {
-        deadpool_postgres::Manager::from_config(pg, tls_connector()?, manager_config)
+        deadpool_postgres::Manager::from_config(pg, LazyTls::default(), manager_config)
     } else {
         deadpool_postgres::Manager::from_config(pg, NoTls, manager_config)
     };
@@ -55,9 +57,33 @@ pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
         .context("building the PostgreSQL pool")
 }
 
+/// TLS to PostgreSQL whose root certificates are loaded on the first connection, not at cold start
+/// (loading and parsing the system store costs tens of milliseconds); every later connection reuses them.
+#[derive(Clone, Default)]
+struct LazyTls(std::sync::Arc<std::sync::OnceLock<Result<MakeRustlsConnect, String>>>);
+
+impl<S> MakeTlsConnect<S> for LazyTls
+where
+    MakeRustlsConnect: MakeTlsConnect<S, Error = std::convert::Infallible>,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
+        let mut connector = self
+            .0
+            .get_or_init(|| tls_connector().map_err(|e| format!("{e:#}")))
+            .clone()?;
+        Ok(match connector.make_tls_connect(domain) {
+            Ok(connect) => connect,
+        })
+    }
+}
+
 /// A verifying TLS connector over the operating system's root certificates (Amazon's roots included on
 /// Lambda's `provided.al2023`).
-fn tls_connector() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
+fn tls_connector() -> anyhow::Result<MakeRustlsConnect> {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
@@ -69,14 +95,12 @@ fn tls_connector() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
         "DATABASE_URL asks for sslmode=require but no system root certificates were found ({:?})",
         found.errors
     );
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
+    let config = rustls::ClientConfig::builder_with_provider(crate::http::outbound::crypto_provider())
     .with_safe_default_protocol_versions()
     .context("TLS protocol versions")?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// Applies every pending migration in `migrations/` to the database at `url`.

@@ -8,7 +8,7 @@
 use crate::config::Config;
 use secrecy::ExposeSecret;
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::LevelFilter;
@@ -70,11 +70,35 @@ pub fn init_sentry(config: &Config) -> bool {
     options.environment = std::env::var("STAGE").ok().map(Into::into);
     // Personal data stays out of events, as it stays out of logs.
     options.send_default_pii = false;
+    // Sentry's own transport over the service's one TLS set-up (ring, compiled-in roots).
+    match crate::http::outbound::client_builder().build() {
+        Ok(client) => options.transport = Some(Arc::new(SentryTransport(client))),
+        Err(e) => {
+            tracing::error!(error = %e, "building Sentry's HTTP client failed; error tracking is off");
+            return false;
+        }
+    }
     let guard = sentry::init(options);
     let on = guard.is_enabled();
     let _ = SENTRY.set(guard);
     tracing::info!(enabled = on, "error tracking with Sentry");
     on
+}
+
+/// Sentry's reqwest transport over a client built by [`crate::http::outbound`].
+struct SentryTransport(reqwest::Client);
+
+impl sentry::TransportFactory for SentryTransport {
+    fn create_transport_with_options(
+        &self,
+        options: sentry::TransportOptions,
+    ) -> Arc<dyn sentry::Transport> {
+        Arc::new(
+            sentry::transports::ReqwestHttpTransportOptions::from(options)
+                .with_client(self.0.clone())
+                .build(),
+        )
+    }
 }
 
 /// Sends what Sentry has queued (a Lambda invocation may freeze right after it answers).

@@ -807,7 +807,7 @@ pub async fn moto_sdk() -> aws_config::SdkConfig {
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "AWS_ENDPOINT_URL is not set: run the suite with scripts/test.sh (it starts the moto server)"
     );
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    crate::aws::load().await
 }
 
 /// A new SQS queue on the moto server; with `dead_letter`, a dead-letter queue after `max_receives`.
@@ -883,7 +883,11 @@ pub struct SesMail {
 /// Every message moto's SES accepted for `to`, read from its inspection endpoint.
 pub async fn ses_sent_to(to: &str) -> Vec<SesMail> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+    let data: Value = crate::http::outbound::client_builder()
+        .build()
+        .expect("http client")
+        .get(format!("{endpoint}/moto-api/data.json"))
+        .send()
         .await
         .expect("moto data")
         .json()

@@ -10,7 +10,7 @@ async fn client() -> aws_sdk_secretsmanager::Client {
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "AWS_ENDPOINT_URL is not set: run the suite with scripts/test.sh, which starts the moto server"
     );
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = studio::aws::load().await;
     aws_sdk_secretsmanager::Client::new(&sdk)
 }
 

@@ -24,6 +24,7 @@ pub fn client(
         .build()?;
     let service = tower::ServiceBuilder::new()
         .layer(OpenAIRetryLayer::new(cfg.openai_max_retries))
-        .service(ReqwestService::new(http));
-    Ok(Client::with_config(oa).with_http_service(service))
+        .service(ReqwestService::new(http.clone()));
+    // `build`, not `with_config`: the latter makes a default reqwest client of its own first.
+    Ok(Client::build(http, oa).with_http_service(service))
 }

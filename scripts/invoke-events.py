@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Every sample in events/ through cargo-lambda's emulator: `cargo lambda invoke --data-file`.
+
+For each function the harness starts `cargo lambda watch --only-lambda-apis` (the Lambda Runtime API
+emulator), runs the function's binary against it with Lambda's environment, and sends each of the
+function's sample events with `cargo lambda invoke --data-file events/<name>.json`. An event passes when
+the invocation succeeds (the runtime accepted and deserialised the event and the function answered, no
+invocation error) and the answer is the one expected for a sample run against an empty database: the
+status of an HTTP event, the shape of an SQS or schedule answer. The expectations are below, each with
+its reason; a sample that stops being accepted, or a handler that starts to fail, fails the run.
+
+What the functions talk to: a fresh, migrated database on the test PostgreSQL (TEST_DATABASE_URL), the
+moto server (AWS_ENDPOINT_URL) for SQS, SES and Secrets Manager, Upstash's REST protocol in front of the
+test Redis (TEST_REDIS_URL; a small shim below), and vendor addresses nobody answers at for OpenAI and
+Qdrant (the knowledge routes answer 503 then, which is what is expected of them here).
+
+Usage: scripts/invoke-events.py [--target-dir target/debug] [--venv .venv]   (part of scripts/test.sh)
+"""
+
+import argparse
+import glob
+import http.server
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import redis  # from the test venv (scripts/requirements-test.txt)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADMIN_KEY = "dev-admin-key-change-me-0123456789"  # the key in events/admin-*.json
+# Statuses of the HTTP samples against an empty database, and why.
+UNAUTHENTICATED = 401  # the samples carry a placeholder bearer token: the token check answers first
+EXPECTED = {
+    "auth-api": {
+        "auth-health.json": 200,
+        "auth-register.json": 201,  # a new account (the database is fresh)
+        "auth-login.json": 200,  # the account the register sample just made
+        "auth-token.json": 401,  # the sample's refresh token was never issued
+        "auth-logout.json": 204,  # logging out an unknown refresh token is not an error
+        "auth-me.json": UNAUTHENTICATED,
+        "auth-password-forgot.json": 202,  # the same answer whether or not the address exists
+        "auth-password-reset.json": 400,  # the sample's reset token was never issued
+        "invitations-accept.json": UNAUTHENTICATED,
+    },
+    "workspaces-api": {
+        "workspaces-health.json": 200,
+        "workspaces-create.json": UNAUTHENTICATED,
+        "workspaces-list.json": UNAUTHENTICATED,
+        "workspaces-invite.json": 400,  # the path still holds the placeholder, not a workspace id
+    },
+    "agents-api": {
+        "agents-ingest.json": UNAUTHENTICATED,
+        "agents-run.json": UNAUTHENTICATED,
+        "agents-search.json": UNAUTHENTICATED,
+        "agents-escalate.json": 400,  # the path still holds the placeholder, not a conversation id
+    },
+    "agents-stream": {
+        "agents-stream.json": UNAUTHENTICATED,
+    },
+    "stripe-webhook": {
+        "stripe-webhook.json": 400,  # the sample's signature is not made with this run's secret
+    },
+    "admin-api": {
+        "admin-stats.json": 200,  # the sample's admin key is this run's key
+        "admin-workspaces.json": 200,
+    },
+}
+# Non-HTTP samples: (binary, event) -> a check of the answer.
+OTHER = {
+    ("ingest-worker", "sqs-ingest.json"): ("an SQS batch answer with no failure (the ingestion it names does not exist: acknowledged)",
+                                           lambda r: r == {"batchItemFailures": []}),
+    ("email-worker", "sqs-email.json"): ("an SQS batch answer with no failure (the mail it names is not in the outbox: acknowledged)",
+                                         lambda r: r == {"batchItemFailures": []}),
+    ("cron", "cron-purge-expired-tokens.json"): ("the job's report", lambda r: r.get("job") == "purge-expired-tokens"),
+    ("cron", "cron-resend-outbox.json"): ("the job's report", lambda r: r.get("job") == "resend-outbox"),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Upstash(http.server.BaseHTTPRequestHandler):
+    """Upstash's REST protocol (a command as a JSON array on POST /, several on POST /pipeline)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"null")
+        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
+            return self._reply(401, {"error": "Unauthorized"})
+        run = lambda cmd: self._run(cmd)  # noqa: E731
+        self._reply(200, [run(c) for c in body] if self.path == "/pipeline" else run(body))
+
+    def _run(self, command):
+        try:
+            return {"result": decode(self.server.redis.execute_command(*command))}
+        except redis.RedisError as e:
+            return {"error": str(e)}
+
+    def _reply(self, code, value):
+        out = json.dumps(value).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+
+def decode(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+def fresh_database(server_url):
+    name = f"invoke_{secrets.token_hex(6)}"
+    subprocess.run(["psql", server_url, "-qAtc", f'CREATE DATABASE "{name}"'], check=True)
+    parts = urllib.parse.urlsplit(server_url)
+    url = urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+    for path in sorted(glob.glob(os.path.join(ROOT, "migrations", "V*.sql")),
+                       key=lambda p: int(os.path.basename(p)[1:].split("__")[0])):
+        subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-f", path], check=True, stdout=subprocess.DEVNULL)
+    return name, url
+
+
+def environment(rt_port, db_url, upstash_url, upstash_token):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{rt_port}/.rt",
+        "AWS_LAMBDA_FUNCTION_NAME": "_",
+        "AWS_LAMBDA_FUNCTION_VERSION": "1",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
+        "RUST_LOG": "warn",
+        "DATABASE_URL": db_url,
+        "JWT_SECRET": "invoke-events-secret-invoke-events-secret-0123",
+        "ADMIN_API_KEY": ADMIN_KEY,
+        "STRIPE_WEBHOOK_SECRET": "whsec_invoke_events",
+        "STRIPE_SECRET_KEY": "sk_test_invoke_events",
+        "UPSTASH_REDIS_REST_URL": upstash_url,
+        "UPSTASH_REDIS_REST_TOKEN": upstash_token,
+        "OPENAI_API_KEY": "sk-invoke-events",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "OPENAI_MAX_RETRIES": "0",
+        "QDRANT_URL": "http://127.0.0.1:9",
+        "EMAIL_FROM": "Studio <no-reply@example.com>",
+        "APP_URL": "https://app.example.com",
+    }
+    return env
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target-dir", default=os.path.join(ROOT, "target", "debug"))
+    parser.add_argument("--venv", default=os.path.join(ROOT, ".venv"))
+    args = parser.parse_args()
+    cargo_lambda = os.path.join(args.venv, "bin", "cargo-lambda")
+
+    server_url = os.environ["TEST_DATABASE_URL"]
+    db_name, db_url = fresh_database(server_url)
+
+    upstash = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstash)
+    upstash.daemon_threads = True
+    upstash.token = secrets.token_hex(16)
+    upstash.redis = redis.Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379"))
+    threading.Thread(target=upstash.serve_forever, daemon=True).start()
+    upstash_url = f"http://127.0.0.1:{upstash.server_address[1]}"
+
+    rt_port = free_port()
+    watch = subprocess.Popen([cargo_lambda, "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(rt_port)],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    failures, passed = [], 0
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", rt_port), timeout=0.2).close()
+                break
+            except OSError:
+                if watch.poll() is not None:
+                    sys.exit(f"cargo lambda watch stopped: {watch.stderr.read().decode(errors='replace')[-800:]}")
+                time.sleep(0.1)
+
+        plan = {}
+        for binary, events in EXPECTED.items():
+            for event, status in events.items():
+                plan.setdefault(binary, []).append((event, f"HTTP {status}", lambda r, s=status: r.get("statusCode") == s))
+        for (binary, event), (what, check) in OTHER.items():
+            plan.setdefault(binary, []).append((event, what, check))
+        covered = {e for runs in plan.values() for e, _, _ in runs}
+        missing = sorted(set(os.listdir(os.path.join(ROOT, "events"))) - covered)
+        if missing:
+            failures.append(f"samples in events/ that no function here replays: {missing}")
+
+        for binary, runs in plan.items():
+            path = os.path.join(args.target_dir, binary)
+            if not os.path.exists(path):
+                failures.append(f"{binary}: {path} is not built")
+                continue
+            proc = subprocess.Popen([path], env=environment(rt_port, db_url, upstash_url, upstash.token),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                for event, what, check in runs:
+                    out = subprocess.run([cargo_lambda, "lambda", "invoke", "-A", "127.0.0.1", "-P", str(rt_port),
+                                          "--data-file", os.path.join("events", event), "--output-format", "json"],
+                                         cwd=ROOT, capture_output=True, timeout=60)
+                    if out.returncode != 0:
+                        failures.append(f"{binary} {event}: invocation failed: {out.stderr.decode(errors='replace')[-600:]}")
+                        continue
+                    text = out.stdout.decode(errors="replace")
+                    try:
+                        answer = json.loads(text)
+                    except ValueError:
+                        failures.append(f"{binary} {event}: the answer is not JSON: {text[:300]!r}")
+                        continue
+                    if check(answer):
+                        passed += 1
+                        shown = answer.get("statusCode", "ok") if isinstance(answer, dict) else "ok"
+                        print(f"ok    {binary:<15} {event:<32} {shown}")
+                    else:
+                        failures.append(f"{binary} {event}: expected {what}, got {text[:400]}")
+                        print(f"FAIL  {binary:<15} {event:<32} {text[:200]}")
+            finally:
+                proc.kill()
+                _, err = proc.communicate()
+                if failures and err:
+                    print(f"--- {binary} stderr (last lines) ---\n{err.decode(errors='replace')[-1500:]}")
+    finally:
+        watch.terminate()
+        try:
+            watch.wait(10)
+        except subprocess.TimeoutExpired:
+            watch.kill()
+        upstash.shutdown()
+        subprocess.run(["psql", server_url, "-qAtc", f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'], check=False)
+
+    print(f"\n{passed} sample events accepted and answered as expected through cargo lambda invoke")
+    if failures:
+        print("\n".join(["", "FAILED:"] + failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
