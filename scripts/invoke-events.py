@@ -28,12 +28,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
 import redis  # from the test venv (scripts/requirements-test.txt)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SENDER = "no-reply@example.com"
 ADMIN_KEY = "dev-admin-key-change-me-0123456789"  # the key in events/admin-*.json
 # Statuses of the HTTP samples against an empty database, and why.
 UNAUTHENTICATED = 401  # the samples carry a placeholder bearer token: the token check answers first
@@ -47,22 +49,19 @@ EXPECTED = {
         "auth-me.json": UNAUTHENTICATED,
         "auth-password-forgot.json": 202,  # the same answer whether or not the address exists
         "auth-password-reset.json": 400,  # the sample's reset token was never issued
-        "invitations-accept.json": UNAUTHENTICATED,
     },
     "workspaces-api": {
         "workspaces-health.json": 200,
         "workspaces-create.json": UNAUTHENTICATED,
         "workspaces-list.json": UNAUTHENTICATED,
-        "workspaces-invite.json": 400,  # the path still holds the placeholder, not a workspace id
+        "workspaces-invite.json": UNAUTHENTICATED,
+        "invitations-accept.json": UNAUTHENTICATED,
     },
     "agents-api": {
         "agents-ingest.json": UNAUTHENTICATED,
         "agents-run.json": UNAUTHENTICATED,
         "agents-search.json": UNAUTHENTICATED,
-        "agents-escalate.json": 400,  # the path still holds the placeholder, not a conversation id
-    },
-    "agents-stream": {
-        "agents-stream.json": UNAUTHENTICATED,
+        "agents-escalate.json": UNAUTHENTICATED,
     },
     "stripe-webhook": {
         "stripe-webhook.json": 400,  # the sample's signature is not made with this run's secret
@@ -72,11 +71,21 @@ EXPECTED = {
         "admin-workspaces.json": 200,
     },
 }
+# Response-streaming functions (a Function URL with RESPONSE_STREAM): the emulator answers the invoke with
+# the streamed status and body. `cargo lambda invoke` 1.9.2 reads any non-2xx streamed answer as a malformed
+# error payload, so these samples are posted to the emulator's invoke endpoint directly — the request
+# `cargo lambda invoke --data-file` sends — and the streamed status and body are checked.
+STREAMING = {
+    ("agents-stream", "agents-stream.json"): (UNAUTHENTICATED, "unauthorized"),
+}
 # Non-HTTP samples: (binary, event) -> a check of the answer.
 OTHER = {
-    ("ingest-worker", "sqs-ingest.json"): ("an SQS batch answer with no failure (the ingestion it names does not exist: acknowledged)",
-                                           lambda r: r == {"batchItemFailures": []}),
-    ("email-worker", "sqs-email.json"): ("an SQS batch answer with no failure (the mail it names is not in the outbox: acknowledged)",
+    # The sample's ids are placeholders, not UUIDs: the worker refuses the message and reports it failed, so
+    # SQS redelivers it and, after three receives, moves it to the dead-letter queue (nothing is dropped).
+    ("ingest-worker", "sqs-ingest.json"): ("the sample's message reported failed (its ids are placeholders)",
+                                           lambda r: r == {"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"}]}),
+    # The sample's mail is sent through SES (moto, the sender verified for this run): no failure.
+    ("email-worker", "sqs-email.json"): ("an SQS batch answer with no failure (the mail sent)",
                                          lambda r: r == {"batchItemFailures": []}),
     ("cron", "cron-purge-expired-tokens.json"): ("the job's report", lambda r: r.get("job") == "purge-expired-tokens"),
     ("cron", "cron-resend-outbox.json"): ("the job's report", lambda r: r.get("job") == "resend-outbox"),
@@ -105,6 +114,14 @@ class Upstash(http.server.BaseHTTPRequestHandler):
         self._reply(200, [run(c) for c in body] if self.path == "/pipeline" else run(body))
 
     def _run(self, command):
+        # Keys are namespaced per run, so limits counted by earlier runs on the shared Redis do not apply.
+        command = list(command)
+        verb = str(command[0]).upper() if command else ""
+        if verb in ("EVAL", "EVALSHA") and len(command) > 2:
+            n = int(command[2])
+            command[3:3 + n] = [f"{self.server.prefix}{k}" for k in command[3:3 + n]]
+        elif len(command) > 1:
+            command[1] = f"{self.server.prefix}{command[1]}"
         try:
             return {"result": decode(self.server.redis.execute_command(*command))}
         except redis.RedisError as e:
@@ -138,7 +155,17 @@ def fresh_database(server_url):
     return name, url
 
 
-def environment(rt_port, db_url, upstash_url, upstash_token):
+def moto_queues():
+    """The ingest and email queues, made in the moto server for this run, and the sender verified in SES."""
+    import boto3  # from the test venv (moto's dependency)
+    sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    suffix = secrets.token_hex(4)
+    ses = boto3.client("sesv2", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    ses.create_email_identity(EmailIdentity=SENDER)
+    return {name: sqs.create_queue(QueueName=f"invoke-{name}-{suffix}")["QueueUrl"] for name in ("ingest", "email")}
+
+
+def environment(rt_port, db_url, upstash_url, upstash_token, queues):
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{rt_port}/.rt",
@@ -149,7 +176,7 @@ def environment(rt_port, db_url, upstash_url, upstash_token):
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
-        "RUST_LOG": "warn",
+        "RUST_LOG": "info",
         "DATABASE_URL": db_url,
         "JWT_SECRET": "invoke-events-secret-invoke-events-secret-0123",
         "ADMIN_API_KEY": ADMIN_KEY,
@@ -161,10 +188,24 @@ def environment(rt_port, db_url, upstash_url, upstash_token):
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
         "OPENAI_MAX_RETRIES": "0",
         "QDRANT_URL": "http://127.0.0.1:9",
-        "EMAIL_FROM": "Studio <no-reply@example.com>",
+        "EMAIL_FROM": f"Studio <{SENDER}>",
         "APP_URL": "https://app.example.com",
+        "SQS_INGEST_QUEUE_URL": queues["ingest"],
+        "SQS_EMAIL_QUEUE_URL": queues["email"],
     }
     return env
+
+
+def invoke_streaming(rt_port, event):
+    """POSTs the sample to the emulator's invoke endpoint; returns the streamed status and JSON body."""
+    with open(os.path.join(ROOT, "events", event), "rb") as f:
+        data = f.read()
+    request = urllib.request.Request(f"http://127.0.0.1:{rt_port}/2015-03-31/functions/_/invocations", data=data, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
 
 
 def main():
@@ -180,10 +221,12 @@ def main():
     upstash = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstash)
     upstash.daemon_threads = True
     upstash.token = secrets.token_hex(16)
+    upstash.prefix = f"invoke-events:{secrets.token_hex(4)}:"
     upstash.redis = redis.Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379"))
     threading.Thread(target=upstash.serve_forever, daemon=True).start()
     upstash_url = f"http://127.0.0.1:{upstash.server_address[1]}"
 
+    queues = moto_queues()
     rt_port = free_port()
     watch = subprocess.Popen([cargo_lambda, "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(rt_port)],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -204,6 +247,8 @@ def main():
                 plan.setdefault(binary, []).append((event, f"HTTP {status}", lambda r, s=status: r.get("statusCode") == s))
         for (binary, event), (what, check) in OTHER.items():
             plan.setdefault(binary, []).append((event, what, check))
+        for (binary, event), (status, code) in STREAMING.items():
+            plan.setdefault(binary, []).append((event, f"a streamed HTTP {status} ({code})", (status, code)))
         covered = {e for runs in plan.values() for e, _, _ in runs}
         missing = sorted(set(os.listdir(os.path.join(ROOT, "events"))) - covered)
         if missing:
@@ -214,13 +259,30 @@ def main():
             if not os.path.exists(path):
                 failures.append(f"{binary}: {path} is not built")
                 continue
-            proc = subprocess.Popen([path], env=environment(rt_port, db_url, upstash_url, upstash.token),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            failed_before = len(failures)
+            proc = subprocess.Popen([path], env=environment(rt_port, db_url, upstash_url, upstash.token, queues),
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             try:
+                time.sleep(0.5)
+                if proc.poll() is not None:
+                    failures.append(f"{binary}: stopped at start-up: {proc.stdout.read().decode(errors='replace')[-800:]}")
+                    continue
                 for event, what, check in runs:
-                    out = subprocess.run([cargo_lambda, "lambda", "invoke", "-A", "127.0.0.1", "-P", str(rt_port),
-                                          "--data-file", os.path.join("events", event), "--output-format", "json"],
-                                         cwd=ROOT, capture_output=True, timeout=60)
+                    if isinstance(check, tuple):
+                        got = invoke_streaming(rt_port, event)
+                        if got[0] == check[0] and got[1].get("error", {}).get("code") == check[1]:
+                            passed += 1
+                            print(f"ok    {binary:<15} {event:<32} {got[0]} (streamed)")
+                        else:
+                            failures.append(f"{binary} {event}: expected {what}, got {got}")
+                        continue
+                    try:
+                        out = subprocess.run([cargo_lambda, "lambda", "invoke", "-A", "127.0.0.1", "-P", str(rt_port),
+                                              "--data-file", os.path.join("events", event), "--output-format", "json"],
+                                             cwd=ROOT, capture_output=True, timeout=60)
+                    except subprocess.TimeoutExpired:
+                        failures.append(f"{binary} {event}: no answer within 60 s")
+                        continue
                     if out.returncode != 0:
                         failures.append(f"{binary} {event}: invocation failed: {out.stderr.decode(errors='replace')[-600:]}")
                         continue
@@ -239,9 +301,9 @@ def main():
                         print(f"FAIL  {binary:<15} {event:<32} {text[:200]}")
             finally:
                 proc.kill()
-                _, err = proc.communicate()
-                if failures and err:
-                    print(f"--- {binary} stderr (last lines) ---\n{err.decode(errors='replace')[-1500:]}")
+                logs, _ = proc.communicate()
+                if len(failures) > failed_before and logs:
+                    print(f"--- {binary}'s log (last lines) ---\n{logs.decode(errors='replace')[-6000:]}")
     finally:
         watch.terminate()
         try:
