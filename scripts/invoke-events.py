@@ -25,7 +25,9 @@ import os
 import secrets
 import socket
 import subprocess
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -69,6 +71,25 @@ EXPECTED = {
     "admin-api": {
         "admin-stats.json": 200,  # the sample's admin key is this run's key
         "admin-workspaces.json": 200,
+    },
+}
+# The same samples made live: once the auth samples have registered and signed in, the samples that only
+# lack a token or a workspace id are written again with the real ones (to a temporary directory) and sent
+# with `cargo lambda invoke --data-file` too, reaching the handlers behind authentication and tenancy.
+LIVE = {
+    "auth-api": {
+        "auth-me.json": 200,
+        "auth-token.json": 200,  # the login's refresh token, spent once here
+    },
+    "workspaces-api": {
+        "workspaces-list.json": 200,
+        "workspaces-invite.json": 201,  # the registered user owns the workspace
+        "workspaces-create.json": 201,
+    },
+    "agents-api": {
+        "agents-ingest.json": 202,  # accepted and queued (moto's SQS); the worker is not running here
+        "agents-search.json": 503,  # the embeddings API is unreachable in this run
+        "agents-run.json": 503,
     },
 }
 # Response-streaming functions (a Function URL with RESPONSE_STREAM): the emulator answers the invoke with
@@ -196,6 +217,35 @@ def environment(rt_port, db_url, upstash_url, upstash_token, queues):
     return env
 
 
+def remember(event, answer, session):
+    """Keeps the token pair and workspace id the auth samples' answers carry."""
+    if event not in ("auth-register.json", "auth-login.json", "live:auth-token.json"):
+        return
+    try:
+        body = json.loads(answer.get("body") or "{}")
+    except ValueError:
+        return
+    for key, name in (("accessToken", "ACCESS_TOKEN"), ("refreshToken", "REFRESH_TOKEN")):
+        if body.get(key):
+            session[name] = body[key]
+    if isinstance(body.get("workspace"), dict):
+        session["WORKSPACE_ID"] = body["workspace"]["id"]
+
+
+def live_sample(event, session, tmp):
+    """The sample with its placeholders replaced by this run's token and workspace id, as a file."""
+    with open(os.path.join(ROOT, "events", event)) as f:
+        text = f.read()
+    for name, value in session.items():
+        text = text.replace(f"REPLACE_WITH_{name}", value)
+    if "REPLACE_WITH_" in text:
+        return None
+    path = os.path.join(tmp, event)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def invoke_streaming(rt_port, event):
     """POSTs the sample to the emulator's invoke endpoint; returns the streamed status and JSON body."""
     with open(os.path.join(ROOT, "events", event), "rb") as f:
@@ -231,6 +281,8 @@ def main():
     watch = subprocess.Popen([cargo_lambda, "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(rt_port)],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     failures, passed = [], 0
+    session = {}
+    tmp = tempfile.mkdtemp(prefix="invoke-events-")
     try:
         for _ in range(100):
             try:
@@ -247,9 +299,12 @@ def main():
                 plan.setdefault(binary, []).append((event, f"HTTP {status}", lambda r, s=status: r.get("statusCode") == s))
         for (binary, event), (what, check) in OTHER.items():
             plan.setdefault(binary, []).append((event, what, check))
+        for binary, events in LIVE.items():
+            for event, status in events.items():
+                plan.setdefault(binary, []).append((f"live:{event}", f"HTTP {status}", lambda r, s=status: r.get("statusCode") == s))
         for (binary, event), (status, code) in STREAMING.items():
             plan.setdefault(binary, []).append((event, f"a streamed HTTP {status} ({code})", (status, code)))
-        covered = {e for runs in plan.values() for e, _, _ in runs}
+        covered = {e for runs in plan.values() for e, _, _ in runs if not e.startswith("live:")}
         missing = sorted(set(os.listdir(os.path.join(ROOT, "events"))) - covered)
         if missing:
             failures.append(f"samples in events/ that no function here replays: {missing}")
@@ -276,9 +331,15 @@ def main():
                         else:
                             failures.append(f"{binary} {event}: expected {what}, got {got}")
                         continue
+                    data_file = os.path.join("events", event)
+                    if event.startswith("live:"):
+                        data_file = live_sample(event[len("live:"):], session, tmp)
+                        if data_file is None:
+                            failures.append(f"{binary} {event}: the auth samples gave no token to make it live")
+                            continue
                     try:
                         out = subprocess.run([cargo_lambda, "lambda", "invoke", "-A", "127.0.0.1", "-P", str(rt_port),
-                                              "--data-file", os.path.join("events", event), "--output-format", "json"],
+                                              "--data-file", data_file, "--output-format", "json"],
                                              cwd=ROOT, capture_output=True, timeout=60)
                     except subprocess.TimeoutExpired:
                         failures.append(f"{binary} {event}: no answer within 60 s")
@@ -292,6 +353,7 @@ def main():
                     except ValueError:
                         failures.append(f"{binary} {event}: the answer is not JSON: {text[:300]!r}")
                         continue
+                    remember(event, answer, session)
                     if check(answer):
                         passed += 1
                         shown = answer.get("statusCode", "ok") if isinstance(answer, dict) else "ok"
@@ -311,6 +373,7 @@ def main():
         except subprocess.TimeoutExpired:
             watch.kill()
         upstash.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["psql", server_url, "-qAtc", f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'], check=False)
 
     print(f"\n{passed} sample events accepted and answered as expected through cargo lambda invoke")
