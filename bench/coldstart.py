@@ -63,6 +63,7 @@ FUNCTIONS = {
     "workspaces-api": ("workspaces-api", http_event("/api/v1/workspaces/health"), False),
     "stripe-webhook": ("stripe-webhook", http_event("/api/v1/stripe/health"), False),
     "agents-api": ("agents-api", http_event("/api/v1/agents/health"), True),
+    "agents-stream": ("agents-stream", http_event("/api/v1/agents/stream/health"), True),
     "admin-api": ("admin-api", http_event("/api/v1/admin/health"), True),
     "ingest-worker": ("ingest-worker", {"Records": []}, True),
     "email-worker": ("email-worker", {"Records": []}, False),
@@ -110,8 +111,11 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         run = self.server.run
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = read_chunked(self.rfile)  # a response-streaming function
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
         if self.path.endswith("/response") or self.path.endswith("/error"):
             run["answered"] = time.monotonic()
             run["ok"] = self.path.endswith("/response")
@@ -127,6 +131,18 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         self._reply(404)
 
 
+def read_chunked(stream):
+    body = b""
+    while True:
+        size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while stream.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return body
+        body += stream.read(size)
+        stream.readline()
+
+
 def peak_rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -135,7 +151,7 @@ def peak_rss_kb(pid):
     return 0
 
 
-def environment(port, name, secret_arn=None):
+def environment(port, name, secret_arn=None, tls=False):
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
@@ -149,8 +165,7 @@ def environment(port, name, secret_arn=None):
         "AWS_SECRET_ACCESS_KEY": "testing",
         "RUST_LOG": "warn",
         # What the secret would hold, from the environment (no network at init).
-        # As in AWS (RDS Proxy): TLS required, so the TLS set-up is part of what init must not pay for.
-        "DATABASE_URL": os.environ.get("COLDSTART_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/studio?sslmode=require"),
+        "DATABASE_URL": os.environ.get("COLDSTART_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/studio"),
         "JWT_SECRET": "coldstart-secret-coldstart-secret-0123456789",
         "ADMIN_API_KEY": "coldstart-admin-key-0123456789",
         "STRIPE_WEBHOOK_SECRET": "whsec_coldstart",
@@ -163,13 +178,17 @@ def environment(port, name, secret_arn=None):
         "SQS_EMAIL_QUEUE_URL": "http://127.0.0.1:9/000000000000/email",
         "EMAIL_FROM": "Studio <no-reply@example.com>",
     }
+    if tls:
+        # As in AWS (RDS Proxy): TLS required. The roots load on the first connection, not at init; the
+        # local server's self-signed certificate is refused, so the health answer is a 503 here.
+        env["DATABASE_URL"] += "?sslmode=require"
     if secret_arn:
         env["APP_SECRETS_ARN"] = secret_arn
         env["AWS_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
     return env
 
 
-def measure(binary, event, name, port_holder, secret_arn=None):
+def measure(binary, event, name, port_holder, secret_arn=None, tls=False):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True
     server.run = {"event": event, "request_id": str(uuid.uuid4()), "polled": None, "served": False,
@@ -178,7 +197,7 @@ def measure(binary, event, name, port_holder, secret_arn=None):
     thread.start()
     port = server.server_address[1]
     started = time.monotonic()
-    proc = subprocess.Popen([binary], env=environment(port, name, secret_arn),
+    proc = subprocess.Popen([binary], env=environment(port, name, secret_arn, tls),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     finished = server.run["done"].wait(30)
     rss = peak_rss_kb(proc.pid) if proc.poll() is None else 0
@@ -209,6 +228,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--target-dir", default=os.path.join(ROOT, "target", "release"))
     parser.add_argument("--secret", action="store_true", help="also measure auth-api's init with the secret fetched from AWS_ENDPOINT_URL")
+    parser.add_argument("--tls", action="store_true", help="also measure auth-api with DATABASE_URL?sslmode=require")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--only", nargs="*", help="measure only these functions (and hello-lambda)")
     args = parser.parse_args()
@@ -235,6 +255,12 @@ def main():
                 for _ in range(args.runs)]
         results["auth-api + secret"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         results["auth-api + secret"]["tokenizer"] = False
+
+    if args.tls and "auth-api" in results:
+        runs = [measure(os.path.join(args.target_dir, "auth-api"), FUNCTIONS["auth-api"][1], "auth-api", None, tls=True)
+                for _ in range(args.runs)]
+        results["auth-api + TLS to db"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        results["auth-api + TLS to db"]["tokenizer"] = False
 
     hello = results.get("hello-lambda")
     print(f"{'function':<20} {'init ms':>8} {'x hello':>8} {'first ms':>9} {'peak RSS MB':>12} {'RSS target':>11}  verdict")

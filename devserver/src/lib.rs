@@ -171,6 +171,7 @@ where
         return;
     };
     tokio::spawn(async move {
+        let client = client.get().await.clone();
         loop {
             let received = client
                 .receive_message()

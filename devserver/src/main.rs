@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let mut state = AppState::new(config)?;
     // Mail: the real email queue when configured, else an in-process one; either way the email worker's code.
     let email_queue = match &state.config.ops.email_queue_url {
-        Some(url) => Queue::sqs(url.clone()).await,
+        Some(url) => Queue::sqs(url.clone()),
         None => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let queue = Queue::Local(tx);

@@ -34,7 +34,9 @@ fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
         .build()
         .expect("a TLS context from a trust store always builds");
     aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .tls_context(context)
         .build_https()
 }

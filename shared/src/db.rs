@@ -6,9 +6,9 @@ use anyhow::Context;
 use deadpool_postgres::{ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime, Timeouts};
 use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres_rustls::MakeRustlsConnect;
-use tokio_postgres::config::SslMode;
 
 pub use deadpool_postgres::{GenericClient, Pool as DbPool};
 
@@ -95,11 +95,12 @@ fn tls_connector() -> anyhow::Result<MakeRustlsConnect> {
         "DATABASE_URL asks for sslmode=require but no system root certificates were found ({:?})",
         found.errors
     );
-    let config = rustls::ClientConfig::builder_with_provider(crate::http::outbound::crypto_provider())
-    .with_safe_default_protocol_versions()
-    .context("TLS protocol versions")?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(crate::http::outbound::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
 }
 

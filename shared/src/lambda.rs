@@ -20,7 +20,7 @@ pub async fn app_state() -> Result<AppState, lambda_http::Error> {
         .inspect_err(|e| tracing::error!(error = %e, "configuration failed"))?;
     crate::telemetry::init_sentry(&config);
     let email_queue = match &config.ops.email_queue_url {
-        Some(url) => Some(crate::queue::Queue::sqs(url.clone()).await),
+        Some(url) => Some(crate::queue::Queue::sqs(url.clone())),
         None => {
             if config.on_lambda {
                 tracing::warn!(

@@ -7,11 +7,53 @@ use std::time::Duration;
 
 #[derive(Clone)]
 pub enum Queue {
-    Sqs {
-        client: aws_sdk_sqs::Client,
-        url: String,
-    },
+    Sqs { client: LazySqs, url: String },
     Local(tokio::sync::mpsc::UnboundedSender<String>),
+}
+
+/// An SQS client built on first use, not at cold start: building the SDK's configuration and client
+/// costs every container about a millisecond, and many invocations never send to a queue.
+#[derive(Clone)]
+pub struct LazySqs(std::sync::Arc<LazySqsInner>);
+
+struct LazySqsInner {
+    /// The SDK configuration to build from; `None`: the process's (see [`crate::aws::config`]).
+    sdk: Option<aws_config::SdkConfig>,
+    endpoint: Option<String>,
+    client: tokio::sync::OnceCell<aws_sdk_sqs::Client>,
+}
+
+impl LazySqs {
+    fn new(sdk: Option<aws_config::SdkConfig>, endpoint: Option<String>) -> Self {
+        Self(std::sync::Arc::new(LazySqsInner {
+            sdk,
+            endpoint,
+            client: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    /// The client, built on the first call.
+    pub async fn get(&self) -> &aws_sdk_sqs::Client {
+        let inner = &*self.0;
+        inner
+            .client
+            .get_or_init(|| async {
+                let sdk = match &inner.sdk {
+                    Some(sdk) => sdk,
+                    None => crate::aws::config().await,
+                };
+                let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(SEND_TIMEOUT)
+                    .connect_timeout(Duration::from_secs(1))
+                    .build();
+                let mut builder = aws_sdk_sqs::config::Builder::from(sdk).timeout_config(timeouts);
+                if let Some(endpoint) = &inner.endpoint {
+                    builder = builder.endpoint_url(endpoint);
+                }
+                aws_sdk_sqs::Client::from_conf(builder.build())
+            })
+            .await
+    }
 }
 
 impl std::fmt::Debug for Queue {
@@ -27,23 +69,19 @@ impl std::fmt::Debug for Queue {
 const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Queue {
-    /// An SQS queue, with the SDK's configuration from the environment (`AWS_ENDPOINT_URL` honoured).
-    pub async fn sqs(url: String) -> Self {
-        Self::sqs_with(crate::aws::config().await, url, None)
+    /// An SQS queue, with the SDK's configuration from the environment (`AWS_ENDPOINT_URL` honoured),
+    /// loaded when the queue is first used.
+    pub fn sqs(url: String) -> Self {
+        Self::Sqs {
+            client: LazySqs::new(None, None),
+            url,
+        }
     }
 
     /// An SQS queue with an explicit endpoint (tests point one at an address where nothing listens).
     pub fn sqs_with(sdk: &aws_config::SdkConfig, url: String, endpoint: Option<&str>) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_timeout(SEND_TIMEOUT)
-            .connect_timeout(Duration::from_secs(1))
-            .build();
-        let mut builder = aws_sdk_sqs::config::Builder::from(sdk).timeout_config(timeouts);
-        if let Some(endpoint) = endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
         Self::Sqs {
-            client: aws_sdk_sqs::Client::from_conf(builder.build()),
+            client: LazySqs::new(Some(sdk.clone()), endpoint.map(str::to_owned)),
             url,
         }
     }
@@ -52,6 +90,8 @@ impl Queue {
         match self {
             Queue::Sqs { client, url } => {
                 client
+                    .get()
+                    .await
                     .send_message()
                     .queue_url(url)
                     .message_body(body)
@@ -73,6 +113,8 @@ impl Queue {
         match self {
             Queue::Sqs { client, url } => {
                 client
+                    .get()
+                    .await
                     .change_message_visibility()
                     .queue_url(url)
                     .receipt_handle(receipt_handle)
@@ -132,6 +174,8 @@ impl Queue {
             return Ok(None);
         };
         let out = client
+            .get()
+            .await
             .get_queue_attributes()
             .queue_url(url)
             .attribute_names(A::ApproximateNumberOfMessages)
@@ -162,6 +206,8 @@ impl Queue {
             anyhow::bail!("the in-process queue cannot be read back; configure an SQS queue");
         };
         let out = client
+            .get()
+            .await
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(max.clamp(1, 10))
@@ -200,6 +246,8 @@ impl Queue {
             return Ok(());
         };
         client
+            .get()
+            .await
             .delete_message()
             .queue_url(url)
             .receipt_handle(receipt_handle)

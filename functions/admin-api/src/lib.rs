@@ -40,14 +40,8 @@ impl AdminState {
     /// The dead-letter queues from `SQS_INGEST_DLQ_URL` and `SQS_EMAIL_DLQ_URL`.
     pub async fn new(knowledge: KnowledgeState) -> Self {
         let ops = &knowledge.app.config.ops;
-        let ingest_dlq = match &ops.ingest_dlq_url {
-            Some(url) => Some(Queue::sqs(url.clone()).await),
-            None => None,
-        };
-        let email_dlq = match &ops.email_dlq_url {
-            Some(url) => Some(Queue::sqs(url.clone()).await),
-            None => None,
-        };
+        let ingest_dlq = ops.ingest_dlq_url.clone().map(Queue::sqs);
+        let email_dlq = ops.email_dlq_url.clone().map(Queue::sqs);
         Self {
             knowledge,
             ingest_dlq,

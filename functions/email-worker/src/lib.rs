@@ -73,7 +73,7 @@ impl EmailState {
         Ok(Self {
             db: studio::db::pool(&config.database)?,
             mailer,
-            queue: Queue::sqs(url).await,
+            queue: Queue::sqs(url),
         })
     }
 }

@@ -58,7 +58,9 @@ pub(crate) mod tests {
             .with_single_cert(vec![cert.cert.der().clone()], key)
             .expect("server config");
         let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {

@@ -49,7 +49,7 @@ impl KnowledgeState {
         let llm = Llm::from_config(cfg)?;
         let vectors = VectorStore::from_config(cfg, embedder.dimensions()).await?;
         let queue = match (&cfg.ingest_queue_url, local_queue) {
-            (Some(url), _) => Queue::sqs(url.clone()).await,
+            (Some(url), _) => Queue::sqs(url.clone()),
             (None, Some(tx)) => Queue::Local(tx),
             (None, None) => anyhow::bail!(
                 "SQS_INGEST_QUEUE_URL is not set and there is no in-process queue: set it to the ingest queue's URL"
