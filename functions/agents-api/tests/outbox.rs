@@ -29,7 +29,7 @@ async fn moto_queue() -> (aws_config::SdkConfig, String) {
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "AWS_ENDPOINT_URL is not set: run the suite with scripts/test.sh (moto server)"
     );
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = studio::aws::load().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let name = format!("ingest-{}", uuid::Uuid::new_v4().simple());
     let url = sqs

@@ -329,7 +329,7 @@ async fn when_messages_go_through_the_moto_sqs_queue_they_are_consumed_and_failu
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "AWS_ENDPOINT_URL is not set: run the suite with scripts/test.sh (moto server)"
     );
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = studio::aws::load().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let url = sqs
         .create_queue()
