@@ -131,8 +131,7 @@ class Upstash(http.server.BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"null")
         if self.headers.get("Authorization") != f"Bearer {self.server.token}":
             return self._reply(401, {"error": "Unauthorized"})
-        run = lambda cmd: self._run(cmd)  # noqa: E731
-        self._reply(200, [run(c) for c in body] if self.path == "/pipeline" else run(body))
+        self._reply(200, [self._run(c) for c in body] if self.path == "/pipeline" else self._run(body))
 
     def _run(self, command):
         # Keys are namespaced per run, so limits counted by earlier runs on the shared Redis do not apply.

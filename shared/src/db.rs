@@ -75,9 +75,8 @@ where
             .0
             .get_or_init(|| tls_connector().map_err(|e| format!("{e:#}")))
             .clone()?;
-        Ok(match connector.make_tls_connect(domain) {
-            Ok(connect) => connect,
-        })
+        let Ok(connect) = connector.make_tls_connect(domain);
+        Ok(connect)
     }
 }
 
