@@ -51,7 +51,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         admin_api::ApiDoc::openapi(),
         Local::openapi(),
     ]);
-    doc.servers = Some(vec![utoipa::openapi::Server::new("http://localhost:3000")]);
+    // Relative, so the committed document is the same on every port and host it is served from.
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/")]);
     doc
 }
 

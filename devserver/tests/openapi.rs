@@ -54,6 +54,9 @@ fn when_the_document_is_generated_every_route_and_error_schema_is_in_it() {
         ("/api/v1/agents/documents/{documentId}", "get"),
         ("/api/v1/agents/documents/{documentId}", "delete"),
         ("/api/v1/agents/search", "post"),
+        ("/api/v1/agents/customer-service/stream", "post"),
+        ("/api/v1/agents/stream/health", "get"),
+        ("/api/v1/agents/feedback", "get"),
         ("/api/v1/health", "get"),
         ("/api/v1/openapi.json", "get"),
     ] {
@@ -79,6 +82,8 @@ fn when_the_document_is_generated_every_route_and_error_schema_is_in_it() {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Relative: the same document whatever port or host serves it.
+    assert_eq!(doc["servers"], serde_json::json!([{"url": "/"}]));
 }
 
 #[tokio::test]

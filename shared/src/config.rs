@@ -527,9 +527,21 @@ impl Config {
                 });
             }
         }
+        let on_lambda = src.get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let billing = BillingConfig::from_source(src);
+        // Locally, the web app at APP_URL may call the API without further set-up; on Lambda the allowed
+        // origins are always explicit.
+        let cors_allowed_origins = if cors_allowed_origins.is_empty()
+            && !on_lambda
+            && src.get("CORS_ALLOWED_ORIGINS").is_none()
+        {
+            origin_of(&billing.app_url).into_iter().collect()
+        } else {
+            cors_allowed_origins
+        };
         Ok(Self {
             rate_limits: RateLimitConfig::from_source(src)?,
-            billing: BillingConfig::from_source(src),
+            billing,
             knowledge: KnowledgeConfig::from_source(src)?,
             ops: OpsConfig::from_source(src)?,
             database,
@@ -538,7 +550,7 @@ impl Config {
                 .get("ADMIN_API_KEY")
                 .map(|k| SecretString::from(k.to_owned())),
             cors_allowed_origins,
-            on_lambda: src.get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+            on_lambda,
         })
     }
 
@@ -550,6 +562,16 @@ impl Config {
     pub fn database_url(&self) -> &str {
         self.database.url.expose_secret()
     }
+}
+
+/// The origin (`scheme://host[:port]`) of an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
 }
 
 #[cfg(test)]
@@ -569,8 +591,28 @@ mod tests {
         assert_eq!(cfg.database.pool_size, 2);
         assert_eq!(cfg.jwt.access_ttl, Duration::from_secs(900));
         assert_eq!(cfg.jwt.refresh_ttl, Duration::from_secs(30 * 86400));
-        assert!(cfg.cors_allowed_origins.is_empty());
+        assert_eq!(cfg.cors_allowed_origins, vec!["http://localhost:5173"]);
         assert!(!cfg.on_lambda);
+    }
+
+    #[test]
+    fn when_no_origins_are_configured_app_url_is_allowed_locally_and_nothing_on_lambda() {
+        let mut src = base();
+        src.set("APP_URL", "https://app.example.com:8443/dashboard/");
+        let local = Config::from_source(&src).expect("valid");
+        assert_eq!(
+            local.cors_allowed_origins,
+            vec!["https://app.example.com:8443"]
+        );
+        src.set("AWS_LAMBDA_FUNCTION_NAME", "auth-api");
+        let lambda = Config::from_source(&src).expect("valid");
+        assert!(lambda.cors_allowed_origins.is_empty());
+        src.set("CORS_ALLOWED_ORIGINS", "https://shop.example.com");
+        let explicit = Config::from_source(&src).expect("valid");
+        assert_eq!(
+            explicit.cors_allowed_origins,
+            vec!["https://shop.example.com"]
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub enum ErrorCode {
     QuotaExceeded,
     Forbidden,
     WorkspaceSuspended,
+    AgentDisabled,
     InvalidToken,
     NotFound,
     MethodNotAllowed,
@@ -48,7 +49,9 @@ impl ErrorCode {
                 StatusCode::UNAUTHORIZED
             }
             ErrorCode::QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
-            ErrorCode::Forbidden | ErrorCode::WorkspaceSuspended => StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden | ErrorCode::WorkspaceSuspended | ErrorCode::AgentDisabled => {
+                StatusCode::FORBIDDEN
+            }
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict | ErrorCode::EmailTaken => StatusCode::CONFLICT,
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::WorkspaceSuspended => "workspace_suspended",
+            ErrorCode::AgentDisabled => "agent_disabled",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -88,7 +92,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and for the test that keeps the table complete.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::ValidationFailed,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidSignature,
@@ -98,6 +102,7 @@ impl ErrorCode {
         ErrorCode::QuotaExceeded,
         ErrorCode::Forbidden,
         ErrorCode::WorkspaceSuspended,
+        ErrorCode::AgentDisabled,
         ErrorCode::InvalidToken,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
@@ -259,23 +264,20 @@ impl From<tokio_postgres::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let request_id = crate::http::request_id::current();
+impl ApiError {
+    /// Logs the error the one way every answer is logged: a server error with its whole cause chain and the
+    /// request id, a client error as a one-line rejection. Streams call it too, for errors sent as events.
+    pub fn log(&self, request_id: Option<&str>) {
         let status = self.status();
         if status.is_server_error() {
             match &self.source {
                 Some(cause) => tracing::error!(
                     code = self.code.as_str(),
-                    request_id = request_id.as_deref(),
+                    request_id,
                     error = format!("{cause:#}"),
                     "request failed"
                 ),
-                None => tracing::error!(
-                    code = self.code.as_str(),
-                    request_id = request_id.as_deref(),
-                    "request failed"
-                ),
+                None => tracing::error!(code = self.code.as_str(), request_id, "request failed"),
             }
         } else {
             tracing::info!(
@@ -284,6 +286,14 @@ impl IntoResponse for ApiError {
                 "request rejected"
             );
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = crate::http::request_id::current();
+        let status = self.status();
+        self.log(request_id.as_deref());
         let body = ErrorBody {
             error: ErrorObject {
                 code: self.code,

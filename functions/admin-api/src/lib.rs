@@ -128,7 +128,10 @@ pub struct WorkspacesQuery {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SuspendRequest {
     /// Why (kept with the workspace and in the audit log).
-    #[validate(length(min = 1, max = 500, message = "must be 1 to 500 characters"))]
+    #[validate(
+        length(min = 1, max = 500, message = "must be 1 to 500 characters"),
+        custom(function = "studio::http::free_text_not_blank")
+    )]
     pub reason: String,
 }
 

@@ -10,7 +10,8 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use studio::error::{ErrorBody, ErrorCode};
 use studio::http::{
-    Admin, MemberRole, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer, not_blank,
+    Admin, MemberRole, OptionalJson, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer,
+    free_text, free_text_not_blank, single_line,
 };
 use studio::knowledge::chunking::ContentType;
 use studio::knowledge::{KnowledgeState, SearchHit};
@@ -52,6 +53,7 @@ pub fn routes() -> Router<KnowledgeState> {
             "/api/v1/agents/messages/{messageId}/feedback",
             post(feedback),
         )
+        .route("/api/v1/agents/feedback", get(list_feedback))
         .route(
             "/api/v1/agents/conversations/{conversationId}/escalate",
             post(escalate),
@@ -63,13 +65,13 @@ pub fn routes() -> Router<KnowledgeState> {
 pub fn stream_routes() -> Router<KnowledgeState> {
     Router::new()
         .route("/api/v1/agents/customer-service/stream", post(stream))
-        .route("/api/v1/agents/stream/health", get(health))
+        .route("/api/v1/agents/stream/health", get(stream_health))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(stream, health, ingest, ingestion, documents, document, delete_document, search, run, conversations, conversation, rename_conversation, delete_conversation, feedback, escalate),
-    components(schemas(SseEvent, IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit, RunRequest, ChatReply, ConversationSummary, ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView)),
+    paths(stream, stream_health, health, ingest, ingestion, documents, document, delete_document, search, run, conversations, conversation, rename_conversation, delete_conversation, feedback, list_feedback, escalate),
+    components(schemas(SseEvent, IngestRequest, DocumentInput, SearchRequest, IngestAccepted, IngestionStatus, DocumentView, SearchHit, RunRequest, ChatReply, ConversationSummary, ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView, studio::services::chat::FeedbackView, studio::services::chat::StartedBy)),
     tags((name = "knowledge base", description = "Documents the agent answers from"), (name = "agent", description = "The customer-service agent and its conversations"))
 )]
 pub struct ApiDoc;
@@ -104,11 +106,11 @@ fn json_object(value: &serde_json::Value) -> Result<(), ValidationError> {
 pub struct DocumentInput {
     #[validate(
         length(min = 1, max = 500, message = "must be 1 to 500 characters"),
-        custom(function = "not_blank")
+        custom(function = "single_line")
     )]
     pub title: String,
     /// The text; at most 1 MB (more: 413).
-    #[validate(custom(function = "not_blank"))]
+    #[validate(custom(function = "free_text_not_blank"))]
     pub content: String,
     /// text/plain (default), text/markdown or text/html (converted to text).
     #[validate(custom(function = "known_content_type"))]
@@ -128,11 +130,11 @@ pub struct DocumentInput {
 pub struct SearchRequest {
     #[validate(
         length(min = 1, max = 2000, message = "must be 1 to 2000 characters"),
-        custom(function = "not_blank")
+        custom(function = "free_text_not_blank")
     )]
     pub query: String,
     /// 1 to 50 (default 5).
-    #[validate(range(min = 1, max = 50, message = "must be 1 to 50"))]
+    #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
     pub limit: Option<u64>,
     /// Cosine similarity from -1 to 1; weaker hits are left out.
     #[validate(range(min = -1.0, max = 1.0, message = "must be between -1 and 1"))]
@@ -176,6 +178,13 @@ struct DocumentPath {
 #[utoipa::path(operation_id = "agentsHealth", get, path = "/api/v1/agents/health", tag = "knowledge base",
     responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
 async fn health(state: State<AppState>) -> Response {
+    studio::http::health(state).await
+}
+
+/// Liveness and database reachability of the streaming function (its own Lambda, on a Function URL).
+#[utoipa::path(operation_id = "agentsStreamHealth", get, path = "/api/v1/agents/stream/health", tag = "agent",
+    responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
+async fn stream_health(state: State<AppState>) -> Response {
     studio::http::health(state).await
 }
 
@@ -346,7 +355,7 @@ async fn search(
 pub struct RunRequest {
     #[validate(
         length(min = 1, max = 4000, message = "must be 1 to 4000 characters"),
-        custom(function = "not_blank")
+        custom(function = "free_text_not_blank")
     )]
     pub message: String,
     /// Continue this conversation; omit to start a new one.
@@ -358,7 +367,7 @@ pub struct RunRequest {
 pub struct RenameRequest {
     #[validate(
         length(min = 1, max = 200, message = "must be 1 to 200 characters"),
-        custom(function = "not_blank")
+        custom(function = "single_line")
     )]
     pub title: String,
 }
@@ -367,18 +376,35 @@ pub struct RenameRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FeedbackRequest {
     /// up or down
-    #[validate(custom(function = "rating"))]
+    #[validate(custom(function = "known_rating"))]
     pub rating: String,
-    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    #[validate(
+        length(max = 2000, message = "must be at most 2000 characters"),
+        custom(function = "free_text")
+    )]
     pub comment: Option<String>,
 }
 
-fn rating(value: &str) -> Result<(), ValidationError> {
+fn known_rating(value: &str) -> Result<(), ValidationError> {
     if value == "up" || value == "down" {
         Ok(())
     } else {
         Err(ValidationError::new("rating").with_message("must be up or down".into()))
     }
+}
+
+#[derive(Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedbackQuery {
+    /// Only ratings of this kind: up or down.
+    #[validate(custom(function = "known_rating"))]
+    pub rating: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -492,9 +518,28 @@ async fn feedback(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The workspace's ratings of the agent's answers (viewer or higher), newest first, each with the question
+/// and the answer it rates: `?rating=down` lists what to improve in the knowledge base.
+#[utoipa::path(operation_id = "listFeedback", get, path = "/api/v1/agents/feedback", tag = "agent", security(("bearer" = [])),
+    params(FeedbackQuery),
+    responses((status = 200, body = Page<studio::services::chat::FeedbackView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn list_feedback(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<Viewer>,
+    Query(q): Query<FeedbackQuery>,
+) -> Result<Json<Page<studio::services::chat::FeedbackView>>, ApiError> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    Ok(Json(
+        chat::list_feedback(&state, &tenant, q.rating.as_deref(), &page).await?,
+    ))
+}
+
 /// The same turn as `/run`, as server-sent events: `sources` (`[{documentId, title, score}]`) first, then
-/// `delta` (`{text}`) events, then `done` (`{convId, messageId, usage}`) — or `error` (`{code, message}`)
-/// if the model fails midway, in which case nothing is saved.
+/// `delta` (`{text}`) events, then `done` (`{convId, messageId, usage}`) — or `error` (`{code, message,
+/// requestId}`) if the model fails midway or the turn cannot be saved, in which case nothing is saved.
 #[utoipa::path(operation_id = "streamCustomerServiceAgent", post, path = "/api/v1/agents/customer-service/stream", tag = "agent", security(("bearer" = [])),
     request_body = RunRequest,
     responses(
@@ -523,11 +568,14 @@ async fn stream(
         .into_response())
 }
 
-#[derive(Deserialize, Validate, ToSchema)]
+#[derive(Deserialize, Validate, ToSchema, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EscalateRequest {
     /// Why a person is needed (shown in the mail).
-    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "free_text")
+    )]
     pub reason: Option<String>,
 }
 
@@ -535,7 +583,7 @@ pub struct EscalateRequest {
 /// intake's `escalationEmail`) gets the transcript by mail, and the conversation is marked escalated.
 /// Escalating again answers 200 with `alreadyEscalated` and sends nothing.
 #[utoipa::path(operation_id = "escalateConversation", post, path = "/api/v1/agents/conversations/{conversationId}/escalate", tag = "agent", security(("bearer" = [])),
-    params(("conversationId" = Uuid, Path)), request_body = EscalateRequest,
+    params(("conversationId" = Uuid, Path)), request_body(content = Option<EscalateRequest>, description = "Optional: the body may be left out"),
     responses((status = 202, description = "escalated; the mail is on its way", body = studio::services::chat::EscalationView),
         (status = 200, description = "escalated before; nothing sent", body = studio::services::chat::EscalationView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -545,7 +593,7 @@ async fn escalate(
     State(state): State<KnowledgeState>,
     tenant: Tenant<MemberRole>,
     Path(path): Path<ConversationPath>,
-    ValidJson(req): ValidJson<EscalateRequest>,
+    OptionalJson(req): OptionalJson<EscalateRequest>,
 ) -> Result<Response, ApiError> {
     let out = studio::services::chat::escalate(
         &state,
@@ -566,7 +614,7 @@ async fn escalate(
 }
 
 /// One server-sent event of the streamed turn: `sources` (`data`: `[{documentId, title, score}]`), `delta`
-/// (`{text}`), then `done` (`{convId, messageId, usage}`) or `error` (`{code, message}`).
+/// (`{text}`), then `done` (`{convId, messageId, usage}`) or `error` (`{code, message, requestId}`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SseEvent {

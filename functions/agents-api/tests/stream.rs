@@ -243,3 +243,97 @@ async fn when_the_stream_is_asked_with_bad_input_a_wrong_role_or_another_tenants
     assert_eq!(names.first().map(String::as_str), Some("sources"));
     assert_eq!(names.last().map(String::as_str), Some("done"));
 }
+
+#[tokio::test]
+async fn when_the_turn_cannot_be_saved_the_error_event_carries_the_request_id_and_the_cause_is_logged()
+ {
+    let (app, ada) = setup(Llm::offline()).await;
+    // The database refuses the save, as it would a value it cannot store.
+    app.sql()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse_message() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'disk quota exceeded for messages'; END $$;
+             CREATE TRIGGER refuse_message BEFORE INSERT ON messages
+               FOR EACH ROW EXECUTE FUNCTION refuse_message();",
+        )
+        .await
+        .unwrap();
+    let (logs, _guard) = studio::testing::capture_logs();
+    let res = app
+        .send_with(
+            http::Method::POST,
+            "/api/v1/agents/customer-service/stream",
+            Some(&ada.access_token),
+            Some(json!({"message": "hi"})),
+            &[("x-request-id", "req-stream-save-1")],
+        )
+        .await;
+    let evs = events(&res.body);
+    let (last, data) = evs.last().unwrap();
+    assert_eq!(last, "error", "{:?}", res.body);
+    assert_eq!(data["code"], "internal");
+    assert_eq!(data["requestId"], "req-stream-save-1");
+    assert!(
+        !data["message"].as_str().unwrap().contains("disk quota"),
+        "the cause stays in the log"
+    );
+    let errors = logs.errors();
+    let logged = errors
+        .iter()
+        .find(|e| e["fields"]["request_id"] == "req-stream-save-1")
+        .unwrap_or_else(|| panic!("no error logged with the request id: {errors:?}"));
+    assert!(
+        logged["fields"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("disk quota exceeded for messages"),
+        "the cause chain is logged: {logged}"
+    );
+    assert_eq!(counts(&app).await, (0, 0), "nothing half-saved");
+}
+
+#[tokio::test]
+async fn when_the_workspace_turned_the_agent_off_run_and_stream_answer_agent_disabled() {
+    let (app, ada) = setup(Llm::offline()).await;
+    app.set_intake(
+        &ada,
+        json!({"companyName": "Acme", "subsystems": {"customerService": false, "escalation": true}}),
+    )
+    .await;
+    for route in [
+        "/api/v1/agents/customer-service/stream",
+        "/api/v1/agents/customer-service/run",
+    ] {
+        let res = app
+            .post(route, Some(&ada.access_token), json!({"message": "hi"}))
+            .await;
+        assert_eq!(
+            (res.status, res.code()),
+            (StatusCode::FORBIDDEN, "agent_disabled"),
+            "{route}: {:?}",
+            res.body
+        );
+        assert!(
+            res.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("subsystems.customerService")
+        );
+    }
+    assert_eq!(counts(&app).await, (0, 0));
+    // Turned back on, the agent answers again.
+    app.set_intake(
+        &ada,
+        json!({"companyName": "Acme", "subsystems": {"customerService": true, "escalation": true}}),
+    )
+    .await;
+    let res = app
+        .post(
+            "/api/v1/agents/customer-service/run",
+            Some(&ada.access_token),
+            json!({"message": "hi"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+}

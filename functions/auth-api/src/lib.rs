@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use studio::error::ErrorBody;
-use studio::http::{AuthUser, ValidJson, not_blank};
+use studio::http::{AuthUser, ValidJson, single_line};
 use studio::services::auth::{self, LoginResponse, MeResponse, RegisterResponse, TokenPair};
 use studio::{ApiError, AppState};
 use utoipa::{OpenApi, ToSchema};
@@ -48,13 +48,13 @@ pub struct RegisterRequest {
     pub password: String,
     #[validate(
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
-        custom(function = "not_blank")
+        custom(function = "single_line")
     )]
     pub name: String,
     /// The first workspace's name; defaults to "<name>'s workspace".
     #[validate(
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
-        custom(function = "not_blank")
+        custom(function = "single_line")
     )]
     pub workspace_name: Option<String>,
 }

@@ -11,7 +11,7 @@ use studio::agent::Intake;
 use studio::error::ErrorBody;
 use studio::http::{
     Admin, AnyRole, AuthUser, Owner, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer,
-    not_blank,
+    single_line,
 };
 use studio::services::agent_config::{self, AgentConfigView};
 use studio::services::billing::BillingView;
@@ -71,7 +71,7 @@ pub struct ApiDoc;
 pub struct WorkspaceRequest {
     #[validate(
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
-        custom(function = "not_blank")
+        custom(function = "single_line")
     )]
     pub name: String,
 }

@@ -53,7 +53,7 @@ fn short_items(items: &[String]) -> Result<(), ValidationError> {
         return Err(ValidationError::new("items")
             .with_message("at most 20 items of 1 to 200 characters".into()));
     }
-    Ok(())
+    items.iter().try_for_each(|i| crate::http::single_line(i))
 }
 
 fn language_codes(items: &[String]) -> Result<(), ValidationError> {
@@ -75,10 +75,13 @@ fn language_codes(items: &[String]) -> Result<(), ValidationError> {
 pub struct Intake {
     #[validate(
         length(min = 1, max = 200, message = "must be 1 to 200 characters"),
-        custom(function = "crate::http::not_blank")
+        custom(function = "crate::http::single_line")
     )]
     pub company_name: String,
-    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[validate(
+        length(max = 200, message = "must be at most 200 characters"),
+        custom(function = "crate::http::single_line")
+    )]
     pub industry: Option<String>,
     #[validate(
         url(message = "must be a URL"),
@@ -86,13 +89,22 @@ pub struct Intake {
     )]
     pub website: Option<String>,
     pub tone: Option<Tone>,
-    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[validate(
+        length(max = 500, message = "must be at most 500 characters"),
+        custom(function = "crate::http::free_text")
+    )]
     pub business_hours: Option<String>,
     #[validate(custom(function = "language_codes"))]
     pub languages: Option<Vec<String>>,
-    #[validate(email(message = "must be an email address"))]
+    #[validate(
+        email(message = "must be an email address"),
+        custom(function = "crate::http::single_line")
+    )]
     pub escalation_email: Option<String>,
-    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "crate::http::free_text")
+    )]
     pub greeting: Option<String>,
     #[validate(custom(function = "short_items"))]
     pub topics_to_avoid: Option<Vec<String>>,

@@ -17,6 +17,20 @@ pub fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// Wraps work spawned off a request (a streamed answer's producer) so that it keeps the request's id and
+/// log span: its errors are logged and answered with the same `requestId` as the request's own.
+pub fn propagate<F: std::future::Future>(fut: F) -> impl std::future::Future<Output = F::Output> {
+    let span = tracing::Span::current();
+    let fut = tracing::Instrument::instrument(fut, span);
+    let id = current();
+    async move {
+        match id {
+            Some(id) => REQUEST_ID.scope(id, fut).await,
+            None => fut.await,
+        }
+    }
+}
+
 fn from_request(req: &Request) -> String {
     if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
         req.extensions()

@@ -12,6 +12,7 @@ pub struct ConversationRow {
     pub user_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub escalated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct MessageRow {
     pub content: String,
     pub sources: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
+    /// The rating an assistant message was given (`up`/`down`), where the query reads it.
+    pub rating: Option<String>,
 }
 
 fn conversation(r: &Row) -> ConversationRow {
@@ -31,6 +34,7 @@ fn conversation(r: &Row) -> ConversationRow {
         user_id: r.get("user_id"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
+        escalated_at: r.get("escalated_at"),
     }
 }
 
@@ -42,6 +46,7 @@ fn message(r: &Row) -> MessageRow {
         content: r.get("content"),
         sources: r.get("sources"),
         created_at: r.get("created_at"),
+        rating: r.get("rating"),
     }
 }
 
@@ -67,7 +72,7 @@ pub async fn get(
 ) -> Result<Option<ConversationRow>, Error> {
     Ok(db
         .query_opt(
-            "SELECT id, title, user_id, created_at, updated_at FROM conversations
+            "SELECT id, title, user_id, created_at, updated_at, escalated_at FROM conversations
               WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
             &[&id, workspace.as_uuid()],
         )
@@ -86,7 +91,7 @@ pub async fn list(
     let (at, id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
     Ok(db
         .query(
-            "SELECT id, title, user_id, created_at, updated_at FROM conversations
+            "SELECT id, title, user_id, created_at, updated_at, escalated_at FROM conversations
               WHERE workspace_id = $1 AND deleted_at IS NULL
                 AND ($2::timestamptz IS NULL OR (updated_at, id) < ($2, $3))
               ORDER BY updated_at DESC, id DESC LIMIT $4",
@@ -107,7 +112,7 @@ pub async fn rename(
     Ok(db
         .query_opt(
             "UPDATE conversations SET title = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL
-             RETURNING id, title, user_id, created_at, updated_at",
+             RETURNING id, title, user_id, created_at, updated_at, escalated_at",
             &[&id, workspace.as_uuid(), &title],
         )
         .await?
@@ -166,8 +171,9 @@ pub async fn messages(
 ) -> Result<Vec<MessageRow>, Error> {
     Ok(db
         .query(
-            "SELECT id, conversation_id, role, content, sources, created_at FROM messages
-              WHERE conversation_id = $1 AND workspace_id = $2 ORDER BY created_at, id",
+            "SELECT m.id, m.conversation_id, m.role, m.content, m.sources, m.created_at, f.rating
+               FROM messages m LEFT JOIN message_feedback f ON f.message_id = m.id
+              WHERE m.conversation_id = $1 AND m.workspace_id = $2 ORDER BY m.created_at, m.id",
             &[&conversation, workspace.as_uuid()],
         )
         .await?
@@ -185,7 +191,7 @@ pub async fn recent_messages(
 ) -> Result<Vec<MessageRow>, Error> {
     let mut rows: Vec<MessageRow> = db
         .query(
-            "SELECT id, conversation_id, role, content, sources, created_at FROM messages
+            "SELECT id, conversation_id, role, content, sources, created_at, NULL::text AS rating FROM messages
               WHERE conversation_id = $1 AND workspace_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
             &[&conversation, workspace.as_uuid(), &limit],
         )
@@ -205,7 +211,7 @@ pub async fn assistant_message(
 ) -> Result<Option<MessageRow>, Error> {
     Ok(db
         .query_opt(
-            "SELECT m.id, m.conversation_id, m.role, m.content, m.sources, m.created_at
+            "SELECT m.id, m.conversation_id, m.role, m.content, m.sources, m.created_at, NULL::text AS rating
                FROM messages m JOIN conversations c ON c.id = m.conversation_id
               WHERE m.id = $1 AND m.workspace_id = $2 AND m.role = 'assistant' AND c.deleted_at IS NULL",
             &[&id, workspace.as_uuid()],
@@ -263,4 +269,56 @@ pub async fn mark_escalated(
         )
         .await?
         .get(0))
+}
+
+/// One rating with the answer it rates and the question that answer replied to.
+#[derive(Debug, Clone)]
+pub struct FeedbackRow {
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    pub rating: String,
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub question: Option<String>,
+    pub answer: String,
+}
+
+/// Ratings of live conversations' answers, newest first, before the cursor `(created_at, message_id)`,
+/// optionally of one rating.
+pub async fn list_feedback(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    rating: Option<&str>,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<FeedbackRow>, Error> {
+    let (at, id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+    Ok(db
+        .query(
+            "SELECT f.message_id, m.conversation_id, f.rating, f.comment, f.created_at, m.content AS answer,
+                    (SELECT q.content FROM messages q
+                      WHERE q.conversation_id = m.conversation_id AND q.workspace_id = m.workspace_id
+                        AND q.role = 'user' AND (q.created_at, q.id) < (m.created_at, m.id)
+                      ORDER BY q.created_at DESC, q.id DESC LIMIT 1) AS question
+               FROM message_feedback f
+               JOIN messages m ON m.id = f.message_id AND m.workspace_id = f.workspace_id
+               JOIN conversations c ON c.id = m.conversation_id AND c.deleted_at IS NULL
+              WHERE f.workspace_id = $1
+                AND ($2::text IS NULL OR f.rating = $2)
+                AND ($3::timestamptz IS NULL OR (f.created_at, f.message_id) < ($3, $4))
+              ORDER BY f.created_at DESC, f.message_id DESC LIMIT $5",
+            &[workspace.as_uuid(), &rating, &at, &id, &limit],
+        )
+        .await?
+        .iter()
+        .map(|r| FeedbackRow {
+            message_id: r.get("message_id"),
+            conversation_id: r.get("conversation_id"),
+            rating: r.get("rating"),
+            comment: r.get("comment"),
+            created_at: r.get("created_at"),
+            question: r.get("question"),
+            answer: r.get("answer"),
+        })
+        .collect())
 }

@@ -57,6 +57,17 @@ pub struct ConversationSummary {
     pub title: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the conversation was handed to a person; null when never.
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub started_by: StartedBy,
+}
+
+/// Who started a conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartedBy {
+    /// The member who started it (null once that account is deleted).
+    pub user_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -70,6 +81,8 @@ pub struct MessageView {
     /// The knowledge-base sources of an assistant message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<Source>>,
+    /// The rating an assistant message was given: up, down, or null.
+    pub rating: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -86,6 +99,8 @@ fn summary(r: conversations::ConversationRow) -> ConversationSummary {
         title: r.title,
         created_at: r.created_at,
         updated_at: r.updated_at,
+        escalated_at: r.escalated_at,
+        started_by: StartedBy { user_id: r.user_id },
     }
 }
 
@@ -143,6 +158,12 @@ pub async fn prepare(
     )
     .await?;
     let agent = agent_config::load(&**client, ws).await?.config;
+    if !agent.subsystems.customer_service {
+        return Err(ApiError::new(
+            crate::ErrorCode::AgentDisabled,
+            "The customer-service agent is turned off for this workspace: an admin can turn on subsystems.customerService in the intake.",
+        ));
+    }
     let history: Vec<Turn> = match conv_id {
         Some(id) => {
             conversations::get(&**client, ws, id)
@@ -348,6 +369,9 @@ pub enum StreamEvent {
     Error {
         code: crate::ErrorCode,
         message: String,
+        /// The request's id, as in every error body: quote it when reporting a problem.
+        #[serde(rename = "requestId")]
+        request_id: Option<String>,
     },
 }
 
@@ -370,7 +394,7 @@ pub fn stream(
 ) -> tokio::sync::mpsc::Receiver<StreamEvent> {
     use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move {
+    tokio::spawn(crate::http::request_id::propagate(async move {
         if tx
             .send(StreamEvent::Sources(turn.sources.clone()))
             .await
@@ -378,14 +402,20 @@ pub fn stream(
         {
             return;
         }
-        let fail = |e: ApiError| StreamEvent::Error {
-            code: e.code,
-            message: e.message,
+        // Every error that ends the stream is logged (a server error with its cause chain) and carries the
+        // request id to the client, exactly as an error answer would.
+        let fail = |e: ApiError| {
+            let request_id = crate::http::request_id::current();
+            e.log(request_id.as_deref());
+            StreamEvent::Error {
+                code: e.code,
+                message: e.message,
+                request_id,
+            }
         };
         let mut pieces = match state.llm.stream(&turn.messages, &turn.context).await {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(error = %e, "the language model failed before streaming");
                 let _ = tx.send(fail(e.into())).await;
                 return;
             }
@@ -414,7 +444,6 @@ pub fn stream(
                     };
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "the language model failed mid-stream; nothing saved");
                     let _ = tx.send(fail(e.into())).await;
                     return;
                 }
@@ -437,7 +466,7 @@ pub fn stream(
             Err(e) => fail(e),
         };
         let _ = tx.send(event).await;
-    });
+    }));
     rx
 }
 
@@ -476,6 +505,7 @@ pub async fn get(
             role: m.role,
             content: m.content,
             created_at: m.created_at,
+            rating: m.rating,
         })
         .collect();
     Ok(ConversationView {
@@ -531,6 +561,56 @@ pub async fn feedback(
     .await?;
     tracing::info!(workspace_id = %tenant.workspace_id, message_id = %message, rating, "feedback recorded");
     Ok(())
+}
+
+/// A rating of an answer, with the question and the answer it rates.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackView {
+    pub message_id: Uuid,
+    pub conv_id: Uuid,
+    /// up or down
+    pub rating: String,
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The visitor's or member's message the answer replied to.
+    pub question: Option<String>,
+    pub answer: String,
+}
+
+/// The workspace's ratings of answers, newest first, optionally only `up` or `down`.
+pub async fn list_feedback(
+    state: &KnowledgeState,
+    tenant: &Tenant<Viewer>,
+    rating: Option<&str>,
+    page: &PageParams,
+) -> Result<Page<FeedbackView>, ApiError> {
+    let limit = page.limit();
+    let before = page.cursor()?.map(|c| (c.at, c.id));
+    let client = state.app.db.get().await?;
+    let rows = conversations::list_feedback(
+        &**client,
+        tenant.workspace_id,
+        rating,
+        before,
+        i64::from(limit) + 1,
+    )
+    .await?;
+    Page::from_rows(rows, limit, |r| Cursor {
+        at: r.created_at,
+        id: r.message_id,
+    })
+    .try_map(|r| {
+        Ok::<_, ApiError>(FeedbackView {
+            message_id: r.message_id,
+            conv_id: r.conversation_id,
+            rating: r.rating,
+            comment: r.comment,
+            created_at: r.created_at,
+            question: r.question,
+            answer: r.answer,
+        })
+    })
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
