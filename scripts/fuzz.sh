@@ -43,7 +43,7 @@ TOKEN=$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/auth/register" -H 'cont
 set +e
 # NUL and the other control characters go into about half the bodies, queries and path parameters
 # (scripts/fuzz_hooks.py), besides the generator's own strings (NUL allowed, any UTF-8).
-SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" \
+SCHEMATHESIS_HOOKS="$PWD/scripts/fuzz_hooks.py" FUZZ_HOOKS_REPORT="$WORK/poisoned" \
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   --generation-allow-x00 true --generation-codec utf-8 \
@@ -61,4 +61,9 @@ if [ "$generated" -lt "$MIN_REQUESTS" ]; then
   echo "fuzz: only $generated requests were generated (at least $MIN_REQUESTS wanted)" >&2
   exit 1
 fi
-echo "fuzz: $generated generated requests, no 5xx, every answer as documented"
+poisoned=$(cat "$WORK/poisoned" 2>/dev/null || echo 0)
+if [ "$poisoned" -lt 500 ]; then
+  echo "fuzz: only $poisoned generated values carried control characters (scripts/fuzz_hooks.py not loaded?)" >&2
+  exit 1
+fi
+echo "fuzz: $generated generated requests ($poisoned values with control characters), no 5xx, every answer as documented"

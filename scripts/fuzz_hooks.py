@@ -6,6 +6,8 @@ Deterministic: where and which character is chosen from a checksum of the genera
 case reproduces with the same `--generation-deterministic` run.
 """
 
+import atexit
+import os
 import zlib
 
 import schemathesis
@@ -34,12 +36,28 @@ def _poison(value, seed: int):
     return value
 
 
+POISONED = 0
+
+
 def _maybe(value):
+    global POISONED
     if value is None:
         return value
     seed = _seed(value)
     # Half of the cases keep what the generator made, so valid requests still reach deep code paths.
-    return _poison(value, seed) if seed % 2 == 0 else value
+    if seed % 2:
+        return value
+    POISONED += 1
+    return _poison(value, seed)
+
+
+@atexit.register
+def _report():
+    # fuzz.sh reads the count, so a run whose hooks were not loaded fails instead of passing quietly.
+    path = os.environ.get("FUZZ_HOOKS_REPORT")
+    if path:
+        with open(path, "w") as out:
+            out.write(str(POISONED))
 
 
 @schemathesis.hook

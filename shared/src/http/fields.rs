@@ -121,7 +121,7 @@ pub(crate) fn friendly(message: &str) -> String {
             return format!("must be {}", describe(expected));
         }
     }
-    if message.starts_with("UUID parsing failed") || message.contains("UUID") {
+    if message.starts_with("UUID parsing failed") {
         return "must be a UUID".into();
     }
     if message.contains("invalid digit")
@@ -132,12 +132,6 @@ pub(crate) fn friendly(message: &str) -> String {
     }
     if message.contains("too large to fit") || message.contains("too small to fit") {
         return "is out of range".into();
-    }
-    if message.starts_with("premature end of input")
-        || message.starts_with("input contains invalid characters")
-        || message.contains("trailing input")
-    {
-        return "must be a date-time (RFC 3339)".into();
     }
     message.to_owned()
 }
@@ -161,7 +155,7 @@ pub(crate) fn describe(expected: &str) -> String {
         _ if e.starts_with("struct ") || e.starts_with("a map") => "an object".into(),
         _ if e.starts_with("a tuple") || e.starts_with("an array") => "an array".into(),
         _ if e.to_ascii_lowercase().contains("uuid") => "a UUID".into(),
-        _ if e.contains("RFC 3339") || e.contains("datetime") => "a date-time (RFC 3339)".into(),
+        _ if e.starts_with("enum ") || e == "variant identifier" => "one of the accepted values".into(),
         _ => e.to_owned(),
     }
 }
