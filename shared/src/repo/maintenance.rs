@@ -51,6 +51,10 @@ pub async fn delete_documents(db: &impl GenericClient, ids: &[Uuid]) -> Result<u
         .await
 }
 
+/// A soft-deleted row past the retention (`$1`, in days): what `purge-deleted` removes. For workspaces it
+/// is also the end of the restore window (`repo::admin::lock_for_restore`), so both use this one text.
+pub const PAST_RETENTION: &str = "deleted_at < now() - make_interval(days => $1)";
+
 /// Soft-deleted workspaces past retention, locked for this run.
 pub async fn claim_expired_workspaces(
     db: &impl GenericClient,
@@ -59,8 +63,10 @@ pub async fn claim_expired_workspaces(
 ) -> Result<Vec<WorkspaceId>, Error> {
     Ok(db
         .query(
-            "SELECT id FROM workspaces WHERE deleted_at < now() - make_interval(days => $1)
-              ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &format!(
+                "SELECT id FROM workspaces WHERE {PAST_RETENTION}
+                  ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+            ),
             &[&retention_days, &limit],
         )
         .await?
