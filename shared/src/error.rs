@@ -35,6 +35,7 @@ pub enum ErrorCode {
     Internal,
     ServiceUnavailable,
     LlmUnavailable,
+    BillingNotConfigured,
 }
 
 impl ErrorCode {
@@ -59,9 +60,9 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::ServiceUnavailable | ErrorCode::LlmUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::ServiceUnavailable
+            | ErrorCode::LlmUnavailable
+            | ErrorCode::BillingNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -88,11 +89,12 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::LlmUnavailable => "llm_unavailable",
+            ErrorCode::BillingNotConfigured => "billing_not_configured",
         }
     }
 
     /// Every code, for documentation and for the test that keeps the table complete.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::ValidationFailed,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidSignature,
@@ -114,6 +116,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::ServiceUnavailable,
         ErrorCode::LlmUnavailable,
+        ErrorCode::BillingNotConfigured,
     ];
 }
 
@@ -137,7 +140,8 @@ pub struct ErrorObject {
     pub code: ErrorCode,
     pub message: String,
     /// For `validation_failed`: the list of field errors (`[{field, message}]`); for `quota_exceeded`:
-    /// `{limit, max, used, plan}`; otherwise null.
+    /// `{limit, max, used, plan}` (the members limit adds `members` and `pendingInvitations` when counted);
+    /// for `billing_not_configured`: `{variable}`; otherwise null.
     #[schema(value_type = Option<serde_json::Value>)]
     pub details: Option<Value>,
     pub request_id: Option<String>,
@@ -236,6 +240,19 @@ impl ApiError {
         );
         e.source = Some(cause.into());
         e
+    }
+
+    /// Billing is not set up on this deployment: `variable` is missing. A configuration error for the
+    /// operator, not an outage, so no `Retry-After`; `details` names the variable.
+    pub fn billing_not_configured(variable: &str, what: &str) -> Self {
+        Self::new(
+            ErrorCode::BillingNotConfigured,
+            format!(
+                "Billing is not configured on this deployment: {what}. The operator must set {variable} \
+                 (in the environment or the app secret); retrying will not help until then."
+            ),
+        )
+        .with_details(json!({"variable": variable}))
     }
 
     pub fn status(&self) -> StatusCode {

@@ -13,9 +13,9 @@ use studio::knowledge::KnowledgeState;
 use studio::queue::Queue;
 use studio::services::admin::{
     self, AdminWorkspaceView, AuditEntryView, AuditPage, DeadLetterView, NamedQueue,
-    PlatformAdminView, QueueStat, RedriveReport, Stats,
+    PlatformAdminView, QueueStat, RedriveReport, Stats, WorkspaceFilter,
 };
-use studio::services::jobs::{self, Job, JobReport};
+use studio::services::jobs::{self, Job, JobReport, Retention};
 use studio::{ApiError, AppState};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
@@ -51,6 +51,11 @@ impl AdminState {
 
     fn db(&self) -> &deadpool_postgres::Pool {
         &self.knowledge.app.db
+    }
+
+    /// The purge job's retention: the window in which a deleted workspace can be restored.
+    fn retention(&self) -> Retention {
+        Retention::of(&self.knowledge.app.config)
     }
 
     /// A dead-letter queue and its source queue, by the name used in the route.
@@ -92,6 +97,10 @@ pub fn routes() -> Router<AdminState> {
             post(unsuspend),
         )
         .route(
+            "/api/v1/admin/workspaces/{workspaceId}/restore",
+            post(restore),
+        )
+        .route(
             "/api/v1/admin/platform-admins/{userId}",
             put(grant_platform_admin).delete(revoke_platform_admin),
         )
@@ -104,7 +113,7 @@ pub fn routes() -> Router<AdminState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, stats, workspaces, suspend, unsuspend, grant_platform_admin, revoke_platform_admin, list_jobs, run_job, dead_letters, redrive, audit_log),
+    paths(health, stats, workspaces, suspend, unsuspend, restore, grant_platform_admin, revoke_platform_admin, list_jobs, run_job, dead_letters, redrive, audit_log),
     components(schemas(Stats, QueueStat, studio::queue::QueueDepth, AdminWorkspaceView, SuspendRequest, PlatformAdminView, Job, JobReport, DeadLetterView, RedriveRequest, RedriveReport, AuditPage, AuditEntryView)),
     tags((name = "admin", description = "The platform's operators (X-Admin-Key or a platform admin's token)"))
 )]
@@ -119,6 +128,9 @@ pub struct WorkspacesQuery {
     pub search: Option<String>,
     /// Only suspended workspaces.
     pub suspended: Option<bool>,
+    /// `true`: only soft-deleted workspaces not yet purged (with `deletedAt` and `purgeAfter`, until when
+    /// they can be restored); otherwise only live ones.
+    pub deleted: Option<bool>,
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -222,7 +234,8 @@ async fn stats(
     Ok(Json(admin::stats(state.db(), &admin, &queues).await?))
 }
 
-/// Every workspace, newest first; `search` matches name or slug.
+/// Every live workspace (or, with `deleted=true`, every soft-deleted one not yet purged), newest first;
+/// `search` matches name or slug.
 #[utoipa::path(operation_id = "adminListWorkspaces", get, path = "/api/v1/admin/workspaces", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(WorkspacesQuery),
     responses((status = 200, body = Page<AdminWorkspaceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -239,8 +252,12 @@ async fn workspaces(
         admin::workspaces(
             state.db(),
             &admin,
-            q.search.as_deref(),
-            q.suspended.unwrap_or(false),
+            WorkspaceFilter {
+                search: q.search.as_deref(),
+                suspended_only: q.suspended.unwrap_or(false),
+                deleted: q.deleted.unwrap_or(false),
+            },
+            state.retention(),
             &page,
         )
         .await?,
@@ -264,6 +281,7 @@ async fn suspend(
             path.workspace_id,
             true,
             Some(req.reason.trim()),
+            state.retention(),
         )
         .await?,
     ))
@@ -279,7 +297,32 @@ async fn unsuspend(
     Path(path): Path<WorkspacePath>,
 ) -> Result<Json<AdminWorkspaceView>, ApiError> {
     Ok(Json(
-        admin::set_suspended(state.db(), &admin, path.workspace_id, false, None).await?,
+        admin::set_suspended(
+            state.db(),
+            &admin,
+            path.workspace_id,
+            false,
+            None,
+            state.retention(),
+        )
+        .await?,
+    ))
+}
+
+/// Restores a workspace its owner deleted, while it is inside the retention window
+/// (`SOFT_DELETE_RETENTION_DAYS`, until its `purgeAfter`): its members, documents and settings come back as
+/// they were. Audited. A live workspace is a 409 (nothing to restore), as is one past its window (waiting
+/// for the purge job); an id that does not exist (or was purged) is a 404.
+#[utoipa::path(operation_id = "adminRestoreWorkspace", post, path = "/api/v1/admin/workspaces/{workspaceId}/restore", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(("workspaceId" = Uuid, Path)),
+    responses((status = 200, body = AdminWorkspaceView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no such workspace, or purged already", body = ErrorBody), (status = 409, description = "not deleted, or past its restore window", body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn restore(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    Path(path): Path<WorkspacePath>,
+) -> Result<Json<AdminWorkspaceView>, ApiError> {
+    Ok(Json(
+        admin::restore_workspace(state.db(), &admin, path.workspace_id, state.retention()).await?,
     ))
 }
 

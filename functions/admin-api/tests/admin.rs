@@ -359,6 +359,210 @@ async fn when_workspaces_are_searched_they_are_filtered_and_paged() {
     );
 }
 
+/// Ada's workspace, deleted by its owner through the workspaces API.
+async fn deleted_workspace(a: &Admin) -> studio::testing::TestUser {
+    let ada = a.app.user("Ada").await;
+    let res = a
+        .app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/workspaces/{}", ada.workspace_id),
+            Some(&ada.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    ada
+}
+
+fn restore_path(ws: uuid::Uuid) -> String {
+    format!("/api/v1/admin/workspaces/{ws}/restore")
+}
+
+#[tokio::test]
+async fn when_a_workspace_is_deleted_it_is_listed_with_its_purge_date_and_restored_within_the_window()
+ {
+    let a = admin().await;
+    let ada = deleted_workspace(&a).await;
+    let bob = a.app.user("Bob").await;
+
+    let live = a
+        .as_key(Method::GET, "/api/v1/admin/workspaces", None)
+        .await;
+    let items = live.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", live.body);
+    assert_eq!(items[0]["id"], bob.workspace_id.to_string());
+    assert!(items[0]["deletedAt"].is_null());
+    assert!(items[0]["purgeAfter"].is_null());
+
+    let deleted = a
+        .as_key(Method::GET, "/api/v1/admin/workspaces?deleted=true", None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    let items = deleted.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only the deleted one");
+    assert_eq!(items[0]["id"], ada.workspace_id.to_string());
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let deleted_at = at(&items[0]["deletedAt"]);
+    assert!(
+        (chrono::Utc::now() - deleted_at.to_utc())
+            .num_seconds()
+            .abs()
+            < 60
+    );
+    // The window is the purge job's: SOFT_DELETE_RETENTION_DAYS, 30 days by default.
+    assert_eq!(
+        at(&items[0]["purgeAfter"]) - deleted_at,
+        chrono::Duration::days(30)
+    );
+
+    let restored = a
+        .as_key(Method::POST, &restore_path(ada.workspace_id), None)
+        .await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.body);
+    assert_eq!(restored.body["id"], ada.workspace_id.to_string());
+    assert!(restored.body["deletedAt"].is_null());
+    assert!(restored.body["purgeAfter"].is_null());
+    assert_eq!(restored.body["members"], 1);
+    // Its members find it again, as it was.
+    let own = a
+        .app
+        .get(
+            &format!("/api/v1/workspaces/{}", ada.workspace_id),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let audit = a.audit().await;
+    assert_eq!(audit[0]["action"], "workspace.restore");
+    assert_eq!(audit[0]["targetType"], "workspace");
+    assert_eq!(audit[0]["targetId"], ada.workspace_id.to_string());
+    assert_eq!(at(&audit[0]["details"]["deletedAt"]), deleted_at);
+    assert_eq!(audit[1]["action"], "workspaces.list");
+    assert_eq!(audit[1]["details"]["deleted"], true);
+
+    let none_deleted = a
+        .as_key(Method::GET, "/api/v1/admin/workspaces?deleted=true", None)
+        .await;
+    assert!(none_deleted.body["items"].as_array().unwrap().is_empty());
+
+    // A live workspace has nothing to restore: 409, and nothing is recorded.
+    let again = a
+        .as_key(Method::POST, &restore_path(ada.workspace_id), None)
+        .await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::CONFLICT, "conflict"),
+        "{}",
+        again.body
+    );
+    assert!(
+        again.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not deleted")
+    );
+    let unknown = a
+        .as_key(Method::POST, &restore_path(uuid::Uuid::now_v7()), None)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    // Members of the workspace are not operators.
+    let by_member = a
+        .app
+        .send(
+            Method::POST,
+            &restore_path(ada.workspace_id),
+            Some(&ada.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(by_member.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        a.audit().await[0]["action"],
+        "workspaces.list",
+        "refusals leave no entry"
+    );
+}
+
+#[tokio::test]
+async fn when_a_deleted_workspace_is_past_its_window_or_purged_restore_says_so_and_changes_nothing()
+{
+    let a = admin().await;
+    let ada = deleted_workspace(&a).await;
+    let db = a.app.sql().await;
+    let set_deleted = |days: i32| {
+        let db = &db;
+        let ws = ada.workspace_id;
+        async move {
+            db.execute(
+                "UPDATE workspaces SET deleted_at = now() - make_interval(days => $2) WHERE id = $1",
+                &[&ws, &days],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    // 29 days ago: still inside the 30-day window.
+    set_deleted(29).await;
+    let inside = a
+        .as_key(Method::POST, &restore_path(ada.workspace_id), None)
+        .await;
+    assert_eq!(inside.status, StatusCode::OK, "{}", inside.body);
+
+    // 31 days ago: past the window, waiting for the purge job.
+    set_deleted(31).await;
+    let listed = a
+        .as_key(Method::GET, "/api/v1/admin/workspaces?deleted=true", None)
+        .await;
+    let purge_after = listed.body["items"][0]["purgeAfter"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let late = a
+        .as_key(Method::POST, &restore_path(ada.workspace_id), None)
+        .await;
+    assert_eq!(
+        (late.status, late.code()),
+        (StatusCode::CONFLICT, "conflict"),
+        "{}",
+        late.body
+    );
+    let message = late.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("30-day restore window"), "{message}");
+    assert!(
+        message.contains(&purge_after[..10]),
+        "{message} names the date"
+    );
+    let still: bool = db
+        .query_one(
+            "SELECT deleted_at IS NOT NULL FROM workspaces WHERE id = $1",
+            &[&ada.workspace_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(still, "nothing changed");
+    assert_ne!(a.audit().await[0]["action"], "workspace.restore");
+
+    // Once the purge job ran, the workspace is gone: 404, saying it may have been purged.
+    let purge = a
+        .as_key(Method::POST, "/api/v1/admin/jobs/purge-deleted/run", None)
+        .await;
+    assert_eq!(purge.body["counts"]["workspaces"], 1, "{}", purge.body);
+    let gone = a
+        .as_key(Method::POST, &restore_path(ada.workspace_id), None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert!(
+        gone.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("purged"),
+        "{}",
+        gone.body
+    );
+}
+
 #[tokio::test]
 async fn when_a_job_is_run_on_demand_it_reports_what_it_did_and_is_audited() {
     let a = admin().await;

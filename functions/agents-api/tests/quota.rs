@@ -8,7 +8,7 @@ use studio::knowledge::Embedder;
 use studio::testing::{knowledge_app, local_queue};
 
 #[tokio::test]
-async fn when_chat_messages_or_tokens_reach_the_plan_limit_the_next_turn_is_402() {
+async fn when_chat_turns_or_tokens_reach_the_plan_limit_the_next_turn_is_402() {
     let (queue, _rx) = local_queue();
     let (app, _k) = knowledge_app(Embedder::offline(), queue, agents_api::routes()).await;
     let ada = app.user("Ada").await;
@@ -22,7 +22,7 @@ async fn when_chat_messages_or_tokens_reach_the_plan_limit_the_next_turn_is_402(
     let first = ask().await;
     let conv: uuid::Uuid = first.str("/convId").parse().unwrap();
     let db = app.sql().await;
-    // The free plan allows 200 assistant messages a month: bring usage to 199.
+    // The free plan allows 200 chat turns (assistant answers) a month: bring usage to 199.
     db.execute(
         "INSERT INTO messages (id, workspace_id, conversation_id, role, content)
          SELECT gen_random_uuid(), $1, $2, 'assistant', 'x' FROM generate_series(1, 198)",
@@ -33,7 +33,7 @@ async fn when_chat_messages_or_tokens_reach_the_plan_limit_the_next_turn_is_402(
     assert_eq!(
         ask().await.status,
         StatusCode::OK,
-        "the 200th message is within the limit"
+        "the 200th turn is within the limit"
     );
     let past = ask().await;
     assert_eq!(
@@ -43,8 +43,12 @@ async fn when_chat_messages_or_tokens_reach_the_plan_limit_the_next_turn_is_402(
         past.body
     );
     assert_eq!(
-        past.body["error"]["details"]["limit"],
-        "chatMessagesPerMonth"
+        past.body["error"]["details"],
+        json!({"limit": "chatTurnsPerMonth", "max": 200, "used": 200, "plan": "free"})
+    );
+    assert_eq!(
+        past.body["error"]["message"],
+        "The free plan allows 200 chat turns a month; 200 are used. Upgrade the plan to continue."
     );
     let messages: i64 = db
         .query_one(

@@ -367,7 +367,7 @@ async fn when_usage_rolls_over_each_month_is_recorded_and_a_closed_month_stays_a
                 .collect::<Vec<_>>()
         }
     };
-    const Q: &str = "SELECT chat_messages, llm_tokens, closed FROM usage_periods ORDER BY month";
+    const Q: &str = "SELECT chat_turns, llm_tokens, closed FROM usage_periods ORDER BY month";
     assert_eq!(periods(Q).await, vec![(1, 100, true), (2, 15, false)]);
 
     // A late row in the closed month changes nothing; the running month follows.

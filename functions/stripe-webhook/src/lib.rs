@@ -73,7 +73,7 @@ async fn customer_of(
 /// Starts a Stripe Checkout for a paid plan (owner only; workspace from `X-Workspace-Id` or the token).
 #[utoipa::path(operation_id = "stripeCheckout", post, path = "/api/v1/stripe/checkout", tag = "stripe", security(("bearer" = [])),
     request_body = CheckoutRequest,
-    responses((status = 200, body = UrlResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = UrlResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, description = "billing_not_configured (STRIPE_PRICE_PRO, STRIPE_PRICE_BUSINESS or STRIPE_SECRET_KEY is missing: `details.variable` names it; retrying will not help) or service_unavailable (Stripe or the database is down: retry)", body = ErrorBody)))]
 async fn checkout(
     State(state): State<AppState>,
     tenant: Tenant<Owner>,
@@ -81,12 +81,11 @@ async fn checkout(
 ) -> Result<Json<UrlResponse>, ApiError> {
     let cfg = &state.config.billing;
     let price = cfg.price_for_plan(&req.plan).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            format!(
-                "No Stripe price is configured for the {} plan (STRIPE_PRICE_{}).",
-                req.plan,
-                req.plan.to_uppercase()
+        ApiError::billing_not_configured(
+            &format!("STRIPE_PRICE_{}", req.plan.to_uppercase()),
+            &format!(
+                "no Stripe price is set for the {} plan (its price id, price_…, from the Stripe dashboard)",
+                req.plan
             ),
         )
     })?;
@@ -98,7 +97,7 @@ async fn checkout(
 
 /// Opens Stripe's billing portal for the workspace's customer (owner only).
 #[utoipa::path(operation_id = "stripePortal", post, path = "/api/v1/stripe/portal", tag = "stripe", security(("bearer" = [])),
-    responses((status = 200, body = UrlResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "no subscription yet", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = UrlResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "no subscription yet", body = ErrorBody), (status = 503, description = "billing_not_configured (STRIPE_SECRET_KEY is missing) or service_unavailable (Stripe or the database is down: retry)", body = ErrorBody)))]
 async fn portal(
     State(state): State<AppState>,
     tenant: Tenant<Owner>,
@@ -133,7 +132,7 @@ async fn health(state: State<AppState>) -> Response {
     responses(
         (status = 200, body = WebhookOutcome),
         (status = 400, description = "invalid_signature or malformed_json", body = ErrorBody),
-        (status = 503, description = "the webhook secret is not configured, or the database is down (Stripe retries)", body = ErrorBody)))]
+        (status = 503, description = "billing_not_configured (STRIPE_WEBHOOK_SECRET is missing) or service_unavailable (the database is down); Stripe retries either", body = ErrorBody)))]
 async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -141,9 +140,10 @@ async fn webhook(
 ) -> Result<Json<WebhookOutcome>, ApiError> {
     let secrets = &state.config.billing.webhook_secrets;
     if secrets.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "STRIPE_WEBHOOK_SECRET is not configured, so no event can be verified; set it and Stripe will retry.",
+        // Still a 503, so Stripe keeps retrying the event until the secret is set.
+        return Err(ApiError::billing_not_configured(
+            "STRIPE_WEBHOOK_SECRET",
+            "no webhook signing secret is set, so no event can be verified (Stripe retries the event)",
         ));
     }
     let signature = headers

@@ -22,9 +22,9 @@ async fn post(
     form: &[(&str, String)],
 ) -> Result<String, ApiError> {
     let key = cfg.stripe_secret_key.as_ref().ok_or_else(|| {
-        ApiError::new(
-            studio::ErrorCode::ServiceUnavailable,
-            "STRIPE_SECRET_KEY is not configured: billing is not available here.",
+        ApiError::billing_not_configured(
+            "STRIPE_SECRET_KEY",
+            "no Stripe API key is set, so Stripe cannot be called",
         )
     })?;
     let response = http

@@ -114,7 +114,26 @@ async fn when_the_caller_is_not_the_owner_or_the_plan_is_wrong_or_stripe_is_down
             json!({"plan": "business"}),
         )
         .await;
-    assert_eq!(no_price.status, StatusCode::SERVICE_UNAVAILABLE);
+    // A missing price is the operator's configuration, not an outage: no retry will help.
+    assert_eq!(
+        (no_price.status, no_price.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "billing_not_configured"),
+        "{}",
+        no_price.body
+    );
+    assert!(
+        no_price.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("set STRIPE_PRICE_BUSINESS"),
+        "{}",
+        no_price.body
+    );
+    assert_eq!(
+        no_price.body["error"]["details"]["variable"],
+        "STRIPE_PRICE_BUSINESS"
+    );
+    assert!(no_price.headers.get("retry-after").is_none());
     let down = app
         .post(
             "/api/v1/stripe/checkout",
@@ -184,4 +203,55 @@ async fn when_the_workspace_has_a_customer_the_portal_opens_for_it() {
         "return_url".to_owned(),
         "https://app.example.com/billing".to_owned()
     )));
+}
+
+#[tokio::test]
+async fn when_the_stripe_secret_key_is_missing_checkout_and_portal_say_billing_is_not_configured() {
+    let db = TestDb::new().await;
+    let state = state_with(&db.url, &[("STRIPE_PRICE_PRO", "price_pro")]);
+    let app = TestApp::with_state(stripe_webhook::routes(), state, db.url);
+    let owner = app.user("Owner").await;
+    app.sql()
+        .await
+        .execute(
+            "UPDATE workspaces SET stripe_customer_id = 'cus_42' WHERE id = $1",
+            &[&owner.workspace_id],
+        )
+        .await
+        .unwrap();
+    let checkout = app
+        .post(
+            "/api/v1/stripe/checkout",
+            Some(&owner.access_token),
+            json!({"plan": "pro"}),
+        )
+        .await;
+    let portal = app
+        .send(
+            Method::POST,
+            "/api/v1/stripe/portal",
+            Some(&owner.access_token),
+            None,
+        )
+        .await;
+    for res in [checkout, portal] {
+        assert_eq!(
+            (res.status, res.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "billing_not_configured"),
+            "{}",
+            res.body
+        );
+        assert!(
+            res.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("set STRIPE_SECRET_KEY"),
+            "{}",
+            res.body
+        );
+        assert_eq!(
+            res.body["error"]["details"]["variable"],
+            "STRIPE_SECRET_KEY"
+        );
+    }
 }

@@ -309,3 +309,22 @@ async fn when_the_sample_api_gateway_event_is_signed_and_replayed_the_plan_chang
         ("pro".into(), "active".into())
     );
 }
+
+#[tokio::test]
+async fn when_no_webhook_secret_is_configured_the_event_is_refused_with_503_naming_it() {
+    let db = TestDb::new().await;
+    let app = TestApp::with_state(stripe_webhook::routes(), state_with(&db.url, &[]), db.url);
+    let body = json!({"id": "evt_x", "type": "invoice.paid", "created": 1, "data": {"object": {}}});
+    let res = deliver(&app, &body).await;
+    // A 503 (Stripe retries the event) that says what to set, not an outage to wait out.
+    assert_eq!(
+        (res.status, res.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "billing_not_configured"),
+        "{}",
+        res.body
+    );
+    assert_eq!(
+        res.body["error"]["details"]["variable"],
+        "STRIPE_WEBHOOK_SECRET"
+    );
+}

@@ -21,6 +21,11 @@ async fn when_an_admin_reads_billing_the_plan_limits_and_usage_show_and_members_
     );
     assert_eq!(res.body["usage"]["members"], 2);
     assert_eq!(res.body["limits"]["members"], 3);
+    // The chat limit is named after what it counts: turns.
+    assert_eq!(res.body["limits"]["chatTurnsPerMonth"], 200);
+    assert_eq!(res.body["usage"]["chatTurnsThisMonth"], 0);
+    assert_eq!(res.body["usage"]["pendingInvitations"], 0);
+    assert!(res.body["limits"].get("chatMessagesPerMonth").is_none());
     app.sql()
         .await
         .execute(

@@ -342,6 +342,90 @@ async fn when_the_plan_is_full_pending_invitations_count_and_the_next_is_refused
 }
 
 #[tokio::test]
+async fn when_members_and_pending_invitations_fill_the_plan_the_refusal_counts_both_consistently() {
+    let app = app().await;
+    let ada = app.user("Ada").await;
+    let bob = app.user("Bob").await;
+    app.add_member(ada.workspace_id, bob.id, Role::Member).await;
+    assert_eq!(
+        invite(&app, &ada, &address("a"), "member").await.status,
+        StatusCode::CREATED
+    );
+    let full = invite(&app, &ada, &address("b"), "member").await;
+    assert_eq!(
+        (full.status, full.code()),
+        (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
+        "{}",
+        full.body
+    );
+    assert_eq!(
+        full.body["error"]["message"],
+        "The free plan allows 3 members, counting pending invitations; 2 members and 1 pending invitation use all 3. Revoke a pending invitation, remove a member or upgrade the plan to continue."
+    );
+    assert_eq!(
+        full.body["error"]["details"],
+        json!({"limit": "members", "max": 3, "used": 3, "plan": "free", "members": 2, "pendingInvitations": 1})
+    );
+    // The billing view counts the same way.
+    let billing = app
+        .get(
+            &format!("/api/v1/workspaces/{}/billing", ada.workspace_id),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(billing.body["usage"]["members"], 2, "{}", billing.body);
+    assert_eq!(billing.body["usage"]["pendingInvitations"], 1);
+}
+
+#[tokio::test]
+async fn when_the_plan_was_downgraded_an_acceptance_is_refused_counting_members_only() {
+    let app = app().await;
+    let ada = app.user("Ada").await;
+    app.sql()
+        .await
+        .execute(
+            "UPDATE workspaces SET plan = 'pro' WHERE id = $1",
+            &[&ada.workspace_id],
+        )
+        .await
+        .unwrap();
+    for name in ["Bob", "Cy"] {
+        let u = app.user(name).await;
+        app.add_member(ada.workspace_id, u.id, Role::Member).await;
+    }
+    let dora = address("dora");
+    assert_eq!(
+        invite(&app, &ada, &dora, "member").await.status,
+        StatusCode::CREATED
+    );
+    app.sql()
+        .await
+        .execute(
+            "UPDATE workspaces SET plan = 'free' WHERE id = $1",
+            &[&ada.workspace_id],
+        )
+        .await
+        .unwrap();
+    let access = register(&app, &dora, "Dora").await;
+    let token = token_in(&invitation_mail(&app, &dora).await);
+    let refused = accept(&app, &token, &access).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        refused.body["error"]["message"],
+        "The free plan allows 3 members; 3 members use all 3. Remove a member or upgrade the plan to continue."
+    );
+    assert_eq!(
+        refused.body["error"]["details"],
+        json!({"limit": "members", "max": 3, "used": 3, "plan": "free", "members": 3})
+    );
+}
+
+#[tokio::test]
 async fn when_the_invitation_events_arrive_through_api_gateway_they_are_served() {
     let app = app().await;
     let ada = app.user("Ada").await;

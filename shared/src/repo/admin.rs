@@ -48,9 +48,10 @@ pub struct AdminWorkspaceRow {
     pub suspended_reason: Option<String>,
     pub members: i64,
     pub created_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
-const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.slug, w.plan, w.billing_status, w.suspended_at, w.suspended_reason, w.created_at,
+const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.slug, w.plan, w.billing_status, w.suspended_at, w.suspended_reason, w.created_at, w.deleted_at,
     (SELECT count(*) FROM workspace_members m WHERE m.workspace_id = w.id) AS members";
 
 fn workspace_row(r: &Row) -> AdminWorkspaceRow {
@@ -64,15 +65,18 @@ fn workspace_row(r: &Row) -> AdminWorkspaceRow {
         suspended_reason: r.get("suspended_reason"),
         members: r.get("members"),
         created_at: r.get("created_at"),
+        deleted_at: r.get("deleted_at"),
     }
 }
 
-/// Active workspaces whose name or slug contains `search` (case-insensitive), newest first, before the
-/// cursor (created_at, id). `%` and `_` in the search are literal.
+/// Live workspaces (or, with `deleted`, soft-deleted ones not yet purged) whose name or slug contains
+/// `search` (case-insensitive), newest first, before the cursor (created_at, id). `%` and `_` in the
+/// search are literal.
 pub async fn search_workspaces(
     db: &impl GenericClient,
     search: Option<&str>,
     suspended_only: bool,
+    deleted: bool,
     before: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<AdminWorkspaceRow>, Error> {
@@ -86,14 +90,17 @@ pub async fn search_workspaces(
     let (at, id) = before.unzip();
     let sql = format!(
         "SELECT {WORKSPACE_COLUMNS} FROM workspaces w
-          WHERE w.deleted_at IS NULL
+          WHERE (w.deleted_at IS NOT NULL) = $6
             AND ($1::text IS NULL OR w.name ILIKE $1 OR w.slug ILIKE $1)
             AND (NOT $2 OR w.suspended_at IS NOT NULL)
             AND ($3::timestamptz IS NULL OR (w.created_at, w.id) < ($3, $4))
           ORDER BY w.created_at DESC, w.id DESC LIMIT $5"
     );
     Ok(db
-        .query(&sql, &[&pattern, &suspended_only, &at, &id, &limit])
+        .query(
+            &sql,
+            &[&pattern, &suspended_only, &at, &id, &limit, &deleted],
+        )
         .await?
         .iter()
         .map(workspace_row)
@@ -128,6 +135,50 @@ pub async fn set_suspended(
                 updated_at = now()
           WHERE id = $1 AND deleted_at IS NULL",
         &[&id, &reason, &suspended],
+    )
+    .await
+    .map(|n| n == 1)
+}
+
+/// Where a workspace stands for a restore, read under a row lock (so the purge job, which skips locked
+/// rows, cannot take it meanwhile).
+#[derive(Debug, Clone, Copy)]
+pub struct Deletion {
+    /// Null when the workspace is live.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Still inside the retention window: exactly the rows the purge job does not claim
+    /// (`maintenance::claim_expired_workspaces`).
+    pub within_retention: bool,
+}
+
+/// Locks a workspace, deleted or not, and says where it stands; None when there is no such row (never
+/// created, or purged).
+pub async fn lock_for_restore(
+    db: &impl GenericClient,
+    id: Uuid,
+    retention_days: i32,
+) -> Result<Option<Deletion>, Error> {
+    let past = super::maintenance::PAST_RETENTION;
+    Ok(db
+        .query_opt(
+            &format!(
+                "SELECT deleted_at, NOT COALESCE({past}, false) AS within
+                   FROM workspaces WHERE id = $2 FOR UPDATE"
+            ),
+            &[&retention_days, &id],
+        )
+        .await?
+        .map(|r| Deletion {
+            deleted_at: r.get("deleted_at"),
+            within_retention: r.get("within"),
+        }))
+}
+
+/// Undoes a soft delete; false when the workspace was not deleted.
+pub async fn restore(db: &impl GenericClient, id: Uuid) -> Result<bool, Error> {
+    db.execute(
+        "UPDATE workspaces SET deleted_at = NULL, updated_at = now() WHERE id = $1 AND deleted_at IS NOT NULL",
+        &[&id],
     )
     .await
     .map(|n| n == 1)

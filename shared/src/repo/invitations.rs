@@ -84,17 +84,9 @@ pub async fn expire_stale(
     .map(drop)
 }
 
-/// Pending invitations count against the members limit.
-pub async fn count_pending(db: &impl GenericClient, workspace: WorkspaceId) -> Result<i64, Error> {
-    Ok(db
-        .query_one(
-            "SELECT count(*) FROM invitations WHERE workspace_id = $1 AND accepted_at IS NULL
-                AND revoked_at IS NULL AND expires_at > now()",
-            &[workspace.as_uuid()],
-        )
-        .await?
-        .get(0))
-}
+/// What makes an invitation pending (not accepted, not revoked, not expired), for the queries that count
+/// them: pending invitations count against the plan's members limit (see `services::billing`).
+pub const PENDING: &str = "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()";
 
 /// Newest first, paged by (created_at, id).
 pub async fn list(

@@ -51,6 +51,10 @@ pub async fn delete_documents(db: &impl GenericClient, ids: &[Uuid]) -> Result<u
         .await
 }
 
+/// A soft-deleted row past the retention (`$1`, in days): what `purge-deleted` removes. For workspaces it
+/// is also the end of the restore window (`repo::admin::lock_for_restore`), so both use this one text.
+pub const PAST_RETENTION: &str = "deleted_at < now() - make_interval(days => $1)";
+
 /// Soft-deleted workspaces past retention, locked for this run.
 pub async fn claim_expired_workspaces(
     db: &impl GenericClient,
@@ -59,8 +63,10 @@ pub async fn claim_expired_workspaces(
 ) -> Result<Vec<WorkspaceId>, Error> {
     Ok(db
         .query(
-            "SELECT id FROM workspaces WHERE deleted_at < now() - make_interval(days => $1)
-              ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &format!(
+                "SELECT id FROM workspaces WHERE {PAST_RETENTION}
+                  ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+            ),
             &[&retention_days, &limit],
         )
         .await?
@@ -112,7 +118,7 @@ pub async fn purge_idempotency_keys(db: &impl GenericClient) -> Result<u64, Erro
 /// (closed: written once, then left alone). Returns the rows written.
 pub async fn rollover_usage(db: &impl GenericClient) -> Result<u64, Error> {
     db.execute(
-        "INSERT INTO usage_periods AS u (workspace_id, month, chat_messages, llm_tokens, documents, members, closed, updated_at)
+        "INSERT INTO usage_periods AS u (workspace_id, month, chat_turns, llm_tokens, documents, members, closed, updated_at)
          SELECT w.id, p.month,
                 (SELECT count(*) FROM messages m WHERE m.workspace_id = w.id AND m.role = 'assistant'
                     AND m.created_at >= p.month AND m.created_at < p.month + interval '1 month'),
@@ -128,7 +134,7 @@ pub async fn rollover_usage(db: &impl GenericClient) -> Result<u64, Error> {
                              (date_trunc('month', now())::date)) AS p(month)
           WHERE w.deleted_at IS NULL
          ON CONFLICT (workspace_id, month) DO UPDATE
-            SET chat_messages = EXCLUDED.chat_messages, llm_tokens = EXCLUDED.llm_tokens,
+            SET chat_turns = EXCLUDED.chat_turns, llm_tokens = EXCLUDED.llm_tokens,
                 documents = EXCLUDED.documents, members = EXCLUDED.members,
                 closed = EXCLUDED.closed, updated_at = now()
           WHERE NOT u.closed",

@@ -6,6 +6,7 @@ use crate::http::PlatformAdmin;
 use crate::http::paging::{Cursor, Page, PageParams};
 use crate::queue::{Queue, QueueDepth};
 use crate::repo::{self, audit::Entry};
+use crate::services::jobs::Retention;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
@@ -121,9 +122,14 @@ pub struct AdminWorkspaceView {
     pub suspended_reason: Option<String>,
     pub members: i64,
     pub created_at: DateTime<Utc>,
+    /// When its owner deleted it; null for a live workspace.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// A deleted workspace can be restored until then; the `purge-deleted` job hard-deletes it on its
+    /// first run after (`deletedAt` + `SOFT_DELETE_RETENTION_DAYS`). Null for a live workspace.
+    pub purge_after: Option<DateTime<Utc>>,
 }
 
-fn workspace_view(r: repo::admin::AdminWorkspaceRow) -> AdminWorkspaceView {
+fn workspace_view(r: repo::admin::AdminWorkspaceRow, retention: Retention) -> AdminWorkspaceView {
     AdminWorkspaceView {
         id: r.id,
         name: r.name,
@@ -134,24 +140,37 @@ fn workspace_view(r: repo::admin::AdminWorkspaceRow) -> AdminWorkspaceView {
         suspended_reason: r.suspended_reason,
         members: r.members,
         created_at: r.created_at,
+        purge_after: r.deleted_at.map(|d| retention.purge_after(d)),
+        deleted_at: r.deleted_at,
     }
+}
+
+/// Which workspaces the directory lists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkspaceFilter<'a> {
+    /// Part of the name or slug (case-insensitive).
+    pub search: Option<&'a str>,
+    pub suspended_only: bool,
+    /// Soft-deleted workspaces (not yet purged) instead of live ones.
+    pub deleted: bool,
 }
 
 pub async fn workspaces(
     db: &Pool,
     admin: &PlatformAdmin,
-    search: Option<&str>,
-    suspended_only: bool,
+    filter: WorkspaceFilter<'_>,
+    retention: Retention,
     page: &PageParams,
 ) -> Result<Page<AdminWorkspaceView>, ApiError> {
     let limit = page.limit();
     let before = page.cursor()?.map(|c| (c.at, c.id));
     let client = db.get().await?;
-    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let search = filter.search.map(str::trim).filter(|s| !s.is_empty());
     let rows = repo::admin::search_workspaces(
         &**client,
         search,
-        suspended_only,
+        filter.suspended_only,
+        filter.deleted,
         before,
         i64::from(limit) + 1,
     )
@@ -161,14 +180,14 @@ pub async fn workspaces(
         admin,
         "workspaces.list",
         None,
-        json!({"search": search, "suspendedOnly": suspended_only}),
+        json!({"search": search, "suspendedOnly": filter.suspended_only, "deleted": filter.deleted}),
     )
     .await?;
     Page::from_rows(rows, limit, |r| Cursor {
         at: r.created_at,
         id: r.id,
     })
-    .try_map(|r| Ok::<_, ApiError>(workspace_view(r)))
+    .try_map(|r| Ok::<_, ApiError>(workspace_view(r, retention)))
 }
 
 /// Suspends a workspace (its members get 403 `workspace_suspended` at once) or restores it.
@@ -178,6 +197,7 @@ pub async fn set_suspended(
     id: Uuid,
     suspend: bool,
     reason: Option<&str>,
+    retention: Retention,
 ) -> Result<AdminWorkspaceView, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
@@ -202,7 +222,63 @@ pub async fn set_suspended(
         .ok_or_else(|| ApiError::not_found("Workspace"))?;
     tx.commit().await?;
     tracing::info!(workspace_id = %id, suspended = suspend, "workspace suspension changed");
-    Ok(workspace_view(row))
+    Ok(workspace_view(row, retention))
+}
+
+/// Undoes an owner's delete within the retention window, with its members, documents and settings as they
+/// were (a soft delete only marks the workspace). Audited in the same transaction. A live workspace is a
+/// 409 (nothing to restore: a mistaken id more likely than a retry, and the audit log records only real
+/// restores); past the window, a 409 naming when it ended; no such workspace (or purged already), a 404.
+pub async fn restore_workspace(
+    db: &Pool,
+    admin: &PlatformAdmin,
+    id: Uuid,
+    retention: Retention,
+) -> Result<AdminWorkspaceView, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let state = repo::admin::lock_for_restore(&*tx, id, retention.sql_days())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                crate::ErrorCode::NotFound,
+                format!(
+                    "Workspace not found: no workspace has this id, or it was deleted more than {} days ago and has been purged.",
+                    retention.days
+                ),
+            )
+        })?;
+    let Some(deleted_at) = state.deleted_at else {
+        return Err(ApiError::conflict(
+            "This workspace is not deleted: there is nothing to restore.",
+        ));
+    };
+    if !state.within_retention {
+        let ended = retention
+            .purge_after(deleted_at)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        return Err(ApiError::conflict(format!(
+            "This workspace was deleted at {}; its {}-day restore window ended at {ended} and it is waiting \
+             for the purge job, so it can no longer be restored.",
+            deleted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            retention.days
+        )));
+    }
+    repo::admin::restore(&*tx, id).await?;
+    audit(
+        &*tx,
+        admin,
+        "workspace.restore",
+        Some(("workspace", id.to_string())),
+        json!({"deletedAt": deleted_at}),
+    )
+    .await?;
+    let row = repo::admin::workspace(&*tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Workspace"))?;
+    tx.commit().await?;
+    tracing::info!(workspace_id = %id, "deleted workspace restored");
+    Ok(workspace_view(row, retention))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

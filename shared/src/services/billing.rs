@@ -240,28 +240,30 @@ async fn apply(
 #[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
-    pub chat_messages_per_month: u64,
+    /// Chat turns (a question and the agent's answer) a calendar month (UTC).
+    pub chat_turns_per_month: u64,
     pub llm_tokens_per_month: u64,
     pub documents: u64,
+    /// Members plus pending invitations.
     pub members: u64,
 }
 
 pub const fn limits(plan: &str) -> Limits {
     match plan.as_bytes() {
         b"pro" => Limits {
-            chat_messages_per_month: 5_000,
+            chat_turns_per_month: 5_000,
             llm_tokens_per_month: 2_000_000,
             documents: 10_000,
             members: 10,
         },
         b"business" => Limits {
-            chat_messages_per_month: 50_000,
+            chat_turns_per_month: 50_000,
             llm_tokens_per_month: 20_000_000,
             documents: 100_000,
             members: 50,
         },
         _ => Limits {
-            chat_messages_per_month: 200,
+            chat_turns_per_month: 200,
             llm_tokens_per_month: 100_000,
             documents: 1_000,
             members: 3,
@@ -276,12 +278,31 @@ pub enum Consumption {
     ChatTurn,
     /// This many new documents.
     Documents(u64),
-    /// This many new members (invitations call it when they add one).
+    /// This many new pending invitations: members and pending invitations together must fit the limit.
+    Invitations(u64),
+    /// This many new members taking the seats their invitations held (an acceptance): the members alone
+    /// must fit the limit, which only a downgrade since the invitation can break.
     Members(u64),
 }
 
+/// `1 member`, `2 members`.
+fn count_of(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `use all 3`, or `make 5, more than 3` after a downgrade.
+fn against(used: u64, max: u64) -> String {
+    if used > max {
+        format!("make {used}, more than {max}")
+    } else {
+        format!("use all {max}")
+    }
+}
+
 /// Refuses with 402 `quota_exceeded`, naming the limit, when the workspace's plan does not allow what the
-/// request is about to consume. Usage is counted from the rows themselves, so it is always current.
+/// request is about to consume. Usage is counted from the rows themselves, so it is always current. The
+/// message says what is counted, and `details` (`{limit, max, used, plan}`, plus `members` and
+/// `pendingInvitations` for the members limit) carries the same numbers.
 pub async fn check_quota(
     db: &impl tokio_postgres::GenericClient,
     workspace: WorkspaceId,
@@ -291,25 +312,27 @@ pub async fn check_quota(
     let plan = current.plan;
     let limit = limits(&plan);
     let u = current.usage;
-    let exceeded = |name: &str, used: u64, max: u64| {
+    let exceeded = |name: &str, what: &str, used: u64, max: u64| {
         ApiError::new(
             ErrorCode::QuotaExceeded,
-            format!("The {plan} plan allows {max} {name}; {used} are used. Upgrade the plan to continue."),
+            format!("The {plan} plan allows {max} {what}; {used} are used. Upgrade the plan to continue."),
         )
         .with_details(serde_json::json!({"limit": name, "max": max, "used": used, "plan": plan}))
     };
     match what {
         Consumption::ChatTurn => {
-            if u.chat_messages_this_month >= limit.chat_messages_per_month {
+            if u.chat_turns_this_month >= limit.chat_turns_per_month {
                 return Err(exceeded(
-                    "chatMessagesPerMonth",
-                    u.chat_messages_this_month,
-                    limit.chat_messages_per_month,
+                    "chatTurnsPerMonth",
+                    "chat turns a month",
+                    u.chat_turns_this_month,
+                    limit.chat_turns_per_month,
                 ));
             }
             if u.llm_tokens_this_month >= limit.llm_tokens_per_month {
                 return Err(exceeded(
                     "llmTokensPerMonth",
+                    "LLM tokens a month",
                     u.llm_tokens_this_month,
                     limit.llm_tokens_per_month,
                 ));
@@ -317,12 +340,62 @@ pub async fn check_quota(
         }
         Consumption::Documents(n) => {
             if u.documents + n > limit.documents {
-                return Err(exceeded("documents", u.documents, limit.documents));
+                return Err(exceeded(
+                    "documents",
+                    "documents",
+                    u.documents,
+                    limit.documents,
+                ));
+            }
+        }
+        Consumption::Invitations(n) => {
+            let (max, used) = (limit.members, u.members + u.pending_invitations);
+            if used + n > max {
+                let counted = if u.pending_invitations == 0 {
+                    count_of(u.members, "member", "members")
+                } else {
+                    format!(
+                        "{} and {}",
+                        count_of(u.members, "member", "members"),
+                        count_of(
+                            u.pending_invitations,
+                            "pending invitation",
+                            "pending invitations"
+                        )
+                    )
+                };
+                let remedy = if u.pending_invitations == 0 {
+                    "Remove a member or upgrade the plan to continue."
+                } else {
+                    "Revoke a pending invitation, remove a member or upgrade the plan to continue."
+                };
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!(
+                        "The {plan} plan allows {max} members, counting pending invitations; {counted} {}. {remedy}",
+                        against(used, max)
+                    ),
+                )
+                .with_details(serde_json::json!({
+                    "limit": "members", "max": max, "used": used, "plan": plan,
+                    "members": u.members, "pendingInvitations": u.pending_invitations,
+                })));
             }
         }
         Consumption::Members(n) => {
-            if u.members + n > limit.members {
-                return Err(exceeded("members", u.members, limit.members));
+            let (max, used) = (limit.members, u.members);
+            if used + n > max {
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!(
+                        "The {plan} plan allows {max} members; {} {}. Remove a member or upgrade the plan to continue.",
+                        count_of(used, "member", "members"),
+                        against(used, max)
+                    ),
+                )
+                .with_details(serde_json::json!({
+                    "limit": "members", "max": max, "used": used, "plan": plan, "members": u.members,
+                })));
             }
         }
     }
@@ -341,16 +414,20 @@ async fn usage(
     db: &impl tokio_postgres::GenericClient,
     workspace: WorkspaceId,
 ) -> Result<CurrentUsage, ApiError> {
+    let pending = crate::repo::invitations::PENDING;
     let row = db
         .query_opt(
-            "SELECT w.plan, w.billing_status, w.current_period_end,
+            &format!(
+                "SELECT w.plan, w.billing_status, w.current_period_end,
                     (SELECT count(*) FROM messages m WHERE m.workspace_id = w.id AND m.role = 'assistant'
                         AND m.created_at >= date_trunc('month', now())) AS chat,
                     (SELECT COALESCE(sum(COALESCE(m.prompt_tokens, 0) + COALESCE(m.completion_tokens, 0)), 0) FROM messages m
                       WHERE m.workspace_id = w.id AND m.created_at >= date_trunc('month', now()))::bigint AS tokens,
                     (SELECT count(*) FROM kb_documents d WHERE d.workspace_id = w.id AND d.deleted_at IS NULL) AS documents,
-                    (SELECT count(*) FROM workspace_members wm WHERE wm.workspace_id = w.id) AS members
-               FROM workspaces w WHERE w.id = $1",
+                    (SELECT count(*) FROM workspace_members wm WHERE wm.workspace_id = w.id) AS members,
+                    (SELECT count(*) FROM invitations i WHERE i.workspace_id = w.id AND {pending}) AS pending_invitations
+               FROM workspaces w WHERE w.id = $1"
+            ),
             &[workspace.as_uuid()],
         )
         .await?
@@ -358,10 +435,11 @@ async fn usage(
     let count = |name: &str| u64::try_from(row.get::<_, i64>(name)).unwrap_or(0);
     Ok(CurrentUsage {
         usage: Usage {
-            chat_messages_this_month: count("chat"),
+            chat_turns_this_month: count("chat"),
             llm_tokens_this_month: count("tokens"),
             documents: count("documents"),
             members: count("members"),
+            pending_invitations: count("pending_invitations"),
         },
         plan: row.get("plan"),
         status: row.get("billing_status"),
@@ -372,10 +450,13 @@ async fn usage(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
-    pub chat_messages_this_month: u64,
+    /// Chat turns answered this calendar month (UTC).
+    pub chat_turns_this_month: u64,
     pub llm_tokens_this_month: u64,
     pub documents: u64,
     pub members: u64,
+    /// Pending invitations, which count against the members limit with the members.
+    pub pending_invitations: u64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

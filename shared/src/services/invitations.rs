@@ -87,8 +87,7 @@ pub async fn invite(
         ));
     }
     repo::invitations::expire_stale(&*tx, ws, &email).await?;
-    let pending = u64::try_from(repo::invitations::count_pending(&*tx, ws).await?).unwrap_or(0);
-    check_quota(&*tx, ws, Consumption::Members(pending + 1)).await?;
+    check_quota(&*tx, ws, Consumption::Invitations(1)).await?;
     let (token, hash) = crate::auth::refresh::generate().map_err(ApiError::internal)?;
     let ttl = state.config.ops.invitation_ttl;
     let row = repo::invitations::insert(

@@ -5,6 +5,7 @@
 use crate::knowledge::KnowledgeState;
 use crate::repo::{self, maintenance};
 use crate::services::outbox::{self, Queues};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -114,8 +115,33 @@ async fn purge_expired_tokens(
     ]))
 }
 
+/// The soft-delete retention (`SOFT_DELETE_RETENTION_DAYS`): `purge-deleted` hard-deletes what was
+/// deleted longer ago, and until then a deleted workspace can be restored (`services::admin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub days: u32,
+}
+
+impl Retention {
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            days: config.ops.retention_days,
+        }
+    }
+
+    /// The days as the purge's SQL takes them (`deleted_at < now() - make_interval(days => …)`).
+    pub fn sql_days(self) -> i32 {
+        i32::try_from(self.days).unwrap_or(i32::MAX)
+    }
+
+    /// When something deleted at `deleted_at` becomes due for the purge.
+    pub fn purge_after(self, deleted_at: DateTime<Utc>) -> DateTime<Utc> {
+        deleted_at + chrono::Duration::days(i64::from(self.days))
+    }
+}
+
 async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {
-    let days = i32::try_from(state.app.config.ops.retention_days).unwrap_or(i32::MAX);
+    let days = Retention::of(&state.app.config).sql_days();
     let mut counts = BTreeMap::from([("documents", 0), ("workspaces", 0)]);
     let mut client = state.app.db.get().await?;
     // Documents: vectors first (idempotent), then the rows, one locked batch per transaction.
