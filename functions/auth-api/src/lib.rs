@@ -38,6 +38,7 @@ pub struct ApiDoc;
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterRequest {
+    #[serde(deserialize_with = "studio::http::email::trimmed")]
     #[validate(
         email(message = "must be an email address"),
         length(max = 254, message = "must be at most 254 characters")
@@ -62,6 +63,7 @@ pub struct RegisterRequest {
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoginRequest {
+    #[serde(deserialize_with = "studio::http::email::trimmed")]
     #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
     pub email: String,
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
@@ -87,6 +89,7 @@ pub struct LogoutRequest {
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ForgotPasswordRequest {
+    #[serde(deserialize_with = "studio::http::email::trimmed")]
     #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
     pub email: String,
 }

@@ -241,6 +241,7 @@ async fn billing(
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InviteRequest {
+    #[serde(deserialize_with = "studio::http::email::trimmed")]
     #[validate(
         email(message = "must be an email address"),
         length(max = 254, message = "must be at most 254 characters")

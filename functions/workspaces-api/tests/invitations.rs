@@ -365,3 +365,17 @@ async fn when_the_invitation_events_arrive_through_api_gateway_they_are_served()
         "the sample's token is unknown here"
     );
 }
+
+#[tokio::test]
+async fn when_an_invited_address_has_surrounding_spaces_they_are_trimmed() {
+    let app = app().await;
+    let ada = app.user("Ada").await;
+    let grace = address("grace");
+    let res = invite(&app, &ada, &format!("  {grace}\t"), "member").await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.body["email"], grace.as_str());
+    let _ = invitation_mail(&app, &grace).await;
+    let blank = invite(&app, &ada, "   ", "member").await;
+    assert_eq!(blank.code(), "validation_failed");
+    assert_eq!(blank.body["error"]["details"][0]["field"], "email");
+}

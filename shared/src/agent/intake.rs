@@ -90,6 +90,7 @@ pub struct Intake {
     pub business_hours: Option<String>,
     #[validate(custom(function = "language_codes"))]
     pub languages: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "crate::http::email::trimmed_option")]
     #[validate(email(message = "must be an email address"))]
     pub escalation_email: Option<String>,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
