@@ -205,16 +205,18 @@ async fn logout(
     responses(
         (status = 200, body = MeResponse),
         (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
-        (status = 429, description = "rate_limited (per user)", body = ErrorBody),
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResponse>, ApiError> {
     Ok(Json(auth::me(&state, user.user_id).await?))
 }
 
-/// Sets the caller's default workspace: the one login and token refresh put in the next access token,
-/// so the one requests without `X-Workspace-Id` act in. The current access token keeps its workspace:
-/// refresh it (`POST /api/v1/auth/token`) to act in the new default at once. A workspace you are not a
-/// member of is a 404.
+/// Sets the caller's default workspace.
+///
+/// The default is the workspace login and token refresh put in the next access token, so the one
+/// requests without `X-Workspace-Id` act in. The current access token keeps its workspace: refresh it
+/// (`POST /api/v1/auth/token`) to act in the new default at once. A workspace you are not a member of
+/// is a 404.
 #[utoipa::path(operation_id = "setDefaultWorkspace", put, path = "/api/v1/auth/me/default-workspace", tag = "auth", security(("bearer" = [])),
     request_body = DefaultWorkspaceRequest,
     responses(
@@ -222,7 +224,7 @@ async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResp
         (status = 400, description = "validation_failed (workspaceId is not a UUID) or malformed_json", body = ErrorBody),
         (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
         (status = 404, description = "not a member of workspaceId", body = ErrorBody),
-        (status = 429, description = "rate_limited (per user)", body = ErrorBody),
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 async fn set_default_workspace(
     State(state): State<AppState>,
