@@ -34,6 +34,7 @@ fn when_the_document_is_generated_every_route_and_error_schema_is_in_it() {
         ("/api/v1/auth/token", "post"),
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/auth/me", "get"),
+        ("/api/v1/auth/me/default-workspace", "put"),
         ("/api/v1/auth/health", "get"),
         ("/api/v1/workspaces", "post"),
         ("/api/v1/workspaces", "get"),

@@ -160,3 +160,193 @@ async fn when_configured_to_fail_open_auth_passes_while_the_limiter_is_down_and_
         (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
     );
 }
+
+/// A client address no other test (or earlier run against the same Redis) uses.
+fn fresh_ip() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!("2001:db8::{:x}:{:x}", (n >> 16) & 0xffff, n & 0xffff)
+}
+
+async fn me_from(app: &TestApp, token: &str, ip: &str) -> studio::testing::TestResponse {
+    app.send_with(
+        Method::GET,
+        "/api/v1/auth/me",
+        Some(token),
+        None,
+        &[("x-forwarded-for", ip)],
+    )
+    .await
+}
+
+async fn upstash_app(extra: &[(&str, &str)], upstash: &UpstashDouble) -> TestApp {
+    let mut all = vec![
+        ("UPSTASH_REDIS_REST_URL", upstash.url.as_str()),
+        ("UPSTASH_REDIS_REST_TOKEN", upstash.token.as_str()),
+    ];
+    all.extend_from_slice(extra);
+    app(&all).await
+}
+
+#[tokio::test]
+async fn when_me_is_called_more_often_than_the_login_budget_login_from_that_ip_still_works() {
+    let upstash = UpstashDouble::start().await;
+    let app = upstash_app(&[("RATE_LIMIT_AUTH_PER_MINUTE", "3")], &upstash).await;
+    let user = app.user("Ada").await;
+    let ip = fresh_ip();
+    for _ in 0..6 {
+        let me = me_from(&app, &user.access_token, &ip).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        assert!(
+            me.headers.contains_key("ratelimit-remaining"),
+            "an authenticated read still says where its budget stands"
+        );
+    }
+    for _ in 0..4 {
+        let set = app
+            .send_with(
+                Method::PUT,
+                "/api/v1/auth/me/default-workspace",
+                Some(&user.access_token),
+                Some(json!({"workspaceId": user.workspace_id})),
+                &[("x-forwarded-for", ip.as_str())],
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::NO_CONTENT, "{}", set.body);
+    }
+    let login = login_from(&app, &ip).await;
+    assert_eq!(
+        login.status,
+        StatusCode::UNAUTHORIZED,
+        "the login budget is untouched: {}",
+        login.body
+    );
+    assert_eq!(login.headers["ratelimit-limit"], "3");
+    assert_eq!(login.headers["ratelimit-remaining"], "2");
+}
+
+#[tokio::test]
+async fn when_credential_routes_carry_a_bearer_token_they_still_spend_the_ips_login_budget() {
+    let upstash = UpstashDouble::start().await;
+    let app = upstash_app(&[("RATE_LIMIT_AUTH_PER_MINUTE", "3")], &upstash).await;
+    let user = app.user("Ada").await;
+    let ip = fresh_ip();
+    let with_bearer = |path: &'static str, body: serde_json::Value| {
+        let (app, token, ip) = (&app, user.access_token.clone(), ip.clone());
+        async move {
+            app.send_with(
+                Method::POST,
+                path,
+                Some(&token),
+                Some(body),
+                &[("x-forwarded-for", ip.as_str())],
+            )
+            .await
+        }
+    };
+    let login = json!({"email": "x@example.com", "password": "wrong password"});
+    for _ in 0..2 {
+        let res = with_bearer("/api/v1/auth/login", login.clone()).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+    }
+    let refresh = with_bearer("/api/v1/auth/token", json!({"refreshToken": "not-a-token"})).await;
+    assert_eq!(
+        (
+            refresh.status,
+            refresh.headers["ratelimit-remaining"].to_str().unwrap()
+        ),
+        (StatusCode::UNAUTHORIZED, "0"),
+        "refreshing shares the IP's budget with login"
+    );
+    for (path, body) in [
+        ("/api/v1/auth/login", login.clone()),
+        (
+            "/api/v1/auth/register",
+            json!({"email": "y@example.com", "password": "correct horse", "name": "Y"}),
+        ),
+        (
+            "/api/v1/auth/password/forgot",
+            json!({"email": "y@example.com"}),
+        ),
+        (
+            "/api/v1/auth/password/reset",
+            json!({"token": "t", "password": "correct horse"}),
+        ),
+        ("/api/v1/auth/token", json!({"refreshToken": "not-a-token"})),
+        (
+            "/api/v1/auth/logout",
+            json!({"refreshToken": "not-a-token"}),
+        ),
+    ] {
+        let res = with_bearer(path, body).await;
+        assert_eq!(
+            (res.status, res.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            "{path} with a valid bearer token is still on the IP's budget"
+        );
+    }
+    assert_eq!(
+        me_from(&app, &user.access_token, &ip).await.status,
+        StatusCode::OK,
+        "the user's own reads are not locked out with the IP's logins"
+    );
+}
+
+#[tokio::test]
+async fn when_a_user_spends_their_budget_on_me_only_their_reads_are_refused() {
+    let upstash = UpstashDouble::start().await;
+    let app = upstash_app(
+        &[
+            ("RATE_LIMIT_API_PER_TENANT_PER_MINUTE", "2"),
+            ("RATE_LIMIT_AUTH_PER_MINUTE", "3"),
+        ],
+        &upstash,
+    )
+    .await;
+    let ada = app.user("Ada").await;
+    let bob = app.user("Bob").await;
+    let ip = fresh_ip();
+    for remaining in ["1", "0"] {
+        let me = me_from(&app, &ada.access_token, &fresh_ip()).await;
+        assert_eq!(me.status, StatusCode::OK);
+        assert_eq!(me.headers["ratelimit-limit"], "2");
+        assert_eq!(me.headers["ratelimit-remaining"], remaining);
+    }
+    let refused = me_from(&app, &ada.access_token, &ip).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        "per user, whatever the IP"
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(
+        me_from(&app, &bob.access_token, &ip).await.status,
+        StatusCode::OK,
+        "another user's budget is their own, from the same IP"
+    );
+    assert_eq!(
+        login_from(&app, &ip).await.status,
+        StatusCode::UNAUTHORIZED,
+        "nor does it touch the IP's login budget"
+    );
+}
+
+#[tokio::test]
+async fn when_the_limiter_is_down_authenticated_auth_reads_stay_open_like_other_reads() {
+    let app = app(&[
+        ("UPSTASH_REDIS_REST_URL", "http://127.0.0.1:9"),
+        ("UPSTASH_REDIS_REST_TOKEN", "t"),
+        ("UPSTASH_TIMEOUT_MS", "200"),
+    ])
+    .await;
+    let user = app.user("Ada").await;
+    assert_eq!(
+        me_from(&app, &user.access_token, "192.0.2.3").await.status,
+        StatusCode::OK
+    );
+    let login = login_from(&app, "192.0.2.3").await;
+    assert_eq!(
+        login.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "login fails closed"
+    );
+}

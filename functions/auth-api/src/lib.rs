@@ -1,11 +1,11 @@
-//! `/api/v1/auth/*`: register, login, token refresh, logout, and the caller's profile.
+//! `/api/v1/auth/*`: register, login, token refresh, logout, and the caller's profile and default workspace.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Deserialize;
 use studio::error::ErrorBody;
 use studio::http::{AuthUser, ValidJson, single_line};
@@ -23,14 +23,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/me", get(me))
+        // Routes that need an access token are listed in the rate-limit layer
+        // (`studio::http::ratelimit`): every other auth route is on the per-IP credential budget.
+        .route(
+            "/api/v1/auth/me/default-workspace",
+            put(set_default_workspace),
+        )
         .route("/api/v1/auth/password/forgot", post(forgot_password))
         .route("/api/v1/auth/password/reset", post(reset_password))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, register, login, token, logout, me, forgot_password, reset_password),
-    components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
+    paths(health, register, login, token, logout, me, set_default_workspace, forgot_password, reset_password),
+    components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, DefaultWorkspaceRequest, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
     tags((name = "auth", description = "Accounts, sessions and tokens"))
 )]
 pub struct ApiDoc;
@@ -38,9 +44,11 @@ pub struct ApiDoc;
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterRequest {
+    #[serde(deserialize_with = "studio::http::email::trimmed")]
     #[validate(
         email(message = "must be an email address"),
-        length(max = 254, message = "must be at most 254 characters")
+        length(max = 254, message = "must be at most 254 characters"),
+        custom(function = "single_line")
     )]
     pub email: String,
     /// 8 to 128 characters.
@@ -62,7 +70,11 @@ pub struct RegisterRequest {
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoginRequest {
-    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    #[serde(deserialize_with = "studio::http::email::trimmed")]
+    #[validate(
+        length(min = 1, max = 254, message = "must be 1 to 254 characters"),
+        custom(function = "single_line")
+    )]
     pub email: String,
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
     pub password: String,
@@ -73,7 +85,8 @@ pub struct LoginRequest {
 pub struct TokenRequest {
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
     pub refresh_token: String,
-    /// Switch the new access token to this workspace (you must be a member).
+    /// Switch the new access token to this workspace (you must be a member); it becomes your default
+    /// workspace. Without it the new token names your default workspace.
     pub workspace_id: Option<Uuid>,
 }
 
@@ -86,8 +99,19 @@ pub struct LogoutRequest {
 
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DefaultWorkspaceRequest {
+    /// A workspace you are a member of.
+    pub workspace_id: Uuid,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ForgotPasswordRequest {
-    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    #[serde(deserialize_with = "studio::http::email::trimmed")]
+    #[validate(
+        length(min = 1, max = 254, message = "must be 1 to 254 characters"),
+        custom(function = "single_line")
+    )]
     pub email: String,
 }
 
@@ -183,14 +207,39 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The caller and their workspaces with their role in each.
+/// The caller, their workspaces with their role in each, and which one is their default.
 #[utoipa::path(operation_id = "me", get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, body = MeResponse),
         (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResponse>, ApiError> {
     Ok(Json(auth::me(&state, user.user_id).await?))
+}
+
+/// Sets the caller's default workspace.
+///
+/// The default is the workspace login and token refresh put in the next access token, so the one
+/// requests without `X-Workspace-Id` act in. The current access token keeps its workspace: refresh it
+/// (`POST /api/v1/auth/token`) to act in the new default at once. A workspace you are not a member of
+/// is a 404.
+#[utoipa::path(operation_id = "setDefaultWorkspace", put, path = "/api/v1/auth/me/default-workspace", tag = "auth", security(("bearer" = [])),
+    request_body = DefaultWorkspaceRequest,
+    responses(
+        (status = 204),
+        (status = 400, description = "validation_failed (workspaceId is not a UUID) or malformed_json", body = ErrorBody),
+        (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
+        (status = 404, description = "not a member of workspaceId", body = ErrorBody),
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+async fn set_default_workspace(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ValidJson(req): ValidJson<DefaultWorkspaceRequest>,
+) -> Result<StatusCode, ApiError> {
+    auth::set_default_workspace(&state, user.user_id, req.workspace_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Mails a password reset link when the address has an account. The answer (and its timing) is the same

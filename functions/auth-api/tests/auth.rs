@@ -513,3 +513,50 @@ async fn when_the_account_was_deleted_its_still_valid_access_token_gets_401_from
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn when_an_email_has_surrounding_spaces_they_are_trimmed_on_register_login_and_reset() {
+    let app = app().await;
+    let reg = register(&app, "  Spacey@Example.com\t").await;
+    assert_eq!(reg.status, StatusCode::CREATED, "{}", reg.body);
+    assert_eq!(reg.body["user"]["email"], "spacey@example.com");
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": " spacey@example.com  ", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let forgot = app
+        .post(
+            "/api/v1/auth/password/forgot",
+            None,
+            json!({"email": "\n spacey@example.com "}),
+        )
+        .await;
+    assert_eq!(forgot.status, StatusCode::ACCEPTED);
+    let mail = studio::testing::outbox_mail(&app.db_url).await;
+    assert!(
+        mail.iter()
+            .any(|m| m.kind == studio::email::EmailKind::PasswordReset
+                && m.to == "spacey@example.com"),
+        "the reset was mailed to the trimmed address"
+    );
+    // Spaces only are no address: the field is named.
+    for (path, body) in [
+        (
+            "/api/v1/auth/login",
+            json!({"email": "   ", "password": "correct horse battery"}),
+        ),
+        (
+            "/api/v1/auth/register",
+            json!({"email": "  ", "password": "correct horse battery", "name": "A"}),
+        ),
+        ("/api/v1/auth/password/forgot", json!({"email": " "})),
+    ] {
+        let res = app.post(path, None, body).await;
+        assert_eq!(res.code(), "validation_failed", "{path}");
+        assert_eq!(res.body["error"]["details"][0]["field"], "email", "{path}");
+    }
+}

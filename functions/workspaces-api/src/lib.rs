@@ -241,9 +241,11 @@ async fn billing(
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InviteRequest {
+    #[serde(deserialize_with = "studio::http::email::trimmed")]
     #[validate(
         email(message = "must be an email address"),
-        length(max = 254, message = "must be at most 254 characters")
+        length(max = 254, message = "must be at most 254 characters"),
+        custom(function = "single_line")
     )]
     pub email: String,
     /// viewer, member, admin, or owner (only an owner invites an owner)
@@ -305,7 +307,9 @@ async fn revoke_invitation(
 }
 
 /// Accepts an invitation with the token from its link. The caller must be signed in with the invited
-/// address (someone without an account registers first, then accepts).
+/// address (someone without an account registers first, then accepts). The workspace becomes the
+/// caller's default workspace: refresh the token (`POST /api/v1/auth/token`) to act in it without
+/// `X-Workspace-Id`.
 #[utoipa::path(operation_id = "acceptInvitation", post, path = "/api/v1/invitations/{token}/accept", tag = "workspaces", security(("bearer" = [])),
     params(("token" = String, Path, description = "The token from the invitation link")),
     responses((status = 200, body = AcceptedInvitation),

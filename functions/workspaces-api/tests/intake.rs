@@ -83,3 +83,34 @@ async fn when_an_admin_saves_the_intake_the_agent_config_follows_and_viewers_can
         .await;
     assert_eq!(unchanged.body["config"]["companyName"], "Acme");
 }
+
+#[tokio::test]
+async fn when_the_escalation_email_has_surrounding_spaces_they_are_trimmed() {
+    let app = TestApp::new(workspaces_api::routes()).await;
+    let owner = app.user("Owner").await;
+    let intake = format!("/api/v1/workspaces/{}/intake", owner.workspace_id);
+    let saved = app
+        .send(
+            Method::PUT,
+            &intake,
+            Some(&owner.access_token),
+            Some(json!({"companyName": "Acme", "escalationEmail": "  Help@Acme.example\t"})),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert_eq!(saved.body["config"]["escalationEmail"], "help@acme.example");
+    assert_eq!(saved.body["intake"]["escalationEmail"], "Help@Acme.example");
+    let without = app
+        .send(
+            Method::PUT,
+            &intake,
+            Some(&owner.access_token),
+            Some(json!({"companyName": "Acme"})),
+        )
+        .await;
+    assert_eq!(without.status, StatusCode::OK, "{}", without.body);
+    assert_eq!(
+        without.body["config"]["escalationEmail"],
+        serde_json::Value::Null
+    );
+}

@@ -449,3 +449,58 @@ async fn when_the_invitation_events_arrive_through_api_gateway_they_are_served()
         "the sample's token is unknown here"
     );
 }
+
+#[tokio::test]
+async fn when_an_invited_address_has_surrounding_spaces_they_are_trimmed() {
+    let app = app().await;
+    let ada = app.user("Ada").await;
+    let grace = address("grace");
+    let res = invite(&app, &ada, &format!("  {grace}\t"), "member").await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.body["email"], grace.as_str());
+    let _ = invitation_mail(&app, &grace).await;
+    let blank = invite(&app, &ada, "   ", "member").await;
+    assert_eq!(blank.code(), "validation_failed");
+    assert_eq!(blank.body["error"]["details"][0]["field"], "email");
+}
+
+#[tokio::test]
+async fn when_an_invitation_is_accepted_its_workspace_becomes_the_default_the_next_token_acts_in() {
+    let app = app().await;
+    let ada = app.user("Ada").await;
+    let grace_email = address("grace");
+    let grace = studio::services::auth::register(
+        &app.state,
+        &grace_email,
+        "correct horse battery".to_owned().into(),
+        "Grace",
+        None,
+    )
+    .await
+    .unwrap();
+    let own = grace.workspace.id;
+    assert_eq!(
+        invite(&app, &ada, &grace_email, "viewer").await.status,
+        StatusCode::CREATED
+    );
+    let token = token_in(&invitation_mail(&app, &grace_email).await);
+    let accepted = accept(&app, &token, &grace.tokens.access_token).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    assert_eq!(accepted.body["workspaceId"], ada.workspace_id.to_string());
+
+    let me = studio::services::auth::me(&app.state, grace.user.id)
+        .await
+        .unwrap();
+    assert_eq!(me.default_workspace_id, Some(ada.workspace_id));
+    assert_eq!(me.workspaces.len(), 2);
+    // The session's next token names the joined workspace, so requests without X-Workspace-Id land there.
+    let pair = studio::services::auth::refresh(&app.state, &grace.tokens.refresh_token, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.state.jwt.verify(&pair.access_token).unwrap().wid,
+        Some(ada.workspace_id)
+    );
+    // Her own workspace stays hers; it is just not the default any more.
+    assert!(me.workspaces.iter().any(|w| w.id == own));
+}

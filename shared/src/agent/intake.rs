@@ -96,6 +96,7 @@ pub struct Intake {
     pub business_hours: Option<String>,
     #[validate(custom(function = "language_codes"))]
     pub languages: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "crate::http::email::trimmed_option")]
     #[validate(
         email(message = "must be an email address"),
         custom(function = "crate::http::single_line")

@@ -5,6 +5,7 @@
 mod admin_auth;
 pub mod app;
 mod auth;
+pub mod email;
 pub mod extract;
 pub mod fields;
 pub mod outbound;

@@ -1,7 +1,13 @@
-//! The rate-limit layer every route group runs behind: per client IP on `/api/v1/auth/*` (by default failing
-//! closed when the limiter is down: a brute-force guard that silently switches off is no guard), per client
-//! IP and per tenant elsewhere (by default failing open, logged: an outage of the limiter must not take the
-//! API down). Both behaviours are configuration.
+//! The rate-limit layer every route group runs behind. Budgets are per purpose, chosen by the route alone
+//! (never by what a request carries, so adding a header cannot move a request to another budget):
+//! - the credential routes — every `/api/v1/auth/*` route that takes no access token: register, login,
+//!   token refresh, logout, password forgot/reset — are limited per client IP (by default failing closed
+//!   when the limiter is down: a brute-force guard that silently switches off is no guard);
+//! - every other route, the auth routes a verified access token opens (`/auth/me…`) included, is limited
+//!   per client IP and per tenant: the workspace the verified token names, else its user — per user on
+//!   `/auth/me…` (by default failing open, logged: an outage of the limiter must not take the API down).
+//!
+//! Both behaviours are configuration.
 //! Each check is one limiter round trip; answers carry `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset`, and a refusal is `429 rate_limited` with `Retry-After`.
 
@@ -33,9 +39,35 @@ fn client_ip(req: &Request) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The tenant a request counts against: the workspace its verified token names, else its user. An
-/// unverified header never chooses whose budget is spent.
-fn tenant_key(state: &AppState, req: &Request) -> Option<String> {
+/// The auth routes that need an access token (see `auth-api`): account reads and settings, limited per
+/// user like the rest of the API. Every other `/api/v1/auth/*` path is a credential route.
+const AUTHENTICATED_AUTH_ROUTES: [&str; 2] =
+    ["/api/v1/auth/me", "/api/v1/auth/me/default-workspace"];
+
+/// What a request's budget protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Credential guessing: per client IP, failing closed by default.
+    Credentials,
+    /// Everything else: per client IP and per tenant, failing open by default.
+    Api,
+    /// The signed-in caller's own account (`/auth/me…`): like [`Purpose::Api`], per user.
+    Account,
+}
+
+fn purpose(path: &str) -> Purpose {
+    if AUTHENTICATED_AUTH_ROUTES.contains(&path) {
+        Purpose::Account
+    } else if path.starts_with("/api/v1/auth/") {
+        Purpose::Credentials
+    } else {
+        Purpose::Api
+    }
+}
+
+/// The tenant a request counts against: the workspace its verified token names, else its user (always
+/// its user for [`Purpose::Account`]). An unverified header never chooses whose budget is spent.
+fn tenant_key(state: &AppState, req: &Request, purpose: Purpose) -> Option<String> {
     let token = req
         .headers()
         .get(http::header::AUTHORIZATION)?
@@ -44,8 +76,8 @@ fn tenant_key(state: &AppState, req: &Request) -> Option<String> {
         .strip_prefix("Bearer ")?;
     let claims = state.jwt.verify(token.trim()).ok()?;
     Some(match claims.wid {
-        Some(wid) => format!("ws:{wid}"),
-        None => format!("user:{}", claims.sub),
+        Some(wid) if purpose == Purpose::Api => format!("ws:{wid}"),
+        _ => format!("user:{}", claims.sub),
     })
 }
 
@@ -74,7 +106,8 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         return next.run(req).await;
     }
     let rl = &state.config.rate_limits;
-    let auth = path.starts_with("/api/v1/auth/");
+    let purpose = purpose(&path);
+    let auth = purpose == Purpose::Credentials;
     let fail_open = if auth {
         rl.auth_fail_open
     } else {
@@ -86,7 +119,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         checks.push((format!("rl:auth:ip:{ip}"), rl.auth_per_ip_per_minute));
     } else {
         checks.push((format!("rl:api:ip:{ip}"), rl.api_per_ip_per_minute));
-        if let Some(tenant) = tenant_key(&state, &req) {
+        if let Some(tenant) = tenant_key(&state, &req, purpose) {
             checks.push((format!("rl:api:{tenant}"), rl.api_per_tenant_per_minute));
         }
     }
@@ -129,4 +162,31 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         set_headers(&mut response, &d);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_budgeted_by_path_alone() {
+        for credential in [
+            "/api/v1/auth/login",
+            "/api/v1/auth/register",
+            "/api/v1/auth/token",
+            "/api/v1/auth/logout",
+            "/api/v1/auth/password/forgot",
+            "/api/v1/auth/password/reset",
+            // Unknown auth paths (and near misses of the account routes) stay on the strict budget.
+            "/api/v1/auth/me/",
+            "/api/v1/auth/me/other",
+            "/api/v1/auth/nothing",
+        ] {
+            assert_eq!(purpose(credential), Purpose::Credentials, "{credential}");
+        }
+        for account in AUTHENTICATED_AUTH_ROUTES {
+            assert_eq!(purpose(account), Purpose::Account, "{account}");
+        }
+        assert_eq!(purpose("/api/v1/workspaces"), Purpose::Api);
+    }
 }

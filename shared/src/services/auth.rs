@@ -63,6 +63,11 @@ pub struct MyWorkspace {
 pub struct MeResponse {
     pub user: UserView,
     pub workspaces: Vec<MyWorkspace>,
+    /// The workspace login and token refresh choose, and so the one requests without `X-Workspace-Id`
+    /// act in: the one set with `PUT /api/v1/auth/me/default-workspace` (or switched to with
+    /// `POST /api/v1/auth/token {workspaceId}`, or joined by accepting an invitation) while you are a
+    /// member of it, else your oldest membership; null when you belong to none.
+    pub default_workspace_id: Option<Uuid>,
 }
 
 /// Which refresh-token family a new token joins.
@@ -218,8 +223,9 @@ fn refresh_rejected() -> ApiError {
 }
 
 /// Spends `token` and returns a new pair in the same family. A spent or revoked token presented again is
-/// a replay: the whole family is revoked. `workspace` switches the token's workspace (membership checked
-/// first; the token is not spent when the check fails).
+/// a replay: the whole family is revoked. `workspace` switches the token's workspace and makes it the
+/// default (membership checked first; the token is not spent when the check fails); without it the new
+/// token names the user's default workspace.
 pub async fn refresh(
     state: &AppState,
     token: &str,
@@ -233,12 +239,9 @@ pub async fn refresh(
     let tx = client.transaction().await?;
     let successor = Uuid::now_v7();
     if let Some(spent) = repo::refresh_tokens::spend(&*tx, &hash, successor).await? {
-        if repo::users::find_active(&*tx, spent.user_id)
-            .await?
-            .is_none()
-        {
+        let Some(user) = repo::users::find_active(&*tx, spent.user_id).await? else {
             return Err(refresh_rejected());
-        }
+        };
         let chosen = match workspace {
             Some(requested) => {
                 // Dropping `tx` on this error rolls the spend back: a bad workspace id costs no token.
@@ -248,8 +251,11 @@ pub async fn refresh(
                 repo::users::set_last_workspace(&*tx, spent.user_id, requested).await?;
                 Some(requested)
             }
+            // The user's default, which may have changed since this token was issued (else, for an
+            // account that never had one, the session's workspace).
             None => {
-                repo::members::default_workspace(&*tx, spent.user_id, spent.workspace_id).await?
+                let preferred = user.last_workspace_id.or(spent.workspace_id);
+                repo::members::default_workspace(&*tx, spent.user_id, preferred).await?
             }
         };
         let family = Family::Continue {
@@ -311,10 +317,29 @@ pub async fn me(state: &AppState, user_id: Uuid) -> Result<MeResponse, ApiError>
             })
         })
         .collect::<Result<_, ApiError>>()?;
+    let default_workspace_id =
+        repo::members::default_workspace(&**client, user_id, user.last_workspace_id).await?;
     Ok(MeResponse {
         user: user_view(&user),
         workspaces,
+        default_workspace_id,
     })
+}
+
+/// Makes `workspace` the user's default: the one login and refresh put in the next tokens. A workspace
+/// the user is not an active member of is a 404, like any other tenant's.
+pub async fn set_default_workspace(
+    state: &AppState,
+    user_id: Uuid,
+    workspace: Uuid,
+) -> Result<(), ApiError> {
+    let client = state.db.get().await?;
+    repo::members::role_in_active_workspace(&**client, workspace, user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Workspace"))?;
+    repo::users::set_last_workspace(&**client, user_id, workspace).await?;
+    tracing::info!(user_id = %user_id, workspace_id = %workspace, "default workspace set");
+    Ok(())
 }
 
 /// The least time a password-reset request takes, whether or not the email has an account: the work

@@ -176,7 +176,8 @@ fn invalid(message: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidToken, message)
 }
 
-/// Accepts an invitation as the signed-in `user`, whose account's address must be the invited one.
+/// Accepts an invitation as the signed-in `user`, whose account's address must be the invited one. The
+/// workspace becomes the user's default workspace.
 pub async fn accept(
     state: &AppState,
     user: Uuid,
@@ -238,6 +239,9 @@ pub async fn accept(
         }
     };
     repo::invitations::mark_accepted(&*tx, inv.id).await?;
+    // The invited member lands where they were invited: the joined workspace becomes their default, so
+    // their next token (refresh or login) names it.
+    repo::users::set_last_workspace(&*tx, user, inv.workspace_id).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, invitation_id = %inv.id, user_id = %user, "invitation accepted");
     Ok(result)

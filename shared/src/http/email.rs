@@ -1,0 +1,74 @@
+//! Email addresses in request bodies. Surrounding whitespace (a pasted address, a trailing tab) is not part
+//! of an address: it is trimmed while the body is parsed, before the field's rules (format, length) run,
+//! so every route that takes an address — register, login, password reset, invitations — accepts
+//! `" ada@example.com "` as `ada@example.com`, and an address of spaces only is an empty one.
+//!
+//! Use it on every email field: `#[serde(deserialize_with = "studio::http::email::trimmed")]`, or on an
+//! optional one `#[serde(default, deserialize_with = "studio::http::email::trimmed_option")]`.
+
+use serde::{Deserialize, Deserializer};
+
+/// Deserialises a string with its surrounding whitespace removed.
+pub fn trimmed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    let trimmed = raw.trim();
+    Ok(if trimmed.len() == raw.len() {
+        raw
+    } else {
+        trimmed.to_owned()
+    })
+}
+
+/// [`trimmed`] for an optional field (with `#[serde(default)]`, so that it may be absent).
+pub fn trimmed_option<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Trimmed(#[serde(deserialize_with = "trimmed")] String);
+    Ok(Option::<Trimmed>::deserialize(deserializer)?.map(|t| t.0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(deserialize_with = "super::trimmed")]
+        email: String,
+        #[serde(default, deserialize_with = "super::trimmed_option")]
+        other: Option<String>,
+    }
+
+    fn parse(json: &str) -> Result<String, serde_json::Error> {
+        serde_json::from_str::<Body>(json).map(|b| b.email)
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_trimmed_and_the_rest_kept() {
+        assert_eq!(
+            parse(r#"{"email": " a@b.co\t\n"}"#).ok().as_deref(),
+            Some("a@b.co")
+        );
+        assert_eq!(
+            parse(r#"{"email": "a@b.co"}"#).ok().as_deref(),
+            Some("a@b.co")
+        );
+        assert_eq!(parse(r#"{"email": "   "}"#).ok().as_deref(), Some(""));
+        assert_eq!(
+            parse(r#"{"email": "a b@c.co"}"#).ok().as_deref(),
+            Some("a b@c.co")
+        );
+        assert!(parse(r#"{"email": 1}"#).is_err());
+    }
+
+    #[test]
+    fn an_optional_address_may_be_absent_or_null_and_is_trimmed_when_present() {
+        let other = |json: &str| serde_json::from_str::<Body>(json).map(|b| b.other);
+        assert_eq!(other(r#"{"email": ""}"#).ok(), Some(None));
+        assert_eq!(other(r#"{"email": "", "other": null}"#).ok(), Some(None));
+        assert_eq!(
+            other(r#"{"email": "", "other": " a@b.co "}"#).ok(),
+            Some(Some("a@b.co".to_owned()))
+        );
+        assert!(other(r#"{"email": "", "other": 1}"#).is_err());
+    }
+}
