@@ -30,7 +30,9 @@ pub struct IngestAccepted {
     /// stored again: its entry is the live document's id (see `skipped`).
     pub document_ids: Vec<Uuid>,
     /// The documents that were not stored, in the request's order (empty when all were).
+    // Answers recorded for an Idempotency-Key before this field existed replay without it.
     #[serde(default)]
+    #[schema(required = true)]
     pub skipped: Vec<SkippedDocument>,
 }
 
@@ -177,9 +179,9 @@ fn plan_ingestion(
 /// If the queue is unreachable the request still succeeds: the sweeper re-sends the outbox row.
 ///
 /// A document identical to a live document of the workspace (same content hash) is not stored again
-/// unless `allow_duplicates`: the answer carries the live document's id. The workspace's ingestions are
-/// serialised for the duration of the transaction, so two requests with the same content at once store
-/// it once (and the quota check sees the documents of the request before it).
+/// unless `allow_duplicates`: the answer carries the live document's id. Ingestions that look for
+/// duplicates are serialised per workspace for the duration of their transaction, so two requests with
+/// the same content at once store it once.
 pub async fn accept(
     state: &KnowledgeState,
     tenant: &Tenant<MemberRole>,
@@ -199,10 +201,10 @@ pub async fn accept(
 
     let mut client = state.app.db.get().await?;
     let tx = client.transaction().await?;
-    documents::lock_for_ingestion(&*tx, ws).await?;
     let live = if allow_duplicates {
         HashMap::new()
     } else {
+        documents::lock_for_ingestion(&*tx, ws).await?;
         documents::live_by_content_hash(&*tx, ws, &hashes)
             .await?
             .into_iter()
