@@ -60,5 +60,6 @@ WRK_TOKEN="" run "GET /api/v1/health/live (anchor)" -s bench/get.lua "$BASE/api/
 WRK_TOKEN="" run "GET /api/v1/health (one SELECT 1)" -s bench/get.lua "$BASE/api/v1/health"
 run "GET /api/v1/workspaces/{id} (auth)" -s bench/get.lua "$BASE/api/v1/workspaces/$WS"
 WRK_BODY='{"query":"how long do refunds take","limit":5}' run "POST /api/v1/agents/search" -s bench/post.lua "$BASE/api/v1/agents/search"
-WRK_BODY='{"documents":[{"title":"Load","content":"A short document written by the load test."}]}' \
+# allowDuplicates: the same body every time, stored every time (otherwise all but the first are skipped).
+WRK_BODY='{"documents":[{"title":"Load","content":"A short document written by the load test."}],"allowDuplicates":true}' \
   run "POST /api/v1/agents/ingest" -s bench/post.lua "$BASE/api/v1/agents/ingest"

@@ -193,6 +193,9 @@ pub struct KnowledgeConfig {
     pub embedding_batch_inputs: usize,
     /// Tokens per embeddings request (the API allows 300,000).
     pub embedding_batch_tokens: usize,
+    /// Chunks the ingest worker embeds and stores before it marks those documents ready and goes on:
+    /// progress is reported document by document, not at the end of a large ingestion.
+    pub ingest_piece_chunks: usize,
     pub chat_model: String,
     pub chat_temperature: f32,
     pub chat_timeout: Duration,
@@ -234,6 +237,7 @@ impl KnowledgeConfig {
             chunk_overlap_tokens: src.parsed("CHUNK_OVERLAP_TOKENS", 64usize)?,
             embedding_batch_inputs: src.parsed("EMBEDDING_BATCH_INPUTS", 2048usize)?,
             embedding_batch_tokens: src.parsed("EMBEDDING_BATCH_TOKENS", 300_000usize)?,
+            ingest_piece_chunks: src.parsed("INGEST_PIECE_CHUNKS", 64usize)?,
             chat_model: src.get("CHAT_MODEL").unwrap_or("gpt-4o-mini").to_owned(),
             chat_temperature: src.parsed("CHAT_TEMPERATURE", 0.7f32)?,
             chat_timeout: Duration::from_secs(src.parsed("CHAT_TIMEOUT_SECONDS", 30u64)?),
@@ -262,6 +266,12 @@ impl KnowledgeConfig {
             return Err(ConfigError::Invalid {
                 name: "EMBEDDING_BATCH_TOKENS",
                 reason: "must be 1 to 300000".into(),
+            });
+        }
+        if !(1..=2048).contains(&cfg.ingest_piece_chunks) {
+            return Err(ConfigError::Invalid {
+                name: "INGEST_PIECE_CHUNKS",
+                reason: "must be 1 to 2048".into(),
             });
         }
         Ok(cfg)

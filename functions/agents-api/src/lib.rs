@@ -82,6 +82,11 @@ pub struct IngestRequest {
     /// 1 to 100 documents (more: 413).
     #[validate(length(min = 1, message = "must hold at least one document"), nested)]
     pub documents: Vec<DocumentInput>,
+    /// Store every document even when one has the same content as a live document of the workspace (or
+    /// as another document of this request). By default (false) such a document is skipped: the answer's
+    /// `documentIds` carries the live document's id in its place and `skipped` lists it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_duplicates: bool,
 }
 
 fn known_content_type(value: &str) -> Result<(), ValidationError> {
@@ -211,6 +216,11 @@ fn idempotency_key(
 /// Accepts documents for the knowledge base (member or higher). They are stored `pending` and indexed in
 /// the background; follow them with GET /api/v1/agents/ingest/{ingestionId}. Send an `Idempotency-Key`
 /// header to make a retried request return the first response instead of ingesting twice.
+///
+/// A document whose content is identical (byte for byte; title and metadata are not compared) to a live
+/// document of the workspace, or to an earlier document of the same request, is not stored again: its
+/// entry in `documentIds` is the live document's id and `skipped` lists it with the reason `duplicate`.
+/// Deleted and failed documents do not count. Send `"allowDuplicates": true` to store it anyway.
 #[utoipa::path(operation_id = "ingestDocuments", post, path = "/api/v1/agents/ingest", tag = "knowledge base", security(("bearer" = [])),
     request_body = IngestRequest,
     params(("X-Workspace-Id" = Option<Uuid>, Header, description = "The workspace (default: the token's)"),
@@ -251,6 +261,7 @@ async fn ingest(
         ));
     }
     let key = idempotency_key(&headers, &req)?;
+    let allow_duplicates = req.allow_duplicates;
     let docs = req
         .documents
         .into_iter()
@@ -266,11 +277,13 @@ async fn ingest(
             metadata: d.metadata.unwrap_or_else(|| serde_json::json!({})),
         })
         .collect();
-    let accepted = knowledge::accept(&state, &tenant, docs, key).await?;
+    let accepted = knowledge::accept(&state, &tenant, docs, allow_duplicates, key).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
-/// The progress of one ingestion and of each of its documents.
+/// The progress of one ingestion and of each of its documents, in the request's order: each document
+/// becomes `ready` as soon as its own chunks are indexed; a document that was not stored shows
+/// `status: "skipped"` with `reason: "duplicate"` and, as its `id`, the live document it duplicates.
 #[utoipa::path(operation_id = "getIngestion", get, path = "/api/v1/agents/ingest/{ingestionId}", tag = "knowledge base", security(("bearer" = [])),
     params(("ingestionId" = Uuid, Path)),
     responses((status = 200, body = IngestionStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]

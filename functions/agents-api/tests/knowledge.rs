@@ -220,7 +220,7 @@ async fn when_ingest_input_is_bad_or_too_big_the_error_says_which_and_nothing_is
         "documents[0].content"
     );
     // Exactly 100 documents is fine.
-    let ok = app.post("/api/v1/agents/ingest", Some(t), json!({"documents": (0..100).map(|i| doc(&format!("d{i}"), "text")).collect::<Vec<_>>()})).await;
+    let ok = app.post("/api/v1/agents/ingest", Some(t), json!({"documents": (0..100).map(|i| doc(&format!("d{i}"), &format!("text {i}"))).collect::<Vec<_>>()})).await;
     assert_eq!(ok.status, StatusCode::ACCEPTED);
     let stored: i64 = app
         .sql()
@@ -266,9 +266,11 @@ async fn when_the_same_idempotency_key_is_retried_the_first_response_returns_and
         (different.status, different.code()),
         (StatusCode::CONFLICT, "conflict")
     );
+    // A new key with new content (the same content would be skipped as a duplicate, with no message).
+    let body2 = json!({"documents": [doc("Shipping", "3 days")]});
     let (a, b) = tokio::join!(
-        send(body.clone(), "upload-2"),
-        send(body.clone(), "upload-2")
+        send(body2.clone(), "upload-2"),
+        send(body2.clone(), "upload-2")
     );
     assert_eq!(a.body, b.body, "concurrent retries agree");
     let ingestions: i64 = app
@@ -498,4 +500,269 @@ async fn when_search_or_listing_input_is_bad_it_is_a_400() {
             .status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+async fn ingest_with(app: &TestApp, token: &str, body: Value) -> studio::testing::TestResponse {
+    let res = app.post("/api/v1/agents/ingest", Some(token), body).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    res
+}
+
+async fn stored_documents(app: &TestApp) -> i64 {
+    app.sql()
+        .await
+        .query_one("SELECT count(*) FROM kb_documents", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn when_an_identical_document_is_ingested_again_it_is_skipped_with_the_existing_id() {
+    let (app, k, mut rx, ada) = setup().await;
+    let t = &ada.access_token;
+    let refunds = "Refunds are issued within 5 business days to the original payment method.";
+    let first = ingest(
+        &app,
+        t,
+        vec![
+            doc("Refunds", refunds),
+            doc("Hours", "Open 9 to 5, Monday to Friday."),
+        ],
+    )
+    .await;
+    let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
+    drain(&k, &mut rx).await;
+
+    // The same content under another title, a new document, and that new document twice.
+    let warranty = "Every product carries a two-year warranty.";
+    let again = ingest(
+        &app,
+        t,
+        vec![
+            doc("Refunds (copy)", refunds),
+            doc("Warranty", warranty),
+            doc("Warranty again", warranty),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    let ids: Vec<&str> = again.body["documentIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0], original, "the existing id, in the input's position");
+    assert_ne!(ids[1], original);
+    assert_eq!(
+        ids[2], ids[1],
+        "two identical documents in one request: one stored"
+    );
+    assert_eq!(
+        again.body["skipped"],
+        json!([
+            {"index": 0, "documentId": original, "reason": "duplicate"},
+            {"index": 2, "documentId": ids[1], "reason": "duplicate"},
+        ])
+    );
+    assert_eq!(stored_documents(&app).await, 3, "Refunds, Hours, Warranty");
+
+    let ingestion = again.str("/ingestionId");
+    let path = format!("/api/v1/agents/ingest/{ingestion}");
+    let status = app.get(&path, Some(t)).await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+    let docs = status.body["documents"].as_array().unwrap();
+    assert_eq!(
+        (
+            status.body["total"].as_u64(),
+            status.body["skipped"].as_u64()
+        ),
+        (Some(3), Some(2)),
+        "{}",
+        status.body
+    );
+    assert_eq!(
+        (
+            docs[0]["id"].as_str(),
+            docs[0]["status"].as_str(),
+            docs[0]["reason"].as_str(),
+            docs[0]["title"].as_str()
+        ),
+        (
+            Some(original.as_str()),
+            Some("skipped"),
+            Some("duplicate"),
+            Some("Refunds (copy)")
+        ),
+        "{}",
+        status.body
+    );
+    assert_eq!(
+        (docs[1]["id"].as_str(), docs[1]["status"].as_str()),
+        (Some(ids[1]), Some("pending"))
+    );
+    assert!(docs[1]["reason"].is_null());
+    assert_eq!(
+        (docs[2]["id"].as_str(), docs[2]["status"].as_str()),
+        (Some(ids[1]), Some("skipped"))
+    );
+    assert_eq!(status.body["status"], "pending");
+
+    drain(&k, &mut rx).await;
+    let done = app.get(&path, Some(t)).await;
+    assert_eq!(
+        (
+            done.body["status"].as_str(),
+            done.body["completed"].as_u64(),
+            done.body["skipped"].as_u64()
+        ),
+        (Some("completed"), Some(1), Some(2)),
+        "{}",
+        done.body
+    );
+    // The top-k is not spent on identical chunks.
+    let hits = app
+        .post(
+            "/api/v1/agents/search",
+            Some(t),
+            json!({"query": "how long do refunds take", "limit": 5}),
+        )
+        .await;
+    let refund_hits = hits
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["text"].as_str().unwrap().contains("Refunds are issued"))
+        .count();
+    assert_eq!(refund_hits, 1, "{}", hits.body);
+
+    // A request made only of duplicates stores nothing, queues nothing, and is complete at once.
+    let only = ingest(&app, t, vec![doc("Refunds", refunds)]).await;
+    assert_eq!(only.status, StatusCode::ACCEPTED);
+    assert_eq!(only.body["documentIds"], json!([original]));
+    assert!(rx.try_recv().is_err(), "nothing to index");
+    let view = app
+        .get(
+            &format!("/api/v1/agents/ingest/{}", only.str("/ingestionId")),
+            Some(t),
+        )
+        .await;
+    assert_eq!(
+        (
+            view.body["status"].as_str(),
+            view.body["total"].as_u64(),
+            view.body["skipped"].as_u64()
+        ),
+        (Some("completed"), Some(1), Some(1)),
+        "{}",
+        view.body
+    );
+    assert_eq!(stored_documents(&app).await, 3);
+}
+
+#[tokio::test]
+async fn when_duplicates_are_allowed_or_the_twin_is_deleted_failed_or_elsewhere_the_document_is_stored()
+ {
+    let (app, k, mut rx, ada) = setup().await;
+    let bob = app.user("Bob").await;
+    let t = &ada.access_token;
+    let text = "Shipping is free above 50 euros.";
+    let first = ingest(&app, t, vec![doc("Shipping", text)]).await;
+    let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
+    drain(&k, &mut rx).await;
+
+    // allowDuplicates opts out.
+    let allowed = ingest_with(
+        &app,
+        t,
+        json!({"documents": [doc("Shipping", text)], "allowDuplicates": true}),
+    )
+    .await;
+    let copy = allowed.body["documentIds"][0].as_str().unwrap().to_owned();
+    assert_ne!(copy, original);
+    assert_eq!(allowed.body["skipped"], json!([]));
+    assert_eq!(stored_documents(&app).await, 2);
+
+    // Another workspace's identical document does not count.
+    let theirs = ingest(&app, &bob.access_token, vec![doc("Shipping", text)]).await;
+    let theirs_id = theirs.body["documentIds"][0].as_str().unwrap();
+    assert!(theirs_id != original && theirs_id != copy);
+    assert_eq!(theirs.body["skipped"], json!([]));
+
+    // Once every live twin is deleted, the content is stored again.
+    for id in [&original, &copy] {
+        let res = app
+            .delete(&format!("/api/v1/agents/documents/{id}"), Some(t))
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT);
+    }
+    let after_delete = ingest(&app, t, vec![doc("Shipping", text)]).await;
+    let fresh = after_delete.body["documentIds"][0].as_str().unwrap();
+    assert!(fresh != original && fresh != copy);
+    assert_eq!(after_delete.body["skipped"], json!([]));
+
+    // A failed document is no twin: uploading it again retries it.
+    let empty = json!({"title": "Empty page", "content": "<script>track()</script>", "contentType": "text/html"});
+    let failed = ingest(&app, t, vec![empty.clone()]).await;
+    drain(&k, &mut rx).await;
+    let failed_id = failed.body["documentIds"][0].as_str().unwrap();
+    let failed_doc = app
+        .get(&format!("/api/v1/agents/documents/{failed_id}"), Some(t))
+        .await;
+    assert_eq!(failed_doc.body["status"], "failed");
+    let retried = ingest(&app, t, vec![empty]).await;
+    assert_ne!(retried.body["documentIds"][0].as_str().unwrap(), failed_id);
+}
+
+#[tokio::test]
+async fn when_a_duplicate_answer_is_replayed_or_two_requests_race_one_document_is_stored() {
+    let (app, k, mut rx, ada) = setup().await;
+    let text = "Returns are accepted within 30 days.";
+    let first = ingest(&app, &ada.access_token, vec![doc("Returns", text)]).await;
+    let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
+    drain(&k, &mut rx).await;
+
+    let send = |b: Value, key: &'static str| {
+        let app = app.clone();
+        let token = ada.access_token.clone();
+        async move {
+            app.send_with(
+                Method::POST,
+                "/api/v1/agents/ingest",
+                Some(&token),
+                Some(b),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let body = json!({"documents": [doc("Returns", text)]});
+    let answer = send(body.clone(), "dup-1").await;
+    let replay = send(body.clone(), "dup-1").await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert_eq!(answer.body, replay.body);
+    assert_eq!(answer.body["documentIds"], json!([original]));
+    // The same key with allowDuplicates is another request.
+    let other = send(
+        json!({"documents": [doc("Returns", text)], "allowDuplicates": true}),
+        "dup-1",
+    )
+    .await;
+    assert_eq!(
+        (other.status, other.code()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+    assert_eq!(stored_documents(&app).await, 1);
+
+    // Two requests with the same new content at once: one stores it, the other gets its id.
+    let new = json!({"documents": [doc("Exchanges", "Exchanges are free within 60 days.")]});
+    let (a, b) = tokio::join!(
+        ingest_with(&app, &ada.access_token, new.clone()),
+        ingest_with(&app, &ada.access_token, new.clone())
+    );
+    assert_eq!(a.body["documentIds"], b.body["documentIds"]);
+    assert_eq!(stored_documents(&app).await, 2);
 }

@@ -91,12 +91,13 @@ async fn when_documents_would_pass_the_plan_limit_the_ingest_is_402_and_nothing_
     let ada = app.user("Ada").await;
     let db = app.sql().await;
     db.execute(
-        "INSERT INTO kb_documents (id, workspace_id, title, content) SELECT gen_random_uuid(), $1, 'd', 'x' FROM generate_series(1, 995)",
+        "INSERT INTO kb_documents (id, workspace_id, title, content, content_hash)
+         SELECT gen_random_uuid(), $1, 'd', 'x' || g, sha256(convert_to('x' || g, 'UTF8')) FROM generate_series(1, 995) g",
         &[&ada.workspace_id],
     )
     .await
     .unwrap();
-    let docs = |n: usize| json!({"documents": (0..n).map(|i| json!({"title": format!("t{i}"), "content": "text"})).collect::<Vec<_>>()});
+    let docs = |n: usize| json!({"documents": (0..n).map(|i| json!({"title": format!("t{i}"), "content": format!("text {i}")})).collect::<Vec<_>>()});
     let over = app
         .post("/api/v1/agents/ingest", Some(&ada.access_token), docs(6))
         .await;
@@ -118,10 +119,17 @@ async fn when_documents_would_pass_the_plan_limit_the_ingest_is_402_and_nothing_
         .unwrap()
         .get(0);
     assert_eq!(stored, 1000);
+    let new = json!({"documents": [{"title": "new", "content": "new text"}]});
     assert_eq!(
-        app.post("/api/v1/agents/ingest", Some(&ada.access_token), docs(1))
+        app.post("/api/v1/agents/ingest", Some(&ada.access_token), new)
             .await
             .status,
         StatusCode::PAYMENT_REQUIRED
     );
+    // A duplicate stores nothing, so it consumes nothing.
+    let duplicate = app
+        .post("/api/v1/agents/ingest", Some(&ada.access_token), docs(1))
+        .await;
+    assert_eq!(duplicate.status, StatusCode::ACCEPTED, "{}", duplicate.body);
+    assert_eq!(duplicate.body["skipped"][0]["reason"], "duplicate");
 }

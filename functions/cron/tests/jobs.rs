@@ -286,7 +286,8 @@ async fn when_an_ingestion_is_stuck_past_the_deadline_its_documents_fail_with_a_
         .post(
             "/api/v1/agents/ingest",
             Some(&ada.access_token),
-            json!({"documents": [{"title": "Fresh", "content": "c"}]}),
+            // Other content: an identical document would be skipped as a duplicate of the stuck one.
+            json!({"documents": [{"title": "Fresh", "content": "d"}]}),
         )
         .await;
     let sql = f.app.sql().await;

@@ -4,9 +4,14 @@
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use studio::knowledge::Llm;
 use studio::knowledge::{Embedder, KnowledgeState, Queue};
 use studio::testing::{
-    EmbeddingsDouble, TestApp, TestUser, knowledge_app, local_queue, openai_embedder,
+    EmbeddingsDouble, TestApp, TestUser, knowledge_app, knowledge_app_with, local_queue,
+    openai_embedder,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -40,12 +45,17 @@ async fn accept(
     user: &TestUser,
     docs: serde_json::Value,
 ) -> (String, serde_json::Value) {
+    accept_body(app, user, json!({ "documents": docs })).await
+}
+
+/// Accepts a whole ingest request body; returns the queue message's body and the 202 answer.
+async fn accept_body(
+    app: &TestApp,
+    user: &TestUser,
+    body: serde_json::Value,
+) -> (String, serde_json::Value) {
     let res = app
-        .post(
-            "/api/v1/agents/ingest",
-            Some(&user.access_token),
-            json!({ "documents": docs }),
-        )
+        .post("/api/v1/agents/ingest", Some(&user.access_token), body)
         .await;
     assert_eq!(res.status, http::StatusCode::ACCEPTED, "{}", res.body);
     (
@@ -168,10 +178,11 @@ async fn when_two_documents_share_text_it_is_embedded_once_in_one_request() {
         .mount(&server)
         .await;
     let shared = "Our support line is open around the clock.";
-    let (body, accepted) = accept(
+    // Identical documents are stored twice only when asked: here, to share their text.
+    let (body, accepted) = accept_body(
         &app,
         &ada,
-        json!([{"title": "A", "content": shared}, {"title": "B", "content": shared}, {"title": "C", "content": "Something else entirely."}]),
+        json!({"documents": [{"title": "A", "content": shared}, {"title": "B", "content": shared}, {"title": "C", "content": "Something else entirely."}], "allowDuplicates": true}),
     )
     .await;
     assert!(
@@ -193,7 +204,12 @@ async fn when_two_documents_share_text_it_is_embedded_once_in_one_request() {
     );
     assert_eq!(status(&app, &ada, &accepted).await["completed"], 3);
     // A later upload of the same text is served from the cache.
-    let (body, _) = accept(&app, &ada, json!([{"title": "D", "content": shared}])).await;
+    let (body, _) = accept_body(
+        &app,
+        &ada,
+        json!({"documents": [{"title": "D", "content": shared}], "allowDuplicates": true}),
+    )
+    .await;
     assert!(
         ingest_worker::handle(&k, event(&[(body, 1)]))
             .await
@@ -406,4 +422,182 @@ fn devserver_like_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
         event.records.push(record);
     }
     event
+}
+
+/// Answers like the embeddings double, tells the test the number of each request as it arrives, and
+/// holds every request after the first for a while: time to look at the progress while a piece is being
+/// embedded.
+#[derive(Clone)]
+struct HeldAfterFirst {
+    double: EmbeddingsDouble,
+    received: Arc<AtomicUsize>,
+    arrivals: tokio::sync::mpsc::UnboundedSender<usize>,
+    hold: Duration,
+}
+
+impl wiremock::Respond for HeldAfterFirst {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let n = self.received.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = self.arrivals.send(n);
+        let answer = self.double.respond(request);
+        if n > 1 {
+            answer.set_delay(self.hold)
+        } else {
+            answer
+        }
+    }
+}
+
+#[tokio::test]
+async fn when_many_documents_are_ingested_they_become_ready_piece_by_piece_not_all_at_the_end() {
+    let server = MockServer::start().await;
+    let (arrivals, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(HeldAfterFirst {
+            double: EmbeddingsDouble::new(DIM as usize),
+            received: Arc::default(),
+            arrivals,
+            hold: Duration::from_millis(1500),
+        })
+        .mount(&server)
+        .await;
+    let (queue, _rx) = local_queue();
+    // One chunk per document, three chunks per piece: four pieces of three documents.
+    let (app, k) = knowledge_app_with(
+        openai_embedder(&format!("{}/v1", server.uri()), DIM),
+        Llm::offline(),
+        queue,
+        agents_api::routes(),
+        &[("INGEST_PIECE_CHUNKS", "3")],
+    )
+    .await;
+    let ada = app.user("Ada").await;
+    let docs: Vec<serde_json::Value> = (0..12)
+        .map(|i| json!({"title": format!("Policy {i}"), "content": format!("Policy number {i} covers case {i}.")}))
+        .collect();
+    let (body, accepted) = accept(&app, &ada, json!(docs)).await;
+    let worker = {
+        let k = k.clone();
+        tokio::spawn(async move { ingest_worker::handle(&k, event(&[(body, 1)])).await })
+    };
+
+    for (request, ready) in [(2, 3), (3, 6), (4, 9)] {
+        // While piece `request` is being embedded, the pieces before it are ready, it is processing and
+        // the ones after it are pending.
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while arrived.recv().await.expect("the double is alive") < request {}
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!("no embeddings request {request}: the batch was not embedded in pieces")
+        });
+        let s = status(&app, &ada, &accepted).await;
+        let seen: Vec<&str> = s["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = (0..12)
+            .map(|i| match i {
+                i if i < ready => "ready",
+                i if i < ready + 3 => "processing",
+                _ => "pending",
+            })
+            .collect();
+        assert_eq!(seen, expected, "{s}");
+        assert_eq!(
+            (s["status"].as_str(), s["completed"].as_u64()),
+            (Some("processing"), Some(ready as u64)),
+            "{s}"
+        );
+    }
+
+    let response = worker.await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let done = status(&app, &ada, &accepted).await;
+    assert_eq!(
+        (done["status"].as_str(), done["completed"].as_u64()),
+        (Some("completed"), Some(12)),
+        "{done}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    let ws = studio::WorkspaceId::from_trusted_source(ada.workspace_id);
+    assert_eq!(k.vectors.count(ws, None).await.unwrap(), 12);
+}
+
+#[tokio::test]
+async fn when_a_later_piece_cannot_be_embedded_the_ready_documents_stay_ready_and_the_rest_are_retried()
+ {
+    let server = MockServer::start().await;
+    let double = EmbeddingsDouble::new(DIM as usize);
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(double.clone())
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "upstream exploded", "type": "server_error", "param": null, "code": null}})))
+        // Every attempt of the client's retries of the second piece (1 + 3).
+        .up_to_n_times(4)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(double.clone())
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    let (queue, _rx) = local_queue();
+    let (app, k) = knowledge_app_with(
+        openai_embedder(&format!("{}/v1", server.uri()), DIM),
+        Llm::offline(),
+        queue,
+        agents_api::routes(),
+        &[("INGEST_PIECE_CHUNKS", "2")],
+    )
+    .await;
+    let ada = app.user("Ada").await;
+    let docs: Vec<serde_json::Value> = (0..5)
+        .map(|i| json!({"title": format!("Policy {i}"), "content": format!("Policy number {i} covers case {i}.")}))
+        .collect();
+    let (body, accepted) = accept(&app, &ada, json!(docs)).await;
+
+    let first = ingest_worker::handle(&k, event(&[(body.clone(), 1)])).await;
+    assert_eq!(first.batch_item_failures.len(), 1, "retried by the queue");
+    let s = status(&app, &ada, &accepted).await;
+    let seen: Vec<(&str, bool)> = s["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["status"].as_str().unwrap(), d["error"].is_string()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("ready", false),
+            ("ready", false),
+            ("pending", true),
+            ("pending", true),
+            ("pending", true)
+        ],
+        "{s}"
+    );
+
+    // The retry embeds only what is not ready yet.
+    let before = double.seen().len();
+    let second = ingest_worker::handle(&k, event(&[(body, 2)])).await;
+    assert!(second.batch_item_failures.is_empty());
+    assert_eq!(double.seen().len() - before, 3);
+    let done = status(&app, &ada, &accepted).await;
+    assert_eq!(
+        (done["status"].as_str(), done["completed"].as_u64()),
+        (Some("completed"), Some(5)),
+        "{done}"
+    );
 }

@@ -49,10 +49,15 @@ impl ContentType {
 }
 
 /// The text a document's chunks are cut from: HTML is converted to plain text.
+///
+/// Links keep their text only: html2text's default appends a reference list (`[45]: #cmdoption-v`, one
+/// line per link), which on a documentation page fills whole chunks with URLs that answer nothing.
 pub fn to_text(content: &str, content_type: ContentType) -> anyhow::Result<String> {
     match content_type {
         ContentType::Plain | ContentType::Markdown => Ok(content.to_owned()),
-        ContentType::Html => html2text::from_read(content.as_bytes(), 100_000)
+        ContentType::Html => html2text::config::plain()
+            .link_footnotes(false)
+            .string_from_read(content.as_bytes(), 100_000)
             .map_err(|e| anyhow::anyhow!("the HTML could not be converted to text: {e}")),
     }
 }
@@ -133,6 +138,50 @@ mod tests {
         .expect("html");
         assert!(text.contains("Hours") && text.contains("9 to 5"), "{text}");
         assert!(!text.contains("<b>"));
+    }
+
+    #[test]
+    fn when_html_has_many_links_no_reference_list_is_appended_and_the_link_texts_stay() {
+        // The shape of a Sphinx page (Python's command-line documentation): every option is a link.
+        let options: String = (0..60)
+            .map(|i| {
+                format!(
+                    "<dt class=\"sig\" id=\"cmdoption-opt{i}\"><span class=\"pre\">-X{i}</span>\
+                     <a class=\"headerlink\" href=\"#cmdoption-opt{i}\" title=\"Link to this definition\">¶</a></dt>\
+                     <dd><p>Option {i} turns on feature {i}; see <a class=\"reference internal\" href=\"#envvar-PYTHONOPT{i}\">\
+                     <code class=\"xref std std-envvar\">PYTHONOPT{i}</code></a> and \
+                     <a class=\"reference external\" href=\"https://docs.python.org/3/library/sys.html#sys.flags\">sys.flags</a>.</p></dd>"
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><nav><a href=\"/\">Home</a> <a href=\"#\">Up</a></nav>\
+             <h1>Command line and environment</h1><dl class=\"std option\">{options}</dl></body></html>"
+        );
+        let text = to_text(&html, ContentType::Html).expect("html");
+        assert!(
+            text.contains("Option 59 turns on feature 59") && text.contains("PYTHONOPT59"),
+            "the link texts stay: {text}"
+        );
+        assert!(
+            !text.contains("cmdoption") && !text.contains("#envvar") && !text.contains("https://"),
+            "no link targets: {text}"
+        );
+        let reference_line = |l: &str| {
+            let l = l.trim_start();
+            l.starts_with('[')
+                && l.split_once("]: ")
+                    .is_some_and(|(n, _)| n[1..].chars().all(|c| c.is_ascii_digit()))
+        };
+        assert!(!text.lines().any(reference_line), "{text}");
+        // The reference list no longer fills chunks of its own: each chunk carries the page's prose.
+        let chunks = chunk(&text, ContentType::Html, 64, 8).expect("chunks");
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.contains("Option") || c.contains("Command line")),
+            "{chunks:#?}"
+        );
     }
 
     #[test]

@@ -52,33 +52,72 @@ fn from_row(r: &Row) -> DocumentRow {
     }
 }
 
+/// Records an ingestion of `count` documents, with those of them it did not store (`skipped`, a JSON
+/// array written and read by the knowledge service).
 pub async fn insert_ingestion(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     id: Uuid,
     created_by: Uuid,
     count: i32,
+    skipped: &serde_json::Value,
 ) -> Result<(), Error> {
     db.execute(
-        "INSERT INTO ingestions (id, workspace_id, created_by, document_count) VALUES ($1, $2, $3, $4)",
-        &[&id, workspace.as_uuid(), &created_by, &count],
+        "INSERT INTO ingestions (id, workspace_id, created_by, document_count, skipped) VALUES ($1, $2, $3, $4, $5)",
+        &[&id, workspace.as_uuid(), &created_by, &count, skipped],
     )
     .await
     .map(drop)
 }
 
-pub async fn ingestion_exists(
+/// The documents an ingestion of the workspace skipped, or None when there is no such ingestion.
+pub async fn ingestion_skipped(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     id: Uuid,
-) -> Result<bool, Error> {
+) -> Result<Option<serde_json::Value>, Error> {
     Ok(db
         .query_opt(
-            "SELECT 1 FROM ingestions WHERE id = $1 AND workspace_id = $2",
+            "SELECT skipped FROM ingestions WHERE id = $1 AND workspace_id = $2",
             &[&id, workspace.as_uuid()],
         )
         .await?
-        .is_some())
+        .map(|r| r.get(0)))
+}
+
+/// Serialises the workspace's ingestions until the end of the caller's transaction, so that a duplicate
+/// lookup and the inserts that follow it are not raced by another request with the same content.
+pub async fn lock_for_ingestion(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+) -> Result<(), Error> {
+    db.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('kb_documents'), hashtext($1::text))",
+        &[&workspace.as_uuid().to_string()],
+    )
+    .await
+    .map(drop)
+}
+
+/// The workspace's live documents with these content hashes, one per hash (the oldest): deleted and
+/// failed documents do not count (a failed document is uploaded again to be retried).
+pub async fn live_by_content_hash(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    hashes: &[Vec<u8>],
+) -> Result<Vec<(Vec<u8>, Uuid)>, Error> {
+    let rows = db
+        .query_typed(
+            "SELECT DISTINCT ON (content_hash) content_hash, id FROM kb_documents
+              WHERE workspace_id = $1 AND content_hash = ANY($2) AND deleted_at IS NULL AND status <> 'failed'
+              ORDER BY content_hash, created_at, id",
+            &[
+                (workspace.as_uuid(), Type::UUID),
+                (&hashes, Type::BYTEA_ARRAY),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 pub async fn insert(
@@ -87,10 +126,11 @@ pub async fn insert(
     ingestion: Uuid,
     created_by: Uuid,
     doc: &NewDocument,
+    content_hash: &[u8],
 ) -> Result<(), Error> {
     db.execute(
-        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by, content_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &doc.id,
             workspace.as_uuid(),
@@ -101,6 +141,7 @@ pub async fn insert(
             &doc.source_url,
             &doc.metadata,
             &created_by,
+            &content_hash,
         ],
     )
     .await
@@ -224,7 +265,8 @@ pub async fn mark_failed(
     .map(drop)
 }
 
-/// Puts a document back to `pending` after a failed attempt that will be retried.
+/// Puts a document back to (or leaves it) `pending` with the reason of a failed attempt that will be
+/// retried.
 pub async fn mark_retrying(
     db: &impl GenericClient,
     workspace: WorkspaceId,
@@ -233,7 +275,7 @@ pub async fn mark_retrying(
 ) -> Result<(), Error> {
     db.execute(
         "UPDATE kb_documents SET status = 'pending', error = $3, updated_at = now()
-          WHERE id = $1 AND workspace_id = $2 AND status = 'processing'",
+          WHERE id = $1 AND workspace_id = $2 AND status IN ('pending', 'processing')",
         &[&id, workspace.as_uuid(), &reason],
     )
     .await

@@ -26,30 +26,74 @@ pub const INGEST_SCOPE: &str = "POST /api/v1/agents/ingest";
 pub struct IngestAccepted {
     pub ok: bool,
     pub ingestion_id: Uuid,
+    /// One id per document sent, in the request's order. A document identical to a live one is not
+    /// stored again: its entry is the live document's id (see `skipped`).
     pub document_ids: Vec<Uuid>,
+    /// The documents that were not stored, in the request's order (empty when all were).
+    // Answers recorded for an Idempotency-Key before this field existed replay without it.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub skipped: Vec<SkippedDocument>,
+}
+
+/// A document of an ingest request that was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedDocument {
+    /// Its position in the request's `documents`.
+    pub index: usize,
+    /// The live document with the same content (also `documentIds[index]`).
+    pub document_id: Uuid,
+    /// `duplicate`: a live (not deleted, not failed) document of the workspace, or an earlier document of
+    /// the same request, has identical content. Send `"allowDuplicates": true` to store it anyway.
+    pub reason: String,
+}
+
+/// Why a document was skipped.
+pub const SKIPPED_DUPLICATE: &str = "duplicate";
+
+/// What an ingestion records of a skipped document (`ingestions.skipped`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SkippedRecord {
+    index: usize,
+    document_id: Uuid,
+    title: String,
+    reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentProgress {
+    /// The document; for a skipped one, the live document it duplicates.
     pub id: Uuid,
+    /// The title as sent.
     pub title: String,
-    /// pending, processing, ready or failed
+    /// pending, processing, ready or failed; skipped when it was not stored (see `reason`).
     pub status: String,
     pub chunks: i32,
     /// Why the document failed (or why its last attempt failed, while it is retried).
     pub error: Option<String>,
+    /// Why a skipped document was not stored: `duplicate` (its content is identical to document `id`'s).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestionStatus {
     pub ingestion_id: Uuid,
-    /// pending or processing while any document is; then completed if at least one is ready, else failed.
+    /// pending or processing while any document is; then completed if at least one is ready or skipped,
+    /// else failed.
     pub status: String,
+    /// Documents sent, stored or skipped.
     pub total: usize,
+    /// Documents ready (indexed and searchable). Each document becomes ready as soon as its own chunks
+    /// are stored, so this grows during a large ingestion.
     pub completed: usize,
     pub failed: usize,
+    /// Documents not stored because a live document has the same content.
+    pub skipped: usize,
+    /// The documents in the request's order.
     pub documents: Vec<DocumentProgress>,
 }
 
@@ -101,22 +145,55 @@ pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
 
+/// Which documents of a request to store, and the id each input document is answered with: a document
+/// whose content hash is in `live` (the workspace's live documents) or equals an earlier input's is
+/// skipped as a duplicate, unless `allow_duplicates`.
+fn plan_ingestion(
+    docs: &[NewDocument],
+    hashes: &[Vec<u8>],
+    mut live: HashMap<Vec<u8>, Uuid>,
+    allow_duplicates: bool,
+) -> (Vec<Uuid>, Vec<SkippedRecord>) {
+    let mut ids = Vec::with_capacity(docs.len());
+    let mut skipped = Vec::new();
+    for (index, (doc, hash)) in docs.iter().zip(hashes).enumerate() {
+        if !allow_duplicates {
+            if let Some(&twin) = live.get(hash) {
+                ids.push(twin);
+                skipped.push(SkippedRecord {
+                    index,
+                    document_id: twin,
+                    title: doc.title.clone(),
+                    reason: SKIPPED_DUPLICATE.to_owned(),
+                });
+                continue;
+            }
+            live.insert(hash.clone(), doc.id);
+        }
+        ids.push(doc.id);
+    }
+    (ids, skipped)
+}
+
 /// Stores the documents `pending` with an outbox row in one transaction, then sends the queue message.
 /// If the queue is unreachable the request still succeeds: the sweeper re-sends the outbox row.
+///
+/// A document identical to a live document of the workspace (same content hash) is not stored again
+/// unless `allow_duplicates`: the answer carries the live document's id. Ingestions that look for
+/// duplicates are serialised per workspace for the duration of their transaction, so two requests with
+/// the same content at once store it once.
 pub async fn accept(
     state: &KnowledgeState,
     tenant: &Tenant<MemberRole>,
     docs: Vec<NewDocument>,
+    allow_duplicates: bool,
     idempotency_key: Option<IdempotencyKey>,
 ) -> Result<IngestAccepted, ApiError> {
     let ws = tenant.workspace_id;
-    let accepted = IngestAccepted {
-        ok: true,
-        ingestion_id: Uuid::now_v7(),
-        document_ids: docs.iter().map(|d| d.id).collect(),
-    };
+    let ingestion_id = Uuid::now_v7();
+    let hashes: Vec<Vec<u8>> = docs.iter().map(|d| sha256(d.content.as_bytes())).collect();
     let message = IngestMessage {
-        ingestion_id: accepted.ingestion_id,
+        ingestion_id,
         workspace_id: *ws.as_uuid(),
     };
     let payload = serde_json::to_value(&message).map_err(ApiError::internal)?;
@@ -124,6 +201,29 @@ pub async fn accept(
 
     let mut client = state.app.db.get().await?;
     let tx = client.transaction().await?;
+    let live = if allow_duplicates {
+        HashMap::new()
+    } else {
+        documents::lock_for_ingestion(&*tx, ws).await?;
+        documents::live_by_content_hash(&*tx, ws, &hashes)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let (document_ids, skipped) = plan_ingestion(&docs, &hashes, live, allow_duplicates);
+    let accepted = IngestAccepted {
+        ok: true,
+        ingestion_id,
+        document_ids,
+        skipped: skipped
+            .iter()
+            .map(|s| SkippedDocument {
+                index: s.index,
+                document_id: s.document_id,
+                reason: s.reason.clone(),
+            })
+            .collect(),
+    };
     if let Some(key) = &idempotency_key {
         let body = serde_json::to_value(&accepted).map_err(ApiError::internal)?;
         if !idempotency::record(
@@ -141,21 +241,43 @@ pub async fn accept(
             return replay(&client, ws, key).await;
         }
     }
-    // After the idempotency check: a retry of an accepted request replays even when the quota is now used up.
-    crate::services::billing::check_quota(
-        &*tx,
-        ws,
-        crate::services::billing::Consumption::Documents(docs.len() as u64),
-    )
-    .await?;
+    let mut is_skipped = vec![false; docs.len()];
+    for s in &skipped {
+        is_skipped[s.index] = true;
+    }
+    let to_store: Vec<(&NewDocument, &Vec<u8>)> = docs
+        .iter()
+        .zip(&hashes)
+        .zip(&is_skipped)
+        .filter(|(_, skip)| !**skip)
+        .map(|(pair, _)| pair)
+        .collect();
+    // After the idempotency check: a retry of an accepted request replays even when the quota is now used
+    // up. Skipped documents consume nothing.
+    if !to_store.is_empty() {
+        crate::services::billing::check_quota(
+            &*tx,
+            ws,
+            crate::services::billing::Consumption::Documents(to_store.len() as u64),
+        )
+        .await?;
+    }
     let count = i32::try_from(docs.len()).map_err(ApiError::internal)?;
-    documents::insert_ingestion(&*tx, ws, accepted.ingestion_id, tenant.user_id, count).await?;
-    for doc in &docs {
-        documents::insert(&*tx, ws, accepted.ingestion_id, tenant.user_id, doc).await?;
+    let skipped_json = serde_json::to_value(&skipped).map_err(ApiError::internal)?;
+    documents::insert_ingestion(&*tx, ws, ingestion_id, tenant.user_id, count, &skipped_json)
+        .await?;
+    for (doc, hash) in &to_store {
+        documents::insert(&*tx, ws, ingestion_id, tenant.user_id, doc, hash).await?;
+    }
+    if to_store.is_empty() {
+        // Nothing to index: no message.
+        tx.commit().await?;
+        tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, skipped = skipped.len(), "ingestion accepted, every document a duplicate");
+        return Ok(accepted);
     }
     outbox::insert(&*tx, outbox_id, Some(*ws.as_uuid()), INGEST_TOPIC, &payload).await?;
     tx.commit().await?;
-    tracing::info!(workspace_id = %ws, ingestion_id = %accepted.ingestion_id, documents = docs.len(), "ingestion accepted");
+    tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, documents = to_store.len(), skipped = skipped.len(), "ingestion accepted");
 
     crate::services::outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload)
         .await;
@@ -179,7 +301,11 @@ async fn replay(
     serde_json::from_value(stored.response).map_err(ApiError::internal)
 }
 
-fn summarize(ingestion_id: Uuid, rows: Vec<DocumentRow>) -> IngestionStatus {
+fn summarize(
+    ingestion_id: Uuid,
+    rows: Vec<DocumentRow>,
+    mut skipped: Vec<SkippedRecord>,
+) -> IngestionStatus {
     let count = |s: &str| rows.iter().filter(|r| r.status == s).count();
     let (ready, failed) = (count("ready"), count("failed"));
     let status = if count("processing") > 0 {
@@ -190,27 +316,47 @@ fn summarize(ingestion_id: Uuid, rows: Vec<DocumentRow>) -> IngestionStatus {
         } else {
             "pending"
         }
-    } else if ready > 0 {
+    } else if ready > 0 || !skipped.is_empty() {
         "completed"
     } else {
         "failed"
     };
+    let mut documents: Vec<DocumentProgress> = rows
+        .into_iter()
+        .map(|r| DocumentProgress {
+            id: r.id,
+            title: r.title,
+            status: r.status,
+            chunks: r.chunk_count,
+            error: r.error,
+            reason: None,
+        })
+        .collect();
+    // The stored documents are in the request's order; the skipped ones go back to their positions.
+    skipped.sort_by_key(|s| s.index);
+    let skipped_count = skipped.len();
+    for s in skipped {
+        let at = s.index.min(documents.len());
+        documents.insert(
+            at,
+            DocumentProgress {
+                id: s.document_id,
+                title: s.title,
+                status: "skipped".to_owned(),
+                chunks: 0,
+                error: None,
+                reason: Some(s.reason),
+            },
+        );
+    }
     IngestionStatus {
         ingestion_id,
         status: status.to_owned(),
-        total: rows.len(),
+        total: documents.len(),
         completed: ready,
         failed,
-        documents: rows
-            .into_iter()
-            .map(|r| DocumentProgress {
-                id: r.id,
-                title: r.title,
-                status: r.status,
-                chunks: r.chunk_count,
-                error: r.error,
-            })
-            .collect(),
+        skipped: skipped_count,
+        documents,
     }
 }
 
@@ -220,11 +366,13 @@ pub async fn status(
     ingestion_id: Uuid,
 ) -> Result<IngestionStatus, ApiError> {
     let client = state.app.db.get().await?;
-    if !documents::ingestion_exists(&**client, tenant.workspace_id, ingestion_id).await? {
-        return Err(ApiError::not_found("Ingestion"));
-    }
+    let skipped = documents::ingestion_skipped(&**client, tenant.workspace_id, ingestion_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Ingestion"))?;
+    let skipped: Vec<SkippedRecord> =
+        serde_json::from_value(skipped).map_err(ApiError::internal)?;
     let rows = documents::for_ingestion(&**client, tenant.workspace_id, ingestion_id).await?;
-    Ok(summarize(ingestion_id, rows))
+    Ok(summarize(ingestion_id, rows, skipped))
 }
 
 pub async fn list_documents(
@@ -374,10 +522,33 @@ async fn embed_cached(
     Ok(vectors)
 }
 
-/// Processes one ingestion message. Documents already `ready` are skipped, so a message delivered twice
-/// does no work twice. An unusable document fails at once with its reason; a failure that a retry may cure
-/// (embeddings API, vector store) puts the documents back to `pending` with the reason and returns an
-/// error so the queue retries — or, on the `final_attempt`, marks them `failed`.
+/// Consecutive documents packed into pieces of at most `max_chunks` chunks (a larger document is a piece
+/// of its own), given each document's chunk count.
+fn pieces(chunk_counts: &[usize], max_chunks: usize) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let (mut start, mut chunks) = (0, 0);
+    for (i, &n) in chunk_counts.iter().enumerate() {
+        if i > start && chunks + n > max_chunks {
+            ranges.push(start..i);
+            start = i;
+            chunks = 0;
+        }
+        chunks += n;
+    }
+    if start < chunk_counts.len() {
+        ranges.push(start..chunk_counts.len());
+    }
+    ranges
+}
+
+/// Processes one ingestion message, piece by piece: the documents of a piece (at most
+/// `INGEST_PIECE_CHUNKS` chunks) are claimed (`processing`), embedded, stored, and each marked `ready`
+/// as soon as its own chunks are upserted, before the next piece starts — so progress is reported
+/// document by document. Documents already `ready` are skipped, so a message delivered twice does no work
+/// twice (and point ids are deterministic, so a repeated upsert overwrites). An unusable document fails
+/// at once with its reason; a failure that a retry may cure (embeddings API, vector store) puts the
+/// documents not yet ready back to `pending` with the reason and returns an error so the queue retries —
+/// or, on the `final_attempt`, marks them `failed`.
 pub async fn process_ingestion(
     state: &KnowledgeState,
     message: &IngestMessage,
@@ -390,7 +561,7 @@ pub async fn process_ingestion(
     let rows = documents::for_ingestion(&**client, ws, message.ingestion_id).await?;
     let mut prepared = Vec::new();
     for doc in rows {
-        if doc.status == "ready" || !documents::start_processing(&**client, ws, doc.id).await? {
+        if doc.status == "ready" {
             continue;
         }
         let Some(content) = documents::content(&**client, ws, doc.id).await? else {
@@ -404,62 +575,76 @@ pub async fn process_ingestion(
         ) {
             Ok(chunks) => prepared.push(Prepared { doc, chunks }),
             Err(reason) => {
-                tracing::warn!(workspace_id = %ws, document_id = %doc.id, reason = %reason, "document failed");
-                documents::mark_failed(&**client, ws, doc.id, &reason).await?;
+                if documents::start_processing(&**client, ws, doc.id).await? {
+                    tracing::warn!(workspace_id = %ws, document_id = %doc.id, reason = %reason, "document failed");
+                    documents::mark_failed(&**client, ws, doc.id, &reason).await?;
+                }
             }
         }
     }
-    if prepared.is_empty() {
-        return Ok(());
-    }
 
-    let texts: Vec<&str> = prepared
-        .iter()
-        .flat_map(|p| p.chunks.iter().map(String::as_str))
-        .collect();
-    let vectors = match embed_cached(state, &client, ws, &texts).await {
-        Ok(v) => v,
-        Err(e) => {
-            let reason = format!("{e:#}");
-            for p in &prepared {
-                settle_transient(&client, ws, p.doc.id, &reason, final_attempt).await?;
-            }
-            return Err(e.context(format!("ingestion {}", message.ingestion_id)));
-        }
-    };
-
+    let counts: Vec<usize> = prepared.iter().map(|p| p.chunks.len()).collect();
     let mut first_error = None;
-    for p in prepared {
-        let points: Vec<ChunkPoint> = p
-            .chunks
-            .iter()
-            .enumerate()
-            .map(|(i, text)| ChunkPoint {
-                document_id: p.doc.id,
-                chunk_index: u32::try_from(i).unwrap_or(u32::MAX),
-                title: p.doc.title.clone(),
-                text: text.clone(),
-                vector: vectors
-                    .get(&sha256(text.as_bytes()))
-                    .cloned()
-                    .unwrap_or_default(),
-            })
-            .collect();
-        let count = i32::try_from(points.len()).unwrap_or(i32::MAX);
-        // Clear what an earlier, different version of the document left, then write this one.
-        let stored = async {
-            state.vectors.delete_document(ws, p.doc.id).await?;
-            state.vectors.upsert(ws, points).await
-        }
-        .await;
-        match stored {
-            Ok(()) => {
-                documents::mark_ready(&**client, ws, p.doc.id, count).await?;
-                tracing::info!(workspace_id = %ws, document_id = %p.doc.id, chunks = count, "document ready");
+    for range in pieces(&counts, cfg.ingest_piece_chunks) {
+        let mut piece = Vec::new();
+        for p in &prepared[range.clone()] {
+            // False when a concurrent delivery finished it, or the document was deleted meanwhile.
+            if documents::start_processing(&**client, ws, p.doc.id).await? {
+                piece.push(p);
             }
+        }
+        if piece.is_empty() {
+            continue;
+        }
+        let texts: Vec<&str> = piece
+            .iter()
+            .flat_map(|p| p.chunks.iter().map(String::as_str))
+            .collect();
+        let vectors = match embed_cached(state, &client, ws, &texts).await {
+            Ok(v) => v,
             Err(e) => {
-                settle_transient(&client, ws, p.doc.id, &format!("{e:#}"), final_attempt).await?;
-                first_error.get_or_insert(e);
+                // The embeddings API failed after its own retries: this piece and the ones after it
+                // wait for the queue's retry (or fail, on the last attempt).
+                let reason = format!("{e:#}");
+                for p in &prepared[range.start..] {
+                    settle_transient(&client, ws, p.doc.id, &reason, final_attempt).await?;
+                }
+                return Err(e.context(format!("ingestion {}", message.ingestion_id)));
+            }
+        };
+        for p in piece {
+            let points: Vec<ChunkPoint> = p
+                .chunks
+                .iter()
+                .enumerate()
+                .map(|(i, text)| ChunkPoint {
+                    document_id: p.doc.id,
+                    chunk_index: u32::try_from(i).unwrap_or(u32::MAX),
+                    title: p.doc.title.clone(),
+                    text: text.clone(),
+                    vector: vectors
+                        .get(&sha256(text.as_bytes()))
+                        .cloned()
+                        .unwrap_or_default(),
+                })
+                .collect();
+            let count = i32::try_from(points.len()).unwrap_or(i32::MAX);
+            // Clear what an earlier, different version of the document left, then write this one.
+            let stored = async {
+                state.vectors.delete_document(ws, p.doc.id).await?;
+                state.vectors.upsert(ws, points).await
+            }
+            .await;
+            match stored {
+                Ok(()) => {
+                    documents::mark_ready(&**client, ws, p.doc.id, count).await?;
+                    tracing::info!(workspace_id = %ws, document_id = %p.doc.id, chunks = count, "document ready");
+                }
+                Err(e) => {
+                    settle_transient(&client, ws, p.doc.id, &format!("{e:#}"), final_attempt)
+                        .await?;
+                    first_error.get_or_insert(e);
+                }
             }
         }
     }
@@ -485,4 +670,47 @@ async fn settle_transient(
         documents::mark_retrying(&***client, ws, id, reason).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_doc(content: &str) -> NewDocument {
+        NewDocument {
+            id: Uuid::now_v7(),
+            title: "t".into(),
+            content: content.into(),
+            content_type: "text/plain".into(),
+            source_url: None,
+            metadata: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn when_documents_are_packed_into_pieces_each_piece_stays_within_the_chunk_budget() {
+        assert_eq!(pieces(&[1; 7], 3), vec![0..3, 3..6, 6..7]);
+        assert_eq!(
+            pieces(&[2, 5, 1, 1], 3),
+            vec![0..1, 1..2, 2..4],
+            "a large one goes alone"
+        );
+        assert_eq!(pieces(&[10, 10], 64), vec![0..2]);
+        assert!(pieces(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn when_documents_repeat_live_or_earlier_content_they_are_skipped_with_the_twins_id() {
+        let docs = [new_doc("a"), new_doc("b"), new_doc("b"), new_doc("c")];
+        let hashes: Vec<Vec<u8>> = docs.iter().map(|d| sha256(d.content.as_bytes())).collect();
+        let live_c = Uuid::now_v7();
+        let live = HashMap::from([(hashes[3].clone(), live_c)]);
+        let (ids, skipped) = plan_ingestion(&docs, &hashes, live.clone(), false);
+        assert_eq!(ids, vec![docs[0].id, docs[1].id, docs[1].id, live_c]);
+        let at: Vec<(usize, Uuid)> = skipped.iter().map(|s| (s.index, s.document_id)).collect();
+        assert_eq!(at, vec![(2, docs[1].id), (3, live_c)]);
+        let (ids, skipped) = plan_ingestion(&docs, &hashes, live, true);
+        assert_eq!(ids, docs.iter().map(|d| d.id).collect::<Vec<_>>());
+        assert!(skipped.is_empty());
+    }
 }
