@@ -155,7 +155,9 @@ pub(crate) fn describe(expected: &str) -> String {
         _ if e.starts_with("struct ") || e.starts_with("a map") => "an object".into(),
         _ if e.starts_with("a tuple") || e.starts_with("an array") => "an array".into(),
         _ if e.to_ascii_lowercase().contains("uuid") => "a UUID".into(),
-        _ if e.starts_with("enum ") || e == "variant identifier" => "one of the accepted values".into(),
+        _ if e.starts_with("enum ") || e == "variant identifier" => {
+            "one of the accepted values".into()
+        }
         _ => e.to_owned(),
     }
 }
