@@ -175,19 +175,26 @@ impl Embedder {
 /// Packs consecutive texts into request-sized ranges: at most `max_inputs` texts and `max_tokens` tokens
 /// each (a single text over the token limit goes alone; the API will say why it refuses it).
 pub fn batches(texts: &[String], max_inputs: usize, max_tokens: usize) -> Vec<Range<usize>> {
+    let tokens: Vec<usize> = texts.iter().map(|t| count_tokens(t)).collect();
+    consecutive(&tokens, max_inputs, max_tokens)
+}
+
+/// Greedily packs consecutive items into ranges of at most `max_items` items whose weights add up to at
+/// most `max_weight` (an item heavier than that goes alone). Requests to the embeddings API and the ingest
+/// worker's pieces of documents are both cut this way.
+pub fn consecutive(weights: &[usize], max_items: usize, max_weight: usize) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
-    let (mut start, mut tokens) = (0, 0);
-    for (i, text) in texts.iter().enumerate() {
-        let t = count_tokens(text);
-        if i > start && (i - start >= max_inputs || tokens + t > max_tokens) {
+    let (mut start, mut weight) = (0, 0);
+    for (i, &w) in weights.iter().enumerate() {
+        if i > start && (i - start >= max_items || weight + w > max_weight) {
             ranges.push(start..i);
             start = i;
-            tokens = 0;
+            weight = 0;
         }
-        tokens += t;
+        weight += w;
     }
-    if start < texts.len() {
-        ranges.push(start..texts.len());
+    if start < weights.len() {
+        ranges.push(start..weights.len());
     }
     ranges
 }

@@ -271,14 +271,19 @@ pub async fn mark_escalated(
         .get(0))
 }
 
-/// One rating with the answer it rates and the question that answer replied to.
-#[derive(Debug, Clone)]
+// Read in the shape the API shows (`GET /api/v1/agents/feedback`), so there is no second copy of these fields.
+/// A rating of an answer, with the question and the answer it rates.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FeedbackView)]
 pub struct FeedbackRow {
     pub message_id: Uuid,
-    pub conversation_id: Uuid,
+    pub conv_id: Uuid,
+    /// up or down
     pub rating: String,
     pub comment: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The visitor's or member's message the answer replied to.
     pub question: Option<String>,
     pub answer: String,
 }
@@ -313,7 +318,7 @@ pub async fn list_feedback(
         .iter()
         .map(|r| FeedbackRow {
             message_id: r.get("message_id"),
-            conversation_id: r.get("conversation_id"),
+            conv_id: r.get("conversation_id"),
             rating: r.get("rating"),
             comment: r.get("comment"),
             created_at: r.get("created_at"),

@@ -564,19 +564,7 @@ pub async fn feedback(
 }
 
 /// A rating of an answer, with the question and the answer it rates.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedbackView {
-    pub message_id: Uuid,
-    pub conv_id: Uuid,
-    /// up or down
-    pub rating: String,
-    pub comment: Option<String>,
-    pub created_at: DateTime<Utc>,
-    /// The visitor's or member's message the answer replied to.
-    pub question: Option<String>,
-    pub answer: String,
-}
+pub use conversations::FeedbackRow as FeedbackView;
 
 /// The workspace's ratings of answers, newest first, optionally only `up` or `down`.
 pub async fn list_feedback(
@@ -596,21 +584,10 @@ pub async fn list_feedback(
         i64::from(limit) + 1,
     )
     .await?;
-    Page::from_rows(rows, limit, |r| Cursor {
+    Ok(Page::from_rows(rows, limit, |r| Cursor {
         at: r.created_at,
         id: r.message_id,
-    })
-    .try_map(|r| {
-        Ok::<_, ApiError>(FeedbackView {
-            message_id: r.message_id,
-            conv_id: r.conversation_id,
-            rating: r.rating,
-            comment: r.comment,
-            created_at: r.created_at,
-            question: r.question,
-            answer: r.answer,
-        })
-    })
+    }))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -525,20 +525,7 @@ async fn embed_cached(
 /// Consecutive documents packed into pieces of at most `max_chunks` chunks (a larger document is a piece
 /// of its own), given each document's chunk count.
 fn pieces(chunk_counts: &[usize], max_chunks: usize) -> Vec<std::ops::Range<usize>> {
-    let mut ranges = Vec::new();
-    let (mut start, mut chunks) = (0, 0);
-    for (i, &n) in chunk_counts.iter().enumerate() {
-        if i > start && chunks + n > max_chunks {
-            ranges.push(start..i);
-            start = i;
-            chunks = 0;
-        }
-        chunks += n;
-    }
-    if start < chunk_counts.len() {
-        ranges.push(start..chunk_counts.len());
-    }
-    ranges
+    crate::knowledge::embedder::consecutive(chunk_counts, usize::MAX, max_chunks)
 }
 
 /// Processes one ingestion message, piece by piece: the documents of a piece (at most
