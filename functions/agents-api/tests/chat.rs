@@ -313,6 +313,33 @@ async fn when_a_turn_is_retried_with_the_same_idempotency_key_the_first_answer_r
 }
 
 #[tokio::test]
+async fn when_two_turns_with_the_same_idempotency_key_race_the_committed_one_wins_and_one_turn_is_saved()
+ {
+    let server = llm_server("Once.").await;
+    let (app, _k, ada, _rx) = setup(openai_llm(&format!("{}/v1", server.uri()), 5), &[]).await;
+    let send = || {
+        app.send_with(
+            Method::POST,
+            "/api/v1/agents/customer-service/run",
+            Some(&ada.access_token),
+            Some(json!({"message": "Hi"})),
+            &[("idempotency-key", "race-1")],
+        )
+    };
+    let (a, b) = tokio::join!(send(), send());
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(a.body, b.body, "both answer with the committed turn");
+    let msgs: i64 = app
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM messages", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(msgs, 2);
+}
+
+#[tokio::test]
 async fn when_no_llm_is_configured_the_offline_answer_quotes_the_knowledge_base_and_says_so() {
     let (app, k, ada, mut rx) = setup(Llm::offline(), &[]).await;
     ingest(
