@@ -38,7 +38,7 @@ mod tests {
 
     fn headers(key: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(HEADER, HeaderValue::from_str(key).unwrap());
+        h.insert(HEADER, HeaderValue::from_str(key).expect("a header value"));
         h
     }
 
@@ -46,24 +46,25 @@ mod tests {
     fn a_key_is_trimmed_and_fingerprinted_with_the_body() {
         let body = json!({"message": "Hi"});
         assert_eq!(
-            IdempotencyKey::from_request(&HeaderMap::new(), &body).unwrap(),
+            IdempotencyKey::from_request(&HeaderMap::new(), &body).expect("no header is fine"),
             None
         );
         let key = IdempotencyKey::from_request(&headers(" turn-1 "), &body)
-            .unwrap()
-            .unwrap();
+            .expect("a good key")
+            .expect("a key");
         assert_eq!(key.as_str(), "turn-1");
-        assert_eq!(key, IdempotencyKey::new("turn-1", &body).unwrap());
+        assert_eq!(key, IdempotencyKey::new("turn-1", &body).expect("a key"));
         assert_ne!(
             key,
-            IdempotencyKey::new("turn-1", &json!({"message": "Other"})).unwrap()
+            IdempotencyKey::new("turn-1", &json!({"message": "Other"})).expect("a key")
         );
     }
 
     #[test]
     fn a_blank_or_overlong_key_is_a_field_error() {
         for bad in ["  ", &"k".repeat(256)] {
-            let err = IdempotencyKey::from_request(&headers(bad), &json!({})).unwrap_err();
+            let err =
+                IdempotencyKey::from_request(&headers(bad), &json!({})).expect_err("a bad key");
             assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST, "{bad}");
         }
     }
