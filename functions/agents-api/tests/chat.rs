@@ -76,6 +76,15 @@ async fn sent_prompts(server: &MockServer) -> Vec<Value> {
         .collect()
 }
 
+async fn message_count(app: &TestApp) -> i64 {
+    app.sql()
+        .await
+        .query_one("SELECT count(*) FROM messages", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn run(app: &TestApp, user: &TestUser, body: Value) -> studio::testing::TestResponse {
     app.post(
         "/api/v1/agents/customer-service/run",
@@ -302,14 +311,7 @@ async fn when_a_turn_is_retried_with_the_same_idempotency_key_the_first_answer_r
     assert_eq!(first.body, again.body);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     assert_eq!(send("Something else").await.status, StatusCode::CONFLICT);
-    let msgs: i64 = app
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM messages", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(msgs, 2);
+    assert_eq!(message_count(&app).await, 2);
 }
 
 #[tokio::test]
@@ -329,14 +331,7 @@ async fn when_two_turns_with_the_same_idempotency_key_race_the_committed_one_win
     let (a, b) = tokio::join!(send(), send());
     assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
     assert_eq!(a.body, b.body, "both answer with the committed turn");
-    let msgs: i64 = app
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM messages", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(msgs, 2);
+    assert_eq!(message_count(&app).await, 2);
 }
 
 #[tokio::test]
