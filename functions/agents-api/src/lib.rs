@@ -17,9 +17,8 @@ use studio::knowledge::chunking::ContentType;
 use studio::knowledge::{KnowledgeState, SearchHit};
 use studio::repo::documents::NewDocument;
 use studio::services::chat::{self, ChatReply, ConversationSummary, ConversationView};
-use studio::services::knowledge::{
-    self, DocumentView, IdempotencyKey, IngestAccepted, IngestionStatus,
-};
+use studio::services::idempotency::IdempotencyKey;
+use studio::services::knowledge::{self, DocumentView, IngestAccepted, IngestionStatus};
 use studio::{ApiError, AppState};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
@@ -193,26 +192,6 @@ async fn stream_health(state: State<AppState>) -> Response {
     studio::http::health(state).await
 }
 
-fn idempotency_key(
-    headers: &HeaderMap,
-    body: &impl Serialize,
-) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(raw) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = raw
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1 to 255 visible characters"))?;
-    let canonical = serde_json::to_vec(body).map_err(ApiError::internal)?;
-    Ok(Some(IdempotencyKey {
-        key: key.to_owned(),
-        request_hash: knowledge::sha256(&canonical),
-    }))
-}
-
 /// Accepts documents for the knowledge base (member or higher). They are stored `pending` and indexed in
 /// the background; follow them with GET /api/v1/agents/ingest/{ingestionId}. Send an `Idempotency-Key`
 /// header to make a retried request return the first response instead of ingesting twice.
@@ -260,7 +239,7 @@ async fn ingest(
             ),
         ));
     }
-    let key = idempotency_key(&headers, &req)?;
+    let key = IdempotencyKey::from_request(&headers, &req)?;
     let allow_duplicates = req.allow_duplicates;
     let docs = req
         .documents
@@ -450,7 +429,7 @@ async fn run(
     headers: HeaderMap,
     ValidJson(req): ValidJson<RunRequest>,
 ) -> Result<Json<ChatReply>, ApiError> {
-    let key = idempotency_key(&headers, &req)?;
+    let key = IdempotencyKey::from_request(&headers, &req)?;
     Ok(Json(
         chat::run(&state, &tenant, req.message.trim(), req.conv_id, key).await?,
     ))

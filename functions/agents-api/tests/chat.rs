@@ -76,6 +76,15 @@ async fn sent_prompts(server: &MockServer) -> Vec<Value> {
         .collect()
 }
 
+async fn message_count(app: &TestApp) -> i64 {
+    app.sql()
+        .await
+        .query_one("SELECT count(*) FROM messages", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn run(app: &TestApp, user: &TestUser, body: Value) -> studio::testing::TestResponse {
     app.post(
         "/api/v1/agents/customer-service/run",
@@ -302,14 +311,27 @@ async fn when_a_turn_is_retried_with_the_same_idempotency_key_the_first_answer_r
     assert_eq!(first.body, again.body);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     assert_eq!(send("Something else").await.status, StatusCode::CONFLICT);
-    let msgs: i64 = app
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM messages", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(msgs, 2);
+    assert_eq!(message_count(&app).await, 2);
+}
+
+#[tokio::test]
+async fn when_two_turns_with_the_same_idempotency_key_race_the_committed_one_wins_and_one_turn_is_saved()
+ {
+    let server = llm_server("Once.").await;
+    let (app, _k, ada, _rx) = setup(openai_llm(&format!("{}/v1", server.uri()), 5), &[]).await;
+    let send = || {
+        app.send_with(
+            Method::POST,
+            "/api/v1/agents/customer-service/run",
+            Some(&ada.access_token),
+            Some(json!({"message": "Hi"})),
+            &[("idempotency-key", "race-1")],
+        )
+    };
+    let (a, b) = tokio::join!(send(), send());
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(a.body, b.body, "both answer with the committed turn");
+    assert_eq!(message_count(&app).await, 2);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! tracing, CORS from configuration, the 4 MB body limit, and JSON answers for unknown routes and methods.
 
 use crate::error::{ApiError, ErrorCode};
-use crate::http::request_id;
+use crate::http::{idempotency, request_id};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
@@ -55,7 +55,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             http::header::AUTHORIZATION,
             http::header::CONTENT_TYPE,
             HeaderName::from_static("x-workspace-id"),
-            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(idempotency::HEADER),
             HeaderName::from_static(request_id::HEADER),
         ])
         .expose_headers([HeaderName::from_static(request_id::HEADER)])

@@ -8,6 +8,7 @@ mod auth;
 pub mod email;
 pub mod extract;
 pub mod fields;
+pub mod idempotency;
 pub mod outbound;
 pub mod paging;
 pub mod ratelimit;

@@ -1,5 +1,7 @@
-//! Idempotency keys: a retried request with the same key gets the first response back.
+//! Idempotency keys: a retried request with the same key gets the first response back. The rules (scopes,
+//! replay or conflict) are in `services::idempotency`; this is their SQL.
 
+use crate::ids::WorkspaceId;
 use tokio_postgres::{Error, GenericClient};
 
 #[derive(Debug, Clone)]
@@ -13,7 +15,7 @@ pub struct StoredResponse {
 /// committed; a concurrent one in flight makes this wait for it).
 pub async fn record(
     db: &impl GenericClient,
-    workspace: uuid::Uuid,
+    workspace: WorkspaceId,
     scope: &str,
     key: &str,
     request_hash: &[u8],
@@ -24,7 +26,7 @@ pub async fn record(
         .execute(
             "INSERT INTO idempotency_keys (workspace_id, scope, key, request_hash, status_code, response)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            &[&workspace, &scope, &key, &request_hash, &status_code, response],
+            &[workspace.as_uuid(), &scope, &key, &request_hash, &status_code, response],
         )
         .await?
         == 1)
@@ -32,14 +34,14 @@ pub async fn record(
 
 pub async fn get(
     db: &impl GenericClient,
-    workspace: uuid::Uuid,
+    workspace: WorkspaceId,
     scope: &str,
     key: &str,
 ) -> Result<Option<StoredResponse>, Error> {
     Ok(db
         .query_opt(
             "SELECT request_hash, status_code, response FROM idempotency_keys WHERE workspace_id = $1 AND scope = $2 AND key = $3",
-            &[&workspace, &scope, &key],
+            &[workspace.as_uuid(), &scope, &key],
         )
         .await?
         .map(|r| StoredResponse { request_hash: r.get(0), status_code: r.get(1), response: r.get(2) }))

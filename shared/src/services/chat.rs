@@ -11,15 +11,14 @@ use crate::http::{MemberRole, Tenant, Viewer};
 use crate::knowledge::KnowledgeState;
 use crate::knowledge::chunking::count_tokens;
 use crate::knowledge::llm::PromptMessage;
-use crate::repo::{conversations, idempotency};
+use crate::repo::conversations;
 use crate::services::agent_config;
-use crate::services::knowledge::IdempotencyKey;
+use crate::services::idempotency::{self, IdempotencyKey, Recorded, Scope};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub const RUN_SCOPE: &str = "POST /api/v1/agents/customer-service/run";
 /// Messages of history read for a turn, at most.
 const MAX_HISTORY_MESSAGES: i64 = 50;
 
@@ -102,24 +101,6 @@ fn summary(r: conversations::ConversationRow) -> ConversationSummary {
         escalated_at: r.escalated_at,
         started_by: StartedBy { user_id: r.user_id },
     }
-}
-
-async fn stored_reply(
-    db: &tokio_postgres::Client,
-    ws: crate::ids::WorkspaceId,
-    key: &IdempotencyKey,
-) -> Result<Option<ChatReply>, ApiError> {
-    let Some(stored) = idempotency::get(db, *ws.as_uuid(), RUN_SCOPE, &key.key).await? else {
-        return Ok(None);
-    };
-    if stored.request_hash != key.request_hash {
-        return Err(ApiError::conflict(
-            "This Idempotency-Key was already used with a different message; use a new key for a new message.",
-        ));
-    }
-    Ok(Some(
-        serde_json::from_value(stored.response).map_err(ApiError::internal)?,
-    ))
 }
 
 /// Everything a turn needs before the model answers: checked, retrieved and prompted.
@@ -295,26 +276,11 @@ async fn save(
     )
     .await?;
     conversations::touch(&*tx, ws, reply.conv_id).await?;
-    if let Some(key) = key {
-        let body = serde_json::to_value(&reply).map_err(ApiError::internal)?;
-        if !idempotency::record(
-            &*tx,
-            *ws.as_uuid(),
-            RUN_SCOPE,
-            &key.key,
-            &key.request_hash,
-            200,
-            &body,
-        )
-        .await?
-        {
-            // A concurrent retry with the same key committed first: answer with its reply, keep nothing of ours.
-            tx.rollback().await?;
-            return stored_reply(&client, ws, key)
-                .await?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")));
-        }
-    }
+    // A concurrent retry with the same key that committed first wins: its reply, nothing of ours kept.
+    let tx = match idempotency::record(tx, ws, Scope::ChatRun, key, &reply).await? {
+        Recorded::New(tx) => tx,
+        Recorded::Replay(first) => return Ok(first),
+    };
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, conversation_id = %reply.conv_id, message_id = %reply.message_id, sources = reply.sources.len(), "chat turn answered");
     Ok(reply)
@@ -330,9 +296,10 @@ pub async fn run(
 ) -> Result<ChatReply, ApiError> {
     if let Some(key) = &idempotency_key {
         let client = state.app.db.get().await?;
-        if let Some(reply) = stored_reply(&client, tenant.workspace_id, key).await? {
-            tracing::info!(workspace_id = %tenant.workspace_id, "idempotent replay of a chat turn; no LLM call");
-            return Ok(reply);
+        if let Some(reply) =
+            idempotency::replay(&**client, tenant.workspace_id, Scope::ChatRun, key).await?
+        {
+            return Ok(reply); // no LLM call
         }
     }
     let turn = prepare(state, tenant, message, conv_id).await?;

@@ -10,7 +10,8 @@ use crate::knowledge::chunking::{self, ContentType};
 use crate::knowledge::queue::IngestMessage;
 use crate::knowledge::{ChunkPoint, KnowledgeState, SearchHit};
 use crate::repo::documents::{self, DocumentRow, NewDocument};
-use crate::repo::{idempotency, outbox};
+use crate::repo::outbox;
+use crate::services::idempotency::{self, IdempotencyKey, Recorded, Scope};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -19,7 +20,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use crate::services::outbox::INGEST_TOPIC;
-pub const INGEST_SCOPE: &str = "POST /api/v1/agents/ingest";
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -134,13 +134,6 @@ impl From<DocumentRow> for DocumentView {
     }
 }
 
-/// A client's retry token and a fingerprint of the request it came with.
-#[derive(Debug, Clone)]
-pub struct IdempotencyKey {
-    pub key: String,
-    pub request_hash: Vec<u8>,
-}
-
 pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
@@ -224,23 +217,11 @@ pub async fn accept(
             })
             .collect(),
     };
-    if let Some(key) = &idempotency_key {
-        let body = serde_json::to_value(&accepted).map_err(ApiError::internal)?;
-        if !idempotency::record(
-            &*tx,
-            *ws.as_uuid(),
-            INGEST_SCOPE,
-            &key.key,
-            &key.request_hash,
-            202,
-            &body,
-        )
-        .await?
-        {
-            tx.rollback().await?;
-            return replay(&client, ws, key).await;
-        }
-    }
+    let key = idempotency_key.as_ref();
+    let tx = match idempotency::record(tx, ws, Scope::Ingest, key, &accepted).await? {
+        Recorded::New(tx) => tx,
+        Recorded::Replay(first) => return Ok(first),
+    };
     let mut is_skipped = vec![false; docs.len()];
     for s in &skipped {
         is_skipped[s.index] = true;
@@ -282,23 +263,6 @@ pub async fn accept(
     crate::services::outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload)
         .await;
     Ok(accepted)
-}
-
-async fn replay(
-    client: &deadpool_postgres::Client,
-    ws: WorkspaceId,
-    key: &IdempotencyKey,
-) -> Result<IngestAccepted, ApiError> {
-    let stored = idempotency::get(&***client, *ws.as_uuid(), INGEST_SCOPE, &key.key)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")))?;
-    if stored.request_hash != key.request_hash {
-        return Err(ApiError::conflict(
-            "This Idempotency-Key was already used with a different request; use a new key for a new request.",
-        ));
-    }
-    tracing::info!(workspace_id = %ws, "idempotent replay of an ingestion request");
-    serde_json::from_value(stored.response).map_err(ApiError::internal)
 }
 
 fn summarize(

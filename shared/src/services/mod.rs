@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 #[cfg(feature = "knowledge")]
 pub mod chat;
+pub mod idempotency;
 pub mod invitations;
 #[cfg(feature = "knowledge")]
 pub mod jobs;
