@@ -61,31 +61,30 @@ pub async fn check_quota(
     };
     match what {
         Consumption::ChatTurn => {
-            if u.chat_turns_this_month >= limit.chat_turns_per_month {
-                return Err(exceeded(
+            // A turn needs room in both monthly limits; the chat turns are checked first.
+            for (name, what, used, max) in [
+                (
                     "chatTurnsPerMonth",
                     "chat turns a month",
                     u.chat_turns_this_month,
                     limit.chat_turns_per_month,
-                ));
-            }
-            if u.llm_tokens_this_month >= limit.llm_tokens_per_month {
-                return Err(exceeded(
+                ),
+                (
                     "llmTokensPerMonth",
                     "LLM tokens a month",
                     u.llm_tokens_this_month,
                     limit.llm_tokens_per_month,
-                ));
+                ),
+            ] {
+                if used >= max {
+                    return Err(exceeded(name, what, used, max));
+                }
             }
         }
         Consumption::Documents(n) => {
             if u.documents + n > limit.documents {
-                return Err(exceeded(
-                    "documents",
-                    "documents",
-                    u.documents,
-                    limit.documents,
-                ));
+                let (used, max) = (u.documents, limit.documents);
+                return Err(exceeded("documents", "documents", used, max));
             }
         }
         Consumption::Invitations(n) => {
