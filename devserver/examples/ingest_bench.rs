@@ -51,7 +51,11 @@ async fn main() {
         queue: Queue::Local(tx),
     };
     devserver::spawn_local_worker(k.clone(), rx);
-    let app = TestApp::with_state(devserver::routes(k.clone()), app_state, db.url.clone());
+    let app = TestApp::with_state(
+        devserver::routes(k.clone()).unwrap(),
+        app_state,
+        db.url.clone(),
+    );
     let user = app.user("Bench").await;
     app.sql()
         .await

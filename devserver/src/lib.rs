@@ -8,23 +8,26 @@ use axum::response::Response;
 use axum::routing::get;
 use std::time::Duration;
 use studio::AppState;
+use studio::billing::BillingState;
 use studio::knowledge::KnowledgeState;
 use studio::queue::{MAX_ATTEMPTS, Queue, retry_delay};
 use studio::services::jobs::{self, Job};
 use utoipa::OpenApi;
 
 /// Every route group's routes, merged (no layers: [`studio::http::app`] adds them once); the admin API
-/// without dead-letter queues.
-pub fn routes(knowledge: KnowledgeState) -> Router<AppState> {
-    routes_with(admin_api::AdminState {
+/// without dead-letter queues. Fails only if the Stripe API client cannot be built.
+pub fn routes(knowledge: KnowledgeState) -> anyhow::Result<Router<AppState>> {
+    let billing = BillingState::new(knowledge.app.clone())?;
+    let admin = admin_api::AdminState {
         knowledge,
         ingest_dlq: None,
         email_dlq: None,
-    })
+    };
+    Ok(routes_with(admin, billing))
 }
 
-/// Every route group's routes, with the admin API's own state.
-pub fn routes_with(admin: admin_api::AdminState) -> Router<AppState> {
+/// Every route group's routes, with the admin API's and the Stripe route group's own states.
+pub fn routes_with(admin: admin_api::AdminState, billing: BillingState) -> Router<AppState> {
     let knowledge = admin.knowledge.clone();
     Router::new()
         .route("/api/v1/health", get(health))
@@ -32,7 +35,7 @@ pub fn routes_with(admin: admin_api::AdminState) -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi_json))
         .merge(auth_api::routes())
         .merge(workspaces_api::routes())
-        .merge(stripe_webhook::routes())
+        .merge(stripe_webhook::routes().with_state(billing))
         .merge(
             agents_api::routes()
                 .merge(agents_api::stream_routes())

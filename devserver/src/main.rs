@@ -109,8 +109,9 @@ async fn main() -> anyhow::Result<()> {
         knowledge
     };
     devserver::spawn_scheduler(knowledge.clone(), devserver::local_schedule());
+    let billing = studio::billing::BillingState::new(state.clone())?;
     let admin = admin_api::AdminState::new(knowledge).await;
-    let app = studio::http::app(devserver::routes_with(admin), state);
+    let app = studio::http::app(devserver::routes_with(admin, billing), state);
     let listener = tokio::net::TcpListener::bind((source.get("HOST").unwrap_or("127.0.0.1"), port))
         .await
         .with_context(|| format!("binding port {port}"))?;

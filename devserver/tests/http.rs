@@ -14,7 +14,7 @@ async fn app_with_origins(origins: &str) -> TestApp {
     let state = state_with(&db.url, &[("CORS_ALLOWED_ORIGINS", origins)]);
     {
         let (k, dir) = knowledge_for(&state);
-        TestApp::with_state(devserver::routes(k), state, db.url).keeping(dir)
+        TestApp::with_state(devserver::routes(k).unwrap(), state, db.url).keeping(dir)
     }
 }
 

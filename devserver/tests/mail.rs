@@ -30,7 +30,7 @@ async fn when_someone_asks_for_a_reset_on_the_devserver_the_mail_lands_in_the_ma
     );
     let core = core.with_email_queue(Queue::Local(tx));
     let (k, dir) = knowledge_for(&core);
-    let app = TestApp::with_state(devserver::routes(k), core, db.url).keeping(dir);
+    let app = TestApp::with_state(devserver::routes(k).unwrap(), core, db.url).keeping(dir);
 
     let registered = app
         .post(

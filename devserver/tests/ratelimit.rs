@@ -13,7 +13,7 @@ async fn app(extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::new().await;
     let state = state_with(&db.url, extra);
     let (k, dir) = knowledge_for(&state);
-    TestApp::with_state(devserver::routes(k), state, db.url).keeping(dir)
+    TestApp::with_state(devserver::routes(k).unwrap(), state, db.url).keeping(dir)
 }
 
 async fn login_from(app: &TestApp, ip: &str) -> studio::testing::TestResponse {

@@ -295,7 +295,8 @@ impl KnowledgeConfig {
     }
 }
 
-/// Stripe: the API key (checkout, portal), the webhook signing secret(s), and the plans' price ids.
+/// Stripe: the API key (checkout, portal), the webhook signing secret(s), and the plans' price ids (which
+/// plan a price stands for is `billing::Plan`'s).
 #[derive(Debug, Clone)]
 pub struct BillingConfig {
     pub stripe_secret_key: Option<SecretString>,
@@ -337,26 +338,6 @@ impl BillingConfig {
                 .unwrap_or("http://localhost:5173")
                 .trim_end_matches('/')
                 .to_owned(),
-        }
-    }
-
-    /// The price id of a plan sold through checkout.
-    pub fn price_for_plan(&self, plan: &str) -> Option<&str> {
-        match plan {
-            "pro" => self.price_pro.as_deref(),
-            "business" => self.price_business.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// The plan a Stripe price id stands for.
-    pub fn plan_for_price(&self, price: &str) -> Option<&'static str> {
-        if self.price_pro.as_deref() == Some(price) {
-            Some("pro")
-        } else if self.price_business.as_deref() == Some(price) {
-            Some("business")
-        } else {
-            None
         }
     }
 }

@@ -3,11 +3,12 @@
 //! One place per concern: [`config`] reads configuration once per cold start, [`db`] owns the pool and the
 //! migrations, [`error`] is the one table of error codes, [`auth`] holds passwords and tokens, [`http`] the
 //! middleware of the old system as axum extractors and layers, [`repo`] every SQL statement per aggregate,
-//! and [`services`] the use cases the route groups call.
+//! [`services`] the use cases the route groups call, and [`billing`] plans, quotas and Stripe.
 
 pub mod agent;
 pub mod auth;
 pub mod aws;
+pub mod billing;
 pub mod config;
 pub mod db;
 pub mod email;

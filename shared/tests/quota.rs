@@ -1,7 +1,7 @@
 //! The members quota, checked where members are added (invitations call it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use studio::services::billing::{Consumption, check_quota};
+use studio::billing::{Consumption, check_quota};
 use studio::testing::{TestApp, TestDb};
 
 #[tokio::test]

@@ -12,5 +12,5 @@ pub async fn dev_app() -> studio::testing::TestApp {
     let db = studio::testing::TestDb::new().await;
     let state = studio::testing::state(&db.url);
     let (k, dir) = knowledge_for(&state);
-    studio::testing::TestApp::with_state(devserver::routes(k), state, db.url).keeping(dir)
+    studio::testing::TestApp::with_state(devserver::routes(k).unwrap(), state, db.url).keeping(dir)
 }

@@ -7,31 +7,18 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
+use studio::billing::{self, BillingState, Plan, WebhookOutcome};
 use studio::error::{ErrorBody, ErrorCode};
 use studio::http::{Owner, Tenant, ValidJson};
-use studio::services::billing::{self, WebhookOutcome};
 use studio::{ApiError, AppState};
 use utoipa::OpenApi;
 
-pub mod stripe;
-
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<BillingState> {
     Router::new()
         .route("/api/v1/stripe/health", get(health))
         .route("/api/v1/stripe/webhook", post(webhook))
         .route("/api/v1/stripe/checkout", post(checkout))
         .route("/api/v1/stripe/portal", post(portal))
-}
-
-/// One HTTP client per container for Stripe's API.
-fn http() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        studio::http::outbound::client_builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap_or_default()
-    })
 }
 
 #[derive(serde::Deserialize, validator::Validate, utoipa::ToSchema)]
@@ -42,11 +29,19 @@ pub struct CheckoutRequest {
     pub plan: String,
 }
 
+const NOT_A_PAID_PLAN: &str = "must be pro or business";
+
+impl CheckoutRequest {
+    /// The paid plan asked for (`None` only for a request that did not pass validation).
+    fn paid_plan(&self) -> Option<Plan> {
+        Plan::parse(&self.plan).filter(|p| p.is_paid())
+    }
+}
+
 fn paid_plan(plan: &str) -> Result<(), validator::ValidationError> {
-    if plan == "pro" || plan == "business" {
-        Ok(())
-    } else {
-        Err(validator::ValidationError::new("plan").with_message("must be pro or business".into()))
+    match Plan::parse(plan) {
+        Some(p) if p.is_paid() => Ok(()),
+        _ => Err(validator::ValidationError::new("plan").with_message(NOT_A_PAID_PLAN.into())),
     }
 }
 
@@ -56,42 +51,19 @@ pub struct UrlResponse {
     pub url: String,
 }
 
-async fn customer_of(
-    state: &AppState,
-    ws: studio::WorkspaceId,
-) -> Result<Option<String>, ApiError> {
-    let client = state.db.get().await?;
-    Ok(client
-        .query_opt(
-            "SELECT stripe_customer_id FROM workspaces WHERE id = $1",
-            &[ws.as_uuid()],
-        )
-        .await?
-        .and_then(|r| r.get(0)))
-}
-
 /// Starts a Stripe Checkout for a paid plan (owner only; workspace from `X-Workspace-Id` or the token).
 #[utoipa::path(operation_id = "stripeCheckout", post, path = "/api/v1/stripe/checkout", tag = "stripe", security(("bearer" = [])),
     request_body = CheckoutRequest,
     responses((status = 200, body = UrlResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, description = "billing_not_configured (STRIPE_PRICE_PRO, STRIPE_PRICE_BUSINESS or STRIPE_SECRET_KEY is missing: `details.variable` names it; retrying will not help) or service_unavailable (Stripe or the database is down: retry)", body = ErrorBody)))]
 async fn checkout(
-    State(state): State<AppState>,
+    State(state): State<BillingState>,
     tenant: Tenant<Owner>,
     ValidJson(req): ValidJson<CheckoutRequest>,
 ) -> Result<Json<UrlResponse>, ApiError> {
-    let cfg = &state.config.billing;
-    let price = cfg.price_for_plan(&req.plan).ok_or_else(|| {
-        ApiError::billing_not_configured(
-            &format!("STRIPE_PRICE_{}", req.plan.to_uppercase()),
-            &format!(
-                "no Stripe price is set for the {} plan (its price id, price_…, from the Stripe dashboard)",
-                req.plan
-            ),
-        )
-    })?;
-    let customer = customer_of(&state, tenant.workspace_id).await?;
-    let url =
-        stripe::checkout(cfg, http(), tenant.workspace_id, price, customer.as_deref()).await?;
+    let plan = req
+        .paid_plan()
+        .ok_or_else(|| ApiError::field("plan", NOT_A_PAID_PLAN))?;
+    let url = billing::checkout::checkout(&state, &tenant, plan).await?;
     Ok(Json(UrlResponse { url }))
 }
 
@@ -99,16 +71,11 @@ async fn checkout(
 #[utoipa::path(operation_id = "stripePortal", post, path = "/api/v1/stripe/portal", tag = "stripe", security(("bearer" = [])),
     responses((status = 200, body = UrlResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "no subscription yet", body = ErrorBody), (status = 503, description = "billing_not_configured (STRIPE_SECRET_KEY is missing) or service_unavailable (Stripe or the database is down: retry)", body = ErrorBody)))]
 async fn portal(
-    State(state): State<AppState>,
+    State(state): State<BillingState>,
     tenant: Tenant<Owner>,
 ) -> Result<Json<UrlResponse>, ApiError> {
-    let customer = customer_of(&state, tenant.workspace_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::conflict("This workspace has no Stripe customer yet: start a checkout first.")
-        })?;
     Ok(Json(UrlResponse {
-        url: stripe::portal(&state.config.billing, http(), &customer).await?,
+        url: billing::checkout::portal(&state, &tenant).await?,
     }))
 }
 

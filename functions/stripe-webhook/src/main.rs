@@ -7,5 +7,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     if state.config.on_lambda && state.config.billing.webhook_secrets.is_empty() {
         return Err("missing required configuration STRIPE_WEBHOOK_SECRET: set it in the APP_SECRETS_ARN secret".into());
     }
+    let state = studio::billing::BillingState::new(state)?;
     lambda_http::run(studio::http::app(stripe_webhook::routes(), state)).await
 }

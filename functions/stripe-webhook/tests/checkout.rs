@@ -3,10 +3,18 @@
 
 use http::{Method, StatusCode};
 use serde_json::json;
+use studio::AppState;
 use studio::Role;
+use studio::billing::BillingState;
 use studio::testing::{TestApp, TestDb, state_with};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The Stripe route group over `state`, its Stripe client built as at a cold start.
+fn stripe_app(state: AppState, db_url: String) -> TestApp {
+    let billing = BillingState::new(state.clone()).expect("Stripe client");
+    TestApp::with_state(stripe_webhook::routes().with_state(billing), state, db_url)
+}
 
 async fn app(stripe: &MockServer) -> TestApp {
     let db = TestDb::new().await;
@@ -20,7 +28,7 @@ async fn app(stripe: &MockServer) -> TestApp {
             ("APP_URL", "https://app.example.com"),
         ],
     );
-    TestApp::with_state(stripe_webhook::routes(), state, db.url)
+    stripe_app(state, db.url)
 }
 
 fn form(body: &[u8]) -> Vec<(String, String)> {
@@ -209,7 +217,7 @@ async fn when_the_workspace_has_a_customer_the_portal_opens_for_it() {
 async fn when_the_stripe_secret_key_is_missing_checkout_and_portal_say_billing_is_not_configured() {
     let db = TestDb::new().await;
     let state = state_with(&db.url, &[("STRIPE_PRICE_PRO", "price_pro")]);
-    let app = TestApp::with_state(stripe_webhook::routes(), state, db.url);
+    let app = stripe_app(state, db.url);
     let owner = app.user("Owner").await;
     app.sql()
         .await

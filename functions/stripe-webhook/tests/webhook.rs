@@ -6,9 +6,17 @@ use hmac::{Hmac, Mac};
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use studio::AppState;
+use studio::billing::BillingState;
 use studio::testing::{TestApp, TestDb, TestResponse, state_with};
 
 const SECRET: &str = "whsec_test_secret";
+
+/// The Stripe route group over `state`, its Stripe client built as at a cold start.
+fn stripe_app(state: AppState, db_url: String) -> TestApp {
+    let billing = BillingState::new(state.clone()).expect("Stripe client");
+    TestApp::with_state(stripe_webhook::routes().with_state(billing), state, db_url)
+}
 
 async fn app() -> TestApp {
     let db = TestDb::new().await;
@@ -20,7 +28,7 @@ async fn app() -> TestApp {
             ("STRIPE_PRICE_BUSINESS", "price_biz"),
         ],
     );
-    TestApp::with_state(stripe_webhook::routes(), state, db.url)
+    stripe_app(state, db.url)
 }
 
 fn sign(secret: &str, t: i64, body: &str) -> String {
@@ -285,7 +293,7 @@ async fn when_the_sample_api_gateway_event_is_signed_and_replayed_the_plan_chang
             ("STRIPE_PRICE_PRO", "price_pro_sample"),
         ],
     );
-    let app = TestApp::with_state(stripe_webhook::routes(), state, db.url);
+    let app = stripe_app(state, db.url);
     let ada = app.user("Ada").await;
     let text = std::fs::read_to_string(format!(
         "{}/../../events/stripe-webhook.json",
@@ -313,7 +321,7 @@ async fn when_the_sample_api_gateway_event_is_signed_and_replayed_the_plan_chang
 #[tokio::test]
 async fn when_no_webhook_secret_is_configured_the_event_is_refused_with_503_naming_it() {
     let db = TestDb::new().await;
-    let app = TestApp::with_state(stripe_webhook::routes(), state_with(&db.url, &[]), db.url);
+    let app = stripe_app(state_with(&db.url, &[]), db.url);
     let body = json!({"id": "evt_x", "type": "invoice.paid", "created": 1, "data": {"object": {}}});
     let res = deliver(&app, &body).await;
     // A 503 (Stripe retries the event) that says what to set, not an outage to wait out.

@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use studio::agent::Intake;
+use studio::billing::BillingView;
 use studio::error::ErrorBody;
 use studio::http::{
     Admin, AnyRole, AuthUser, Owner, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer,
     single_line,
 };
 use studio::services::agent_config::{self, AgentConfigView};
-use studio::services::billing::BillingView;
 use studio::services::invitations::{self, AcceptedInvitation, InvitationStatus, InvitationView};
 use studio::services::workspaces::{self, MemberView, WorkspaceView};
 use studio::{ApiError, AppState, Role};
@@ -233,9 +233,7 @@ async fn billing(
     State(state): State<AppState>,
     tenant: Tenant<Admin>,
 ) -> Result<Json<BillingView>, ApiError> {
-    Ok(Json(
-        studio::services::billing::view(&state, &tenant).await?,
-    ))
+    Ok(Json(studio::billing::view(&state, &tenant).await?))
 }
 
 #[derive(Deserialize, Validate, ToSchema)]

@@ -85,7 +85,7 @@ pub async fn expire_stale(
 }
 
 /// What makes an invitation pending (not accepted, not revoked, not expired), for the queries that count
-/// them: pending invitations count against the plan's members limit (see `services::billing`).
+/// them: pending invitations count against the plan's members limit (see `billing`).
 pub const PENDING: &str = "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()";
 
 /// Newest first, paged by (created_at, id).

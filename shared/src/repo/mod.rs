@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod billing;
 pub mod conversations;
 pub mod documents;
 pub mod email_deliveries;

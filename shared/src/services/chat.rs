@@ -132,12 +132,7 @@ pub async fn prepare(
     let ws = tenant.workspace_id;
     let cfg = &state.app.config.knowledge;
     let client = state.app.db.get().await?;
-    crate::services::billing::check_quota(
-        &**client,
-        ws,
-        crate::services::billing::Consumption::ChatTurn,
-    )
-    .await?;
+    crate::billing::check_quota(&**client, ws, crate::billing::Consumption::ChatTurn).await?;
     let agent = agent_config::load(&**client, ws).await?.config;
     if !agent.subsystems.customer_service {
         return Err(ApiError::new(

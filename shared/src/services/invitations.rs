@@ -1,12 +1,12 @@
 //! Invitations: an admin invites an address with a role; the invitation is mailed with a single-use link;
 //! a signed-in user whose account has that address accepts it and becomes a member.
 
+use crate::billing::{Consumption, check_quota};
 use crate::error::{ApiError, ErrorCode, unique_violation};
 use crate::http::paging::{Cursor, Page, PageParams};
 use crate::http::{Admin, Tenant};
 use crate::ids::{Role, WorkspaceId};
 use crate::repo::{self, invitations::InvitationRow};
-use crate::services::billing::{Consumption, check_quota};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;

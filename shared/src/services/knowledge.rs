@@ -236,10 +236,10 @@ pub async fn accept(
     // After the idempotency check: a retry of an accepted request replays even when the quota is now used
     // up. Skipped documents consume nothing.
     if !to_store.is_empty() {
-        crate::services::billing::check_quota(
+        crate::billing::check_quota(
             &*tx,
             ws,
-            crate::services::billing::Consumption::Documents(to_store.len() as u64),
+            crate::billing::Consumption::Documents(to_store.len() as u64),
         )
         .await?;
     }

@@ -3,7 +3,6 @@
 pub mod admin;
 pub mod agent_config;
 pub mod auth;
-pub mod billing;
 #[cfg(feature = "knowledge")]
 pub mod chat;
 pub mod idempotency;
