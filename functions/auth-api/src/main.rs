@@ -1,6 +1,6 @@
 //! The auth route group on AWS Lambda (`/api/v1/auth/*`).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    studio::lambda::run_http(auth_api::routes).await
+async fn main() -> Result<(), studio::lambda::Error> {
+    studio::lambda::http(auth_api::routes(), studio::lambda::app_state(&[])).await
 }

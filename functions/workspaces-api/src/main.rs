@@ -1,6 +1,6 @@
 //! The workspaces route group on AWS Lambda (`/api/v1/workspaces/*`).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    studio::lambda::run_http(workspaces_api::routes).await
+async fn main() -> Result<(), studio::lambda::Error> {
+    studio::lambda::http(workspaces_api::routes(), studio::lambda::app_state(&[])).await
 }
