@@ -1,8 +1,8 @@
-//! The entry points every function's `main` calls, one per kind: [`http`], [`streaming_http`], [`sqs`]
-//! and [`schedule`]. Each reads configuration once (failing the cold start, on Lambda, naming every
-//! variable the function [`Need`]s that is missing), builds the state once, and runs the Lambda runtime
-//! with Sentry flushed after every invocation, once its response has been sent: the container may be
-//! frozen before the next one, and buffered events would be lost.
+//! The entry points every function's `main` calls, one per kind: [`http`] (buffered or streamed
+//! responses), [`sqs`] and [`schedule`]. Each reads configuration once (failing the cold start, on
+//! Lambda, naming every variable the function [`Need`]s that is missing), builds the state once, and
+//! runs the Lambda runtime with Sentry flushed after every invocation, once its response has been sent:
+//! the container may be frozen before the next one, and buffered events would be lost.
 
 use crate::config::{Config, Need};
 use crate::http::app;
@@ -17,22 +17,18 @@ use lambda_http::tower::{Layer, Service};
 use std::future::Future;
 use std::task::{Context, Poll};
 
-/// An HTTP route group (API Gateway): `routes` over the state `state` builds.
-pub async fn http<S>(
-    routes: Router<S>,
-    state: impl Future<Output = Result<S, Error>>,
-) -> Result<(), Error>
-where
-    S: Clone + Send + Sync + 'static,
-    AppState: axum::extract::FromRef<S>,
-{
-    crate::telemetry::init();
-    let state = state.await?;
-    start(Runtime::new(lambda_http::Adapter::from(app(routes, state)))).await
+/// How an HTTP function answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responses {
+    /// Whole responses (API Gateway).
+    Buffered,
+    /// Response streaming (a Function URL): every route the function serves streams.
+    Streamed,
 }
 
-/// A route group in response-streaming mode (a Function URL): every route it serves streams.
-pub async fn streaming_http<S>(
+/// An HTTP route group: `routes` over the state `state` builds, answering as `responses` says.
+pub async fn http<S>(
+    responses: Responses,
     routes: Router<S>,
     state: impl Future<Output = Result<S, Error>>,
 ) -> Result<(), Error>
@@ -41,8 +37,11 @@ where
     AppState: axum::extract::FromRef<S>,
 {
     crate::telemetry::init();
-    let state = state.await?;
-    start(lambda_http::streaming_runtime(app(routes, state))).await
+    let router = app(routes, state.await?);
+    match responses {
+        Responses::Buffered => start(Runtime::new(lambda_http::Adapter::from(router))).await,
+        Responses::Streamed => start(lambda_http::streaming_runtime(router)).await,
+    }
 }
 
 /// An SQS consumer with partial batch responses: `handle` answers each batch with the messages to retry.

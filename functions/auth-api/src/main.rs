@@ -1,6 +1,9 @@
 //! The auth route group on AWS Lambda (`/api/v1/auth/*`).
 
+use studio::lambda::Responses;
+
 #[tokio::main]
 async fn main() -> Result<(), studio::lambda::Error> {
-    studio::lambda::http(auth_api::routes(), studio::lambda::app_state(&[])).await
+    let state = studio::lambda::app_state(&[]);
+    studio::lambda::http(Responses::Buffered, auth_api::routes(), state).await
 }

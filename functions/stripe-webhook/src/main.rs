@@ -1,9 +1,10 @@
 //! The Stripe route group on AWS Lambda (`/api/v1/stripe/*`).
 
 use studio::config::Need;
+use studio::lambda::Responses;
 
 #[tokio::main]
 async fn main() -> Result<(), studio::lambda::Error> {
     let state = studio::lambda::app_state(&[Need::StripeWebhook]);
-    studio::lambda::http(stripe_webhook::routes(), state).await
+    studio::lambda::http(Responses::Buffered, stripe_webhook::routes(), state).await
 }

@@ -1,6 +1,9 @@
 //! The workspaces route group on AWS Lambda (`/api/v1/workspaces/*`).
 
+use studio::lambda::Responses;
+
 #[tokio::main]
 async fn main() -> Result<(), studio::lambda::Error> {
-    studio::lambda::http(workspaces_api::routes(), studio::lambda::app_state(&[])).await
+    let state = studio::lambda::app_state(&[]);
+    studio::lambda::http(Responses::Buffered, workspaces_api::routes(), state).await
 }
