@@ -177,6 +177,8 @@ def environment(port, name, secret_arn=None, tls=False):
         "SQS_INGEST_QUEUE_URL": "http://127.0.0.1:9/000000000000/ingest",
         "SQS_EMAIL_QUEUE_URL": "http://127.0.0.1:9/000000000000/email",
         "EMAIL_FROM": "Studio <no-reply@example.com>",
+        # Every function requires it on Lambda.
+        "APP_URL": "https://app.example.com",
     }
     if tls:
         # As in AWS (RDS Proxy): TLS required. The roots load on the first connection, not at init; the

@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
         .context("PORT must be a port number")?;
     let config = Config::from_source(&source)?;
     studio::telemetry::init_sentry(&config);
-    let mailer = studio::email::Mailer::from_config(&config.ops, false).await?;
+    let mailer = studio::email::Mailer::from_config(&config.ops).await?;
     let mut state = AppState::new(config)?;
     // Mail: the real email queue when configured, else an in-process one; either way the email worker's code.
     let email_queue = match &state.config.ops.email_queue_url {

@@ -16,6 +16,12 @@ pub enum ConfigError {
         "missing required configuration {0}: set it in the environment or in the APP_SECRETS_ARN secret"
     )]
     Missing(&'static str),
+    /// On Lambda no local default stands in: every variable the function needs, named at once.
+    #[error(
+        "missing required configuration {}: on AWS Lambda no local default stands in; set them in the environment or in the APP_SECRETS_ARN secret",
+        .0.join(", ")
+    )]
+    MissingOnLambda(Vec<&'static str>),
     #[error("invalid configuration {name}: {reason}")]
     Invalid { name: &'static str, reason: String },
     #[error("could not read the secret named by APP_SECRETS_ARN ({arn}): {reason}")]
@@ -170,7 +176,7 @@ pub struct JwtConfig {
 }
 
 /// The knowledge base's outside systems. Each is optional locally (an embedded default stands in) and
-/// required on Lambda, where [`KnowledgeConfig::require_on_lambda`] names what is missing.
+/// required on Lambda (see [`Need::Knowledge`]).
 #[derive(Debug, Clone)]
 pub struct KnowledgeConfig {
     pub openai_api_key: Option<SecretString>,
@@ -275,23 +281,6 @@ impl KnowledgeConfig {
             });
         }
         Ok(cfg)
-    }
-
-    /// On Lambda there are no embedded defaults: every outside system must be configured.
-    pub fn require_on_lambda(&self, on_lambda: bool, needs_queue: bool) -> Result<(), ConfigError> {
-        if !on_lambda {
-            return Ok(());
-        }
-        if self.openai_api_key.is_none() {
-            return Err(ConfigError::Missing("OPENAI_API_KEY"));
-        }
-        if self.qdrant_url.is_none() {
-            return Err(ConfigError::Missing("QDRANT_URL"));
-        }
-        if needs_queue && self.ingest_queue_url.is_none() {
-            return Err(ConfigError::Missing("SQS_INGEST_QUEUE_URL"));
-        }
-        Ok(())
     }
 }
 
@@ -445,6 +434,26 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// True inside AWS Lambda, where no embedded default may stand in for a real dependency.
     pub on_lambda: bool,
+    /// Whether `APP_URL` was given (it defaults to localhost, which only serves locally).
+    app_url_set: bool,
+}
+
+/// What a function uses, for the one "required on Lambda" check, [`Config::require_on_lambda`]: each
+/// names the variables it needs there. `APP_URL` is needed by every function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Rate limits shared by every container (the core state): Upstash.
+    RateLimits,
+    /// The knowledge base's outside systems: OpenAI and Qdrant.
+    Knowledge,
+    /// The ingest queue (the knowledge state sends to it).
+    IngestQueue,
+    /// Mail sent through SES: the sender.
+    Mail,
+    /// The email queue (its consumer delays retries through it).
+    EmailQueue,
+    /// Stripe's webhook signing secret(s).
+    StripeWebhook,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -542,7 +551,50 @@ impl Config {
                 .map(|k| SecretString::from(k.to_owned())),
             cors_allowed_origins,
             on_lambda,
+            app_url_set: src.get("APP_URL").is_some(),
         })
+    }
+
+    /// On Lambda, fails naming every variable that is missing for what the function `needs` (and
+    /// `APP_URL`, which every function needs); elsewhere local defaults serve and this passes.
+    pub fn require_on_lambda(&self, needs: &[Need]) -> Result<(), ConfigError> {
+        if !self.on_lambda {
+            return Ok(());
+        }
+        let mut missing = Vec::new();
+        if !self.app_url_set {
+            missing.push("APP_URL");
+        }
+        let (k, rl, ops) = (&self.knowledge, &self.rate_limits, &self.ops);
+        for need in needs {
+            let unset: &[(&'static str, bool)] = match need {
+                Need::RateLimits => &[
+                    ("UPSTASH_REDIS_REST_URL", rl.upstash_url.is_none()),
+                    ("UPSTASH_REDIS_REST_TOKEN", rl.upstash_token.is_none()),
+                ],
+                Need::Knowledge => &[
+                    ("OPENAI_API_KEY", k.openai_api_key.is_none()),
+                    ("QDRANT_URL", k.qdrant_url.is_none()),
+                ],
+                Need::IngestQueue => &[("SQS_INGEST_QUEUE_URL", k.ingest_queue_url.is_none())],
+                Need::Mail => &[("EMAIL_FROM", ops.email_from.is_none())],
+                Need::EmailQueue => &[("SQS_EMAIL_QUEUE_URL", ops.email_queue_url.is_none())],
+                Need::StripeWebhook => &[(
+                    "STRIPE_WEBHOOK_SECRET",
+                    self.billing.webhook_secrets.is_empty(),
+                )],
+            };
+            for &(name, is_unset) in unset {
+                if is_unset && !missing.contains(&name) {
+                    missing.push(name);
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::MissingOnLambda(missing))
+        }
     }
 
     /// The web app's public URL, for links in mail and Stripe's return pages (`APP_URL`).
@@ -675,28 +727,86 @@ mod tests {
         assert!(err.to_string().contains("APP_SECRETS_ARN"), "{err}");
     }
 
+    fn on_lambda(src: &Source) -> Source {
+        let mut src = src.clone();
+        src.set("AWS_LAMBDA_FUNCTION_NAME", "studio-fn");
+        src
+    }
+
+    fn missing_on_lambda(src: &Source, needs: &[Need]) -> Result<(), String> {
+        let cfg = Config::from_source(&on_lambda(src)).expect("valid");
+        cfg.require_on_lambda(needs).map_err(|e| e.to_string())
+    }
+
     #[test]
     fn when_on_lambda_the_knowledge_base_dependencies_are_required_by_name() {
-        let cfg = Config::from_source(&base()).expect("valid");
+        let mut src = base();
+        src.set("APP_URL", "https://app.example.com");
+        let needs = [Need::Knowledge, Need::IngestQueue];
+        let local = Config::from_source(&src).expect("valid");
         assert!(
-            cfg.knowledge.require_on_lambda(false, true).is_ok(),
+            local.require_on_lambda(&needs).is_ok(),
             "locally, embedded defaults serve"
         );
-        let err = cfg
-            .knowledge
-            .require_on_lambda(true, true)
-            .expect_err("missing");
-        assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
-        let mut src = base();
+        let err = missing_on_lambda(&src, &needs).expect_err("missing");
+        assert!(err.contains("OPENAI_API_KEY"), "{err}");
         src.set("OPENAI_API_KEY", "sk-test");
         src.set("QDRANT_URL", "http://qdrant:6334");
-        let cfg = Config::from_source(&src).expect("valid");
-        let err = cfg
-            .knowledge
-            .require_on_lambda(true, true)
-            .expect_err("queue missing");
-        assert!(err.to_string().contains("SQS_INGEST_QUEUE_URL"), "{err}");
-        assert!(cfg.knowledge.require_on_lambda(true, false).is_ok());
+        let err = missing_on_lambda(&src, &needs).expect_err("queue missing");
+        assert!(err.contains("SQS_INGEST_QUEUE_URL"), "{err}");
+        assert!(missing_on_lambda(&src, &[Need::Knowledge]).is_ok());
+    }
+
+    #[test]
+    fn when_on_lambda_every_missing_variable_is_named_at_once_app_url_included() {
+        let needs = [
+            Need::RateLimits,
+            Need::Knowledge,
+            Need::IngestQueue,
+            Need::Mail,
+            Need::EmailQueue,
+            Need::StripeWebhook,
+        ];
+        let err = missing_on_lambda(&base(), &needs).expect_err("all missing");
+        for name in [
+            "APP_URL",
+            "UPSTASH_REDIS_REST_URL",
+            "UPSTASH_REDIS_REST_TOKEN",
+            "OPENAI_API_KEY",
+            "QDRANT_URL",
+            "SQS_INGEST_QUEUE_URL",
+            "EMAIL_FROM",
+            "SQS_EMAIL_QUEUE_URL",
+            "STRIPE_WEBHOOK_SECRET",
+        ] {
+            assert!(err.contains(name), "{name} in {err}");
+        }
+        // APP_URL is needed by every function, whatever else it uses.
+        let err = missing_on_lambda(&base(), &[]).expect_err("APP_URL missing");
+        assert!(err.contains("APP_URL"), "{err}");
+        let mut src = base();
+        for (key, value) in [
+            ("APP_URL", "https://app.example.com"),
+            ("UPSTASH_REDIS_REST_URL", "https://upstash.example.com"),
+            ("UPSTASH_REDIS_REST_TOKEN", "token"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("QDRANT_URL", "http://qdrant:6334"),
+            ("SQS_INGEST_QUEUE_URL", "https://sqs.example.com/1/ingest"),
+            ("EMAIL_FROM", "Studio <no-reply@example.com>"),
+            ("SQS_EMAIL_QUEUE_URL", "https://sqs.example.com/1/email"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ] {
+            src.set(key, value);
+        }
+        assert_eq!(missing_on_lambda(&src, &needs), Ok(()));
+        // Only what a function needs is asked of it; a separator alone is no webhook secret.
+        src.set("STRIPE_WEBHOOK_SECRET", " , ");
+        assert!(missing_on_lambda(&src, &[Need::RateLimits]).is_ok());
+        let err = missing_on_lambda(&src, &[Need::StripeWebhook]).expect_err("no secret");
+        assert!(
+            err.contains("STRIPE_WEBHOOK_SECRET") && !err.contains("APP_URL"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -156,11 +156,8 @@ impl fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// SES when `EMAIL_FROM` is set (required on Lambda), the mail directory otherwise.
-    pub async fn from_config(
-        cfg: &crate::config::OpsConfig,
-        on_lambda: bool,
-    ) -> anyhow::Result<Self> {
+    /// SES when `EMAIL_FROM` is set (required on Lambda: `Need::Mail`), the mail directory otherwise.
+    pub async fn from_config(cfg: &crate::config::OpsConfig) -> anyhow::Result<Self> {
         match &cfg.email_from {
             #[cfg(feature = "email-ses")]
             Some(from) => Ok(Self::ses(
@@ -171,9 +168,6 @@ impl Mailer {
             #[cfg(not(feature = "email-ses"))]
             Some(_) => anyhow::bail!(
                 "EMAIL_FROM is set but this binary was built without SES support (feature email-ses)"
-            ),
-            None if on_lambda => anyhow::bail!(
-                "missing required configuration EMAIL_FROM: the sender address SES sends as, e.g. \"Soft Systems Studio <no-reply@example.com>\""
             ),
             None => {
                 tracing::warn!(
@@ -533,19 +527,21 @@ mod tests {
 
     #[tokio::test]
     async fn when_no_sender_is_configured_on_lambda_the_start_fails_naming_email_from() {
-        let src = crate::config::Source::from_pairs([
+        let mut src = crate::config::Source::from_pairs([
             ("DATABASE_URL", "postgres://u@h/d"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
         ]);
         let cfg = crate::Config::from_source(&src).expect("config");
-        let err = Mailer::from_config(&cfg.ops, true)
-            .await
-            .expect_err("no sender on Lambda");
-        assert!(err.to_string().contains("EMAIL_FROM"), "{err}");
         assert!(matches!(
-            Mailer::from_config(&cfg.ops, false).await,
+            Mailer::from_config(&cfg.ops).await,
             Ok(Mailer::Files { .. })
         ));
+        src.set("AWS_LAMBDA_FUNCTION_NAME", "email-worker");
+        let cfg = crate::Config::from_source(&src).expect("config");
+        let err = cfg
+            .require_on_lambda(&[crate::config::Need::Mail])
+            .expect_err("no sender on Lambda");
+        assert!(err.to_string().contains("EMAIL_FROM"), "{err}");
     }
 
     #[test]

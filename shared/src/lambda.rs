@@ -1,24 +1,168 @@
-//! The thin entry points every function's `main` calls: read configuration once, build the state once,
-//! then hand the router (or handler) to the Lambda runtime.
+//! The entry points every function's `main` calls, one per kind: [`http`] (buffered or streamed
+//! responses), [`sqs`] and [`schedule`]. Each reads configuration once (failing the cold start, on
+//! Lambda, naming every variable the function [`Need`]s that is missing), builds the state once, and
+//! runs the Lambda runtime with Sentry flushed after every invocation, once its response has been sent:
+//! the container may be frozen before the next one, and buffered events would be lost.
 
-use crate::config::Config;
+use crate::config::{Config, Need};
 use crate::http::app;
 use crate::state::AppState;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use axum::Router;
+pub use lambda_http::Error;
+use lambda_http::lambda_runtime::{
+    self, LambdaEvent, LambdaInvocation, Runtime, layers::TracingLayer,
+};
+use lambda_http::tower::{Layer, Service};
+use std::future::Future;
+use std::task::{Context, Poll};
 
-pub async fn run_http(routes: fn() -> Router<AppState>) -> Result<(), lambda_http::Error> {
-    crate::telemetry::init();
-    let state = app_state().await?;
-    lambda_http::run(app(routes(), state)).await
+/// How an HTTP function answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responses {
+    /// Whole responses (API Gateway).
+    Buffered,
+    /// Response streaming (a Function URL): every route the function serves streams.
+    Streamed,
 }
 
-/// Configuration and the core state, read and built once per cold start; a failure is logged with its
-/// cause and stops the start.
-pub async fn app_state() -> Result<AppState, lambda_http::Error> {
+/// An HTTP route group: `routes` over the state `state` builds, answering as `responses` says.
+pub async fn http<S>(
+    responses: Responses,
+    routes: Router<S>,
+    state: impl Future<Output = Result<S, Error>>,
+) -> Result<(), Error>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: axum::extract::FromRef<S>,
+{
+    crate::telemetry::init();
+    let router = app(routes, state.await?);
+    match responses {
+        Responses::Buffered => start(Runtime::new(lambda_http::Adapter::from(router))).await,
+        Responses::Streamed => start(lambda_http::streaming_runtime(router)).await,
+    }
+}
+
+/// An SQS consumer with partial batch responses: `handle` answers each batch with the messages to retry.
+pub async fn sqs<S, F, Fut>(
+    state: impl Future<Output = Result<S, Error>>,
+    handle: F,
+) -> Result<(), Error>
+where
+    S: Send + Sync + 'static,
+    F: Fn(&'static S, SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    crate::telemetry::init();
+    let state = process_state(state.await?);
+    start(Runtime::new(lambda_runtime::service_fn(
+        move |event: LambdaEvent<SqsEvent>| {
+            let response = handle(state, event.payload);
+            async move { Ok::<_, Error>(response.await) }
+        },
+    )))
+    .await
+}
+
+/// A scheduled job (EventBridge): `handle` runs the event's job; a failure is logged and fails the
+/// invocation.
+pub async fn schedule<S, E, T, F, Fut>(
+    state: impl Future<Output = Result<S, Error>>,
+    handle: F,
+) -> Result<(), Error>
+where
+    S: Send + Sync + 'static,
+    E: serde::de::DeserializeOwned,
+    T: serde::Serialize,
+    F: Fn(&'static S, E) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    crate::telemetry::init();
+    let state = process_state(state.await?);
+    start(Runtime::new(lambda_runtime::service_fn(
+        move |event: LambdaEvent<E>| {
+            let result = handle(state, event.payload);
+            async move {
+                result
+                    .await
+                    .inspect_err(|e| {
+                        tracing::error!(error = format!("{e:#}"), "scheduled job failed")
+                    })
+                    .map_err(Error::from)
+            }
+        },
+    )))
+    .await
+}
+
+/// The state of an event consumer lives as long as the process: handlers borrow it for good.
+fn process_state<S>(state: S) -> &'static S {
+    Box::leak(Box::new(state))
+}
+
+/// The runtime with the tracing `lambda_runtime::run` adds, and Sentry flushed after each invocation.
+async fn start<S>(runtime: Runtime<S>) -> Result<(), Error>
+where
+    S: Service<LambdaInvocation, Response = (), Error = Error>,
+{
+    runtime
+        .layer(TracingLayer::new())
+        .layer(FlushSentryLayer)
+        .run()
+        .await
+}
+
+/// Flushes Sentry once an invocation is over (its response posted to the runtime API, a streamed body
+/// included). Without a Sentry client the flush does nothing.
+#[derive(Clone, Copy)]
+struct FlushSentryLayer;
+
+impl<S> Layer<S> for FlushSentryLayer {
+    type Service = FlushSentry<S>;
+
+    fn layer(&self, inner: S) -> FlushSentry<S> {
+        FlushSentry(inner)
+    }
+}
+
+struct FlushSentry<S>(S);
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for FlushSentry<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::Inspect<S::Future, fn(&Result<S::Response, S::Error>)>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        use futures::FutureExt;
+        self.0.call(invocation).inspect(flush_after)
+    }
+}
+
+fn flush_after<T>(_: &T) {
+    crate::telemetry::flush_sentry();
+}
+
+/// Configuration, read once per cold start and checked for what the function `needs` on Lambda; a
+/// failure is logged with its cause and stops the start. Binds Sentry when it is configured.
+pub async fn config(needs: &[Need]) -> Result<Config, Error> {
     let config = Config::load()
         .await
+        .and_then(|config| config.require_on_lambda(needs).map(|()| config))
         .inspect_err(|e| tracing::error!(error = %e, "configuration failed"))?;
     crate::telemetry::init_sentry(&config);
+    Ok(config)
+}
+
+/// Configuration and the core state, read and built once per cold start, for a function that needs
+/// `needs` besides the core's shared rate limits.
+pub async fn app_state(needs: &[Need]) -> Result<AppState, Error> {
+    let needs: Vec<Need> = [Need::RateLimits].iter().chain(needs).copied().collect();
+    let config = config(&needs).await?;
     let email_queue = match &config.ops.email_queue_url {
         Some(url) => Some(crate::queue::Queue::sqs(url.clone())),
         None => {
@@ -38,10 +182,11 @@ pub async fn app_state() -> Result<AppState, lambda_http::Error> {
     })
 }
 
-/// The knowledge-base state on top of the core state (agents-api, ingest-worker).
+/// The knowledge-base state on top of the core state (agents-api, agents-stream, ingest-worker, cron,
+/// admin-api).
 #[cfg(feature = "knowledge")]
-pub async fn knowledge_state() -> Result<crate::knowledge::KnowledgeState, lambda_http::Error> {
-    let app = app_state().await?;
+pub async fn knowledge_state() -> Result<crate::knowledge::KnowledgeState, Error> {
+    let app = app_state(&[Need::Knowledge, Need::IngestQueue]).await?;
     Ok(crate::knowledge::KnowledgeState::new(app, None)
         .await
         .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?)

@@ -27,9 +27,8 @@ impl AppState {
             (Some(url), Some(token)) => {
                 crate::ratelimit::Limiter::upstash(url, token.clone(), rl.upstash_timeout)?
             }
-            _ if config.on_lambda => anyhow::bail!(
-                "missing required configuration UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN: on Lambda, limits must be shared by every container"
-            ),
+            // On Lambda limits must be shared by every container: the start requires Upstash there
+            // (`Need::RateLimits`).
             _ => crate::ratelimit::Limiter::memory(),
         };
         Ok(Self {

@@ -1,9 +1,10 @@
 //! The admin route group on AWS Lambda (`/api/v1/admin/*`).
 
+use studio::lambda::Responses;
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    studio::telemetry::init();
-    let knowledge = studio::lambda::knowledge_state().await?;
-    let state = admin_api::AdminState::new(knowledge).await;
-    lambda_http::run(studio::http::app(admin_api::routes(), state)).await
+async fn main() -> Result<(), studio::lambda::Error> {
+    let state =
+        async { Ok(admin_api::AdminState::new(studio::lambda::knowledge_state().await?).await) };
+    studio::lambda::http(Responses::Buffered, admin_api::routes(), state).await
 }

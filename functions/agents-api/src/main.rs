@@ -1,8 +1,9 @@
 //! The knowledge-base and agent route group on AWS Lambda (`/api/v1/agents/*`).
 
+use studio::lambda::Responses;
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    studio::telemetry::init();
-    let state = studio::lambda::knowledge_state().await?;
-    lambda_http::run(studio::http::app(agents_api::routes(), state)).await
+async fn main() -> Result<(), studio::lambda::Error> {
+    let state = studio::lambda::knowledge_state();
+    studio::lambda::http(Responses::Buffered, agents_api::routes(), state).await
 }

@@ -2,10 +2,10 @@
 //! serves, so this function serves only the stream route (plus its health), behind a Function URL with
 //! the same JWT auth, CORS and limits as the API (all enforced in code by the shared router layers).
 
+use studio::lambda::Responses;
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    studio::telemetry::init();
-    let state = studio::lambda::knowledge_state().await?;
-    lambda_http::run_with_streaming_response(studio::http::app(agents_api::stream_routes(), state))
-        .await
+async fn main() -> Result<(), studio::lambda::Error> {
+    let state = studio::lambda::knowledge_state();
+    studio::lambda::http(Responses::Streamed, agents_api::stream_routes(), state).await
 }

@@ -5,6 +5,7 @@
 //! attempt, goes to the dead-letter queue, where admins can look at it and redrive it.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use studio::config::{ConfigError, Need};
 use studio::email::{EmailMessage, Mailer};
 use studio::queue::Queue;
 use studio::repo;
@@ -56,20 +57,15 @@ pub async fn process_body(state: &EmailState, body: &str) -> anyhow::Result<Deli
 
 impl EmailState {
     /// Configuration, pool, SES client and queue, once per cold start. On Lambda `EMAIL_FROM` and
-    /// `SQS_EMAIL_QUEUE_URL` are required.
-    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
-        let config = studio::Config::load()
-            .await
-            .inspect_err(|e| tracing::error!(error = %e, "configuration failed"))?;
-        studio::telemetry::init_sentry(&config);
-        let mailer = Mailer::from_config(&config.ops, config.on_lambda)
+    /// `SQS_EMAIL_QUEUE_URL` are required; the queue is required anywhere.
+    pub async fn from_env() -> Result<Self, studio::lambda::Error> {
+        let config = studio::lambda::config(&[Need::Mail, Need::EmailQueue]).await?;
+        let mailer = Mailer::from_config(&config.ops)
             .await
             .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?;
-        let Some(url) = config.ops.email_queue_url.clone() else {
-            let e = "missing required configuration SQS_EMAIL_QUEUE_URL: the email queue's URL (for retry delays)";
-            tracing::error!(error = e, "start-up failed");
-            return Err(e.into());
-        };
+        let url = (config.ops.email_queue_url.clone())
+            .ok_or(ConfigError::Missing("SQS_EMAIL_QUEUE_URL"))
+            .inspect_err(|e| tracing::error!(error = %e, "start-up failed"))?;
         Ok(Self {
             db: studio::db::pool(&config.database)?,
             mailer,

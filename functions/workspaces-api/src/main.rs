@@ -1,6 +1,9 @@
 //! The workspaces route group on AWS Lambda (`/api/v1/workspaces/*`).
 
+use studio::lambda::Responses;
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    studio::lambda::run_http(workspaces_api::routes).await
+async fn main() -> Result<(), studio::lambda::Error> {
+    let state = studio::lambda::app_state(&[]);
+    studio::lambda::http(Responses::Buffered, workspaces_api::routes(), state).await
 }

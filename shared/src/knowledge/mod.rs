@@ -2,8 +2,8 @@
 //!
 //! Ports with their adapters: [`Embedder`] (OpenAI through async-openai, or an offline deterministic
 //! embedder), [`VectorStore`] (Qdrant, or the Qdrant engine in-process), [`Queue`] (SQS, or an in-process
-//! channel). On Lambda no embedded default may stand in: [`KnowledgeState::new`] fails the cold start
-//! naming what is missing.
+//! channel). On Lambda no embedded default may stand in: the cold start fails naming what is missing
+//! ([`crate::config::Need::Knowledge`]).
 
 pub mod chunking;
 pub mod embedder;
@@ -44,7 +44,6 @@ impl KnowledgeState {
         local_queue: Option<tokio::sync::mpsc::UnboundedSender<String>>,
     ) -> anyhow::Result<Self> {
         let cfg = &app.config.knowledge;
-        cfg.require_on_lambda(app.config.on_lambda, local_queue.is_none())?;
         let embedder = Embedder::from_config(cfg)?;
         let llm = Llm::from_config(cfg)?;
         let vectors = VectorStore::from_config(cfg, embedder.dimensions()).await?;
