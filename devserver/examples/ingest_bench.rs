@@ -7,7 +7,8 @@
 
 use serde_json::json;
 use std::time::{Duration, Instant};
-use studio::knowledge::{Embedder, KnowledgeState, Queue, VectorStore};
+use studio::knowledge::{Embedder, Queue, VectorStore};
+use studio::state::KnowledgeState;
 use studio::testing::{TestApp, TestDb, state};
 
 const DOCUMENTS: usize = 1000;

@@ -8,10 +8,10 @@ use axum::response::Response;
 use axum::routing::get;
 use std::time::Duration;
 use studio::AppState;
-use studio::billing::BillingState;
-use studio::knowledge::KnowledgeState;
 use studio::queue::{MAX_ATTEMPTS, Queue, retry_delay};
 use studio::services::jobs::{self, Job};
+use studio::state::BillingState;
+use studio::state::KnowledgeState;
 use utoipa::OpenApi;
 
 /// Every route group's routes, merged (no layers: [`studio::http::app`] adds them once); the admin API

@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use studio::config::Source;
-use studio::knowledge::KnowledgeState;
 use studio::queue::Queue;
+use studio::state::KnowledgeState;
 use studio::{AppState, Config};
 
 fn mailer_state(
@@ -109,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
         knowledge
     };
     devserver::spawn_scheduler(knowledge.clone(), devserver::local_schedule());
-    let billing = studio::billing::BillingState::new(state.clone())?;
+    let billing = studio::state::BillingState::new(state.clone())?;
     let admin = admin_api::AdminState::new(knowledge).await;
     let app = studio::http::app(devserver::routes_with(admin, billing), state);
     let listener = tokio::net::TcpListener::bind((source.get("HOST").unwrap_or("127.0.0.1"), port))

@@ -23,7 +23,7 @@ pub async fn load() -> aws_config::SdkConfig {
 const AMAZON_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
 
 /// The SDK's HTTPS client over ring, the one crypto provider in the binaries (see
-/// [`crate::http::outbound`]), trusting [`AMAZON_ROOTS`].
+/// [`crate::tls`]), trusting [`AMAZON_ROOTS`].
 fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
     use aws_smithy_http_client::tls;
     let trust = tls::TrustStore::empty()
@@ -57,7 +57,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_aws_endpoint_whose_certificate_amazon_did_not_issue_is_refused() {
-        let (endpoint, _server) = crate::http::outbound::tests::self_signed_server().await;
+        let (endpoint, _server) = crate::tls::tests::self_signed_server().await;
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(super::https_client())
             .endpoint_url(endpoint)

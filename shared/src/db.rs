@@ -94,12 +94,11 @@ fn tls_connector() -> anyhow::Result<MakeRustlsConnect> {
         "DATABASE_URL asks for sslmode=require but no system root certificates were found ({:?})",
         found.errors
     );
-    let config =
-        rustls::ClientConfig::builder_with_provider(crate::http::outbound::crypto_provider())
-            .with_safe_default_protocol_versions()
-            .context("TLS protocol versions")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(crate::tls::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
 }
 

@@ -5,7 +5,9 @@
 //! email worker hands it to a [`Mailer`]: Amazon SES v2 in AWS, or `.eml`-like files in a directory
 //! locally. Logs name a message by id and kind, never by address or content.
 
-use crate::repo::outbox;
+use crate::ids::WorkspaceId;
+use crate::outbox::Topic;
+use crate::queue::Queue;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
@@ -98,14 +100,8 @@ impl QueuedMail {
     }
 
     /// Sends it to the state's email queue now; a failure (or no queue) leaves it to the outbox sweep.
-    pub async fn send(self, db: &impl tokio_postgres::GenericClient, state: &crate::AppState) {
-        crate::services::outbox::send_committed(
-            db,
-            state.email_queue.as_ref(),
-            self.outbox_id,
-            &self.payload,
-        )
-        .await;
+    pub async fn send(self, db: &impl tokio_postgres::GenericClient, queue: Option<&Queue>) {
+        crate::outbox::send_committed(db, queue, self.outbox_id, &self.payload).await;
     }
 }
 
@@ -113,20 +109,12 @@ impl QueuedMail {
 /// [`QueuedMail::send`].
 pub async fn queue(
     db: &impl tokio_postgres::GenericClient,
-    workspace: Option<Uuid>,
+    workspace: Option<WorkspaceId>,
     message: &EmailMessage,
 ) -> Result<QueuedMail, crate::ApiError> {
     message.check().map_err(crate::ApiError::internal)?;
     let payload = serde_json::to_value(message).map_err(crate::ApiError::internal)?;
-    let outbox_id = Uuid::now_v7();
-    outbox::insert(
-        db,
-        outbox_id,
-        workspace,
-        crate::services::outbox::EMAIL_TOPIC,
-        &payload,
-    )
-    .await?;
+    let outbox_id = crate::outbox::write(db, workspace, Topic::Email, &payload).await?;
     tracing::info!(email_id = %message.id, kind = message.kind.as_str(), outbox_id = %outbox_id, "email queued");
     Ok(QueuedMail { outbox_id, payload })
 }

@@ -308,7 +308,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let request_id = crate::http::request_id::current();
+        let request_id = crate::telemetry::request_id::current();
         let status = self.status();
         self.log(request_id.as_deref());
         let body = ErrorBody {

@@ -6,17 +6,6 @@ use std::fmt;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A user's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(pub Uuid);
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// A workspace (tenant) id that has been checked. There is deliberately no `From<Uuid>` and no
 /// `Deserialize`: client input never becomes a `WorkspaceId` without the membership check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -25,7 +14,7 @@ pub struct WorkspaceId(Uuid);
 
 impl WorkspaceId {
     /// For ids that come from a row we just read or wrote, or from a message our own API produced —
-    /// never from a request. Requests get theirs from [`crate::http::Tenant`].
+    /// never from a request. Requests get theirs from [`crate::auth::Tenant`].
     pub fn from_trusted_source(id: Uuid) -> Self {
         Self(id)
     }

@@ -185,9 +185,9 @@ pub async fn app_state(needs: &[Need]) -> Result<AppState, Error> {
 /// The knowledge-base state on top of the core state (agents-api, agents-stream, ingest-worker, cron,
 /// admin-api).
 #[cfg(feature = "knowledge")]
-pub async fn knowledge_state() -> Result<crate::knowledge::KnowledgeState, Error> {
+pub async fn knowledge_state() -> Result<crate::state::KnowledgeState, Error> {
     let app = app_state(&[Need::Knowledge, Need::IngestQueue]).await?;
-    Ok(crate::knowledge::KnowledgeState::new(app, None)
+    Ok(crate::state::KnowledgeState::new(app, None)
         .await
         .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?)
 }

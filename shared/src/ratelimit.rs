@@ -74,9 +74,7 @@ fn now_ms() -> u128 {
 impl Limiter {
     /// Upstash's REST endpoint, with a short timeout: a limiter must never be what makes a request slow.
     pub fn upstash(url: &str, token: SecretString, timeout: Duration) -> anyhow::Result<Self> {
-        let http = crate::http::outbound::client_builder()
-            .timeout(timeout)
-            .build()?;
+        let http = crate::tls::client_builder().timeout(timeout).build()?;
         Ok(Self::Upstash {
             http,
             url: url.trim_end_matches('/').to_owned(),

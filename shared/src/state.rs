@@ -1,7 +1,9 @@
-//! What every handler needs, built once per cold start and shared by reference.
+//! What the handlers need, built once per cold start and shared by reference: [`AppState`] for every
+//! route group, and the states of the groups that need more adapters ([`KnowledgeState`], [`BillingState`]).
 
 use crate::auth::{JwtKeys, Passwords};
 use crate::config::Config;
+use axum::extract::FromRef;
 use deadpool_postgres::Pool;
 use std::sync::Arc;
 
@@ -45,5 +47,76 @@ impl AppState {
     pub fn with_email_queue(mut self, queue: crate::queue::Queue) -> Self {
         self.email_queue = Some(queue);
         self
+    }
+}
+
+#[cfg(feature = "knowledge")]
+/// What the knowledge-base route group and the ingest worker need, built once per cold start.
+#[derive(Clone, Debug)]
+pub struct KnowledgeState {
+    pub app: AppState,
+    pub embedder: crate::knowledge::Embedder,
+    pub llm: crate::knowledge::Llm,
+    pub vectors: crate::knowledge::VectorStore,
+    pub queue: crate::knowledge::Queue,
+}
+
+#[cfg(feature = "knowledge")]
+impl FromRef<KnowledgeState> for AppState {
+    fn from_ref(state: &KnowledgeState) -> Self {
+        state.app.clone()
+    }
+}
+
+#[cfg(feature = "knowledge")]
+impl KnowledgeState {
+    /// Builds the adapters from configuration. `local_queue` is the devserver's in-process channel, used
+    /// when no SQS queue is configured.
+    pub async fn new(
+        app: AppState,
+        local_queue: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> anyhow::Result<Self> {
+        let cfg = &app.config.knowledge;
+        let embedder = crate::knowledge::Embedder::from_config(cfg)?;
+        let llm = crate::knowledge::Llm::from_config(cfg)?;
+        let vectors =
+            crate::knowledge::VectorStore::from_config(cfg, embedder.dimensions()).await?;
+        let queue = match (&cfg.ingest_queue_url, local_queue) {
+            (Some(url), _) => crate::knowledge::Queue::sqs(url.clone()),
+            (None, Some(tx)) => crate::knowledge::Queue::Local(tx),
+            (None, None) => anyhow::bail!(
+                "SQS_INGEST_QUEUE_URL is not set and there is no in-process queue: set it to the ingest queue's URL"
+            ),
+        };
+        Ok(Self {
+            app,
+            embedder,
+            llm,
+            vectors,
+            queue,
+        })
+    }
+}
+
+/// What the Stripe route group needs: the core state and the Stripe API client, built once per cold start.
+#[derive(Clone, Debug)]
+pub struct BillingState {
+    pub app: AppState,
+    pub stripe: crate::billing::StripeClient,
+}
+
+impl FromRef<BillingState> for AppState {
+    fn from_ref(state: &BillingState) -> Self {
+        state.app.clone()
+    }
+}
+
+impl BillingState {
+    pub fn new(app: AppState) -> anyhow::Result<Self> {
+        let stripe = anyhow::Context::context(
+            crate::billing::StripeClient::new(&app.config.billing),
+            "building the Stripe API client (vendor TLS, timeout)",
+        )?;
+        Ok(Self { app, stripe })
     }
 }

@@ -521,12 +521,12 @@ pub fn knowledge(
     app: &AppState,
     embedder: crate::knowledge::Embedder,
     queue: crate::knowledge::Queue,
-) -> (crate::knowledge::KnowledgeState, TempDir) {
+) -> (crate::state::KnowledgeState, TempDir) {
     let dir = TempDir::new("studio-vectors");
     let vectors = crate::knowledge::VectorStore::embedded(dir.path_str(), embedder.dimensions())
         .expect("embedded store");
     (
-        crate::knowledge::KnowledgeState {
+        crate::state::KnowledgeState {
             app: app.clone(),
             embedder,
             llm: crate::knowledge::Llm::offline(),
@@ -618,8 +618,8 @@ impl wiremock::Respond for EmbeddingsDouble {
 pub async fn knowledge_app(
     embedder: crate::knowledge::Embedder,
     queue: crate::knowledge::Queue,
-    routes: Router<crate::knowledge::KnowledgeState>,
-) -> (TestApp, crate::knowledge::KnowledgeState) {
+    routes: Router<crate::state::KnowledgeState>,
+) -> (TestApp, crate::state::KnowledgeState) {
     knowledge_app_with(
         embedder,
         crate::knowledge::Llm::offline(),
@@ -635,9 +635,9 @@ pub async fn knowledge_app_with(
     embedder: crate::knowledge::Embedder,
     llm: crate::knowledge::Llm,
     queue: crate::knowledge::Queue,
-    routes: Router<crate::knowledge::KnowledgeState>,
+    routes: Router<crate::state::KnowledgeState>,
     extra: &[(&str, &str)],
-) -> (TestApp, crate::knowledge::KnowledgeState) {
+) -> (TestApp, crate::state::KnowledgeState) {
     let db = TestDb::new().await;
     let app_state = state_with(&db.url, extra);
     let (mut k, dir) = knowledge(&app_state, embedder, queue);
@@ -883,7 +883,7 @@ pub struct SesMail {
 /// Every message moto's SES accepted for `to`, read from its inspection endpoint.
 pub async fn ses_sent_to(to: &str) -> Vec<SesMail> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let data: Value = crate::http::outbound::client_builder()
+    let data: Value = crate::tls::client_builder()
         .build()
         .expect("http client")
         .get(format!("{endpoint}/moto-api/data.json"))

@@ -3,7 +3,7 @@
 
 pub fn knowledge_for(
     state: &studio::AppState,
-) -> (studio::knowledge::KnowledgeState, studio::testing::TempDir) {
+) -> (studio::state::KnowledgeState, studio::testing::TempDir) {
     let (queue, _rx) = studio::testing::local_queue();
     studio::testing::knowledge(state, studio::knowledge::Embedder::offline(), queue)
 }

@@ -7,15 +7,17 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
+use studio::auth::PlatformAdmin;
 use studio::error::ErrorBody;
-use studio::http::{Page, PageParams, Path, PlatformAdmin, Query, ValidJson};
-use studio::knowledge::KnowledgeState;
+use studio::http::{Path, Query, ValidJson};
+use studio::paging::{Page, PageParams};
 use studio::queue::Queue;
 use studio::services::admin::{
     self, AdminWorkspaceView, AuditEntryView, AuditPage, DeadLetterView, NamedQueue,
     PlatformAdminView, QueueStat, RedriveReport, Stats, WorkspaceFilter,
 };
 use studio::services::jobs::{self, Job, JobReport, Retention};
+use studio::state::KnowledgeState;
 use studio::{ApiError, AppState};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
@@ -142,7 +144,7 @@ pub struct SuspendRequest {
     /// Why (kept with the workspace and in the audit log).
     #[validate(
         length(min = 1, max = 500, message = "must be 1 to 500 characters"),
-        custom(function = "studio::http::free_text_not_blank")
+        custom(function = "studio::text::free_text_not_blank")
     )]
     pub reason: String,
 }

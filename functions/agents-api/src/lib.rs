@@ -8,17 +8,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use studio::auth::{Admin, MemberRole, Tenant, Viewer};
 use studio::error::{ErrorBody, ErrorCode};
-use studio::http::{
-    Admin, MemberRole, OptionalJson, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer,
-    free_text, free_text_not_blank, single_line,
-};
+use studio::http::{OptionalJson, Path, Query, ValidJson};
+use studio::knowledge::SearchHit;
 use studio::knowledge::chunking::ContentType;
-use studio::knowledge::{KnowledgeState, SearchHit};
+use studio::paging::{Page, PageParams};
 use studio::repo::documents::NewDocument;
 use studio::services::chat::{self, ChatReply, ConversationSummary, ConversationView};
 use studio::services::idempotency::IdempotencyKey;
 use studio::services::knowledge::{self, DocumentView, IngestAccepted, IngestionStatus};
+use studio::state::KnowledgeState;
+use studio::text::{free_text, free_text_not_blank, single_line};
 use studio::{ApiError, AppState};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;

@@ -6,8 +6,9 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::queue::IngestMessage;
-use studio::knowledge::{Embedder, KnowledgeState, Llm};
+use studio::knowledge::{Embedder, Llm};
 use studio::services::knowledge::process_ingestion;
+use studio::state::KnowledgeState;
 use studio::testing::{
     TestApp, TestUser, chat_completion, knowledge_app_with, local_queue, openai_llm,
 };

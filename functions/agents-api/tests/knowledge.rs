@@ -5,9 +5,10 @@
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use studio::Role;
+use studio::knowledge::Embedder;
 use studio::knowledge::queue::IngestMessage;
-use studio::knowledge::{Embedder, KnowledgeState};
 use studio::services::knowledge::process_ingestion;
+use studio::state::KnowledgeState;
 use studio::testing::{TestApp, TestUser, knowledge_app, local_queue};
 use tokio::sync::mpsc::UnboundedReceiver;
 

@@ -5,8 +5,9 @@
 use http::StatusCode;
 use serde_json::json;
 use studio::knowledge::queue::IngestMessage;
-use studio::knowledge::{Embedder, KnowledgeState, Queue};
-use studio::services::outbox::{Queues, sweep};
+use studio::knowledge::{Embedder, Queue};
+use studio::outbox::{Queues, sweep};
+use studio::state::KnowledgeState;
 
 /// Sweeps the ingest topic once; how many rows were sent.
 async fn sweep_ingest(k: &KnowledgeState) -> usize {

@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
 use secrecy::SecretString;
 use studio::AppState;
-use studio::http::{Tenant, Viewer};
+use studio::auth::{Tenant, Viewer};
 use studio::testing::TestApp;
 use tower::ServiceExt;
 

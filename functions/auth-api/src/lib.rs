@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use studio::error::ErrorBody;
-use studio::http::{AuthUser, ValidJson, single_line};
+use studio::http::{AuthUser, ValidJson};
 use studio::services::auth::{self, LoginResponse, MeResponse, RegisterResponse, TokenPair};
+use studio::text::single_line;
 use studio::{ApiError, AppState};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
@@ -44,7 +45,7 @@ pub struct ApiDoc;
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterRequest {
-    #[serde(deserialize_with = "studio::http::email::trimmed")]
+    #[serde(deserialize_with = "studio::text::email::trimmed")]
     #[validate(
         email(message = "must be an email address"),
         length(max = 254, message = "must be at most 254 characters"),
@@ -70,7 +71,7 @@ pub struct RegisterRequest {
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoginRequest {
-    #[serde(deserialize_with = "studio::http::email::trimmed")]
+    #[serde(deserialize_with = "studio::text::email::trimmed")]
     #[validate(
         length(min = 1, max = 254, message = "must be 1 to 254 characters"),
         custom(function = "single_line")
@@ -107,7 +108,7 @@ pub struct DefaultWorkspaceRequest {
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ForgotPasswordRequest {
-    #[serde(deserialize_with = "studio::http::email::trimmed")]
+    #[serde(deserialize_with = "studio::text::email::trimmed")]
     #[validate(
         length(min = 1, max = 254, message = "must be 1 to 254 characters"),
         custom(function = "single_line")

@@ -3,8 +3,8 @@
 //! invocation, so Lambda's asynchronous retries and the function's error metric see it.
 
 use serde::Deserialize;
-use studio::knowledge::KnowledgeState;
 use studio::services::jobs::{self, Job, JobReport};
+use studio::state::KnowledgeState;
 
 /// The schedule's input.
 #[derive(Debug, Clone, Deserialize)]

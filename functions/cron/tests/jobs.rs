@@ -4,8 +4,9 @@
 
 use http::StatusCode;
 use serde_json::json;
-use studio::knowledge::{Embedder, KnowledgeState};
+use studio::knowledge::Embedder;
 use studio::services::jobs::{self, Job, JobReport};
+use studio::state::KnowledgeState;
 use studio::testing::{TestApp, knowledge_app, local_queue};
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;

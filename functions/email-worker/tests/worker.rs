@@ -6,8 +6,8 @@
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use email_worker::{Delivery, EmailState, handle, process_body};
 use studio::email::{EmailMessage, Mailer, templates};
+use studio::outbox::{Queues, sweep};
 use studio::queue::Queue;
-use studio::services::outbox::{Queues, sweep};
 use studio::testing::{TestDb, moto_queue, moto_sdk, ses_mailer, ses_sent_to};
 use uuid::Uuid;
 

@@ -4,9 +4,9 @@
 //! its documents are marked `failed` with the reason and the message goes on to the dead-letter queue.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use studio::knowledge::KnowledgeState;
 use studio::knowledge::queue::{IngestMessage, MAX_ATTEMPTS};
 use studio::services::knowledge::process_ingestion;
+use studio::state::KnowledgeState;
 
 /// Handles one SQS batch; the response lists the messages to retry.
 pub async fn handle(state: &KnowledgeState, event: SqsEvent) -> SqsBatchResponse {

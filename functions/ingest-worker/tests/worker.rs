@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use studio::knowledge::Llm;
-use studio::knowledge::{Embedder, KnowledgeState, Queue};
+use studio::knowledge::{Embedder, Queue};
+use studio::state::KnowledgeState;
 use studio::testing::{
     EmbeddingsDouble, TestApp, TestUser, knowledge_app, knowledge_app_with, local_queue,
     openai_embedder,

@@ -7,9 +7,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
-use studio::billing::{self, BillingState, Plan, WebhookOutcome};
+use studio::auth::{Owner, Tenant};
+use studio::billing::{self, Plan, WebhookOutcome};
 use studio::error::{ErrorBody, ErrorCode};
-use studio::http::{Owner, Tenant, ValidJson};
+use studio::http::ValidJson;
+use studio::state::BillingState;
 use studio::{ApiError, AppState};
 use utoipa::OpenApi;
 

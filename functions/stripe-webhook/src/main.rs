@@ -7,7 +7,7 @@ use studio::lambda::Responses;
 async fn main() -> Result<(), studio::lambda::Error> {
     let state = async {
         let app = studio::lambda::app_state(&[Need::StripeWebhook]).await?;
-        Ok::<_, studio::lambda::Error>(studio::billing::BillingState::new(app)?)
+        Ok::<_, studio::lambda::Error>(studio::state::BillingState::new(app)?)
     };
     studio::lambda::http(Responses::Buffered, stripe_webhook::routes(), state).await
 }

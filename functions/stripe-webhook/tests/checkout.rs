@@ -5,7 +5,7 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use studio::AppState;
 use studio::Role;
-use studio::billing::BillingState;
+use studio::state::BillingState;
 use studio::testing::{TestApp, TestDb, state_with};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

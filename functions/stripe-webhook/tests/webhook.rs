@@ -7,7 +7,7 @@ use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use studio::AppState;
-use studio::billing::BillingState;
+use studio::state::BillingState;
 use studio::testing::{TestApp, TestDb, TestResponse, state_with};
 
 const SECRET: &str = "whsec_test_secret";

@@ -8,15 +8,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use studio::agent::Intake;
+use studio::auth::{Admin, AnyRole, Owner, Tenant, Viewer};
 use studio::billing::BillingView;
 use studio::error::ErrorBody;
-use studio::http::{
-    Admin, AnyRole, AuthUser, Owner, Page, PageParams, Path, Query, Tenant, ValidJson, Viewer,
-    single_line,
-};
+use studio::http::{AuthUser, Path, Query, ValidJson};
+use studio::paging::{Page, PageParams};
 use studio::services::agent_config::{self, AgentConfigView};
 use studio::services::invitations::{self, AcceptedInvitation, InvitationStatus, InvitationView};
 use studio::services::workspaces::{self, MemberView, WorkspaceView};
+use studio::text::single_line;
 use studio::{ApiError, AppState, Role};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
@@ -239,7 +239,7 @@ async fn billing(
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InviteRequest {
-    #[serde(deserialize_with = "studio::http::email::trimmed")]
+    #[serde(deserialize_with = "studio::text::email::trimmed")]
     #[validate(
         email(message = "must be an email address"),
         length(max = 254, message = "must be at most 254 characters"),

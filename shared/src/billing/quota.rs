@@ -2,8 +2,8 @@
 //! limits and usage, counted from the rows themselves.
 
 use super::plan::{Limits, Plan, Usage};
+use crate::auth::{Admin, Tenant};
 use crate::error::{ApiError, ErrorCode};
-use crate::http::{Admin, Tenant};
 use crate::ids::WorkspaceId;
 use crate::repo::billing::{self as repo, Account};
 use crate::state::AppState;

@@ -37,9 +37,7 @@ impl StripeClient {
     /// fails the cold start.
     pub fn new(cfg: &BillingConfig) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: crate::http::outbound::client_builder()
-                .timeout(TIMEOUT)
-                .build()?,
+            http: crate::tls::client_builder().timeout(TIMEOUT).build()?,
             api_base: cfg.api_base.clone(),
             secret_key: cfg.stripe_secret_key.clone(),
             app_url: cfg.app_url.clone(),

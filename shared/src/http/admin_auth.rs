@@ -2,9 +2,10 @@
 //! (compared in constant time with `ADMIN_API_KEY`) or the bearer token of a user flagged as platform
 //! admin (read from the database on every request, so revoking the flag takes effect at once).
 
+use crate::auth::{Actor, PlatformAdmin};
 use crate::error::ApiError;
 use crate::http::AuthUser;
-use crate::repo::{self, audit::Actor};
+use crate::repo;
 use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
@@ -13,12 +14,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub const ADMIN_KEY_HEADER: &str = "x-admin-key";
-
-/// An authenticated operator.
-#[derive(Debug, Clone, Copy)]
-pub struct PlatformAdmin {
-    pub actor: Actor,
-}
 
 /// Constant-time comparison of a presented key with the configured one. Both are hashed first, so the
 /// comparison's time depends on neither key's length nor content.

@@ -105,15 +105,6 @@ pub fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError
     fields::from_value(doc)
 }
 
-/// Rejects strings that are empty once trimmed (for names and titles).
-pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
-    if value.trim().is_empty() {
-        Err(validator::ValidationError::new("blank").with_message("must not be blank".into()))
-    } else {
-        Ok(())
-    }
-}
-
 /// Path parameters; a malformed one (e.g. not a UUID) is a 400 naming the parameter.
 #[derive(Debug, Clone)]
 pub struct Path<T>(pub T);
@@ -188,7 +179,7 @@ mod tests {
         password: String,
         #[validate(
             length(min = 1, max = 100, message = "must be 1 to 100 characters"),
-            custom(function = "crate::http::single_line")
+            custom(function = "crate::text::single_line")
         )]
         name: String,
         age: Option<u32>,
@@ -200,7 +191,7 @@ mod tests {
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     #[allow(dead_code)]
     struct Item {
-        #[validate(custom(function = "crate::http::free_text_not_blank"))]
+        #[validate(custom(function = "crate::text::free_text_not_blank"))]
         content: String,
         title: String,
     }

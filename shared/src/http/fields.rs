@@ -453,60 +453,32 @@ pub fn from_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiE
     Err(ApiError::validation(sorted(errors)))
 }
 
-fn control_character(value: &str, allowed: &[char]) -> Option<char> {
-    value
-        .chars()
-        .find(|c| c.is_ascii_control() && *c != '\u{7f}' && !allowed.contains(c))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn rule(code: &'static str, message: String) -> validator::ValidationError {
-    validator::ValidationError::new(code).with_message(message.into())
-}
-
-fn describe_control(c: char) -> String {
-    match c {
-        '\0' => "the NUL character (\\u0000)".into(),
-        '\n' => "a line break".into(),
-        '\r' => "a carriage return".into(),
-        '\t' => "a tab".into(),
-        other => format!("the control character U+{:04X}", u32::from(other)),
+    #[test]
+    fn when_the_intake_is_bad_validation_names_the_fields() {
+        let bad: crate::agent::intake::Intake = serde_json::from_value(serde_json::json!({
+            "companyName": " ", "website": "nope", "escalationEmail": "x", "languages": ["english language!"]
+        }))
+        .expect("shape");
+        let fields = field_errors(&bad.validate().expect_err("invalid"));
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        for f in ["companyName", "website", "escalationEmail", "languages"] {
+            assert!(names.contains(&f), "{f} missing in {names:?}");
+        }
+        assert!(
+            serde_json::from_value::<crate::agent::intake::Intake>(
+                serde_json::json!({"companyName": "A", "tone": "angry"})
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_value::<crate::agent::intake::Intake>(
+                serde_json::json!({"companyName": "A", "extra": 1})
+            )
+            .is_err()
+        );
     }
-}
-
-/// Names, titles, slugs and emails: one line of visible text — not blank, no control characters at all.
-pub fn single_line(value: &str) -> Result<(), validator::ValidationError> {
-    if let Some(c) = control_character(value, &[]) {
-        return Err(rule(
-            "control_character",
-            format!("must not contain {}", describe_control(c)),
-        ));
-    }
-    if value.trim().is_empty() {
-        return Err(rule("blank", "must not be blank".into()));
-    }
-    Ok(())
-}
-
-/// Free text (messages, document content, intake texts): tabs and line breaks are kept, every other
-/// control character is refused.
-pub fn free_text(value: &str) -> Result<(), validator::ValidationError> {
-    match control_character(value, &['\t', '\n', '\r']) {
-        Some(c) => Err(rule(
-            "control_character",
-            format!(
-                "must not contain {} (only tabs and line breaks are allowed)",
-                describe_control(c)
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// Free text that must also say something.
-pub fn free_text_not_blank(value: &str) -> Result<(), validator::ValidationError> {
-    free_text(value)?;
-    if value.trim().is_empty() {
-        return Err(rule("blank", "must not be blank".into()));
-    }
-    Ok(())
 }

@@ -1,75 +1,21 @@
-//! `requireWorkspace` + `requireRole`: which workspace a request acts on, and whether the caller may.
+//! `requireWorkspace` + `requireRole` as the extractor of [`Tenant`]: which workspace a request acts on, and whether the caller may.
 //!
 //! A route with the workspace id in its path (`{workspaceId}`) uses that id and ignores the header; every
 //! other route uses `X-Workspace-Id`, else the token's `wid`. Membership and role are read from the
 //! database on every request, so a removed member loses access at once. A workspace the caller is not a
 //! member of is a 404 (never a 403 that would confirm it exists); a member whose role is too low gets 403.
 
+use crate::auth::tenant::{MinRole, Tenant};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::AuthUser;
-use crate::ids::{Role, WorkspaceId};
 use crate::repo;
 use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use http::request::Parts;
-use std::marker::PhantomData;
 use uuid::Uuid;
 
 pub const WORKSPACE_HEADER: &str = "x-workspace-id";
 pub const WORKSPACE_PATH_PARAM: &str = "workspaceId";
-
-/// The lowest role a route accepts.
-pub trait MinRole: Send + Sync + 'static {
-    const ROLE: Role;
-}
-
-/// Read access.
-#[derive(Debug)]
-pub struct Viewer;
-/// Chat and ingest.
-#[derive(Debug)]
-pub struct MemberRole;
-/// Members, configuration, deleting documents, reading billing.
-#[derive(Debug)]
-pub struct Admin;
-/// Billing changes, deleting the workspace.
-#[derive(Debug)]
-pub struct Owner;
-/// Any member (same as [`Viewer`]); for routes that decide per action, e.g. leaving a workspace.
-pub type AnyRole = Viewer;
-
-impl MinRole for Viewer {
-    const ROLE: Role = Role::Viewer;
-}
-impl MinRole for MemberRole {
-    const ROLE: Role = Role::Member;
-}
-impl MinRole for Admin {
-    const ROLE: Role = Role::Admin;
-}
-impl MinRole for Owner {
-    const ROLE: Role = Role::Owner;
-}
-
-/// A checked tenant: the workspace, the caller, and the caller's role there (at least `R`).
-#[derive(Debug)]
-pub struct Tenant<R: MinRole = Viewer> {
-    pub workspace_id: WorkspaceId,
-    pub user_id: Uuid,
-    pub role: Role,
-    _min: PhantomData<R>,
-}
-
-impl<R: MinRole> Clone for Tenant<R> {
-    fn clone(&self) -> Self {
-        Self {
-            workspace_id: self.workspace_id,
-            user_id: self.user_id,
-            role: self.role,
-            _min: PhantomData,
-        }
-    }
-}
 
 async fn requested_workspace<S: Send + Sync>(
     parts: &mut Parts,
@@ -126,11 +72,10 @@ where
                 membership.role
             )));
         }
-        Ok(Self {
-            workspace_id: membership.workspace,
-            user_id: user.user_id,
-            role: membership.role,
-            _min: PhantomData,
-        })
+        Ok(Self::checked(
+            membership.workspace,
+            user.user_id,
+            membership.role,
+        ))
     }
 }

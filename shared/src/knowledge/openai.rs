@@ -19,9 +19,7 @@ pub fn client(
     if let Some(base) = &cfg.openai_base_url {
         oa = oa.with_api_base(base.trim_end_matches('/'));
     }
-    let http = crate::http::outbound::client_builder()
-        .timeout(timeout)
-        .build()?;
+    let http = crate::tls::client_builder().timeout(timeout).build()?;
     let service = tower::ServiceBuilder::new()
         .layer(OpenAIRetryLayer::new(cfg.openai_max_retries))
         .service(ReqwestService::new(http.clone()));

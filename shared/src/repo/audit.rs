@@ -1,31 +1,9 @@
 //! The audit log of admin actions.
 
+use crate::auth::Actor;
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Error, GenericClient};
 use uuid::Uuid;
-
-/// Who acted: the shared admin key, or a platform admin's account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
-    AdminKey,
-    PlatformAdmin(Uuid),
-}
-
-impl Actor {
-    pub const fn kind(self) -> &'static str {
-        match self {
-            Actor::AdminKey => "admin_key",
-            Actor::PlatformAdmin(_) => "platform_admin",
-        }
-    }
-
-    pub const fn user_id(self) -> Option<Uuid> {
-        match self {
-            Actor::AdminKey => None,
-            Actor::PlatformAdmin(id) => Some(id),
-        }
-    }
-}
 
 /// One action to record.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! The transactional outbox: messages written with the rows they announce, sent after commit.
 
+use crate::ids::WorkspaceId;
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Error, GenericClient};
 use uuid::Uuid;
@@ -16,13 +17,13 @@ pub struct OutboxRow {
 pub async fn insert(
     db: &impl GenericClient,
     id: Uuid,
-    workspace: Option<Uuid>,
+    workspace: Option<WorkspaceId>,
     topic: &str,
     payload: &serde_json::Value,
 ) -> Result<(), Error> {
     db.execute(
         "INSERT INTO outbox (id, workspace_id, topic, payload) VALUES ($1, $2, $3, $4)",
-        &[&id, &workspace, &topic, payload],
+        &[&id, &workspace.map(|w| *w.as_uuid()), &topic, payload],
     )
     .await
     .map(drop)

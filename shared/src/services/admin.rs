@@ -1,9 +1,9 @@
 //! What the platform's operators do through the admin API. Every action writes its audit-log entry in
 //! the same transaction as its effect (or, for actions outside the database, right after it).
 
+use crate::auth::PlatformAdmin;
 use crate::error::ApiError;
-use crate::http::PlatformAdmin;
-use crate::http::paging::{Cursor, Page, PageParams};
+use crate::paging::{Cursor, Page, PageParams};
 use crate::queue::{Queue, QueueDepth};
 use crate::repo::{self, audit::Entry};
 use crate::services::jobs::Retention;
@@ -23,7 +23,7 @@ pub async fn audit(
     target: Option<(&str, String)>,
     details: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let request_id = crate::http::request_id::current();
+    let request_id = crate::telemetry::request_id::current();
     let (target_type, target_id) = target.unzip();
     repo::audit::record(
         db,

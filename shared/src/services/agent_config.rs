@@ -1,8 +1,8 @@
 //! A workspace's intake → its agent configuration.
 
 use crate::agent::{AgentConfig, Intake};
+use crate::auth::{Admin, Tenant, Viewer};
 use crate::error::ApiError;
-use crate::http::{Admin, Tenant, Viewer};
 use crate::ids::WorkspaceId;
 use crate::repo;
 use crate::state::AppState;

@@ -161,7 +161,7 @@ pub async fn register(
     let mail = crate::email::queue(&*tx, None, &welcome).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user_id, workspace_id = %workspace.id, "user registered");
-    mail.send(&**client, state).await;
+    mail.send(&**client, state.email_queue.as_ref()).await;
     Ok(RegisterResponse {
         user: UserView {
             id: user_id,
@@ -376,7 +376,7 @@ async fn forgot_password_inner(state: &AppState, email: &str) -> Result<(), ApiE
     let mail = crate::email::queue(&*tx, None, &message).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "password reset issued");
-    mail.send(&**client, state).await;
+    mail.send(&**client, state.email_queue.as_ref()).await;
     Ok(())
 }
 

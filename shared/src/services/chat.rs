@@ -5,15 +5,15 @@
 //! and the assistant's messages are saved in one transaction. If the LLM fails, nothing is written.
 
 use crate::agent::prompt::{self, ContextChunk, Turn};
+use crate::auth::{MemberRole, Tenant, Viewer};
 use crate::error::ApiError;
-use crate::http::paging::{Cursor, Page, PageParams};
-use crate::http::{MemberRole, Tenant, Viewer};
-use crate::knowledge::KnowledgeState;
 use crate::knowledge::chunking::count_tokens;
 use crate::knowledge::llm::PromptMessage;
+use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::conversations;
 use crate::services::agent_config;
 use crate::services::idempotency::{self, IdempotencyKey, Recorded, Scope};
+use crate::state::KnowledgeState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -356,7 +356,7 @@ pub fn stream(
 ) -> tokio::sync::mpsc::Receiver<StreamEvent> {
     use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(crate::http::request_id::propagate(async move {
+    tokio::spawn(crate::telemetry::request_id::propagate(async move {
         if tx
             .send(StreamEvent::Sources(turn.sources.clone()))
             .await
@@ -367,7 +367,7 @@ pub fn stream(
         // Every error that ends the stream is logged (a server error with its cause chain) and carries the
         // request id to the client, exactly as an error answer would.
         let fail = |e: ApiError| {
-            let request_id = crate::http::request_id::current();
+            let request_id = crate::telemetry::request_id::current();
             e.log(request_id.as_deref());
             StreamEvent::Error {
                 code: e.code,
@@ -619,10 +619,10 @@ pub async fn escalate(
         state.app.config.app_url(),
     );
     let at = conversations::mark_escalated(&*tx, ws, id, tenant.user_id).await?;
-    let mail = crate::email::queue(&*tx, Some(*ws.as_uuid()), &message).await?;
+    let mail = crate::email::queue(&*tx, Some(ws), &message).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, conversation_id = %id, "conversation escalated");
-    mail.send(&**client, &state.app).await;
+    mail.send(&**client, state.app.email_queue.as_ref()).await;
     Ok(EscalationView {
         conversation_id: id,
         escalated_at: at,

@@ -1,11 +1,11 @@
 //! Invitations: an admin invites an address with a role; the invitation is mailed with a single-use link;
 //! a signed-in user whose account has that address accepts it and becomes a member.
 
+use crate::auth::{Admin, Tenant};
 use crate::billing::{Consumption, check_quota};
 use crate::error::{ApiError, ErrorCode, unique_violation};
-use crate::http::paging::{Cursor, Page, PageParams};
-use crate::http::{Admin, Tenant};
 use crate::ids::{Role, WorkspaceId};
+use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::{self, invitations::InvitationRow};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
@@ -125,10 +125,10 @@ pub async fn invite(
         state.config.app_url(),
         ttl.as_secs() / 86_400,
     );
-    let mail = crate::email::queue(&*tx, Some(*ws.as_uuid()), &message).await?;
+    let mail = crate::email::queue(&*tx, Some(ws), &message).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, invitation_id = %row.id, "invitation sent");
-    mail.send(&**client, state).await;
+    mail.send(&**client, state.email_queue.as_ref()).await;
     view(row)
 }
 

@@ -2,9 +2,9 @@
 //! demand (`POST /api/v1/admin/jobs/{name}/run`). Every job is idempotent, safe to run twice at once, and
 //! logs and returns what it did.
 
-use crate::knowledge::KnowledgeState;
+use crate::outbox::{self, Queues};
 use crate::repo::{self, maintenance};
-use crate::services::outbox::{self, Queues};
+use crate::state::KnowledgeState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -2,24 +2,23 @@
 //! transaction), report progress, list and delete documents, search, process an ingestion (the worker),
 //! and re-send what the queue did not take (the sweeper).
 
+use crate::auth::{Admin, MemberRole, Tenant, Viewer};
 use crate::error::ApiError;
-use crate::http::paging::{Cursor, Page, PageParams};
-use crate::http::{Admin, MemberRole, Tenant, Viewer};
 use crate::ids::WorkspaceId;
 use crate::knowledge::chunking::{self, ContentType};
 use crate::knowledge::queue::IngestMessage;
-use crate::knowledge::{ChunkPoint, KnowledgeState, SearchHit};
+use crate::knowledge::{ChunkPoint, SearchHit};
+use crate::outbox::{self, Topic};
+use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::documents::{self, DocumentRow, NewDocument};
-use crate::repo::outbox;
 use crate::services::idempotency::{self, IdempotencyKey, Recorded, Scope};
+use crate::state::KnowledgeState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub use crate::services::outbox::INGEST_TOPIC;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -190,7 +189,6 @@ pub async fn accept(
         workspace_id: *ws.as_uuid(),
     };
     let payload = serde_json::to_value(&message).map_err(ApiError::internal)?;
-    let outbox_id = Uuid::now_v7();
 
     let mut client = state.app.db.get().await?;
     let tx = client.transaction().await?;
@@ -256,12 +254,11 @@ pub async fn accept(
         tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, skipped = skipped.len(), "ingestion accepted, every document a duplicate");
         return Ok(accepted);
     }
-    outbox::insert(&*tx, outbox_id, Some(*ws.as_uuid()), INGEST_TOPIC, &payload).await?;
+    let outbox_id = outbox::write(&*tx, Some(ws), Topic::Ingest, &payload).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, documents = to_store.len(), skipped = skipped.len(), "ingestion accepted");
 
-    crate::services::outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload)
-        .await;
+    outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload).await;
     Ok(accepted)
 }
 

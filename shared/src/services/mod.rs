@@ -11,5 +11,4 @@ pub mod invitations;
 pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
-pub mod outbox;
 pub mod workspaces;

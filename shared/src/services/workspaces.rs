@@ -1,9 +1,9 @@
 //! Workspaces and their members.
 
+use crate::auth::{Admin, AnyRole, Owner, Tenant, Viewer};
 use crate::error::{ApiError, unique_violation};
-use crate::http::paging::{Cursor, Page, PageParams};
-use crate::http::{Admin, AnyRole, Owner, Tenant, Viewer};
 use crate::ids::{Role, WorkspaceId};
+use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::{self, members::MemberRow, workspaces::WorkspaceRow};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};

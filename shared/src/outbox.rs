@@ -1,14 +1,51 @@
-//! The transactional outbox's two halves: a message written in the same transaction as the rows it
-//! announces is sent right after the commit ([`send_committed`]); whatever could not be sent then is sent
-//! by the sweep ([`sweep`]), which the cron runs (and the devserver, every 30 s).
+//! The transactional outbox, as plumbing under both the mailer and the use cases: a message is written
+//! ([`write`]) in the same transaction as the rows it announces and sent right after the commit
+//! ([`send_committed`]); whatever could not be sent then is sent by the sweep ([`sweep`]), which the cron
+//! runs (and the devserver, every 30 s). Its SQL is in [`crate::repo::outbox`].
 
+use crate::ids::WorkspaceId;
 use crate::queue::Queue;
 use crate::repo::outbox;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
-pub const INGEST_TOPIC: &str = "ingest";
-pub const EMAIL_TOPIC: &str = "email";
+/// What an outbox message announces, and so which queue carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// Documents to chunk and embed (the ingest queue).
+    Ingest,
+    /// A rendered email to deliver (the email queue).
+    Email,
+}
+
+impl Topic {
+    /// The name stored in `outbox.topic`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Topic::Ingest => "ingest",
+            Topic::Email => "email",
+        }
+    }
+
+    fn parse(stored: &str) -> Option<Self> {
+        [Topic::Ingest, Topic::Email]
+            .into_iter()
+            .find(|t| t.as_str() == stored)
+    }
+}
+
+/// Writes a message to the outbox inside the caller's transaction and returns its id; after the commit,
+/// hand the id and payload to [`send_committed`].
+pub async fn write(
+    tx: &impl tokio_postgres::GenericClient,
+    workspace: Option<WorkspaceId>,
+    topic: Topic,
+    payload: &serde_json::Value,
+) -> Result<Uuid, tokio_postgres::Error> {
+    let id = Uuid::now_v7();
+    outbox::insert(tx, id, workspace, topic.as_str(), payload).await?;
+    Ok(id)
+}
 
 /// The queue for each outbox topic this process can reach; a topic without one waits for a process that has it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -18,23 +55,19 @@ pub struct Queues<'a> {
 }
 
 impl<'a> Queues<'a> {
-    fn for_topic(&self, topic: &str) -> Option<&'a Queue> {
+    fn for_topic(&self, topic: Topic) -> Option<&'a Queue> {
         match topic {
-            INGEST_TOPIC => self.ingest,
-            EMAIL_TOPIC => self.email,
-            _ => None,
+            Topic::Ingest => self.ingest,
+            Topic::Email => self.email,
         }
     }
 
     fn topics(&self) -> Vec<String> {
-        let mut topics = Vec::new();
-        if self.ingest.is_some() {
-            topics.push(INGEST_TOPIC.to_owned());
-        }
-        if self.email.is_some() {
-            topics.push(EMAIL_TOPIC.to_owned());
-        }
-        topics
+        [Topic::Ingest, Topic::Email]
+            .into_iter()
+            .filter(|t| self.for_topic(*t).is_some())
+            .map(|t| t.as_str().to_owned())
+            .collect()
     }
 }
 
@@ -89,7 +122,7 @@ pub async fn sweep(
     let tx = client.transaction().await?;
     let rows = outbox::claim_unsent(&*tx, &topics, min_age_secs, 100).await?;
     for row in rows {
-        let Some(queue) = queues.for_topic(&row.topic) else {
+        let Some(queue) = Topic::parse(&row.topic).and_then(|t| queues.for_topic(t)) else {
             continue;
         };
         match queue.send(row.payload.to_string()).await {

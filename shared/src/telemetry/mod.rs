@@ -5,6 +5,8 @@
 //! layer installed by [`init`] turns every `error!` event into a Sentry event (warnings and info become
 //! breadcrumbs); panics are reported too. Without a DSN the layer has no client and does nothing.
 
+pub mod request_id;
+
 use crate::config::Config;
 use secrecy::ExposeSecret;
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
@@ -71,7 +73,7 @@ pub fn init_sentry(config: &Config) -> bool {
     // Personal data stays out of events, as it stays out of logs.
     options.send_default_pii = false;
     // Sentry's own transport over the service's one TLS set-up (ring, compiled-in roots).
-    match crate::http::outbound::client_builder().build() {
+    match crate::tls::client_builder().build() {
         Ok(client) => options.transport = Some(Arc::new(SentryTransport(client))),
         Err(e) => {
             tracing::error!(error = %e, "building Sentry's HTTP client failed; error tracking is off");
@@ -85,7 +87,7 @@ pub fn init_sentry(config: &Config) -> bool {
     on
 }
 
-/// Sentry's reqwest transport over a client built by [`crate::http::outbound`].
+/// Sentry's reqwest transport over a client built by [`crate::tls`].
 struct SentryTransport(reqwest::Client);
 
 impl sentry::TransportFactory for SentryTransport {

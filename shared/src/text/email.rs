@@ -3,8 +3,8 @@
 //! so every route that takes an address — register, login, password reset, invitations — accepts
 //! `" ada@example.com "` as `ada@example.com`, and an address of spaces only is an empty one.
 //!
-//! Use it on every email field: `#[serde(deserialize_with = "studio::http::email::trimmed")]`, or on an
-//! optional one `#[serde(default, deserialize_with = "studio::http::email::trimmed_option")]`.
+//! Use it on every email field: `#[serde(deserialize_with = "studio::text::email::trimmed")]`, or on an
+//! optional one `#[serde(default, deserialize_with = "studio::text::email::trimmed_option")]`.
 
 use serde::{Deserialize, Deserializer};
 
