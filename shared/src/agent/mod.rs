@@ -2,6 +2,8 @@
 //! prompt templates the old system used. Pure functions, tested on their own.
 
 pub mod intake;
+pub mod message;
 pub mod prompt;
 
 pub use intake::{AgentConfig, Intake, Subsystems, Tone};
+pub use message::{Message, MessageRole, TokenUsage};

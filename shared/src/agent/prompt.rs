@@ -2,20 +2,13 @@
 //! context, the instructions, and the conversation history trimmed to a token budget (newest turns kept).
 
 use super::AgentConfig;
+use super::message::Message;
 
 /// A retrieved chunk as the prompt shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContextChunk {
     pub title: String,
     pub text: String,
-}
-
-/// One earlier message of the conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Turn {
-    /// `user` or `assistant`.
-    pub role: String,
-    pub content: String,
 }
 
 pub fn system_prompt(cfg: &AgentConfig, context: &[ContextChunk]) -> String {
@@ -67,7 +60,11 @@ pub fn system_prompt(cfg: &AgentConfig, context: &[ContextChunk]) -> String {
 }
 
 /// The newest turns whose tokens fit in `budget` (counted by `count`), oldest first.
-pub fn trim_history(history: &[Turn], budget: usize, count: impl Fn(&str) -> usize) -> &[Turn] {
+pub fn trim_history(
+    history: &[Message],
+    budget: usize,
+    count: impl Fn(&str) -> usize,
+) -> &[Message] {
     let mut used = 0;
     let mut start = history.len();
     for (i, turn) in history.iter().enumerate().rev() {
@@ -100,7 +97,7 @@ pub fn title_from(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::{AgentConfig, Intake};
+    use crate::agent::{AgentConfig, Intake, MessageRole};
 
     fn cfg() -> AgentConfig {
         AgentConfig::from_intake(
@@ -127,11 +124,8 @@ mod tests {
 
     #[test]
     fn when_history_exceeds_the_budget_the_newest_turns_are_kept() {
-        let turns: Vec<Turn> = (0..10)
-            .map(|i| Turn {
-                role: "user".into(),
-                content: format!("message {i} ").repeat(5),
-            })
+        let turns: Vec<Message> = (0..10)
+            .map(|i| Message::new(MessageRole::User, format!("message {i} ").repeat(5)))
             .collect();
         let words = |s: &str| s.split_whitespace().count();
         let kept = trim_history(&turns, 3 * (10 + 4), words);

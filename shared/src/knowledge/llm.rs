@@ -2,30 +2,29 @@
 //! no key — an offline extractive answer quoting the retrieved context, clearly marked as such.
 
 use crate::agent::prompt::ContextChunk;
+use crate::agent::{Message, TokenUsage};
 use crate::config::KnowledgeConfig;
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionResponse};
 
-/// One message of the prompt.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PromptMessage {
-    /// `system`, `user` or `assistant`.
-    pub role: String,
-    pub content: String,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     pub text: String,
-    pub prompt_tokens: u32,
-    pub completion_tokens: u32,
+    pub usage: TokenUsage,
 }
 
-/// The model did not answer (after its retries, or within the timeout); nothing should be saved.
+/// The model did not answer (after its retries, or within the timeout); nothing should be saved. The
+/// cause stays attached as the error's source, so the log shows the whole chain.
 #[derive(Debug, thiserror::Error)]
-#[error("the language model failed: {0}")]
-pub struct LlmError(pub String);
+pub enum LlmError {
+    #[error("the language model failed: the request could not be built")]
+    Request(#[source] serde_json::Error),
+    #[error("the language model failed: the API call failed")]
+    Api(#[source] async_openai::error::OpenAIError),
+    #[error("the language model failed: the model returned no text")]
+    NoText,
+}
 
 pub const OFFLINE_NOTE: &str =
     "(Offline answer: no language model is configured, so this reply quotes the knowledge base.)";
@@ -91,7 +90,7 @@ impl Llm {
     /// Answers the prompt; the offline kind answers from `context` alone.
     pub async fn complete(
         &self,
-        messages: &[PromptMessage],
+        messages: &[Message],
         context: &[ContextChunk],
     ) -> Result<Completion, LlmError> {
         match &self.kind {
@@ -103,24 +102,23 @@ impl Llm {
                         "messages": messages,
                         "temperature": self.temperature,
                     }))
-                    .map_err(|e| LlmError(format!("building the request: {e}")))?;
-                let response: CreateChatCompletionResponse = client
-                    .chat()
-                    .create(request)
-                    .await
-                    .map_err(|e| LlmError(e.to_string()))?;
+                    .map_err(LlmError::Request)?;
+                let response: CreateChatCompletionResponse =
+                    client.chat().create(request).await.map_err(LlmError::Api)?;
                 let text = response
                     .choices
                     .into_iter()
                     .next()
                     .and_then(|c| c.message.content)
                     .filter(|t| !t.trim().is_empty())
-                    .ok_or_else(|| LlmError("the model returned no text".into()))?;
+                    .ok_or(LlmError::NoText)?;
                 let usage = response.usage;
                 Ok(Completion {
                     text,
-                    prompt_tokens: usage.as_ref().map_or(0, |u| u.prompt_tokens),
-                    completion_tokens: usage.as_ref().map_or(0, |u| u.completion_tokens),
+                    usage: TokenUsage {
+                        prompt_tokens: usage.as_ref().map_or(0, |u| u.prompt_tokens),
+                        completion_tokens: usage.as_ref().map_or(0, |u| u.completion_tokens),
+                    },
                 })
             }
         }
@@ -131,10 +129,7 @@ impl Llm {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
     Text(String),
-    Usage {
-        prompt_tokens: u32,
-        completion_tokens: u32,
-    },
+    Usage(TokenUsage),
 }
 
 pub type PieceStream =
@@ -144,7 +139,7 @@ impl Llm {
     /// Streams the answer as it is generated.
     pub async fn stream(
         &self,
-        messages: &[PromptMessage],
+        messages: &[Message],
         context: &[ContextChunk],
     ) -> Result<PieceStream, LlmError> {
         use futures::StreamExt;
@@ -166,15 +161,15 @@ impl Llm {
                         "stream": true,
                         "stream_options": {"include_usage": true},
                     }))
-                    .map_err(|e| LlmError(format!("building the request: {e}")))?;
+                    .map_err(LlmError::Request)?;
                 let stream = client
                     .chat()
                     .create_stream(request)
                     .await
-                    .map_err(|e| LlmError(e.to_string()))?;
+                    .map_err(LlmError::Api)?;
                 Ok(Box::pin(stream.flat_map(|chunk| {
                     let pieces: Vec<Result<Piece, LlmError>> = match chunk {
-                        Err(e) => vec![Err(LlmError(e.to_string()))],
+                        Err(e) => vec![Err(LlmError::Api(e))],
                         Ok(c) => {
                             let mut out = Vec::new();
                             if let Some(text) = c
@@ -186,10 +181,10 @@ impl Llm {
                                 out.push(Ok(Piece::Text(text)));
                             }
                             if let Some(u) = c.usage {
-                                out.push(Ok(Piece::Usage {
+                                out.push(Ok(Piece::Usage(TokenUsage {
                                     prompt_tokens: u.prompt_tokens,
                                     completion_tokens: u.completion_tokens,
-                                }));
+                                })));
                             }
                             out
                         }
@@ -223,8 +218,7 @@ pub fn extractive(context: &[ContextChunk]) -> Completion {
     };
     Completion {
         text,
-        prompt_tokens: 0,
-        completion_tokens: 0,
+        usage: TokenUsage::default(),
     }
 }
 

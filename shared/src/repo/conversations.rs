@@ -1,5 +1,6 @@
 //! Conversations, their messages, and feedback on answers — all scoped by workspace.
 
+use crate::agent::{MessageRole, TokenUsage};
 use crate::ids::WorkspaceId;
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Error, GenericClient, Row};
@@ -19,7 +20,7 @@ pub struct ConversationRow {
 pub struct MessageRow {
     pub id: Uuid,
     pub conversation_id: Uuid,
-    pub role: String,
+    pub role: MessageRole,
     pub content: String,
     pub sources: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
@@ -38,11 +39,23 @@ fn conversation(r: &Row) -> ConversationRow {
     }
 }
 
+/// The stored role; the table's CHECK admits only the three the enum has.
+fn role(r: &Row) -> MessageRole {
+    let stored: &str = r.get("role");
+    MessageRole::parse(stored).unwrap_or_else(|| {
+        tracing::error!(
+            role = stored,
+            "a message with a role this build does not know; read as system (left out of history)"
+        );
+        MessageRole::System
+    })
+}
+
 fn message(r: &Row) -> MessageRow {
     MessageRow {
         id: r.get("id"),
         conversation_id: r.get("conversation_id"),
-        role: r.get("role"),
+        role: role(r),
         content: r.get("content"),
         sources: r.get("sources"),
         created_at: r.get("created_at"),
@@ -143,21 +156,38 @@ pub async fn touch(db: &impl GenericClient, workspace: WorkspaceId, id: Uuid) ->
     .map(drop)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A message to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    pub id: Uuid,
+    pub conversation: Uuid,
+    pub role: MessageRole,
+    pub content: &'a str,
+    /// The knowledge-base sources of an answer.
+    pub sources: Option<&'a serde_json::Value>,
+    /// The tokens the answer used.
+    pub usage: Option<TokenUsage>,
+}
+
 pub async fn insert_message(
     db: &impl GenericClient,
     workspace: WorkspaceId,
-    id: Uuid,
-    conversation: Uuid,
-    role: &str,
-    content: &str,
-    sources: Option<&serde_json::Value>,
-    tokens: (Option<i32>, Option<i32>),
+    m: &NewMessage<'_>,
 ) -> Result<(), Error> {
+    let tokens = |f: fn(&TokenUsage) -> u32| m.usage.and_then(|u| i32::try_from(f(&u)).ok());
     db.execute(
         "INSERT INTO messages (id, workspace_id, conversation_id, role, content, sources, prompt_tokens, completion_tokens)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &[&id, workspace.as_uuid(), &conversation, &role, &content, &sources, &tokens.0, &tokens.1],
+        &[
+            &m.id,
+            workspace.as_uuid(),
+            &m.conversation,
+            &m.role.as_str(),
+            &m.content,
+            &m.sources,
+            &tokens(|u| u.prompt_tokens),
+            &tokens(|u| u.completion_tokens),
+        ],
     )
     .await
     .map(drop)

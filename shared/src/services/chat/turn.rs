@@ -1,0 +1,208 @@
+//! One turn: checked, retrieved and prompted ([`prepare`]), answered, and saved with its idempotency
+//! record ([`run`]).
+
+use super::{ChatReply, Source};
+use crate::agent::prompt::{self, ContextChunk};
+use crate::agent::{Message, MessageRole, TokenUsage};
+use crate::auth::{MemberRole, Tenant};
+use crate::error::ApiError;
+use crate::knowledge::chunking::count_tokens;
+use crate::repo::conversations::{self, NewMessage};
+use crate::services::agent_config;
+use crate::services::idempotency::{self, IdempotencyKey, Recorded, Scope};
+use crate::state::KnowledgeState;
+use uuid::Uuid;
+
+/// Messages of history read for a turn, at most.
+const MAX_HISTORY_MESSAGES: i64 = 50;
+
+/// Everything a turn needs before the model answers: checked, retrieved and prompted.
+#[derive(Debug, Clone)]
+pub struct PreparedTurn {
+    pub(super) workspace: crate::ids::WorkspaceId,
+    user_id: Uuid,
+    conv_id: Option<Uuid>,
+    message: String,
+    pub(super) messages: Vec<Message>,
+    pub(super) context: Vec<ContextChunk>,
+    pub(super) sources: Vec<Source>,
+}
+
+impl PreparedTurn {
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+}
+
+/// Loads the agent's configuration and the history, retrieves context from the caller's workspace and
+/// builds the prompt. Fails with a proper HTTP error (404 conversation, 503 dependency) before any answer.
+pub async fn prepare(
+    state: &KnowledgeState,
+    tenant: &Tenant<MemberRole>,
+    message: &str,
+    conv_id: Option<Uuid>,
+) -> Result<PreparedTurn, ApiError> {
+    let ws = tenant.workspace_id;
+    let cfg = &state.app.config.knowledge;
+    let client = state.app.db.get().await?;
+    crate::billing::check_quota(&**client, ws, crate::billing::Consumption::ChatTurn).await?;
+    let agent = agent_config::load(&**client, ws).await?.config;
+    if !agent.subsystems.customer_service {
+        return Err(ApiError::new(
+            crate::ErrorCode::AgentDisabled,
+            "The customer-service agent is turned off for this workspace: an admin can turn on subsystems.customerService in the intake.",
+        ));
+    }
+    let history: Vec<Message> = match conv_id {
+        Some(id) => {
+            conversations::get(&**client, ws, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Conversation"))?;
+            // The budget trims further; this bounds what is read for a very long conversation.
+            conversations::recent_messages(&**client, ws, id, MAX_HISTORY_MESSAGES)
+                .await?
+                .into_iter()
+                .filter(|m| m.role.is_history())
+                .map(|m| Message::new(m.role, m.content))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    drop(client);
+
+    let query = state
+        .embedder
+        .embed(&[message.to_owned()])
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let hits = state
+        .vectors
+        .search(ws, query, cfg.chat_top_k, cfg.chat_score_threshold)
+        .await
+        .map_err(|e| ApiError::unavailable("vector store", e))?;
+    let context: Vec<ContextChunk> = hits
+        .iter()
+        .map(|h| ContextChunk {
+            title: h.title.clone(),
+            text: h.text.clone(),
+        })
+        .collect();
+    let mut sources: Vec<Source> = Vec::new();
+    for h in &hits {
+        if !sources.iter().any(|s| s.document_id == h.document_id) {
+            sources.push(Source {
+                document_id: h.document_id,
+                title: h.title.clone(),
+                score: h.score,
+            });
+        }
+    }
+    let mut messages = vec![Message::new(
+        MessageRole::System,
+        prompt::system_prompt(&agent, &context),
+    )];
+    messages.extend_from_slice(prompt::trim_history(
+        &history,
+        cfg.chat_history_tokens,
+        count_tokens,
+    ));
+    messages.push(Message::new(MessageRole::User, message));
+    Ok(PreparedTurn {
+        workspace: ws,
+        user_id: tenant.user_id,
+        conv_id,
+        message: message.to_owned(),
+        messages,
+        context,
+        sources,
+    })
+}
+
+/// Saves the question and the answer in one transaction (and the idempotency record, when given).
+pub(super) async fn save(
+    state: &KnowledgeState,
+    turn: &PreparedTurn,
+    text: String,
+    usage: TokenUsage,
+    key: Option<&IdempotencyKey>,
+) -> Result<ChatReply, ApiError> {
+    let ws = turn.workspace;
+    // Both messages share the transaction's timestamp; v7 ids, made in order, keep the user's first.
+    let user_message_id = Uuid::now_v7();
+    let reply = ChatReply {
+        reply: text,
+        conv_id: turn.conv_id.unwrap_or_else(Uuid::now_v7),
+        message_id: Uuid::now_v7(),
+        sources: turn.sources.clone(),
+        usage,
+    };
+    let mut client = state.app.db.get().await?;
+    let tx = client.transaction().await?;
+    if turn.conv_id.is_none() {
+        conversations::insert(
+            &*tx,
+            ws,
+            reply.conv_id,
+            turn.user_id,
+            &prompt::title_from(&turn.message),
+        )
+        .await?;
+    }
+    let question = NewMessage {
+        id: user_message_id,
+        conversation: reply.conv_id,
+        role: MessageRole::User,
+        content: &turn.message,
+        sources: None,
+        usage: None,
+    };
+    conversations::insert_message(&*tx, ws, &question).await?;
+    let sources_json = serde_json::to_value(&reply.sources).map_err(ApiError::internal)?;
+    let answer = NewMessage {
+        id: reply.message_id,
+        conversation: reply.conv_id,
+        role: MessageRole::Assistant,
+        content: &reply.reply,
+        sources: Some(&sources_json),
+        usage: Some(reply.usage),
+    };
+    conversations::insert_message(&*tx, ws, &answer).await?;
+    conversations::touch(&*tx, ws, reply.conv_id).await?;
+    // A concurrent retry with the same key that committed first wins: its reply, nothing of ours kept.
+    let tx = match idempotency::record(tx, ws, Scope::ChatRun, key, &reply).await? {
+        Recorded::New(tx) => tx,
+        Recorded::Replay(first) => return Ok(first),
+    };
+    tx.commit().await?;
+    tracing::info!(workspace_id = %ws, conversation_id = %reply.conv_id, message_id = %reply.message_id, sources = reply.sources.len(), "chat turn answered");
+    Ok(reply)
+}
+
+/// One turn of the conversation (a new one when `conv_id` is `None`).
+pub async fn run(
+    state: &KnowledgeState,
+    tenant: &Tenant<MemberRole>,
+    message: &str,
+    conv_id: Option<Uuid>,
+    idempotency_key: Option<IdempotencyKey>,
+) -> Result<ChatReply, ApiError> {
+    if let Some(key) = &idempotency_key {
+        let client = state.app.db.get().await?;
+        if let Some(reply) =
+            idempotency::replay(&**client, tenant.workspace_id, Scope::ChatRun, key).await?
+        {
+            return Ok(reply); // no LLM call
+        }
+    }
+    let turn = prepare(state, tenant, message, conv_id).await?;
+    let completion = state.llm.complete(&turn.messages, &turn.context).await?;
+    save(
+        state,
+        &turn,
+        completion.text,
+        completion.usage,
+        idempotency_key.as_ref(),
+    )
+    .await
+}
