@@ -3,8 +3,6 @@
 //! merged OpenAPI document and an overall health route.
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
 use axum::routing::get;
 use std::time::Duration;
 use studio::AppState;
@@ -30,7 +28,7 @@ pub fn routes(knowledge: KnowledgeState) -> anyhow::Result<Router<AppState>> {
 pub fn routes_with(admin: admin_api::AdminState, billing: BillingState) -> Router<AppState> {
     let knowledge = admin.knowledge.clone();
     Router::new()
-        .route("/api/v1/health", get(health))
+        .route(HEALTH.path, get(studio::http::health))
         .route("/api/v1/health/live", get(live))
         .route("/api/v1/openapi.json", get(openapi_json))
         .merge(auth_api::routes())
@@ -59,16 +57,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-#[derive(OpenApi)]
-#[openapi(paths(health, live, openapi_json), tags((name = "devserver", description = "Served by the local devserver")))]
-struct Local;
-
 /// The devserver's overall health: the database's state.
-#[utoipa::path(operation_id = "health", get, path = "/api/v1/health", tag = "devserver",
-    responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
-async fn health(state: State<AppState>) -> Response {
-    studio::http::health(state).await
-}
+const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
+    path: "/api/v1/health",
+    operation_id: "health",
+    tag: "devserver",
+    summary: "The devserver's overall health: the database's state.",
+};
+
+#[derive(OpenApi)]
+#[openapi(paths(live, openapi_json), tags((name = "devserver", description = "Served by the local devserver")), modifiers(&HEALTH))]
+struct Local;
 
 /// Liveness only: the process answers (no auth, no database). The load benchmark's anchor.
 #[utoipa::path(operation_id = "live", get, path = "/api/v1/health/live", tag = "devserver",

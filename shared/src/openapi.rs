@@ -33,6 +33,46 @@ impl Modify for BearerAuth {
     }
 }
 
+/// A function's health route (liveness and database reachability, answered by
+/// [`crate::http::health`]) as its document lists it: add it with `modifiers(&HEALTH)` and route
+/// `HEALTH.path` to `get(studio::http::health)`.
+#[derive(Debug, Clone, Copy)]
+pub struct HealthRoute {
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+}
+
+impl Modify for HealthRoute {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let health = || {
+            ResponseBuilder::new()
+                .description("")
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Health")))
+                        .build(),
+                )
+                .build()
+        };
+        let operation = OperationBuilder::new()
+            .tag(self.tag)
+            .summary(Some(self.summary))
+            .operation_id(Some(self.operation_id))
+            .response("200", health())
+            .response("503", health())
+            .build();
+        openapi.paths.paths.insert(
+            self.path.to_owned(),
+            PathItem::new(HttpMethod::Get, operation),
+        );
+    }
+}
+
 /// The schemas every group uses.
 #[derive(OpenApi)]
 #[openapi(

@@ -87,7 +87,7 @@ impl AdminState {
 
 pub fn routes() -> Router<AdminState> {
     Router::new()
-        .route("/api/v1/admin/health", get(health))
+        .route(HEALTH.path, get(studio::http::health))
         .route("/api/v1/admin/stats", get(stats))
         .route("/api/v1/admin/workspaces", get(workspaces))
         .route(
@@ -113,11 +113,20 @@ pub fn routes() -> Router<AdminState> {
         .route("/api/v1/admin/audit-log", get(audit_log))
 }
 
+/// Liveness and database reachability of the admin function (no credentials needed).
+const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
+    path: "/api/v1/admin/health",
+    operation_id: "adminHealth",
+    tag: "admin",
+    summary: "Liveness and database reachability of the admin function (no credentials needed).",
+};
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, stats, workspaces, suspend, unsuspend, restore, grant_platform_admin, revoke_platform_admin, list_jobs, run_job, dead_letters, redrive, audit_log),
+    paths(stats, workspaces, suspend, unsuspend, restore, grant_platform_admin, revoke_platform_admin, list_jobs, run_job, dead_letters, redrive, audit_log),
     components(schemas(Stats, QueueStat, studio::queue::QueueDepth, AdminWorkspaceView, SuspendRequest, PlatformAdminView, Job, JobReport, DeadLetterView, RedriveRequest, RedriveReport, AuditPage, AuditEntryView)),
-    tags((name = "admin", description = "The platform's operators (X-Admin-Key or a platform admin's token)"))
+    tags((name = "admin", description = "The platform's operators (X-Admin-Key or a platform admin's token)")),
+    modifiers(&HEALTH)
 )]
 pub struct ApiDoc;
 
@@ -199,13 +208,6 @@ struct JobPath {
 #[derive(Deserialize)]
 struct QueuePath {
     queue: String,
-}
-
-/// Liveness and database reachability of the admin function (no credentials needed).
-#[utoipa::path(operation_id = "adminHealth", get, path = "/api/v1/admin/health", tag = "admin",
-    responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
-async fn health(state: State<AppState>) -> axum::response::Response {
-    studio::http::health(state).await
 }
 
 /// Platform counts and queue depths.

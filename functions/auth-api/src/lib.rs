@@ -18,7 +18,7 @@ use validator::Validate;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/auth/health", get(health))
+        .route(HEALTH.path, get(studio::http::health))
         .route("/api/v1/auth/register", post(register))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/token", post(token))
@@ -34,11 +34,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/password/reset", post(reset_password))
 }
 
+/// Liveness and database reachability of the auth function.
+const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
+    path: "/api/v1/auth/health",
+    operation_id: "authHealth",
+    tag: "auth",
+    summary: "Liveness and database reachability of the auth function.",
+};
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, register, login, token, logout, me, set_default_workspace, forgot_password, reset_password),
+    paths(register, login, token, logout, me, set_default_workspace, forgot_password, reset_password),
     components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, DefaultWorkspaceRequest, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
-    tags((name = "auth", description = "Accounts, sessions and tokens"))
+    tags((name = "auth", description = "Accounts, sessions and tokens")),
+    modifiers(&HEALTH)
 )]
 pub struct ApiDoc;
 
@@ -132,13 +141,6 @@ pub struct ResetPasswordRequest {
 pub struct Accepted {
     pub ok: bool,
     pub message: String,
-}
-
-/// Liveness and database reachability of the auth function.
-#[utoipa::path(operation_id = "authHealth", get, path = "/api/v1/auth/health", tag = "auth",
-    responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
-async fn health(state: State<AppState>) -> Response {
-    studio::http::health(state).await
 }
 
 /// Creates an account and its first workspace (owned by the new user), and logs in.

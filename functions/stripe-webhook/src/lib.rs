@@ -5,7 +5,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::Response;
 use axum::routing::{get, post};
 use studio::auth::{Owner, Tenant};
 use studio::billing::{self, Plan, WebhookOutcome};
@@ -17,7 +16,7 @@ use utoipa::OpenApi;
 
 pub fn routes() -> Router<BillingState> {
     Router::new()
-        .route("/api/v1/stripe/health", get(health))
+        .route(HEALTH.path, get(studio::http::health))
         .route("/api/v1/stripe/webhook", post(webhook))
         .route("/api/v1/stripe/checkout", post(checkout))
         .route("/api/v1/stripe/portal", post(portal))
@@ -81,16 +80,17 @@ async fn portal(
     }))
 }
 
-#[derive(OpenApi)]
-#[openapi(paths(health, webhook, checkout, portal), components(schemas(WebhookOutcome, CheckoutRequest, UrlResponse)), tags((name = "stripe", description = "Stripe webhooks")))]
-pub struct ApiDoc;
-
 /// Liveness and database reachability of the Stripe function.
-#[utoipa::path(operation_id = "stripeHealth", get, path = "/api/v1/stripe/health", tag = "stripe",
-    responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
-async fn health(state: State<AppState>) -> Response {
-    studio::http::health(state).await
-}
+const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
+    path: "/api/v1/stripe/health",
+    operation_id: "stripeHealth",
+    tag: "stripe",
+    summary: "Liveness and database reachability of the Stripe function.",
+};
+
+#[derive(OpenApi)]
+#[openapi(paths(webhook, checkout, portal), components(schemas(WebhookOutcome, CheckoutRequest, UrlResponse)), tags((name = "stripe", description = "Stripe webhooks")), modifiers(&HEALTH))]
+pub struct ApiDoc;
 
 /// Receives a Stripe event. The `Stripe-Signature` header is checked over the raw body (HMAC-SHA256,
 /// several `v1` values accepted, 300 s tolerance); each event is applied at most once, and an event older

@@ -24,7 +24,7 @@ use validator::Validate;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/workspaces/health", get(health))
+        .route(HEALTH.path, get(studio::http::health))
         .route("/api/v1/workspaces", get(list).post(create))
         .route(
             "/api/v1/workspaces/{workspaceId}",
@@ -58,11 +58,20 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// Liveness and database reachability of the workspaces function.
+const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
+    path: "/api/v1/workspaces/health",
+    operation_id: "workspacesHealth",
+    tag: "workspaces",
+    summary: "Liveness and database reachability of the workspaces function.",
+};
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(health, create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation),
+    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation),
     components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation)),
-    tags((name = "workspaces", description = "Workspaces (tenants) and their members"))
+    tags((name = "workspaces", description = "Workspaces (tenants) and their members")),
+    modifiers(&HEALTH)
 )]
 pub struct ApiDoc;
 
@@ -86,13 +95,6 @@ pub struct RoleRequest {
 struct MemberPath {
     #[serde(rename = "userId")]
     user_id: Uuid,
-}
-
-/// Liveness and database reachability of the workspaces function.
-#[utoipa::path(operation_id = "workspacesHealth", get, path = "/api/v1/workspaces/health", tag = "workspaces",
-    responses((status = 200, body = studio::http::app::Health), (status = 503, body = studio::http::app::Health)))]
-async fn health(state: State<AppState>) -> Response {
-    studio::http::health(state).await
 }
 
 /// Creates a workspace; the caller becomes its owner.

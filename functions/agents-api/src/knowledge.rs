@@ -1,0 +1,277 @@
+//! The knowledge base's routes: ingest documents, follow an ingestion, list, read and delete documents,
+//! and search them as the agent will.
+
+use crate::{MAX_DOCUMENT_BYTES, MAX_DOCUMENTS};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use studio::ApiError;
+use studio::auth::{Admin, MemberRole, Tenant, Viewer};
+use studio::error::{ErrorBody, ErrorCode};
+use studio::http::{Path, Query, ValidJson};
+use studio::knowledge::SearchHit;
+use studio::knowledge::chunking::ContentType;
+use studio::paging::{Page, PageParams};
+use studio::repo::documents::NewDocument;
+use studio::services::idempotency::IdempotencyKey;
+use studio::services::knowledge::{self, DocumentView, IngestAccepted, IngestionStatus};
+use studio::state::KnowledgeState;
+use studio::text::{free_text_not_blank, single_line};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::{Validate, ValidationError};
+
+#[derive(Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IngestRequest {
+    /// 1 to 100 documents (more: 413).
+    #[validate(length(min = 1, message = "must hold at least one document"), nested)]
+    pub documents: Vec<DocumentInput>,
+    /// Store every document even when one has the same content as a live document of the workspace (or
+    /// as another document of this request). By default (false) such a document is skipped: the answer's
+    /// `documentIds` carries the live document's id in its place and `skipped` lists it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_duplicates: bool,
+}
+
+fn known_content_type(value: &str) -> Result<(), ValidationError> {
+    ContentType::parse(Some(value)).map(drop).ok_or_else(|| {
+        ValidationError::new("content_type")
+            .with_message("must be text/plain, text/markdown or text/html".into())
+    })
+}
+
+fn json_object(value: &serde_json::Value) -> Result<(), ValidationError> {
+    if !value.is_object() {
+        return Err(ValidationError::new("metadata").with_message("must be a JSON object".into()));
+    }
+    if value.to_string().len() > 16 * 1024 {
+        return Err(ValidationError::new("metadata").with_message("must be at most 16 KB".into()));
+    }
+    Ok(())
+}
+
+#[derive(Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DocumentInput {
+    #[validate(
+        length(min = 1, max = 500, message = "must be 1 to 500 characters"),
+        custom(function = "single_line")
+    )]
+    pub title: String,
+    /// The text; at most 1 MB (more: 413).
+    #[validate(custom(function = "free_text_not_blank"))]
+    pub content: String,
+    /// text/plain (default), text/markdown or text/html (converted to text).
+    #[validate(custom(function = "known_content_type"))]
+    pub content_type: Option<String>,
+    #[validate(custom(function = "json_object"))]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    #[validate(
+        url(message = "must be a URL"),
+        length(max = 2048, message = "must be at most 2048 characters")
+    )]
+    pub source_url: Option<String>,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SearchRequest {
+    #[validate(
+        length(min = 1, max = 2000, message = "must be 1 to 2000 characters"),
+        custom(function = "free_text_not_blank")
+    )]
+    pub query: String,
+    /// 1 to 50 (default 5).
+    #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
+    pub limit: Option<u64>,
+    /// Cosine similarity from -1 to 1; weaker hits are left out.
+    #[validate(range(min = -1.0, max = 1.0, message = "must be between -1 and 1"))]
+    pub score_threshold: Option<f32>,
+}
+
+#[derive(Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentsQuery {
+    /// Only documents in this state: pending, processing, ready or failed.
+    #[validate(custom(function = "known_status"))]
+    pub status: Option<String>,
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn known_status(value: &str) -> Result<(), ValidationError> {
+    if ["pending", "processing", "ready", "failed"].contains(&value) {
+        Ok(())
+    } else {
+        Err(ValidationError::new("status")
+            .with_message("must be pending, processing, ready or failed".into()))
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct IngestionPath {
+    #[serde(rename = "ingestionId")]
+    ingestion_id: Uuid,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DocumentPath {
+    #[serde(rename = "documentId")]
+    document_id: Uuid,
+}
+
+/// Accepts documents for the knowledge base (member or higher). They are stored `pending` and indexed in
+/// the background; follow them with GET /api/v1/agents/ingest/{ingestionId}. Send an `Idempotency-Key`
+/// header to make a retried request return the first response instead of ingesting twice.
+///
+/// A document whose content is identical (byte for byte; title and metadata are not compared) to a live
+/// document of the workspace, or to an earlier document of the same request, is not stored again: its
+/// entry in `documentIds` is the live document's id and `skipped` lists it with the reason `duplicate`.
+/// Deleted and failed documents do not count. Send `"allowDuplicates": true` to store it anyway.
+#[utoipa::path(operation_id = "ingestDocuments", post, path = "/api/v1/agents/ingest", tag = "knowledge base", security(("bearer" = [])),
+    request_body = IngestRequest,
+    params(("X-Workspace-Id" = Option<Uuid>, Header, description = "The workspace (default: the token's)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first response")),
+    responses(
+        (status = 202, body = IngestAccepted),
+        (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 413, description = "over 100 documents, a document over 1 MB, or a body over 4 MB", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub(crate) async fn ingest(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<MemberRole>,
+    headers: HeaderMap,
+    ValidJson(req): ValidJson<IngestRequest>,
+) -> Result<Response, ApiError> {
+    if req.documents.len() > MAX_DOCUMENTS {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "{} documents were sent; at most {MAX_DOCUMENTS} are accepted per request. Split the upload.",
+                req.documents.len()
+            ),
+        ));
+    }
+    if let Some((i, _)) = req
+        .documents
+        .iter()
+        .enumerate()
+        .find(|(_, d)| d.content.len() > MAX_DOCUMENT_BYTES)
+    {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "documents[{i}].content is larger than {MAX_DOCUMENT_BYTES} bytes; split the document."
+            ),
+        ));
+    }
+    let key = IdempotencyKey::from_request(&headers, &req)?;
+    let allow_duplicates = req.allow_duplicates;
+    let docs = req
+        .documents
+        .into_iter()
+        .map(|d| NewDocument {
+            id: Uuid::now_v7(),
+            title: d.title.trim().to_owned(),
+            content: d.content,
+            content_type: ContentType::parse(d.content_type.as_deref())
+                .unwrap_or(ContentType::Plain)
+                .mime()
+                .to_owned(),
+            source_url: d.source_url,
+            metadata: d.metadata.unwrap_or_else(|| serde_json::json!({})),
+        })
+        .collect();
+    let accepted = knowledge::accept(&state, &tenant, docs, allow_duplicates, key).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+}
+
+/// The progress of one ingestion and of each of its documents, in the request's order: each document
+/// becomes `ready` as soon as its own chunks are indexed; a document that was not stored shows
+/// `status: "skipped"` with `reason: "duplicate"` and, as its `id`, the live document it duplicates.
+#[utoipa::path(operation_id = "getIngestion", get, path = "/api/v1/agents/ingest/{ingestionId}", tag = "knowledge base", security(("bearer" = [])),
+    params(("ingestionId" = Uuid, Path)),
+    responses((status = 200, body = IngestionStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn ingestion(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<Viewer>,
+    Path(path): Path<IngestionPath>,
+) -> Result<Json<IngestionStatus>, ApiError> {
+    Ok(Json(
+        knowledge::status(&state, &tenant, path.ingestion_id).await?,
+    ))
+}
+
+/// The workspace's documents, newest first, optionally of one status.
+#[utoipa::path(operation_id = "listDocuments", get, path = "/api/v1/agents/documents", tag = "knowledge base", security(("bearer" = [])),
+    params(DocumentsQuery),
+    responses((status = 200, body = Page<DocumentView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn documents(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<Viewer>,
+    Query(q): Query<DocumentsQuery>,
+) -> Result<Json<Page<DocumentView>>, ApiError> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    Ok(Json(
+        knowledge::list_documents(&state, &tenant, q.status.as_deref(), &page).await?,
+    ))
+}
+
+/// One document's state.
+#[utoipa::path(operation_id = "getDocument", get, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = [])),
+    params(("documentId" = Uuid, Path)),
+    responses((status = 200, body = DocumentView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn document(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<Viewer>,
+    Path(path): Path<DocumentPath>,
+) -> Result<Json<DocumentView>, ApiError> {
+    Ok(Json(
+        knowledge::get_document(&state, &tenant, path.document_id).await?,
+    ))
+}
+
+/// Deletes a document and its vectors (admin or higher).
+#[utoipa::path(operation_id = "deleteDocument", delete, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = [])),
+    params(("documentId" = Uuid, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn delete_document(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<Admin>,
+    Path(path): Path<DocumentPath>,
+) -> Result<StatusCode, ApiError> {
+    knowledge::delete_document(&state, &tenant, path.document_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ranked chunks of the workspace's documents for a query: the retrieval the agent will answer from.
+#[utoipa::path(operation_id = "searchKnowledgeBase", post, path = "/api/v1/agents/search", tag = "knowledge base", security(("bearer" = [])),
+    request_body = SearchRequest,
+    responses((status = 200, body = Vec<SearchHit>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn search(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<Viewer>,
+    ValidJson(req): ValidJson<SearchRequest>,
+) -> Result<Json<Vec<SearchHit>>, ApiError> {
+    Ok(Json(
+        knowledge::search(
+            &state,
+            &tenant,
+            req.query.trim(),
+            req.limit.unwrap_or(5),
+            req.score_threshold,
+        )
+        .await?,
+    ))
+}
