@@ -178,3 +178,66 @@ fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
         }
     }
 }
+
+/// The error answers routes share, as OpenAPI response sets: `responses((status = 200, body = X),
+/// Workspace)` instead of spelling each `(status = N, body = ErrorBody)`. Every one is an `ErrorBody`.
+pub mod answers {
+    use crate::error::ErrorBody;
+    use utoipa::IntoResponses;
+
+    /// 503: a dependency is down.
+    #[derive(IntoResponses)]
+    pub enum Unavailable {
+        #[response(status = 503)]
+        Unavailable(ErrorBody),
+    }
+
+    /// A signed-in caller's route: 401 and 503.
+    #[derive(IntoResponses)]
+    pub enum Signed {
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+        #[response(status = 503)]
+        Unavailable(ErrorBody),
+    }
+
+    /// A signed-in caller's route with input: 400, 401 and 503.
+    #[derive(IntoResponses)]
+    pub enum SignedInput {
+        #[response(status = 400)]
+        BadRequest(ErrorBody),
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+        #[response(status = 503)]
+        Unavailable(ErrorBody),
+    }
+
+    /// A route behind the workspace check: 401, 403 (role too low, workspace suspended), 404 (not a
+    /// member, or no such item) and 503.
+    #[derive(IntoResponses)]
+    pub enum Workspace {
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+        #[response(status = 403)]
+        Forbidden(ErrorBody),
+        #[response(status = 404)]
+        NotFound(ErrorBody),
+        #[response(status = 503)]
+        Unavailable(ErrorBody),
+    }
+
+    /// A route behind the workspace check that takes input: 400 and [`Workspace`]'s.
+    #[derive(IntoResponses)]
+    pub enum WorkspaceInput {
+        #[response(status = 400)]
+        BadRequest(ErrorBody),
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+        #[response(status = 403)]
+        Forbidden(ErrorBody),
+        #[response(status = 404)]
+        NotFound(ErrorBody),
+        #[response(status = 503)]
+        Unavailable(ErrorBody),
+    }
+}

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use studio::auth::PlatformAdmin;
 use studio::error::ErrorBody;
 use studio::http::{Path, Query, ValidJson};
+use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
 use studio::queue::Queue;
 use studio::services::admin::{
@@ -212,7 +213,7 @@ struct QueuePath {
 
 /// Platform counts and queue depths.
 #[utoipa::path(operation_id = "adminStats", get, path = "/api/v1/admin/stats", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
-    responses((status = 200, body = Stats), (status = 401, body = ErrorBody), (status = 403, description = "not a platform admin", body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Stats), (status = 403, description = "not a platform admin", body = ErrorBody), (status = 429, body = ErrorBody), answers::Signed))]
 async fn stats(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -242,7 +243,7 @@ async fn stats(
 /// `search` matches name or slug.
 #[utoipa::path(operation_id = "adminListWorkspaces", get, path = "/api/v1/admin/workspaces", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(WorkspacesQuery),
-    responses((status = 200, body = Page<AdminWorkspaceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Page<AdminWorkspaceView>), (status = 403, body = ErrorBody), answers::SignedInput))]
 async fn workspaces(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -271,7 +272,7 @@ async fn workspaces(
 /// Suspends a workspace: its members get 403 `workspace_suspended` on every workspace-scoped route.
 #[utoipa::path(operation_id = "adminSuspendWorkspace", post, path = "/api/v1/admin/workspaces/{workspaceId}/suspend", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(("workspaceId" = Uuid, Path)), request_body = SuspendRequest,
-    responses((status = 200, body = AdminWorkspaceView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = AdminWorkspaceView), answers::WorkspaceInput))]
 async fn suspend(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -294,7 +295,7 @@ async fn suspend(
 /// Restores a suspended workspace.
 #[utoipa::path(operation_id = "adminUnsuspendWorkspace", post, path = "/api/v1/admin/workspaces/{workspaceId}/unsuspend", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
-    responses((status = 200, body = AdminWorkspaceView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = AdminWorkspaceView), answers::Workspace))]
 async fn unsuspend(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -319,7 +320,7 @@ async fn unsuspend(
 /// for the purge job); an id that does not exist (or was purged) is a 404.
 #[utoipa::path(operation_id = "adminRestoreWorkspace", post, path = "/api/v1/admin/workspaces/{workspaceId}/restore", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
-    responses((status = 200, body = AdminWorkspaceView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no such workspace, or purged already", body = ErrorBody), (status = 409, description = "not deleted, or past its restore window", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = AdminWorkspaceView), (status = 403, body = ErrorBody), (status = 404, description = "no such workspace, or purged already", body = ErrorBody), (status = 409, description = "not deleted, or past its restore window", body = ErrorBody), answers::Signed))]
 async fn restore(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -333,7 +334,7 @@ async fn restore(
 /// Makes a user a platform admin (their access token then opens the admin API).
 #[utoipa::path(operation_id = "adminGrantPlatformAdmin", put, path = "/api/v1/admin/platform-admins/{userId}", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(("userId" = Uuid, Path)),
-    responses((status = 200, body = PlatformAdminView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = PlatformAdminView), answers::Workspace))]
 async fn grant_platform_admin(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -347,7 +348,7 @@ async fn grant_platform_admin(
 /// Takes a user's platform-admin flag away (effective on their next request).
 #[utoipa::path(operation_id = "adminRevokePlatformAdmin", delete, path = "/api/v1/admin/platform-admins/{userId}", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(("userId" = Uuid, Path)),
-    responses((status = 200, body = PlatformAdminView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = PlatformAdminView), answers::Workspace))]
 async fn revoke_platform_admin(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -410,7 +411,7 @@ async fn run_job(
 /// messages show their id and kind only.
 #[utoipa::path(operation_id = "adminListDeadLetters", get, path = "/api/v1/admin/dlq/{queue}", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(("queue" = String, Path, description = "ingest or email"), DeadLetterQuery),
-    responses((status = 200, body = Vec<DeadLetterView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Vec<DeadLetterView>), answers::WorkspaceInput))]
 async fn dead_letters(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -426,7 +427,7 @@ async fn dead_letters(
 /// Moves messages from a dead-letter queue back to its queue, to be processed again.
 #[utoipa::path(operation_id = "adminRedrive", post, path = "/api/v1/admin/dlq/{queue}/redrive", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(("queue" = String, Path, description = "ingest or email")), request_body = RedriveRequest,
-    responses((status = 200, body = RedriveReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = RedriveReport), answers::WorkspaceInput))]
 async fn redrive(
     State(state): State<AdminState>,
     admin: PlatformAdmin,
@@ -456,7 +457,7 @@ async fn redrive(
 /// Every admin action — who, when, on what — newest first.
 #[utoipa::path(operation_id = "adminAuditLog", get, path = "/api/v1/admin/audit-log", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = AuditPage), (status = 403, body = ErrorBody), answers::SignedInput))]
 async fn audit_log(
     State(state): State<AdminState>,
     _admin: PlatformAdmin,

@@ -10,6 +10,7 @@ use studio::ApiError;
 use studio::auth::{MemberRole, Tenant, Viewer};
 use studio::error::ErrorBody;
 use studio::http::{OptionalJson, Path, Query, ValidJson};
+use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
 use studio::services::chat::{self, ChatReply, ConversationSummary, ConversationView};
 use studio::services::idempotency::IdempotencyKey;
@@ -115,7 +116,7 @@ pub(crate) async fn run(
 /// The workspace's conversations, most recent activity first.
 #[utoipa::path(operation_id = "listConversations", get, path = "/api/v1/agents/conversations", tag = "agent", security(("bearer" = [])),
     params(PageParams),
-    responses((status = 200, body = Page<ConversationSummary>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Page<ConversationSummary>), answers::SignedInput))]
 pub(crate) async fn conversations(
     State(state): State<KnowledgeState>,
     tenant: Tenant<Viewer>,
@@ -127,7 +128,7 @@ pub(crate) async fn conversations(
 /// A conversation with its messages.
 #[utoipa::path(operation_id = "getConversation", get, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
     params(("conversationId" = Uuid, Path)),
-    responses((status = 200, body = ConversationView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ConversationView), (status = 404, body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn conversation(
     State(state): State<KnowledgeState>,
     tenant: Tenant<Viewer>,
@@ -141,7 +142,7 @@ pub(crate) async fn conversation(
 /// Renames a conversation (member or higher).
 #[utoipa::path(operation_id = "renameConversation", patch, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
     params(("conversationId" = Uuid, Path)), request_body = RenameRequest,
-    responses((status = 200, body = ConversationSummary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ConversationSummary), answers::WorkspaceInput))]
 pub(crate) async fn rename_conversation(
     State(state): State<KnowledgeState>,
     tenant: Tenant<MemberRole>,
@@ -156,7 +157,7 @@ pub(crate) async fn rename_conversation(
 /// Deletes a conversation (soft; member or higher).
 #[utoipa::path(operation_id = "deleteConversation", delete, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
     params(("conversationId" = Uuid, Path)),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204), answers::WorkspaceInput))]
 pub(crate) async fn delete_conversation(
     State(state): State<KnowledgeState>,
     tenant: Tenant<MemberRole>,
@@ -169,7 +170,7 @@ pub(crate) async fn delete_conversation(
 /// Rates an assistant message (member or higher); rating again replaces the earlier rating.
 #[utoipa::path(operation_id = "messageFeedback", post, path = "/api/v1/agents/messages/{messageId}/feedback", tag = "agent", security(("bearer" = [])),
     params(("messageId" = Uuid, Path)), request_body = FeedbackRequest,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204), answers::WorkspaceInput))]
 pub(crate) async fn feedback(
     State(state): State<KnowledgeState>,
     tenant: Tenant<MemberRole>,
@@ -191,7 +192,7 @@ pub(crate) async fn feedback(
 /// and the answer it rates: `?rating=down` lists what to improve in the knowledge base.
 #[utoipa::path(operation_id = "listFeedback", get, path = "/api/v1/agents/feedback", tag = "agent", security(("bearer" = [])),
     params(FeedbackQuery),
-    responses((status = 200, body = Page<studio::services::chat::FeedbackView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Page<studio::services::chat::FeedbackView>), answers::SignedInput))]
 pub(crate) async fn list_feedback(
     State(state): State<KnowledgeState>,
     tenant: Tenant<Viewer>,
@@ -224,9 +225,8 @@ pub struct EscalateRequest {
     params(("conversationId" = Uuid, Path)), request_body(content = Option<EscalateRequest>, description = "Optional: the body may be left out"),
     responses((status = 202, description = "escalated; the mail is on its way", body = studio::services::chat::EscalationView),
         (status = 200, description = "escalated before; nothing sent", body = studio::services::chat::EscalationView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "no escalation contact, or escalation turned off", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), answers::WorkspaceInput))]
 pub(crate) async fn escalate(
     State(state): State<KnowledgeState>,
     tenant: Tenant<MemberRole>,

@@ -13,6 +13,7 @@ use studio::error::{ErrorBody, ErrorCode};
 use studio::http::{Path, Query, ValidJson};
 use studio::knowledge::SearchHit;
 use studio::knowledge::chunking::ContentType;
+use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
 use studio::repo::documents::NewDocument;
 use studio::services::idempotency::IdempotencyKey;
@@ -140,11 +141,8 @@ pub(crate) struct DocumentPath {
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first response")),
     responses(
         (status = 202, body = IngestAccepted),
-        (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 413, description = "over 100 documents, a document over 1 MB, or a body over 4 MB", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody), (status = 409, description = "Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 413, description = "over 100 documents, a document over 1 MB, or a body over 4 MB", body = ErrorBody), answers::WorkspaceInput))]
 pub(crate) async fn ingest(
     State(state): State<KnowledgeState>,
     tenant: Tenant<MemberRole>,
@@ -199,7 +197,7 @@ pub(crate) async fn ingest(
 /// `status: "skipped"` with `reason: "duplicate"` and, as its `id`, the live document it duplicates.
 #[utoipa::path(operation_id = "getIngestion", get, path = "/api/v1/agents/ingest/{ingestionId}", tag = "knowledge base", security(("bearer" = [])),
     params(("ingestionId" = Uuid, Path)),
-    responses((status = 200, body = IngestionStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = IngestionStatus), (status = 404, body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn ingestion(
     State(state): State<KnowledgeState>,
     tenant: Tenant<Viewer>,
@@ -213,7 +211,7 @@ pub(crate) async fn ingestion(
 /// The workspace's documents, newest first, optionally of one status.
 #[utoipa::path(operation_id = "listDocuments", get, path = "/api/v1/agents/documents", tag = "knowledge base", security(("bearer" = [])),
     params(DocumentsQuery),
-    responses((status = 200, body = Page<DocumentView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Page<DocumentView>), answers::SignedInput))]
 pub(crate) async fn documents(
     State(state): State<KnowledgeState>,
     tenant: Tenant<Viewer>,
@@ -231,7 +229,7 @@ pub(crate) async fn documents(
 /// One document's state.
 #[utoipa::path(operation_id = "getDocument", get, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = [])),
     params(("documentId" = Uuid, Path)),
-    responses((status = 200, body = DocumentView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = DocumentView), (status = 404, body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn document(
     State(state): State<KnowledgeState>,
     tenant: Tenant<Viewer>,
@@ -245,7 +243,7 @@ pub(crate) async fn document(
 /// Deletes a document and its vectors (admin or higher).
 #[utoipa::path(operation_id = "deleteDocument", delete, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = [])),
     params(("documentId" = Uuid, Path)),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204), answers::WorkspaceInput))]
 pub(crate) async fn delete_document(
     State(state): State<KnowledgeState>,
     tenant: Tenant<Admin>,
@@ -258,7 +256,7 @@ pub(crate) async fn delete_document(
 /// Ranked chunks of the workspace's documents for a query: the retrieval the agent will answer from.
 #[utoipa::path(operation_id = "searchKnowledgeBase", post, path = "/api/v1/agents/search", tag = "knowledge base", security(("bearer" = [])),
     request_body = SearchRequest,
-    responses((status = 200, body = Vec<SearchHit>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Vec<SearchHit>), (status = 404, body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn search(
     State(state): State<KnowledgeState>,
     tenant: Tenant<Viewer>,

@@ -8,6 +8,7 @@ use studio::ApiError;
 use studio::auth::{MemberRole, Tenant};
 use studio::error::ErrorBody;
 use studio::http::ValidJson;
+use studio::openapi::answers;
 use studio::services::chat;
 use studio::state::KnowledgeState;
 use utoipa::ToSchema;
@@ -19,9 +20,8 @@ use utoipa::ToSchema;
     request_body = RunRequest,
     responses(
         (status = 200, description = "text/event-stream: sources, delta..., done | error", content_type = "text/event-stream", body = SseEvent),
-        (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, description = "unknown conversation", body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 402, description = "quota_exceeded: the plan's limit is reached", body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown conversation", body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn stream(
     State(state): State<KnowledgeState>,
     tenant: Tenant<MemberRole>,

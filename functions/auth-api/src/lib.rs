@@ -9,6 +9,7 @@ use axum::routing::{get, post, put};
 use serde::Deserialize;
 use studio::error::ErrorBody;
 use studio::http::{AuthUser, ValidJson};
+use studio::openapi::answers;
 use studio::services::auth::{self, LoginResponse, MeResponse, RegisterResponse, TokenPair};
 use studio::text::single_line;
 use studio::{ApiError, AppState};
@@ -149,7 +150,7 @@ pub struct Accepted {
         (status = 201, body = RegisterResponse),
         (status = 400, description = "validation_failed or malformed_json", body = ErrorBody),
         (status = 409, description = "email_taken", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), answers::Unavailable))]
 async fn register(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<RegisterRequest>,
@@ -170,8 +171,7 @@ async fn register(
     responses(
         (status = 200, body = LoginResponse),
         (status = 400, body = ErrorBody),
-        (status = 401, description = "invalid_credentials", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 401, description = "invalid_credentials", body = ErrorBody), answers::Unavailable))]
 async fn login(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<LoginRequest>,
@@ -188,8 +188,7 @@ async fn login(
         (status = 200, body = TokenPair),
         (status = 400, body = ErrorBody),
         (status = 401, description = "unauthorized (unknown, spent or revoked token) or token_expired", body = ErrorBody),
-        (status = 404, description = "not a member of workspaceId", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 404, description = "not a member of workspaceId", body = ErrorBody), answers::Unavailable))]
 async fn token(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<TokenRequest>,
@@ -201,7 +200,7 @@ async fn token(
 
 /// Ends the session: revokes the refresh token's whole family.
 #[utoipa::path(operation_id = "logout", post, path = "/api/v1/auth/logout", tag = "auth", request_body = LogoutRequest,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), answers::Unavailable))]
 async fn logout(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<LogoutRequest>,
@@ -215,8 +214,7 @@ async fn logout(
     responses(
         (status = 200, body = MeResponse),
         (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
-        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody), answers::Unavailable))]
 async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResponse>, ApiError> {
     Ok(Json(auth::me(&state, user.user_id).await?))
 }
@@ -234,8 +232,7 @@ async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResp
         (status = 400, description = "validation_failed (workspaceId is not a UUID) or malformed_json", body = ErrorBody),
         (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
         (status = 404, description = "not a member of workspaceId", body = ErrorBody),
-        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody), answers::Unavailable))]
 async fn set_default_workspace(
     State(state): State<AppState>,
     user: AuthUser,
@@ -251,8 +248,7 @@ async fn set_default_workspace(
     responses(
         (status = 202, body = Accepted),
         (status = 400, body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 429, description = "rate_limited", body = ErrorBody), answers::Unavailable))]
 async fn forgot_password(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<ForgotPasswordRequest>,
@@ -274,8 +270,7 @@ async fn forgot_password(
     responses(
         (status = 204),
         (status = 400, description = "validation_failed, or invalid_token (used, expired, superseded or unknown)", body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 429, description = "rate_limited", body = ErrorBody), answers::Unavailable))]
 async fn reset_password(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<ResetPasswordRequest>,

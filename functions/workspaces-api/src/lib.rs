@@ -12,6 +12,7 @@ use studio::auth::{Admin, AnyRole, Owner, Tenant, Viewer};
 use studio::billing::BillingView;
 use studio::error::ErrorBody;
 use studio::http::{AuthUser, Path, Query, ValidJson};
+use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
 use studio::services::agent_config::{self, AgentConfigView};
 use studio::services::invitations::{self, AcceptedInvitation, InvitationStatus, InvitationView};
@@ -100,7 +101,7 @@ struct MemberPath {
 /// Creates a workspace; the caller becomes its owner.
 #[utoipa::path(operation_id = "createWorkspace", post, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
     request_body = WorkspaceRequest,
-    responses((status = 201, body = WorkspaceView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = WorkspaceView), answers::SignedInput))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -112,7 +113,7 @@ async fn create(
 
 /// The caller's workspaces, oldest membership first.
 #[utoipa::path(operation_id = "listWorkspaces", get, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])), params(PageParams),
-    responses((status = 200, body = Page<WorkspaceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Page<WorkspaceView>), answers::SignedInput))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -126,7 +127,7 @@ async fn list(
 /// One workspace (viewer or higher).
 #[utoipa::path(operation_id = "getWorkspace", get, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
-    responses((status = 200, body = WorkspaceView), (status = 401, body = ErrorBody), (status = 404, description = "no such workspace, or not a member", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = WorkspaceView), (status = 404, description = "no such workspace, or not a member", body = ErrorBody), answers::Signed))]
 async fn show(
     State(state): State<AppState>,
     tenant: Tenant<Viewer>,
@@ -137,7 +138,7 @@ async fn show(
 /// Renames a workspace (admin or higher).
 #[utoipa::path(operation_id = "renameWorkspace", patch, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)), request_body = WorkspaceRequest,
-    responses((status = 200, body = WorkspaceView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = WorkspaceView), answers::WorkspaceInput))]
 async fn rename(
     State(state): State<AppState>,
     tenant: Tenant<Admin>,
@@ -151,7 +152,7 @@ async fn rename(
 /// Deletes a workspace (owner only). It disappears for every member at once.
 #[utoipa::path(operation_id = "deleteWorkspace", delete, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204), answers::Workspace))]
 async fn destroy(
     State(state): State<AppState>,
     tenant: Tenant<Owner>,
@@ -163,7 +164,7 @@ async fn destroy(
 /// The workspace's members (viewer or higher), oldest first.
 #[utoipa::path(operation_id = "listMembers", get, path = "/api/v1/workspaces/{workspaceId}/members", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<MemberView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Page<MemberView>), (status = 404, body = ErrorBody), answers::SignedInput))]
 async fn members(
     State(state): State<AppState>,
     tenant: Tenant<Viewer>,
@@ -176,7 +177,7 @@ async fn members(
 /// cannot be demoted).
 #[utoipa::path(operation_id = "changeMemberRole", patch, path = "/api/v1/workspaces/{workspaceId}/members/{userId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path), ("userId" = Uuid, Path)), request_body = RoleRequest,
-    responses((status = 200, body = MemberView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "the last owner", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = MemberView), (status = 409, description = "the last owner", body = ErrorBody), answers::WorkspaceInput))]
 async fn change_role(
     State(state): State<AppState>,
     tenant: Tenant<Admin>,
@@ -191,7 +192,7 @@ async fn change_role(
 /// Removes a member (admin or higher), or leaves the workspace (your own user id).
 #[utoipa::path(operation_id = "removeMember", delete, path = "/api/v1/workspaces/{workspaceId}/members/{userId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path), ("userId" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "the last owner", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204), (status = 409, description = "the last owner", body = ErrorBody), answers::Workspace))]
 async fn remove_member(
     State(state): State<AppState>,
     tenant: Tenant<AnyRole>,
@@ -205,7 +206,7 @@ async fn remove_member(
 /// `companyName` is required.
 #[utoipa::path(operation_id = "putIntake", put, path = "/api/v1/workspaces/{workspaceId}/intake", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)), request_body = Intake,
-    responses((status = 200, body = AgentConfigView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = AgentConfigView), answers::WorkspaceInput))]
 async fn put_intake(
     State(state): State<AppState>,
     tenant: Tenant<Admin>,
@@ -219,7 +220,7 @@ async fn put_intake(
 /// The agent configuration (viewer or higher): from the intake, or the workspace's name and defaults.
 #[utoipa::path(operation_id = "getAgentConfig", get, path = "/api/v1/workspaces/{workspaceId}/agent-config", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
-    responses((status = 200, body = AgentConfigView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = AgentConfigView), (status = 404, body = ErrorBody), answers::Signed))]
 async fn agent_config(
     State(state): State<AppState>,
     tenant: Tenant<Viewer>,
@@ -230,7 +231,7 @@ async fn agent_config(
 /// The workspace's plan, Stripe status, limits and this month's usage (admin or higher).
 #[utoipa::path(operation_id = "getBilling", get, path = "/api/v1/workspaces/{workspaceId}/billing", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
-    responses((status = 200, body = BillingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = BillingView), answers::Workspace))]
 async fn billing(
     State(state): State<AppState>,
     tenant: Tenant<Admin>,
@@ -267,11 +268,11 @@ struct TokenPath {
 /// invitations count against the plan's members limit.
 #[utoipa::path(operation_id = "invite", post, path = "/api/v1/workspaces/{workspaceId}/invitations", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)), request_body = InviteRequest,
-    responses((status = 201, body = InvitationView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 201, body = InvitationView),
         (status = 402, description = "quota_exceeded (members)", body = ErrorBody),
         (status = 403, description = "forbidden (role too low; only an owner invites an owner) or workspace_suspended", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "already a member, or a pending invitation exists", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), answers::SignedInput))]
 async fn invite(
     State(state): State<AppState>,
     tenant: Tenant<Admin>,
@@ -284,7 +285,7 @@ async fn invite(
 /// The workspace's invitations (admin or higher), newest first, with their status.
 #[utoipa::path(operation_id = "listInvitations", get, path = "/api/v1/workspaces/{workspaceId}/invitations", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<InvitationView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Page<InvitationView>), answers::WorkspaceInput))]
 async fn list_invitations(
     State(state): State<AppState>,
     tenant: Tenant<Admin>,
@@ -296,7 +297,7 @@ async fn list_invitations(
 /// Revokes a pending invitation (admin or higher): its link stops working.
 #[utoipa::path(operation_id = "revokeInvitation", delete, path = "/api/v1/workspaces/{workspaceId}/invitations/{invitationId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path), ("invitationId" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "accepted or revoked already", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 204), (status = 409, description = "accepted or revoked already", body = ErrorBody), answers::Workspace))]
 async fn revoke_invitation(
     State(state): State<AppState>,
     tenant: Tenant<Admin>,
@@ -314,10 +315,9 @@ async fn revoke_invitation(
     params(("token" = String, Path, description = "The token from the invitation link")),
     responses((status = 200, body = AcceptedInvitation),
         (status = 400, description = "invalid_token: unknown, accepted, revoked or expired", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 402, description = "quota_exceeded (members)", body = ErrorBody),
         (status = 403, description = "the invitation is for another address", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), answers::Signed))]
 async fn accept_invitation(
     State(state): State<AppState>,
     user: AuthUser,
