@@ -114,7 +114,7 @@ impl FromRef<BillingState> for AppState {
 impl BillingState {
     pub fn new(app: AppState) -> anyhow::Result<Self> {
         let stripe = anyhow::Context::context(
-            crate::billing::StripeClient::new(&app.config.billing),
+            crate::billing::StripeClient::new(&app.config.billing, app.config.app_url()),
             "building the Stripe API client (vendor TLS, timeout)",
         )?;
         Ok(Self { app, stripe })

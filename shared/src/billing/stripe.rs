@@ -35,12 +35,12 @@ pub struct StripeClient {
 impl StripeClient {
     /// Builds the HTTP client (vendor TLS, [`TIMEOUT`]); a failure here is a configuration error that
     /// fails the cold start.
-    pub fn new(cfg: &BillingConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(cfg: &BillingConfig, app_url: &str) -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: crate::tls::client_builder().timeout(TIMEOUT).build()?,
             api_base: cfg.api_base.clone(),
             secret_key: cfg.stripe_secret_key.clone(),
-            app_url: cfg.app_url.clone(),
+            app_url: app_url.to_owned(),
         })
     }
 
