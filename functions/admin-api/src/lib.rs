@@ -17,7 +17,7 @@ use studio::services::admin::{
     self, AdminWorkspaceView, AuditEntryView, AuditPage, DeadLetterView, NamedQueue,
     PlatformAdminView, QueueStat, RedriveReport, Stats, WorkspaceFilter,
 };
-use studio::services::jobs::{self, Job, JobReport, Retention};
+use studio::services::jobs::{Job, JobReport, Retention};
 use studio::state::KnowledgeState;
 use studio::{ApiError, AppState};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -376,35 +376,9 @@ async fn run_job(
     admin: PlatformAdmin,
     Path(path): Path<JobPath>,
 ) -> Result<Json<JobReport>, ApiError> {
-    let job = Job::parse(&path.name).ok_or_else(|| {
-        ApiError::new(
-            studio::ErrorCode::NotFound,
-            format!(
-                "There is no job {:?}; the jobs are: {}.",
-                path.name,
-                Job::names()
-            ),
-        )
-    })?;
-    let outcome = jobs::run(&state.knowledge, job).await;
-    let client = state.db().get().await?;
-    let details = match &outcome {
-        Ok(report) => {
-            serde_json::json!({"counts": report.counts, "durationMs": report.duration_ms})
-        }
-        Err(e) => serde_json::json!({"error": format!("{e:#}")}),
-    };
-    admin::audit(
-        &**client,
-        &admin,
-        "job.run",
-        Some(("job", job.name().to_owned())),
-        details,
-    )
-    .await?;
-    outcome
-        .map(Json)
-        .map_err(|e| ApiError::unavailable("a dependency of the job", e))
+    Ok(Json(
+        admin::run_job(&state.knowledge, &admin, &path.name).await?,
+    ))
 }
 
 /// Looks at up to 10 messages of a dead-letter queue (`ingest` or `email`) without taking them. Email

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::queue::{Queue, QueueDepth};
 use crate::repo::{self, audit::Entry};
-use crate::services::jobs::Retention;
+use crate::services::jobs::{self, Job, JobReport, Retention};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
@@ -39,6 +39,36 @@ pub async fn audit(
     .await?;
     tracing::info!(action, actor = admin.actor.kind(), "admin action");
     Ok(())
+}
+
+/// Runs the scheduled job called `name` now, on behalf of `admin`, and records it in the audit log with
+/// what it did (or why it failed). An unknown name is a 404 listing the jobs; a failed job a 503.
+pub async fn run_job(
+    state: &crate::state::KnowledgeState,
+    admin: &PlatformAdmin,
+    name: &str,
+) -> Result<JobReport, ApiError> {
+    let job = Job::parse(name).ok_or_else(|| {
+        ApiError::new(
+            crate::ErrorCode::NotFound,
+            format!("There is no job {name:?}; the jobs are: {}.", Job::names()),
+        )
+    })?;
+    let outcome = jobs::run(state, job).await;
+    let client = state.app.db.get().await?;
+    let details = match &outcome {
+        Ok(report) => json!({"counts": report.counts, "durationMs": report.duration_ms}),
+        Err(e) => json!({"error": format!("{e:#}")}),
+    };
+    audit(
+        &**client,
+        admin,
+        "job.run",
+        Some(("job", job.name().to_owned())),
+        details,
+    )
+    .await?;
+    outcome.map_err(|e| ApiError::unavailable("a dependency of the job", e))
 }
 
 /// A queue the admin API can see: the ingest and email queues and their dead-letter queues.
