@@ -5,6 +5,7 @@ use crate::config::DatabaseConfig;
 use anyhow::Context;
 use deadpool_postgres::{ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime, Timeouts};
 use secrecy::ExposeSecret;
+use std::sync::Arc;
 use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::tls::MakeTlsConnect;
@@ -60,7 +61,18 @@ pub fn pool(cfg: &DatabaseConfig) -> anyhow::Result<Pool> {
 /// TLS to PostgreSQL whose root certificates are loaded on the first connection, not at cold start
 /// (loading and parsing the system store costs tens of milliseconds); every later connection reuses them.
 #[derive(Clone, Default)]
-struct LazyTls(std::sync::Arc<std::sync::OnceLock<Result<MakeRustlsConnect, String>>>);
+struct LazyTls(std::sync::Arc<std::sync::OnceLock<Result<MakeRustlsConnect, Arc<TlsSetupError>>>>);
+
+/// Why TLS to PostgreSQL could not be set up; kept (with its cause) for every later connection attempt.
+#[derive(Debug, thiserror::Error)]
+enum TlsSetupError {
+    #[error(
+        "DATABASE_URL asks for sslmode=require but no system root certificates were found ({0})"
+    )]
+    NoRoots(String),
+    #[error("TLS to PostgreSQL: the protocol versions")]
+    Versions(#[source] rustls::Error),
+}
 
 impl<S> MakeTlsConnect<S> for LazyTls
 where
@@ -73,7 +85,7 @@ where
     fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
         let mut connector = self
             .0
-            .get_or_init(|| tls_connector().map_err(|e| format!("{e:#}")))
+            .get_or_init(|| tls_connector().map_err(Arc::new))
             .clone()?;
         let Ok(connect) = connector.make_tls_connect(domain);
         Ok(connect)
@@ -82,21 +94,19 @@ where
 
 /// A verifying TLS connector over the operating system's root certificates (Amazon's roots included on
 /// Lambda's `provided.al2023`).
-fn tls_connector() -> anyhow::Result<MakeRustlsConnect> {
+fn tls_connector() -> Result<MakeRustlsConnect, TlsSetupError> {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
         // A malformed system certificate is skipped, not fatal.
         let _ = roots.add(cert);
     }
-    anyhow::ensure!(
-        !roots.is_empty(),
-        "DATABASE_URL asks for sslmode=require but no system root certificates were found ({:?})",
-        found.errors
-    );
+    if roots.is_empty() {
+        return Err(TlsSetupError::NoRoots(format!("{:?}", found.errors)));
+    }
     let config = rustls::ClientConfig::builder_with_provider(crate::tls::crypto_provider())
         .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
+        .map_err(TlsSetupError::Versions)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))

@@ -5,6 +5,44 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use std::future::Future;
 use std::time::Duration;
 
+/// The platform's work queues, by the name the admin API uses for them and their dead-letter queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueName {
+    /// Documents to index (`SQS_INGEST_QUEUE_URL`, dead letters in `SQS_INGEST_DLQ_URL`).
+    Ingest,
+    /// Mail to deliver (`SQS_EMAIL_QUEUE_URL`, dead letters in `SQS_EMAIL_DLQ_URL`).
+    Email,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 2] = [QueueName::Ingest, QueueName::Email];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Ingest => "ingest",
+            QueueName::Email => "email",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|q| q.as_str() == name)
+    }
+
+    /// The variable naming its dead-letter queue.
+    pub const fn dead_letter_variable(self) -> &'static str {
+        match self {
+            QueueName::Ingest => "SQS_INGEST_DLQ_URL",
+            QueueName::Email => "SQS_EMAIL_DLQ_URL",
+        }
+    }
+}
+
+impl std::fmt::Display for QueueName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone)]
 pub enum Queue {
     Sqs { client: LazySqs, url: String },

@@ -12,7 +12,7 @@ use studio::error::ErrorBody;
 use studio::http::{Path, Query, ValidJson};
 use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
-use studio::queue::Queue;
+use studio::queue::{Queue, QueueName};
 use studio::services::admin::{
     self, AdminWorkspaceView, AuditEntryView, AuditPage, DeadLetterView, NamedQueue,
     PlatformAdminView, QueueStat, RedriveReport, Stats, WorkspaceFilter,
@@ -62,23 +62,20 @@ impl AdminState {
     }
 
     /// A dead-letter queue and its source queue, by the name used in the route.
-    fn dead_letter_queue(&self, name: &str) -> Result<(&Queue, Option<&Queue>), ApiError> {
+    fn dead_letter_queue(&self, name: QueueName) -> Result<(&Queue, Option<&Queue>), ApiError> {
         let (dlq, source) = match name {
-            "ingest" => (self.ingest_dlq.as_ref(), Some(&self.knowledge.queue)),
-            "email" => (
+            QueueName::Ingest => (self.ingest_dlq.as_ref(), Some(&self.knowledge.queue)),
+            QueueName::Email => (
                 self.email_dlq.as_ref(),
                 self.knowledge.app.email_queue.as_ref(),
             ),
-            _ => {
-                return Err(ApiError::not_found("Queue"));
-            }
         };
         let dlq = dlq.ok_or_else(|| {
             ApiError::new(
                 studio::ErrorCode::ServiceUnavailable,
                 format!(
-                    "The {name} dead-letter queue is not configured here: set SQS_{}_DLQ_URL.",
-                    name.to_uppercase()
+                    "The {name} dead-letter queue is not configured here: set {}.",
+                    name.dead_letter_variable()
                 ),
             )
         })?;
@@ -209,6 +206,13 @@ struct JobPath {
 #[derive(Deserialize)]
 struct QueuePath {
     queue: String,
+}
+
+impl QueuePath {
+    /// The queue the path names; an unknown name is not found.
+    fn queue(&self) -> Result<QueueName, ApiError> {
+        QueueName::parse(&self.queue).ok_or_else(|| ApiError::not_found("Queue"))
+    }
 }
 
 /// Platform counts and queue depths.
@@ -392,9 +396,10 @@ async fn dead_letters(
     Path(path): Path<QueuePath>,
     Query(q): Query<DeadLetterQuery>,
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
-    let (dlq, _) = state.dead_letter_queue(&path.queue)?;
+    let queue = path.queue()?;
+    let (dlq, _) = state.dead_letter_queue(queue)?;
     Ok(Json(
-        admin::dead_letters(state.db(), &admin, &path.queue, dlq, q.limit.unwrap_or(10)).await?,
+        admin::dead_letters(state.db(), &admin, queue, dlq, q.limit.unwrap_or(10)).await?,
     ))
 }
 
@@ -408,18 +413,19 @@ async fn redrive(
     Path(path): Path<QueuePath>,
     ValidJson(req): ValidJson<RedriveRequest>,
 ) -> Result<Json<RedriveReport>, ApiError> {
-    let (dlq, source) = state.dead_letter_queue(&path.queue)?;
+    let queue = path.queue()?;
+    let (dlq, source) = state.dead_letter_queue(queue)?;
     let source = source.ok_or_else(|| {
         ApiError::new(
             studio::ErrorCode::ServiceUnavailable,
-            format!("The {} queue is not configured here.", path.queue),
+            format!("The {queue} queue is not configured here."),
         )
     })?;
     Ok(Json(
         admin::redrive(
             state.db(),
             &admin,
-            &path.queue,
+            queue,
             dlq,
             source,
             req.max.unwrap_or(100),

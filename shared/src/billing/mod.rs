@@ -14,7 +14,7 @@ pub mod quota;
 pub mod stripe;
 pub mod webhook;
 
-pub use plan::{Limits, Plan, Usage};
+pub use plan::{BillingStatus, Limits, Plan, Usage};
 pub use quota::{BillingView, Consumption, check_quota, view};
 pub use stripe::StripeClient;
 pub use webhook::{Outcome, WebhookOutcome, handle_event, verify_signature};

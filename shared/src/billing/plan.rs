@@ -122,6 +122,68 @@ pub struct Usage {
     pub pending_invitations: u64,
 }
 
+/// A workspace's billing status: its Stripe subscription's status, `none` before it has one
+/// (`workspaces.billing_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingStatus {
+    None,
+    Incomplete,
+    IncompleteExpired,
+    Trialing,
+    Active,
+    PastDue,
+    Canceled,
+    Unpaid,
+    Paused,
+}
+
+impl BillingStatus {
+    const ALL: [BillingStatus; 9] = [
+        BillingStatus::None,
+        BillingStatus::Incomplete,
+        BillingStatus::IncompleteExpired,
+        BillingStatus::Trialing,
+        BillingStatus::Active,
+        BillingStatus::PastDue,
+        BillingStatus::Canceled,
+        BillingStatus::Unpaid,
+        BillingStatus::Paused,
+    ];
+
+    /// Stripe's name, which is also the stored one.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BillingStatus::None => "none",
+            BillingStatus::Incomplete => "incomplete",
+            BillingStatus::IncompleteExpired => "incomplete_expired",
+            BillingStatus::Trialing => "trialing",
+            BillingStatus::Active => "active",
+            BillingStatus::PastDue => "past_due",
+            BillingStatus::Canceled => "canceled",
+            BillingStatus::Unpaid => "unpaid",
+            BillingStatus::Paused => "paused",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether a subscription in this state keeps its paid plan.
+    pub const fn keeps_plan(self) -> bool {
+        matches!(
+            self,
+            BillingStatus::Active | BillingStatus::Trialing | BillingStatus::PastDue
+        )
+    }
+}
+
+impl Serialize for BillingStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +206,18 @@ mod tests {
         }
         assert_eq!(Plan::parse("platinum"), None);
         assert_eq!(Plan::PAID.map(Plan::is_paid), [true, true]);
+    }
+
+    #[test]
+    fn a_billing_status_round_trips_through_its_stripe_name() {
+        for status in BillingStatus::ALL {
+            assert_eq!(BillingStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(BillingStatus::parse("bogus"), None);
+        assert!(BillingStatus::PastDue.keeps_plan() && !BillingStatus::Canceled.keeps_plan());
+        assert_eq!(
+            serde_json::to_value(BillingStatus::IncompleteExpired).expect("json"),
+            serde_json::json!("incomplete_expired")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Plan quotas, checked before a request consumes, and each workspace's billing view: plan, status,
 //! limits and usage, counted from the rows themselves.
 
-use super::plan::{Limits, Plan, Usage};
+use super::plan::{BillingStatus, Limits, Plan, Usage};
 use crate::auth::{Admin, Tenant};
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::WorkspaceId;
@@ -157,7 +157,8 @@ pub struct BillingView {
     #[schema(value_type = String)]
     pub plan: Plan,
     /// Stripe's subscription status, or none
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: BillingStatus,
     pub current_period_end: Option<DateTime<Utc>>,
     pub limits: Limits,
     pub usage: Usage,

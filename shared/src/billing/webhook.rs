@@ -2,7 +2,7 @@
 //! recorded in the same transaction as its effect), out-of-order subscription events converging to the
 //! latest state, unknown types acknowledged and ignored.
 
-use super::plan::Plan;
+use super::plan::{BillingStatus, Plan};
 use crate::config::BillingConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::WorkspaceId;
@@ -218,14 +218,19 @@ async fn apply(
         | "customer.subscription.deleted" => {
             let deleted = kind.ends_with("deleted");
             let status = if deleted {
-                "canceled"
+                BillingStatus::Canceled
             } else {
-                str_at(object, &["status"]).unwrap_or("incomplete")
+                let stripe = str_at(object, &["status"]).unwrap_or("incomplete");
+                BillingStatus::parse(stripe).ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!(
+                        "Stripe sent the subscription status {stripe:?}, which this build does not know"
+                    ))
+                })?
             };
             let price = object
                 .pointer("/items/data/0/price/id")
                 .and_then(Value::as_str);
-            let plan = if deleted || !matches!(status, "active" | "trialing" | "past_due") {
+            let plan = if deleted || !status.keeps_plan() {
                 Plan::Free
             } else {
                 price
@@ -248,9 +253,9 @@ async fn apply(
         }
         "invoice.paid" | "invoice.payment_failed" => {
             let status = if kind == "invoice.paid" {
-                "active"
+                BillingStatus::Active
             } else {
-                "past_due"
+                BillingStatus::PastDue
             };
             let changed = repo::set_billing_status(tx, ws, status, created).await?;
             Ok(Outcome::applied_unless_stale(changed))

@@ -1,7 +1,7 @@
 //! Billing's SQL: the workspace a Stripe event is about, the record of each event (applied at most once),
 //! the subscription state it writes, and the plan with the usage counted against it.
 
-use crate::billing::plan::{Plan, Usage};
+use crate::billing::plan::{BillingStatus, Plan, Usage};
 use crate::ids::WorkspaceId;
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Error, GenericClient};
@@ -90,7 +90,7 @@ pub async fn link_checkout(
 #[derive(Debug, Clone, Copy)]
 pub struct Subscription<'a> {
     pub plan: Plan,
-    pub status: &'a str,
+    pub status: BillingStatus,
     pub id: Option<&'a str>,
     pub customer: Option<&'a str>,
     pub current_period_end: Option<DateTime<Utc>>,
@@ -112,7 +112,7 @@ pub async fn set_subscription(
             &[
                 workspace.as_uuid(),
                 &sub.plan.as_str(),
-                &sub.status,
+                &sub.status.as_str(),
                 &sub.id,
                 &sub.customer,
                 &sub.current_period_end,
@@ -127,14 +127,14 @@ pub async fn set_subscription(
 pub async fn set_billing_status(
     db: &impl GenericClient,
     workspace: WorkspaceId,
-    status: &str,
+    status: BillingStatus,
     event_at: DateTime<Utc>,
 ) -> Result<bool, Error> {
     let changed = db
         .execute(
             "UPDATE workspaces SET billing_status = $2, billing_event_at = $3, updated_at = now()
               WHERE id = $1 AND (billing_event_at IS NULL OR billing_event_at <= $3)",
-            &[workspace.as_uuid(), &status, &event_at],
+            &[workspace.as_uuid(), &status.as_str(), &event_at],
         )
         .await?;
     Ok(changed == 1)
@@ -144,7 +144,7 @@ pub async fn set_billing_status(
 #[derive(Debug, Clone)]
 pub struct Account {
     pub plan: Plan,
-    pub status: String,
+    pub status: BillingStatus,
     pub current_period_end: Option<DateTime<Utc>>,
     pub usage: Usage,
 }
@@ -183,7 +183,8 @@ pub async fn account(
             pending_invitations: count("pending_invitations"),
         },
         plan: Plan::from_db(row.get("plan")),
-        status: row.get("billing_status"),
+        // The column's CHECK admits exactly the statuses the enum has.
+        status: BillingStatus::parse(row.get("billing_status")).unwrap_or(BillingStatus::None),
         current_period_end: row.get("current_period_end"),
     }))
 }

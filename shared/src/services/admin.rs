@@ -4,7 +4,7 @@
 use crate::auth::PlatformAdmin;
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
-use crate::queue::{Queue, QueueDepth};
+use crate::queue::{Queue, QueueDepth, QueueName};
 use crate::repo::{self, audit::Entry};
 use crate::services::jobs::{self, Job, JobReport, Retention};
 use chrono::{DateTime, Utc};
@@ -423,10 +423,10 @@ pub struct DeadLetterView {
 }
 
 /// Email messages carry addresses and one-time links: an operator sees which message, not its content.
-fn summarise(queue: &str, body: &str) -> serde_json::Value {
+fn summarise(queue: QueueName, body: &str) -> serde_json::Value {
     let parsed: serde_json::Value = serde_json::from_str(body)
         .unwrap_or_else(|_| json!({"unparsable": body.chars().take(200).collect::<String>()}));
-    if queue.starts_with("email") {
+    if queue == QueueName::Email {
         json!({"id": parsed.get("id"), "kind": parsed.get("kind")})
     } else {
         parsed
@@ -437,7 +437,7 @@ fn summarise(queue: &str, body: &str) -> serde_json::Value {
 pub async fn dead_letters(
     db: &Pool,
     admin: &PlatformAdmin,
-    name: &str,
+    name: QueueName,
     dlq: &Queue,
     max: i32,
 ) -> Result<Vec<DeadLetterView>, ApiError> {
@@ -450,7 +450,7 @@ pub async fn dead_letters(
         &**client,
         admin,
         "dlq.list",
-        Some(("queue", name.to_owned())),
+        Some(("queue", name.as_str().to_owned())),
         json!({"count": received.len()}),
     )
     .await?;
@@ -481,7 +481,7 @@ const REDRIVE_VISIBILITY: Duration = Duration::from_secs(60);
 pub async fn redrive(
     db: &Pool,
     admin: &PlatformAdmin,
-    name: &str,
+    name: QueueName,
     dlq: &Queue,
     source: &Queue,
     max: usize,
@@ -509,7 +509,7 @@ pub async fn redrive(
                 Ok(()) => report.moved += 1,
                 Err(e) => {
                     tracing::warn!(
-                        queue = name,
+                        queue = name.as_str(),
                         message_id = m.message_id,
                         error = format!("{e:#}"),
                         "redrive of a message failed; it stays in the dead-letter queue"
@@ -524,7 +524,7 @@ pub async fn redrive(
         &**client,
         admin,
         "dlq.redrive",
-        Some(("queue", name.to_owned())),
+        Some(("queue", name.as_str().to_owned())),
         json!({"moved": report.moved, "failed": report.failed}),
     )
     .await?;
