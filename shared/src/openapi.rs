@@ -182,62 +182,49 @@ fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
 /// The error answers routes share, as OpenAPI response sets: `responses((status = 200, body = X),
 /// Workspace)` instead of spelling each `(status = N, body = ErrorBody)`. Every one is an `ErrorBody`.
 pub mod answers {
-    use crate::error::ErrorBody;
+    use std::collections::BTreeMap;
     use utoipa::IntoResponses;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
-    /// 503: a dependency is down.
-    #[derive(IntoResponses)]
-    pub enum Unavailable {
-        #[response(status = 503)]
-        Unavailable(ErrorBody),
+    fn errors(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+        statuses
+            .iter()
+            .map(|status| {
+                let body = ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build();
+                let response = ResponseBuilder::new()
+                    .description("")
+                    .content("application/json", body)
+                    .build();
+                (status.to_string(), RefOr::T(response))
+            })
+            .collect()
     }
 
-    /// A signed-in caller's route: 401 and 503.
-    #[derive(IntoResponses)]
-    pub enum Signed {
-        #[response(status = 401)]
-        Unauthorized(ErrorBody),
-        #[response(status = 503)]
-        Unavailable(ErrorBody),
+    macro_rules! answer_set {
+        ($($(#[$doc:meta])* $name:ident = [$($status:literal),+];)+) => {$(
+            $(#[$doc])*
+            pub struct $name;
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    errors(&[$($status),+])
+                }
+            }
+        )+};
     }
 
-    /// A signed-in caller's route with input: 400, 401 and 503.
-    #[derive(IntoResponses)]
-    pub enum SignedInput {
-        #[response(status = 400)]
-        BadRequest(ErrorBody),
-        #[response(status = 401)]
-        Unauthorized(ErrorBody),
-        #[response(status = 503)]
-        Unavailable(ErrorBody),
-    }
-
-    /// A route behind the workspace check: 401, 403 (role too low, workspace suspended), 404 (not a
-    /// member, or no such item) and 503.
-    #[derive(IntoResponses)]
-    pub enum Workspace {
-        #[response(status = 401)]
-        Unauthorized(ErrorBody),
-        #[response(status = 403)]
-        Forbidden(ErrorBody),
-        #[response(status = 404)]
-        NotFound(ErrorBody),
-        #[response(status = 503)]
-        Unavailable(ErrorBody),
-    }
-
-    /// A route behind the workspace check that takes input: 400 and [`Workspace`]'s.
-    #[derive(IntoResponses)]
-    pub enum WorkspaceInput {
-        #[response(status = 400)]
-        BadRequest(ErrorBody),
-        #[response(status = 401)]
-        Unauthorized(ErrorBody),
-        #[response(status = 403)]
-        Forbidden(ErrorBody),
-        #[response(status = 404)]
-        NotFound(ErrorBody),
-        #[response(status = 503)]
-        Unavailable(ErrorBody),
+    answer_set! {
+        /// 503: a dependency is down.
+        Unavailable = [503];
+        /// A signed-in caller's route: 401 and 503.
+        Signed = [401, 503];
+        /// A signed-in caller's route with input: 400, 401 and 503.
+        SignedInput = [400, 401, 503];
+        /// A route behind the workspace check: 401, 403 (role too low, workspace suspended), 404 (not a
+        /// member, or no such item) and 503.
+        Workspace = [401, 403, 404, 503];
+        /// A route behind the workspace check that takes input: 400 and [`Workspace`]'s.
+        WorkspaceInput = [400, 401, 403, 404, 503];
     }
 }
