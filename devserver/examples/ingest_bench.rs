@@ -9,7 +9,7 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use studio::knowledge::{Embedder, Queue, VectorStore};
 use studio::state::KnowledgeState;
-use studio::testing::{TestApp, TestDb, state};
+use studio_testing::{TestApp, TestDb, state};
 
 const DOCUMENTS: usize = 1000;
 const PER_REQUEST: usize = 100;

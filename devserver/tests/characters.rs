@@ -8,7 +8,7 @@ use common::dev_app;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use studio::testing::{TestApp, TestResponse};
+use studio_testing::{TestApp, TestResponse};
 
 fn fields(res: &TestResponse) -> Vec<String> {
     res.body["error"]["details"]

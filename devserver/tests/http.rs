@@ -7,7 +7,7 @@ use common::{dev_app, knowledge_for};
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
-use studio::testing::{TestApp, TestDb, state_with};
+use studio_testing::{TestApp, TestDb, state_with};
 
 async fn app_with_origins(origins: &str) -> TestApp {
     let db = TestDb::new().await;

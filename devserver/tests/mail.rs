@@ -10,7 +10,7 @@ use serde_json::json;
 use std::time::Duration;
 use studio::email::{EmailMessage, Mailer};
 use studio::queue::Queue;
-use studio::testing::{TempDir, TestApp, TestDb, state};
+use studio_testing::{TempDir, TestApp, TestDb, state};
 
 #[tokio::test]
 async fn when_someone_asks_for_a_reset_on_the_devserver_the_mail_lands_in_the_mail_directory() {

@@ -7,7 +7,7 @@ use common::knowledge_for;
 
 use http::{Method, StatusCode};
 use serde_json::json;
-use studio::testing::{TestApp, TestDb, UpstashDouble, state_with};
+use studio_testing::{TestApp, TestDb, UpstashDouble, state_with};
 
 async fn app(extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::new().await;
@@ -16,7 +16,7 @@ async fn app(extra: &[(&str, &str)]) -> TestApp {
     TestApp::with_state(devserver::routes(k).unwrap(), state, db.url).keeping(dir)
 }
 
-async fn login_from(app: &TestApp, ip: &str) -> studio::testing::TestResponse {
+async fn login_from(app: &TestApp, ip: &str) -> studio_testing::TestResponse {
     app.send_with(
         Method::POST,
         "/api/v1/auth/login",
@@ -167,7 +167,7 @@ fn fresh_ip() -> String {
     format!("2001:db8::{:x}:{:x}", (n >> 16) & 0xffff, n & 0xffff)
 }
 
-async fn me_from(app: &TestApp, token: &str, ip: &str) -> studio::testing::TestResponse {
+async fn me_from(app: &TestApp, token: &str, ip: &str) -> studio_testing::TestResponse {
     app.send_with(
         Method::GET,
         "/api/v1/auth/me",

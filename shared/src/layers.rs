@@ -7,7 +7,7 @@
 //! | 1 model | `auth`, `agent`, `paging`, `billing::plan` | values and rules without I/O: tokens, passwords, the authorization proofs, the agent's configuration and prompt, pages, plans |
 //! | 2 adapters | `db`, `queue`, `ratelimit`, `repo`, `outbox`, `email`, `knowledge`, `billing::stripe` | everything that talks to PostgreSQL, SQS, SES, Upstash, OpenAI, Qdrant, Stripe |
 //! | 3 use cases | `services`, `billing`, `state` | what a route or a consumer asks for, over the adapters |
-//! | 4 edges | `http`, `lambda`, `openapi`, `testing` | axum extractors and layers, the Lambda entry points, the API document, test support |
+//! | 4 edges | `http`, `lambda`, `openapi` | axum extractors and layers, the Lambda entry points, the API document |
 
 /// Module path prefixes (as `a/b`) and their floor; the longest matching prefix wins.
 const FLOORS: &[(&str, u8)] = &[
@@ -36,7 +36,6 @@ const FLOORS: &[(&str, u8)] = &[
     ("http", 4),
     ("lambda", 4),
     ("openapi", 4),
-    ("testing", 4),
     ("lib", 4),
     // Re-exported at the crate root from floor 0 and 3 (`crate::ApiError`, `crate::AppState`, …).
     ("ApiError", 0),

@@ -8,7 +8,7 @@
 //! The modules stand on five floors — base (`error`, `ids`, `tls`, `telemetry`, `config`, `aws`, `text`),
 //! model (`auth`, `agent`, `paging`, `billing::plan`), adapters (`db`, `queue`, `ratelimit`, `repo`,
 //! `outbox`, `email`, `knowledge`, `billing::stripe`), use cases (`services`, `billing`, `state`) and edges
-//! (`http`, `lambda`, `openapi`, `testing`) — and no file uses a module above its own floor (checked by a
+//! (`http`, `lambda`, `openapi`) — and no file uses a module above its own floor (checked by a
 //! test in `layers.rs`).
 
 pub mod agent;
@@ -37,9 +37,6 @@ pub mod state;
 pub mod telemetry;
 pub mod text;
 pub mod tls;
-
-#[cfg(feature = "test-support")]
-pub mod testing;
 
 pub use config::Config;
 pub use error::{ApiError, ErrorCode};

@@ -1,7 +1,7 @@
 //! The schema the migrations build: complete, idempotent, and with an index behind every foreign key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use studio::testing::TestDb;
+use studio_testing::TestDb;
 
 #[tokio::test]
 async fn when_migrations_run_again_nothing_is_pending() {

@@ -2,14 +2,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use studio::billing::{Consumption, check_quota};
-use studio::testing::{TestApp, TestDb};
+use studio_testing::{TestApp, TestDb};
 
 #[tokio::test]
 async fn when_members_would_pass_the_plan_limit_the_check_is_402_naming_members() {
     let db = TestDb::new().await;
     let app = TestApp::with_state(
         axum::Router::new(),
-        studio::testing::state(&db.url),
+        studio_testing::state(&db.url),
         db.url.clone(),
     );
     let owner = app.user("Owner").await;

@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 use std::time::{Duration, Instant};
 use studio::ratelimit::Limiter;
-use studio::testing::UpstashDouble;
+use studio_testing::UpstashDouble;
 
 async fn window_suite(limiter: &Limiter) {
     let key = format!("test:rl:{}", uuid::Uuid::new_v4().simple());

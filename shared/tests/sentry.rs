@@ -7,7 +7,7 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn config(dsn: &str) -> Config {
-    let mut src = studio::testing::source("postgres://unused@127.0.0.1/unused");
+    let mut src = studio_testing::source("postgres://unused@127.0.0.1/unused");
     src.set("SENTRY_DSN", dsn);
     Config::from_source(&src).unwrap()
 }
@@ -17,7 +17,7 @@ async fn when_sentry_dsn_is_set_error_events_reach_sentry_and_a_bad_dsn_only_tur
     studio::telemetry::init();
     assert!(!studio::telemetry::init_sentry(&config("not a dsn")));
     assert!(!studio::telemetry::init_sentry(
-        &Config::from_source(&studio::testing::source("postgres://u@h/d")).unwrap()
+        &Config::from_source(&studio_testing::source("postgres://u@h/d")).unwrap()
     ));
 
     let sentry = MockServer::start().await;

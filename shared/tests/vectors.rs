@@ -4,7 +4,7 @@
 
 use studio::WorkspaceId;
 use studio::knowledge::{ChunkPoint, VectorStore};
-use studio::testing::TempDir;
+use studio_testing::TempDir;
 use uuid::Uuid;
 
 const DIM: u32 = 8;
@@ -152,7 +152,7 @@ async fn when_qdrant_url_is_set_the_vector_store_suite_passes_against_the_server
 #[tokio::test]
 async fn when_qdrant_is_configured_the_cold_start_does_not_wait_on_it_and_first_use_says_what_failed()
  {
-    let mut src = studio::testing::source("postgres://unused@127.0.0.1/unused");
+    let mut src = studio_testing::source("postgres://unused@127.0.0.1/unused");
     src.set("QDRANT_URL", "http://127.0.0.1:9");
     let cfg = studio::Config::from_source(&src).unwrap();
     // Nothing listens on port 9: building the store must not need it.

@@ -3,14 +3,14 @@
 
 pub fn knowledge_for(
     state: &studio::AppState,
-) -> (studio::state::KnowledgeState, studio::testing::TempDir) {
-    let (queue, _rx) = studio::testing::local_queue();
-    studio::testing::knowledge(state, studio::knowledge::Embedder::offline(), queue)
+) -> (studio::state::KnowledgeState, studio_testing::TempDir) {
+    let (queue, _rx) = studio_testing::local_queue();
+    studio_testing::knowledge(state, studio::knowledge::Embedder::offline(), queue)
 }
 
-pub async fn dev_app() -> studio::testing::TestApp {
-    let db = studio::testing::TestDb::new().await;
-    let state = studio::testing::state(&db.url);
+pub async fn dev_app() -> studio_testing::TestApp {
+    let db = studio_testing::TestDb::new().await;
+    let state = studio_testing::state(&db.url);
     let (k, dir) = knowledge_for(&state);
-    studio::testing::TestApp::with_state(devserver::routes(k).unwrap(), state, db.url).keeping(dir)
+    studio_testing::TestApp::with_state(devserver::routes(k).unwrap(), state, db.url).keeping(dir)
 }

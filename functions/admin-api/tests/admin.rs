@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use studio::AppState;
 use studio::knowledge::Embedder;
 use studio::queue::Queue;
-use studio::testing::{TestApp, TestDb, TestResponse, moto_queue, moto_sdk};
+use studio_testing::{TestApp, TestDb, TestResponse, moto_queue, moto_sdk};
 
 /// The key in the sample events (`events/admin-*.json`).
 const KEY: &str = "dev-admin-key-change-me-0123456789";
@@ -23,7 +23,7 @@ struct Admin {
 
 async fn admin_with(queues: bool) -> Admin {
     let db = TestDb::new().await;
-    let core = studio::testing::state_with(&db.url, &[("ADMIN_API_KEY", KEY)]);
+    let core = studio_testing::state_with(&db.url, &[("ADMIN_API_KEY", KEY)]);
     let sdk = moto_sdk().await;
     let (ingest, ingest_dlq, email_dlq) = if queues {
         let dlq = moto_queue(&sdk, "ingest-dlq", None).await;
@@ -35,9 +35,9 @@ async fn admin_with(queues: bool) -> Admin {
             Some(Queue::sqs_with(&sdk, email_dlq, None)),
         )
     } else {
-        (studio::testing::local_queue().0, None, None)
+        (studio_testing::local_queue().0, None, None)
     };
-    let (knowledge, dir) = studio::testing::knowledge(&core, Embedder::offline(), ingest);
+    let (knowledge, dir) = studio_testing::knowledge(&core, Embedder::offline(), ingest);
     let state = AdminState {
         knowledge,
         ingest_dlq,
@@ -142,9 +142,9 @@ async fn when_the_key_is_wrong_or_missing_or_the_user_is_no_platform_admin_it_is
 
     // Without ADMIN_API_KEY configured, no key opens anything.
     let db = TestDb::new().await;
-    let core = studio::testing::state(&db.url);
+    let core = studio_testing::state(&db.url);
     let (k, _dir) =
-        studio::testing::knowledge(&core, Embedder::offline(), studio::testing::local_queue().0);
+        studio_testing::knowledge(&core, Embedder::offline(), studio_testing::local_queue().0);
     let keyless = TestApp::with_state(
         admin_api::routes().with_state(AdminState {
             knowledge: k,
@@ -360,7 +360,7 @@ async fn when_workspaces_are_searched_they_are_filtered_and_paged() {
 }
 
 /// Ada's workspace, deleted by its owner through the workspaces API.
-async fn deleted_workspace(a: &Admin) -> studio::testing::TestUser {
+async fn deleted_workspace(a: &Admin) -> studio_testing::TestUser {
     let ada = a.app.user("Ada").await;
     let res = a
         .app

@@ -12,7 +12,7 @@ use serde_json::json;
 use studio::knowledge::Embedder;
 use studio::knowledge::queue::IngestMessage;
 use studio::services::knowledge::process_ingestion;
-use studio::testing::{knowledge_app, local_queue};
+use studio_testing::{knowledge_app, local_queue};
 use tower::ServiceExt;
 
 fn bench(c: &mut Criterion) {

@@ -9,7 +9,7 @@ use studio::knowledge::queue::IngestMessage;
 use studio::knowledge::{Embedder, Llm};
 use studio::services::knowledge::process_ingestion;
 use studio::state::KnowledgeState;
-use studio::testing::{
+use studio_testing::{
     TestApp, TestUser, chat_completion, knowledge_app_with, local_queue, openai_llm,
 };
 use wiremock::matchers::{method, path};
@@ -86,7 +86,7 @@ async fn message_count(app: &TestApp) -> i64 {
         .get(0)
 }
 
-async fn run(app: &TestApp, user: &TestUser, body: Value) -> studio::testing::TestResponse {
+async fn run(app: &TestApp, user: &TestUser, body: Value) -> studio_testing::TestResponse {
     app.post(
         "/api/v1/agents/customer-service/run",
         Some(&user.access_token),

@@ -5,7 +5,7 @@
 use http::{Method, StatusCode};
 use serde_json::json;
 use studio::knowledge::Embedder;
-use studio::testing::{PrivatePostgres, TestApp, knowledge, local_queue};
+use studio_testing::{PrivatePostgres, TestApp, knowledge, local_queue};
 
 #[tokio::test]
 async fn when_the_database_goes_away_during_ingest_nothing_is_half_written_and_the_retry_lands_once()
@@ -14,7 +14,7 @@ async fn when_the_database_goes_away_during_ingest_nothing_is_half_written_and_t
     let url = pg.url("studio");
     studio::db::ensure_database_exists(&url).await.unwrap();
     studio::db::migrate(&url).await.unwrap();
-    let core = studio::testing::state(&url);
+    let core = studio_testing::state(&url);
     let (queue, mut rx) = local_queue();
     let (k, dir) = knowledge(&core, Embedder::offline(), queue);
     let app = TestApp::with_router(

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use studio::Role;
 use studio::email::EmailKind;
 use studio::knowledge::Embedder;
-use studio::testing::{
+use studio_testing::{
     TestApp, TestResponse, TestUser, knowledge_app, local_queue, moto_sdk, outbox_mail, ses_mailer,
     ses_sent_to,
 };

@@ -7,7 +7,7 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::Embedder;
-use studio::testing::{TestApp, TestResponse, TestUser, knowledge_app, local_queue};
+use studio_testing::{TestApp, TestResponse, TestUser, knowledge_app, local_queue};
 
 async fn setup() -> TestApp {
     let (app, _k) = knowledge_app(Embedder::offline(), local_queue().0, agents_api::routes()).await;

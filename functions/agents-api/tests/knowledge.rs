@@ -9,7 +9,7 @@ use studio::knowledge::Embedder;
 use studio::knowledge::queue::IngestMessage;
 use studio::services::knowledge::process_ingestion;
 use studio::state::KnowledgeState;
-use studio::testing::{TestApp, TestUser, knowledge_app, local_queue};
+use studio_testing::{TestApp, TestUser, knowledge_app, local_queue};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 async fn setup() -> (TestApp, KnowledgeState, UnboundedReceiver<String>, TestUser) {
@@ -23,7 +23,7 @@ fn doc(title: &str, content: &str) -> Value {
     json!({"title": title, "content": content})
 }
 
-async fn ingest(app: &TestApp, token: &str, docs: Vec<Value>) -> studio::testing::TestResponse {
+async fn ingest(app: &TestApp, token: &str, docs: Vec<Value>) -> studio_testing::TestResponse {
     app.post(
         "/api/v1/agents/ingest",
         Some(token),
@@ -503,7 +503,7 @@ async fn when_search_or_listing_input_is_bad_it_is_a_400() {
     );
 }
 
-async fn ingest_with(app: &TestApp, token: &str, body: Value) -> studio::testing::TestResponse {
+async fn ingest_with(app: &TestApp, token: &str, body: Value) -> studio_testing::TestResponse {
     let res = app.post("/api/v1/agents/ingest", Some(token), body).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     res

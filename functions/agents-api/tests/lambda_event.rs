@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 use studio::knowledge::Embedder;
-use studio::testing::{knowledge_app, local_queue};
+use studio_testing::{knowledge_app, local_queue};
 
 fn event(name: &str, token: &str) -> axum::http::Request<axum::body::Body> {
     let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));

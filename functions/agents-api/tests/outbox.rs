@@ -23,7 +23,7 @@ async fn sweep_ingest(k: &KnowledgeState) -> usize {
     .unwrap()
     .sent
 }
-use studio::testing::knowledge_app;
+use studio_testing::knowledge_app;
 
 async fn moto_queue() -> (aws_config::SdkConfig, String) {
     assert!(

@@ -5,7 +5,7 @@
 use http::StatusCode;
 use serde_json::json;
 use studio::knowledge::Embedder;
-use studio::testing::{knowledge_app, local_queue};
+use studio_testing::{knowledge_app, local_queue};
 
 #[tokio::test]
 async fn when_chat_turns_or_tokens_reach_the_plan_limit_the_next_turn_is_402() {

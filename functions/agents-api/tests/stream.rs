@@ -6,7 +6,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::{Embedder, Llm};
-use studio::testing::{TestApp, TestUser, knowledge_app_with, local_queue, openai_llm};
+use studio_testing::{TestApp, TestUser, knowledge_app_with, local_queue, openai_llm};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -259,7 +259,7 @@ async fn when_the_turn_cannot_be_saved_the_error_event_carries_the_request_id_an
         )
         .await
         .unwrap();
-    let (logs, _guard) = studio::testing::capture_logs();
+    let (logs, _guard) = studio_testing::capture_logs();
     let res = app
         .send_with(
             http::Method::POST,

@@ -14,7 +14,7 @@ use http::{Request, StatusCode};
 use secrecy::SecretString;
 use studio::AppState;
 use studio::auth::{Tenant, Viewer};
-use studio::testing::TestApp;
+use studio_testing::TestApp;
 use tower::ServiceExt;
 
 fn bench_routes() -> Router<AppState> {

@@ -4,7 +4,7 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use studio::testing::{TestApp, TestResponse};
+use studio_testing::{TestApp, TestResponse};
 
 async fn app() -> TestApp {
     TestApp::new(auth_api::routes()).await
@@ -536,7 +536,7 @@ async fn when_an_email_has_surrounding_spaces_they_are_trimmed_on_register_login
         )
         .await;
     assert_eq!(forgot.status, StatusCode::ACCEPTED);
-    let mail = studio::testing::outbox_mail(&app.db_url).await;
+    let mail = studio_testing::outbox_mail(&app.db_url).await;
     assert!(
         mail.iter()
             .any(|m| m.kind == studio::email::EmailKind::PasswordReset

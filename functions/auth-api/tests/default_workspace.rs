@@ -4,7 +4,7 @@
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use studio::testing::{TestApp, TestResponse, TestUser};
+use studio_testing::{TestApp, TestResponse, TestUser};
 use uuid::Uuid;
 
 const DEFAULT: &str = "/api/v1/auth/me/default-workspace";

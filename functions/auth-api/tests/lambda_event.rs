@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use http::StatusCode;
-use studio::testing::TestApp;
+use studio_testing::TestApp;
 
 fn event(name: &str) -> String {
     let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));

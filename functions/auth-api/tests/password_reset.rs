@@ -6,7 +6,7 @@
 use http::StatusCode;
 use serde_json::json;
 use studio::email::EmailKind;
-use studio::testing::{
+use studio_testing::{
     TestApp, TestResponse, moto_sdk, outbox_mail, ses_mailer, ses_sent_to, token_in,
 };
 

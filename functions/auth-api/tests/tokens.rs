@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::json;
 use sha2::Sha256;
 use studio::auth::AccessClaims;
-use studio::testing::{TEST_JWT_SECRET, TestApp};
+use studio_testing::{TEST_JWT_SECRET, TestApp};
 
 fn hs256(secret: &[u8], header: &serde_json::Value, claims: &serde_json::Value) -> String {
     let signing_input = format!(

@@ -7,7 +7,7 @@ use serde_json::json;
 use studio::knowledge::Embedder;
 use studio::services::jobs::{self, Job, JobReport};
 use studio::state::KnowledgeState;
-use studio::testing::{TestApp, knowledge_app, local_queue};
+use studio_testing::{TestApp, knowledge_app, local_queue};
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 

@@ -8,7 +8,7 @@ use email_worker::{Delivery, EmailState, handle, process_body};
 use studio::email::{EmailMessage, Mailer, templates};
 use studio::outbox::{Queues, sweep};
 use studio::queue::Queue;
-use studio::testing::{TestDb, moto_queue, moto_sdk, ses_mailer, ses_sent_to};
+use studio_testing::{TestDb, moto_queue, moto_sdk, ses_mailer, ses_sent_to};
 use uuid::Uuid;
 
 fn address(name: &str) -> String {
@@ -19,7 +19,7 @@ async fn worker(db: &TestDb, mailer: Mailer) -> EmailState {
     let sdk = moto_sdk().await;
     let url = moto_queue(&sdk, "email", None).await;
     EmailState {
-        db: studio::testing::state(&db.url).db,
+        db: studio_testing::state(&db.url).db,
         mailer,
         queue: Queue::sqs_with(&sdk, url, None),
     }
@@ -234,7 +234,7 @@ async fn when_the_sample_sqs_event_arrives_the_welcome_mail_is_sent() {
 #[tokio::test]
 async fn when_no_sender_is_configured_locally_mail_is_written_to_the_mail_directory() {
     let db = TestDb::new().await;
-    let dir = studio::testing::TempDir::new("studio-mail");
+    let dir = studio_testing::TempDir::new("studio-mail");
     let state = worker(&db, Mailer::Files { dir: dir.0.clone() }).await;
     let message = templates::password_reset("ada@customer.test", "tok", "http://x", 60);
     process_body(&state, &serde_json::to_string(&message).unwrap())

@@ -10,7 +10,7 @@ use std::time::Duration;
 use studio::knowledge::Llm;
 use studio::knowledge::{Embedder, Queue};
 use studio::state::KnowledgeState;
-use studio::testing::{
+use studio_testing::{
     EmbeddingsDouble, TestApp, TestUser, knowledge_app, knowledge_app_with, local_queue,
     openai_embedder,
 };

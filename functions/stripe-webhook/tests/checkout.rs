@@ -6,7 +6,7 @@ use serde_json::json;
 use studio::AppState;
 use studio::Role;
 use studio::state::BillingState;
-use studio::testing::{TestApp, TestDb, state_with};
+use studio_testing::{TestApp, TestDb, state_with};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

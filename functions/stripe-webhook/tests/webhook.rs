@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use studio::AppState;
 use studio::state::BillingState;
-use studio::testing::{TestApp, TestDb, TestResponse, state_with};
+use studio_testing::{TestApp, TestDb, TestResponse, state_with};
 
 const SECRET: &str = "whsec_test_secret";
 

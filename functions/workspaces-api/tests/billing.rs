@@ -3,7 +3,7 @@
 
 use http::{Method, StatusCode};
 use studio::Role;
-use studio::testing::TestApp;
+use studio_testing::TestApp;
 
 #[tokio::test]
 async fn when_an_admin_reads_billing_the_plan_limits_and_usage_show_and_members_are_refused() {

@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 use serde_json::json;
-use studio::testing::{PrivatePostgres, TestApp};
+use studio_testing::{PrivatePostgres, TestApp};
 
 #[tokio::test]
 async fn when_the_database_stops_requests_get_503_and_recover_when_it_returns() {
@@ -13,7 +13,7 @@ async fn when_the_database_stops_requests_get_503_and_recover_when_it_returns() 
     studio::db::migrate(&url).await.unwrap();
     let app = TestApp::with_state(
         workspaces_api::routes(),
-        studio::testing::state(&url),
+        studio_testing::state(&url),
         url.clone(),
     );
     let ada = app.user("Ada").await;

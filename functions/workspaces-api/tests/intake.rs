@@ -4,7 +4,7 @@
 use http::{Method, StatusCode};
 use serde_json::json;
 use studio::Role;
-use studio::testing::TestApp;
+use studio_testing::TestApp;
 
 #[tokio::test]
 async fn when_an_admin_saves_the_intake_the_agent_config_follows_and_viewers_can_read_it() {

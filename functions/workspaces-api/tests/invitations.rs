@@ -7,7 +7,7 @@ use http::StatusCode;
 use serde_json::json;
 use studio::Role;
 use studio::email::{EmailKind, EmailMessage};
-use studio::testing::{
+use studio_testing::{
     TestApp, TestResponse, TestUser, moto_sdk, outbox_mail, ses_mailer, ses_sent_to, token_in,
 };
 use uuid::Uuid;

@@ -5,8 +5,8 @@ use axum::Router;
 use axum::routing::get;
 use http::{Method, StatusCode};
 use studio::auth::{MemberRole, Tenant, Viewer};
-use studio::testing::TestApp;
 use studio::{AppState, Role};
+use studio_testing::TestApp;
 
 fn probe_routes() -> Router<AppState> {
     Router::new()

@@ -5,7 +5,7 @@
 use http::{Method, StatusCode};
 use serde_json::json;
 use studio::Role;
-use studio::testing::{TestApp, TestUser};
+use studio_testing::{TestApp, TestUser};
 
 async fn app() -> TestApp {
     TestApp::new(workspaces_api::routes()).await

@@ -1,0 +1,69 @@
+//! The knowledge state and routes over a fresh database, with an in-process queue.
+
+use crate::*;
+use axum::Router;
+use studio::AppState;
+
+/// The knowledge state for tests: the given embedder and queue, the embedded vector store in a temporary
+/// directory (the same engine as Qdrant's server).
+pub fn knowledge(
+    app: &AppState,
+    embedder: studio::knowledge::Embedder,
+    queue: studio::knowledge::Queue,
+) -> (studio::state::KnowledgeState, TempDir) {
+    let dir = TempDir::new("studio-vectors");
+    let vectors = studio::knowledge::VectorStore::embedded(dir.path_str(), embedder.dimensions())
+        .expect("embedded store");
+    (
+        studio::state::KnowledgeState {
+            app: app.clone(),
+            embedder,
+            llm: studio::knowledge::Llm::offline(),
+            vectors,
+            queue,
+        },
+        dir,
+    )
+}
+
+/// An in-process queue and the receiving end the test reads from.
+pub fn local_queue() -> (
+    studio::knowledge::Queue,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (studio::knowledge::Queue::Local(tx), rx)
+}
+
+/// The knowledge routes over a fresh database, the given embedder and queue, and the offline LLM.
+pub async fn knowledge_app(
+    embedder: studio::knowledge::Embedder,
+    queue: studio::knowledge::Queue,
+    routes: Router<studio::state::KnowledgeState>,
+) -> (TestApp, studio::state::KnowledgeState) {
+    knowledge_app_with(
+        embedder,
+        studio::knowledge::Llm::offline(),
+        queue,
+        routes,
+        &[],
+    )
+    .await
+}
+
+/// The same, with an LLM and extra configuration values.
+pub async fn knowledge_app_with(
+    embedder: studio::knowledge::Embedder,
+    llm: studio::knowledge::Llm,
+    queue: studio::knowledge::Queue,
+    routes: Router<studio::state::KnowledgeState>,
+    extra: &[(&str, &str)],
+) -> (TestApp, studio::state::KnowledgeState) {
+    let db = TestDb::new().await;
+    let app_state = state_with(&db.url, extra);
+    let (mut k, dir) = knowledge(&app_state, embedder, queue);
+    k.llm = llm;
+    let app =
+        TestApp::with_router(studio::http::app(routes, k.clone()), app_state, db.url).keeping(dir);
+    (app, k)
+}
