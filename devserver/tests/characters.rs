@@ -8,7 +8,7 @@ use common::dev_app;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use studio_testing::{TestApp, TestResponse};
+use studio_testing::{TestApp, TestResponse, assert_error};
 
 fn fields(res: &TestResponse) -> Vec<String> {
     res.body["error"]["details"]
@@ -20,12 +20,7 @@ fn fields(res: &TestResponse) -> Vec<String> {
 }
 
 fn refused(res: &TestResponse, field: &str) {
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::BAD_REQUEST, "validation_failed"),
-        "{}",
-        res.body
-    );
+    assert_error(&res, StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(fields(res), vec![field.to_owned()], "{}", res.body);
 }
 

@@ -7,7 +7,7 @@ use common::{dev_app, knowledge_for};
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
-use studio_testing::{TestApp, TestDb, state_with};
+use studio_testing::{TestApp, TestDb, assert_error, state_with};
 
 async fn app_with_origins(origins: &str) -> TestApp {
     let db = TestDb::new().await;
@@ -88,15 +88,13 @@ async fn when_a_client_sends_a_request_id_it_is_echoed_and_errors_carry_it() {
 async fn when_a_route_or_method_does_not_exist_the_answer_is_the_json_error_model() {
     let app = dev_app().await;
     let missing = app.get("/api/v1/nothing-here", None).await;
-    assert_eq!(
-        (missing.status, missing.code()),
-        (StatusCode::NOT_FOUND, "not_found")
-    );
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
     let wrong_method = app
         .send(Method::PUT, "/api/v1/auth/login", None, None)
         .await;
-    assert_eq!(
-        (wrong_method.status, wrong_method.code()),
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    assert_error(
+        &wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
     );
 }

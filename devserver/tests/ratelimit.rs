@@ -7,7 +7,7 @@ use common::knowledge_for;
 
 use http::{Method, StatusCode};
 use serde_json::json;
-use studio_testing::{TestApp, TestDb, UpstashDouble, state_with};
+use studio_testing::{TestApp, TestDb, UpstashDouble, assert_error, state_with};
 
 async fn app(extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::new().await;
@@ -51,10 +51,7 @@ async fn when_an_ip_passes_the_auth_limit_it_gets_429_with_headers_and_other_ips
         );
     }
     let limited = login_from(&app, &ip).await;
-    assert_eq!(
-        (limited.status, limited.code()),
-        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
-    );
+    assert_error(&limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     let retry: u64 = limited.headers["retry-after"]
         .to_str()
         .unwrap()
@@ -87,9 +84,10 @@ async fn when_the_limiter_is_down_auth_fails_closed_and_other_routes_stay_open()
     ])
     .await;
     let auth = login_from(&app, "192.0.2.1").await;
-    assert_eq!(
-        (auth.status, auth.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
+    assert_error(
+        &auth,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
     );
     let user = app.user("Ada").await;
     let open = app
@@ -155,9 +153,10 @@ async fn when_configured_to_fail_open_auth_passes_while_the_limiter_is_down_and_
     let closed = app
         .get("/api/v1/workspaces", Some(&user.access_token))
         .await;
-    assert_eq!(
-        (closed.status, closed.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
+    assert_error(
+        &closed,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
     );
 }
 

@@ -1,8 +1,8 @@
 //! The members quota, checked where members are added (invitations call it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use studio::billing::{Consumption, check_quota};
-use studio_testing::{TestApp, TestDb};
+use studio::billing::{Consumption, Plan, check_quota};
+use studio_testing::{TestApp, TestDb, set_plan};
 
 #[tokio::test]
 async fn when_members_would_pass_the_plan_limit_the_check_is_402_naming_members() {
@@ -24,13 +24,7 @@ async fn when_members_would_pass_the_plan_limit_the_check_is_402_naming_members(
         .expect_err("past the limit");
     assert_eq!(err.code, studio::ErrorCode::QuotaExceeded);
     assert_eq!(err.details.as_ref().unwrap()["limit"], "members");
-    client
-        .execute(
-            "UPDATE workspaces SET plan = 'pro' WHERE id = $1",
-            &[&owner.workspace_id],
-        )
-        .await
-        .unwrap();
+    set_plan(&app, owner.workspace_id, Plan::Pro).await;
     check_quota(&client, ws, Consumption::Members(3))
         .await
         .expect("pro allows 10");

@@ -20,6 +20,7 @@ pub use app::*;
 pub use aws::*;
 pub use db::*;
 pub use dir::*;
+pub use fixtures::*;
 pub use knowledge::*;
 pub use logs::*;
 pub use mail::*;

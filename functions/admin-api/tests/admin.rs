@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use studio::AppState;
 use studio::knowledge::Embedder;
 use studio::queue::Queue;
-use studio_testing::{TestApp, TestDb, TestResponse, moto_queue, moto_sdk};
+use studio_testing::{TestApp, TestDb, TestResponse, assert_error, moto_queue, moto_sdk};
 
 /// The key in the sample events (`events/admin-*.json`).
 const KEY: &str = "dev-admin-key-change-me-0123456789";
@@ -450,12 +450,7 @@ async fn when_a_workspace_is_deleted_it_is_listed_with_its_purge_date_and_restor
     let again = a
         .as_key(Method::POST, &restore_path(ada.workspace_id), None)
         .await;
-    assert_eq!(
-        (again.status, again.code()),
-        (StatusCode::CONFLICT, "conflict"),
-        "{}",
-        again.body
-    );
+    assert_error(&again, StatusCode::CONFLICT, "conflict");
     assert!(
         again.body["error"]["message"]
             .as_str()
@@ -521,12 +516,7 @@ async fn when_a_deleted_workspace_is_past_its_window_or_purged_restore_says_so_a
     let late = a
         .as_key(Method::POST, &restore_path(ada.workspace_id), None)
         .await;
-    assert_eq!(
-        (late.status, late.code()),
-        (StatusCode::CONFLICT, "conflict"),
-        "{}",
-        late.body
-    );
+    assert_error(&late, StatusCode::CONFLICT, "conflict");
     let message = late.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("30-day restore window"), "{message}");
     assert!(

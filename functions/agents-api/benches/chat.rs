@@ -29,14 +29,7 @@ fn bench(c: &mut Criterion) {
     let user = rt.block_on(app.user("Bench"));
     // Thousands of turns: the business plan's quota, not the free one's, applies.
     rt.block_on(async {
-        app.sql()
-            .await
-            .execute(
-                "UPDATE workspaces SET plan = 'business' WHERE id = $1",
-                &[&user.workspace_id],
-            )
-            .await
-            .unwrap();
+        studio_testing::set_plan(&app, user.workspace_id, studio::billing::Plan::Business).await;
     });
     // A knowledge base of 200 documents to search in.
     rt.block_on(async {

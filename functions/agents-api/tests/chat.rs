@@ -5,12 +5,11 @@
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use studio::Role;
-use studio::knowledge::queue::IngestMessage;
 use studio::knowledge::{Embedder, Llm};
-use studio::services::knowledge::process_ingestion;
 use studio::state::KnowledgeState;
 use studio_testing::{
-    TestApp, TestUser, chat_completion, knowledge_app_with, local_queue, openai_llm,
+    TestApp, TestUser, assert_error, chat_completion, ingest_indexed, knowledge_app_with,
+    local_queue, openai_llm,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -39,17 +38,14 @@ async fn ingest(
     title: &str,
     text: &str,
 ) -> String {
-    let res = app
-        .post(
-            "/api/v1/agents/ingest",
-            Some(&user.access_token),
-            json!({"documents": [{"title": title, "content": text}]}),
-        )
-        .await;
-    while let Ok(body) = rx.try_recv() {
-        let msg: IngestMessage = serde_json::from_str(&body).unwrap();
-        process_ingestion(k, &msg, false).await.unwrap();
-    }
+    let res = ingest_indexed(
+        app,
+        k,
+        rx,
+        &user.access_token,
+        json!([{"title": title, "content": text}]),
+    )
+    .await;
     res.body["documentIds"][0].as_str().unwrap().to_owned()
 }
 
@@ -255,12 +251,7 @@ async fn when_the_llm_fails_or_times_out_the_answer_is_503_and_nothing_is_writte
         .await;
     let (app, _k, ada, _rx) = setup(openai_llm(&format!("{}/v1", server.uri()), 5), &[]).await;
     let res = run(&app, &ada, json!({"message": "Hello?"})).await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable"),
-        "{}",
-        res.body
-    );
+    assert_error(&res, StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable");
     assert!(res.headers.contains_key("retry-after"));
 
     let slow = MockServer::start().await;
@@ -377,10 +368,7 @@ async fn when_roles_and_tenants_differ_viewers_cannot_chat_and_other_workspaces_
             &[("x-workspace-id", &ws)],
         )
         .await;
-    assert_eq!(
-        (denied.status, denied.code()),
-        (StatusCode::FORBIDDEN, "forbidden")
-    );
+    assert_error(&denied, StatusCode::FORBIDDEN, "forbidden");
 
     let turn = run(&app, &ada, json!({"message": "Hello"})).await;
     let conv = turn.str("/convId");

@@ -5,7 +5,7 @@
 use http::{Method, StatusCode};
 use serde_json::json;
 use studio::knowledge::Embedder;
-use studio_testing::{PrivatePostgres, TestApp, knowledge, local_queue};
+use studio_testing::{PrivatePostgres, TestApp, assert_error, knowledge, local_queue};
 
 #[tokio::test]
 async fn when_the_database_goes_away_during_ingest_nothing_is_half_written_and_the_retry_lands_once()
@@ -46,11 +46,10 @@ async fn when_the_database_goes_away_during_ingest_nothing_is_half_written_and_t
 
     pg.stop();
     let during = ingest(&app).await;
-    assert_eq!(
-        (during.status, during.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
-        "{}",
-        during.body
+    assert_error(
+        &during,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
     );
     assert!(rx.try_recv().is_err(), "nothing was announced");
 

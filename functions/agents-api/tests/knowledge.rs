@@ -6,10 +6,8 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::Embedder;
-use studio::knowledge::queue::IngestMessage;
-use studio::services::knowledge::process_ingestion;
 use studio::state::KnowledgeState;
-use studio_testing::{TestApp, TestUser, knowledge_app, local_queue};
+use studio_testing::{TestApp, TestUser, assert_error, index_queued, knowledge_app, local_queue};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 async fn setup() -> (TestApp, KnowledgeState, UnboundedReceiver<String>, TestUser) {
@@ -30,14 +28,6 @@ async fn ingest(app: &TestApp, token: &str, docs: Vec<Value>) -> studio_testing:
         json!({"documents": docs}),
     )
     .await
-}
-
-/// Runs the worker on every message the API queued.
-async fn drain(k: &KnowledgeState, rx: &mut UnboundedReceiver<String>) {
-    while let Ok(body) = rx.try_recv() {
-        let msg: IngestMessage = serde_json::from_str(&body).unwrap();
-        process_ingestion(k, &msg, false).await.unwrap();
-    }
 }
 
 #[tokio::test]
@@ -81,7 +71,7 @@ async fn when_documents_are_ingested_they_are_accepted_pending_then_ready_and_se
         "the message left through the outbox at once"
     );
 
-    drain(&k, &mut rx).await;
+    index_queued(&k, &mut rx).await;
     let done = app
         .get(
             &format!("/api/v1/agents/ingest/{ingestion}"),
@@ -263,10 +253,7 @@ async fn when_the_same_idempotency_key_is_retried_the_first_response_returns_and
     assert_eq!(again.status, StatusCode::ACCEPTED);
     assert_eq!(first.body, again.body);
     let different = send(json!({"documents": [doc("Other", "text")]}), "upload-1").await;
-    assert_eq!(
-        (different.status, different.code()),
-        (StatusCode::CONFLICT, "conflict")
-    );
+    assert_error(&different, StatusCode::CONFLICT, "conflict");
     // A new key with new content (the same content would be skipped as a duplicate, with no message).
     let body2 = json!({"documents": [doc("Shipping", "3 days")]});
     let (a, b) = tokio::join!(
@@ -304,7 +291,7 @@ async fn when_another_workspace_asks_for_documents_ingestions_or_search_it_sees_
         vec![doc("Bob's doc", "Bob sells bicycles")],
     )
     .await;
-    drain(&k, &mut rx).await;
+    index_queued(&k, &mut rx).await;
     let ingestion = res.str("/ingestionId");
     let doc_id = res.body["documentIds"][0].as_str().unwrap().to_owned();
 
@@ -401,10 +388,7 @@ async fn when_roles_differ_viewers_read_members_ingest_and_admins_delete_with_th
         Some(json!({"documents": [doc("x", "y")]})),
     )
     .await;
-    assert_eq!(
-        (by_viewer.status, by_viewer.code()),
-        (StatusCode::FORBIDDEN, "forbidden")
-    );
+    assert_error(&by_viewer, StatusCode::FORBIDDEN, "forbidden");
     let by_member = as_ws(
         &member,
         Method::POST,
@@ -413,7 +397,7 @@ async fn when_roles_differ_viewers_read_members_ingest_and_admins_delete_with_th
     )
     .await;
     assert_eq!(by_member.status, StatusCode::ACCEPTED);
-    drain(&k, &mut rx).await;
+    index_queued(&k, &mut rx).await;
     let id = by_member.body["documentIds"][0]
         .as_str()
         .unwrap()
@@ -533,7 +517,7 @@ async fn when_an_identical_document_is_ingested_again_it_is_skipped_with_the_exi
     )
     .await;
     let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
-    drain(&k, &mut rx).await;
+    index_queued(&k, &mut rx).await;
 
     // The same content under another title, a new document, and that new document twice.
     let warranty = "Every product carries a two-year warranty.";
@@ -611,7 +595,7 @@ async fn when_an_identical_document_is_ingested_again_it_is_skipped_with_the_exi
     );
     assert_eq!(status.body["status"], "pending");
 
-    drain(&k, &mut rx).await;
+    index_queued(&k, &mut rx).await;
     let done = app.get(&path, Some(t)).await;
     assert_eq!(
         (
@@ -673,7 +657,7 @@ async fn when_duplicates_are_allowed_or_the_twin_is_deleted_failed_or_elsewhere_
     let text = "Shipping is free above 50 euros.";
     let first = ingest(&app, t, vec![doc("Shipping", text)]).await;
     let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
-    drain(&k, &mut rx).await;
+    index_queued(&k, &mut rx).await;
 
     // allowDuplicates opts out.
     let allowed = ingest_with(
@@ -708,7 +692,7 @@ async fn when_duplicates_are_allowed_or_the_twin_is_deleted_failed_or_elsewhere_
     // A failed document is no twin: uploading it again retries it.
     let empty = json!({"title": "Empty page", "content": "<script>track()</script>", "contentType": "text/html"});
     let failed = ingest(&app, t, vec![empty.clone()]).await;
-    drain(&k, &mut rx).await;
+    index_queued(&k, &mut rx).await;
     let failed_id = failed.body["documentIds"][0].as_str().unwrap();
     let failed_doc = app
         .get(&format!("/api/v1/agents/documents/{failed_id}"), Some(t))
@@ -724,7 +708,7 @@ async fn when_a_duplicate_answer_is_replayed_or_two_requests_race_one_document_i
     let text = "Returns are accepted within 30 days.";
     let first = ingest(&app, &ada.access_token, vec![doc("Returns", text)]).await;
     let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
-    drain(&k, &mut rx).await;
+    index_queued(&k, &mut rx).await;
 
     let send = |b: Value, key: &'static str| {
         let app = app.clone();
@@ -752,10 +736,7 @@ async fn when_a_duplicate_answer_is_replayed_or_two_requests_race_one_document_i
         "dup-1",
     )
     .await;
-    assert_eq!(
-        (other.status, other.code()),
-        (StatusCode::CONFLICT, "conflict")
-    );
+    assert_error(&other, StatusCode::CONFLICT, "conflict");
     assert_eq!(stored_documents(&app).await, 1);
 
     // Two requests with the same new content at once: one stores it, the other gets its id.

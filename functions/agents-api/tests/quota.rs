@@ -4,8 +4,9 @@
 
 use http::StatusCode;
 use serde_json::json;
+use studio::billing::Plan;
 use studio::knowledge::Embedder;
-use studio_testing::{knowledge_app, local_queue};
+use studio_testing::{assert_error, knowledge_app, local_queue, set_plan};
 
 #[tokio::test]
 async fn when_chat_turns_or_tokens_reach_the_plan_limit_the_next_turn_is_402() {
@@ -36,12 +37,7 @@ async fn when_chat_turns_or_tokens_reach_the_plan_limit_the_next_turn_is_402() {
         "the 200th turn is within the limit"
     );
     let past = ask().await;
-    assert_eq!(
-        (past.status, past.code()),
-        (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
-        "{}",
-        past.body
-    );
+    assert_error(&past, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
     assert_eq!(
         past.body["error"]["details"],
         json!({"limit": "chatTurnsPerMonth", "max": 200, "used": 200, "plan": "free"})
@@ -61,12 +57,7 @@ async fn when_chat_turns_or_tokens_reach_the_plan_limit_the_next_turn_is_402() {
     assert_eq!(messages, 200, "the refused turn wrote nothing");
 
     // Upgrading lifts it; tokens are a limit of their own.
-    db.execute(
-        "UPDATE workspaces SET plan = 'pro' WHERE id = $1",
-        &[&ada.workspace_id],
-    )
-    .await
-    .unwrap();
+    set_plan(&app, ada.workspace_id, Plan::Pro).await;
     assert_eq!(ask().await.status, StatusCode::OK);
     db.execute(
         "UPDATE messages SET prompt_tokens = 2000000 WHERE id = (SELECT id FROM messages LIMIT 1)",
@@ -101,10 +92,7 @@ async fn when_documents_would_pass_the_plan_limit_the_ingest_is_402_and_nothing_
     let over = app
         .post("/api/v1/agents/ingest", Some(&ada.access_token), docs(6))
         .await;
-    assert_eq!(
-        (over.status, over.code()),
-        (StatusCode::PAYMENT_REQUIRED, "quota_exceeded")
-    );
+    assert_error(&over, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
     assert_eq!(over.body["error"]["details"]["limit"], "documents");
     assert_eq!(
         app.post("/api/v1/agents/ingest", Some(&ada.access_token), docs(5))

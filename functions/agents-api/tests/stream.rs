@@ -6,7 +6,9 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::{Embedder, Llm};
-use studio_testing::{TestApp, TestUser, knowledge_app_with, local_queue, openai_llm};
+use studio_testing::{
+    TestApp, TestUser, assert_error, knowledge_app_with, local_queue, openai_llm,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -227,10 +229,7 @@ async fn when_the_stream_is_asked_with_bad_input_a_wrong_role_or_another_tenants
             json!({"message": "hi", "convId": uuid::Uuid::new_v4()}),
         )
         .await;
-    assert_eq!(
-        (missing.status, missing.code()),
-        (StatusCode::NOT_FOUND, "not_found")
-    );
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
     // Offline, the stream still works end to end.
     let ok = app
         .post(

@@ -4,7 +4,7 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use studio_testing::{TestApp, TestResponse};
+use studio_testing::{TestApp, TestResponse, assert_error};
 
 async fn app() -> TestApp {
     TestApp::new(auth_api::routes()).await
@@ -79,8 +79,7 @@ async fn when_the_email_is_taken_in_any_case_registration_is_409_email_taken_and
         StatusCode::CREATED
     );
     let res = register(&app, "GRACE@example.COM").await;
-    assert_eq!(res.status, StatusCode::CONFLICT);
-    assert_eq!(res.code(), "email_taken");
+    assert_error(&res, StatusCode::CONFLICT, "email_taken");
     let workspaces: i64 = app
         .sql()
         .await
@@ -173,10 +172,7 @@ async fn when_the_body_is_not_json_or_too_large_the_error_says_so() {
                 .unwrap(),
         )
         .await;
-    assert_eq!(
-        (broken.status, broken.code()),
-        (StatusCode::BAD_REQUEST, "malformed_json")
-    );
+    assert_error(&broken, StatusCode::BAD_REQUEST, "malformed_json");
 
     let form = app
         .call(
@@ -186,9 +182,10 @@ async fn when_the_body_is_not_json_or_too_large_the_error_says_so() {
                 .unwrap(),
         )
         .await;
-    assert_eq!(
-        (form.status, form.code()),
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    assert_error(
+        &form,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
     );
 
     let huge = "x".repeat(studio::http::MAX_BODY_BYTES + 1);
@@ -200,10 +197,7 @@ async fn when_the_body_is_not_json_or_too_large_the_error_says_so() {
                 .unwrap(),
         )
         .await;
-    assert_eq!(
-        (big.status, big.code()),
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-    );
+    assert_error(&big, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 }
 
 #[tokio::test]
@@ -247,8 +241,7 @@ async fn when_logging_in_the_last_used_workspace_is_chosen_and_any_wrong_credent
         )
         .await;
     for res in [&wrong_pw, &unknown] {
-        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(res.code(), "invalid_credentials");
+        assert_error(&res, StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
     assert_eq!(
         wrong_pw.body["error"]["message"],
@@ -300,10 +293,7 @@ async fn when_a_refresh_token_is_used_it_is_spent_and_replaying_it_revokes_the_w
     );
 
     let replay = refresh(&app, &first).await;
-    assert_eq!(
-        (replay.status, replay.code()),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
+    assert_error(&replay, StatusCode::UNAUTHORIZED, "unauthorized");
     // The thief's replay also kills the legitimate successor.
     let after = refresh(&app, &second.str("/refreshToken")).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
@@ -365,10 +355,7 @@ async fn when_refreshing_into_another_workspace_membership_is_checked_and_the_ch
             json!({"refreshToken": reg.str("/refreshToken"), "workspaceId": stranger.workspace_id}),
         )
         .await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (StatusCode::NOT_FOUND, "not_found")
-    );
+    assert_error(&refused, StatusCode::NOT_FOUND, "not_found");
 
     let switched = app
         .post(
@@ -419,15 +406,9 @@ async fn when_the_family_is_older_than_its_lifetime_refresh_is_token_expired() {
         .await
         .unwrap();
     let res = refresh(&app, &token).await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::UNAUTHORIZED, "token_expired")
-    );
+    assert_error(&res, StatusCode::UNAUTHORIZED, "token_expired");
     let unknown = refresh(&app, "not-a-token-we-issued").await;
-    assert_eq!(
-        (unknown.status, unknown.code()),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
+    assert_error(&unknown, StatusCode::UNAUTHORIZED, "unauthorized");
 }
 
 #[tokio::test]
@@ -466,10 +447,7 @@ async fn when_logging_out_the_family_is_revoked_and_logging_out_again_is_harmles
         StatusCode::NO_CONTENT
     );
     let missing = app.post("/api/v1/auth/logout", None, json!({})).await;
-    assert_eq!(
-        (missing.status, missing.code()),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
+    assert_error(&missing, StatusCode::BAD_REQUEST, "validation_failed");
 }
 
 #[tokio::test]
@@ -487,10 +465,7 @@ async fn when_me_is_called_without_a_valid_token_it_is_401() {
                 .unwrap(),
         )
         .await;
-    assert_eq!(
-        (basic.status, basic.code()),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
+    assert_error(&basic, StatusCode::UNAUTHORIZED, "unauthorized");
 }
 
 #[tokio::test]

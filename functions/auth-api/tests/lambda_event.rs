@@ -2,21 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use http::StatusCode;
-use studio_testing::TestApp;
-
-fn event(name: &str) -> String {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-}
+use studio_testing::{TestApp, event_text, lambda_event};
 
 #[tokio::test]
 async fn when_the_register_event_arrives_through_api_gateway_the_user_is_created() {
     let app = TestApp::new(auth_api::routes()).await;
-    let request = lambda_http::request::from_str(&event("auth-register.json"))
-        .expect("an API Gateway v2 event");
-    let res = app
-        .call(request.map(|b| axum::body::Body::from(b.to_vec())))
-        .await;
+    let res = app.call(lambda_event("auth-register.json", "")).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.body["user"]["email"], "ada@example.com");
     // API Gateway's request id is the one echoed to the client.
@@ -27,22 +18,16 @@ async fn when_the_register_event_arrives_through_api_gateway_the_user_is_created
         Some(event_request_id("auth-register.json").as_str())
     );
 
-    let login = lambda_http::request::from_str(&event("auth-login.json")).expect("event");
-    let res = app
-        .call(login.map(|b| axum::body::Body::from(b.to_vec())))
-        .await;
+    let res = app.call(lambda_event("auth-login.json", "")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 
-    let health = lambda_http::request::from_str(&event("auth-health.json")).expect("event");
-    let res = app
-        .call(health.map(|b| axum::body::Body::from(b.to_vec())))
-        .await;
+    let res = app.call(lambda_event("auth-health.json", "")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["database"], "up");
 }
 
 fn event_request_id(name: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(&event(name)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&event_text(name, "")).unwrap();
     v["requestContext"]["requestId"]
         .as_str()
         .unwrap()

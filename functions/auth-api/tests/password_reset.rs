@@ -7,7 +7,7 @@ use http::StatusCode;
 use serde_json::json;
 use studio::email::EmailKind;
 use studio_testing::{
-    TestApp, TestResponse, moto_sdk, outbox_mail, ses_mailer, ses_sent_to, token_in,
+    TestApp, TestResponse, assert_error, moto_sdk, outbox_mail, ses_mailer, ses_sent_to, token_in,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -135,8 +135,7 @@ async fn when_the_token_is_used_the_password_changes_every_session_ends_and_the_
 
     // Single use: the same link again changes nothing.
     let again = reset(&app, &token, "yet another passphrase").await;
-    assert_eq!(again.status, StatusCode::BAD_REQUEST);
-    assert_eq!(again.code(), "invalid_token");
+    assert_error(&again, StatusCode::BAD_REQUEST, "invalid_token");
     assert_eq!(
         login(&app, &ada.email, NEW_PASSWORD).await.status,
         StatusCode::OK
@@ -165,8 +164,7 @@ async fn when_the_token_has_expired_or_was_superseded_it_is_refused_and_nothing_
         .await
         .unwrap();
     let expired = reset(&app, &second, NEW_PASSWORD).await;
-    assert_eq!(expired.status, StatusCode::BAD_REQUEST);
-    assert_eq!(expired.code(), "invalid_token");
+    assert_error(&expired, StatusCode::BAD_REQUEST, "invalid_token");
     assert!(
         expired.body["error"]["message"]
             .as_str()

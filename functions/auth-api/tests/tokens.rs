@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::json;
 use sha2::Sha256;
 use studio::auth::AccessClaims;
-use studio_testing::{TEST_JWT_SECRET, TestApp};
+use studio_testing::{TEST_JWT_SECRET, TestApp, assert_error};
 
 fn hs256(secret: &[u8], header: &serde_json::Value, claims: &serde_json::Value) -> String {
     let signing_input = format!(
@@ -122,8 +122,5 @@ async fn when_a_token_has_expired_the_code_is_token_expired() {
         })
         .unwrap();
     let res = app.get("/api/v1/auth/me", Some(&expired)).await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::UNAUTHORIZED, "token_expired")
-    );
+    assert_error(&res, StatusCode::UNAUTHORIZED, "token_expired");
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use studio::knowledge::Embedder;
 use studio::services::jobs::{self, Job, JobReport};
 use studio::state::KnowledgeState;
-use studio_testing::{TestApp, knowledge_app, local_queue};
+use studio_testing::{TestApp, ingest_indexed, knowledge_app, local_queue};
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
@@ -43,19 +43,14 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 /// Ingests one document through the API and the worker; returns its id.
 async fn ingest(f: &mut Fixture, token: &str, title: &str) -> Uuid {
-    let res = f
-        .app
-        .post(
-            "/api/v1/agents/ingest",
-            Some(token),
-            json!({"documents": [{"title": title, "content": format!("{title}: refunds take five days.")}]}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
-    let message = serde_json::from_str(&f.ingest_rx.try_recv().unwrap()).unwrap();
-    studio::services::knowledge::process_ingestion(&f.k, &message, false)
-        .await
-        .unwrap();
+    let res = ingest_indexed(
+        &f.app,
+        &f.k,
+        &mut f.ingest_rx,
+        token,
+        json!([{"title": title, "content": format!("{title}: refunds take five days.")}]),
+    )
+    .await;
     res.str("/documentIds/0").parse().unwrap()
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 use studio::AppState;
 use studio::Role;
 use studio::state::BillingState;
-use studio_testing::{TestApp, TestDb, state_with};
+use studio_testing::{TestApp, TestDb, assert_error, state_with};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -111,10 +111,7 @@ async fn when_the_caller_is_not_the_owner_or_the_plan_is_wrong_or_stripe_is_down
             json!({"plan": "platinum"}),
         )
         .await;
-    assert_eq!(
-        (bad.status, bad.code()),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
+    assert_error(&bad, StatusCode::BAD_REQUEST, "validation_failed");
     let no_price = app
         .post(
             "/api/v1/stripe/checkout",
@@ -123,11 +120,10 @@ async fn when_the_caller_is_not_the_owner_or_the_plan_is_wrong_or_stripe_is_down
         )
         .await;
     // A missing price is the operator's configuration, not an outage: no retry will help.
-    assert_eq!(
-        (no_price.status, no_price.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "billing_not_configured"),
-        "{}",
-        no_price.body
+    assert_error(
+        &no_price,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "billing_not_configured",
     );
     assert!(
         no_price.body["error"]["message"]
@@ -149,9 +145,10 @@ async fn when_the_caller_is_not_the_owner_or_the_plan_is_wrong_or_stripe_is_down
             json!({"plan": "pro"}),
         )
         .await;
-    assert_eq!(
-        (down.status, down.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
+    assert_error(
+        &down,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
     );
     let no_customer = app
         .send(
@@ -161,10 +158,7 @@ async fn when_the_caller_is_not_the_owner_or_the_plan_is_wrong_or_stripe_is_down
             None,
         )
         .await;
-    assert_eq!(
-        (no_customer.status, no_customer.code()),
-        (StatusCode::CONFLICT, "conflict")
-    );
+    assert_error(&no_customer, StatusCode::CONFLICT, "conflict");
 }
 
 #[tokio::test]
@@ -243,11 +237,10 @@ async fn when_the_stripe_secret_key_is_missing_checkout_and_portal_say_billing_i
         )
         .await;
     for res in [checkout, portal] {
-        assert_eq!(
-            (res.status, res.code()),
-            (StatusCode::SERVICE_UNAVAILABLE, "billing_not_configured"),
-            "{}",
-            res.body
+        assert_error(
+            &res,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "billing_not_configured",
         );
         assert!(
             res.body["error"]["message"]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use studio::AppState;
 use studio::state::BillingState;
-use studio_testing::{TestApp, TestDb, TestResponse, state_with};
+use studio_testing::{TestApp, TestDb, TestResponse, assert_error, state_with};
 
 const SECRET: &str = "whsec_test_secret";
 
@@ -325,11 +325,10 @@ async fn when_no_webhook_secret_is_configured_the_event_is_refused_with_503_nami
     let body = json!({"id": "evt_x", "type": "invoice.paid", "created": 1, "data": {"object": {}}});
     let res = deliver(&app, &body).await;
     // A 503 (Stripe retries the event) that says what to set, not an outage to wait out.
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "billing_not_configured"),
-        "{}",
-        res.body
+    assert_error(
+        &res,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "billing_not_configured",
     );
     assert_eq!(
         res.body["error"]["details"]["variable"],

@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 use serde_json::json;
-use studio_testing::{PrivatePostgres, TestApp};
+use studio_testing::{PrivatePostgres, TestApp, assert_error};
 
 #[tokio::test]
 async fn when_the_database_stops_requests_get_503_and_recover_when_it_returns() {
@@ -32,12 +32,7 @@ async fn when_the_database_stops_requests_get_503_and_recover_when_it_returns() 
             json!({"name": "During outage"}),
         )
         .await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
-        "{}",
-        res.body
-    );
+    assert_error(&res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
     assert!(res.headers.contains_key("retry-after"));
     let health = app.get("/api/v1/workspaces/health", None).await;
     assert_eq!(

@@ -6,9 +6,11 @@
 use http::StatusCode;
 use serde_json::json;
 use studio::Role;
+use studio::billing::Plan;
 use studio::email::{EmailKind, EmailMessage};
 use studio_testing::{
-    TestApp, TestResponse, TestUser, moto_sdk, outbox_mail, ses_mailer, ses_sent_to, token_in,
+    TestApp, TestResponse, TestUser, assert_error, moto_sdk, outbox_mail, ses_mailer, ses_sent_to,
+    set_plan, token_in,
 };
 use uuid::Uuid;
 
@@ -166,14 +168,7 @@ async fn when_roles_are_too_low_invitations_are_refused_and_only_owners_invite_o
     app.add_member(ada.workspace_id, carol.id, Role::Admin)
         .await;
     // Three members fill the free plan: upgrade so that only roles decide here.
-    app.sql()
-        .await
-        .execute(
-            "UPDATE workspaces SET plan = 'pro' WHERE id = $1",
-            &[&ada.workspace_id],
-        )
-        .await
-        .unwrap();
+    set_plan(&app, ada.workspace_id, Plan::Pro).await;
     let as_member = app
         .post(
             &invitations(ada.workspace_id),
@@ -336,8 +331,7 @@ async fn when_the_plan_is_full_pending_invitations_count_and_the_next_is_refused
         StatusCode::CREATED
     );
     let full = invite(&app, &ada, &address("c"), "member").await;
-    assert_eq!(full.status, StatusCode::PAYMENT_REQUIRED);
-    assert_eq!(full.code(), "quota_exceeded");
+    assert_error(&full, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
     assert_eq!(full.body["error"]["details"]["limit"], "members");
 }
 
@@ -352,12 +346,7 @@ async fn when_members_and_pending_invitations_fill_the_plan_the_refusal_counts_b
         StatusCode::CREATED
     );
     let full = invite(&app, &ada, &address("b"), "member").await;
-    assert_eq!(
-        (full.status, full.code()),
-        (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
-        "{}",
-        full.body
-    );
+    assert_error(&full, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
     assert_eq!(
         full.body["error"]["message"],
         "The free plan allows 3 members, counting pending invitations; 2 members and 1 pending invitation use all 3. Revoke a pending invitation, remove a member or upgrade the plan to continue."
@@ -381,14 +370,7 @@ async fn when_members_and_pending_invitations_fill_the_plan_the_refusal_counts_b
 async fn when_the_plan_was_downgraded_an_acceptance_is_refused_counting_members_only() {
     let app = app().await;
     let ada = app.user("Ada").await;
-    app.sql()
-        .await
-        .execute(
-            "UPDATE workspaces SET plan = 'pro' WHERE id = $1",
-            &[&ada.workspace_id],
-        )
-        .await
-        .unwrap();
+    set_plan(&app, ada.workspace_id, Plan::Pro).await;
     for name in ["Bob", "Cy"] {
         let u = app.user(name).await;
         app.add_member(ada.workspace_id, u.id, Role::Member).await;
@@ -398,23 +380,11 @@ async fn when_the_plan_was_downgraded_an_acceptance_is_refused_counting_members_
         invite(&app, &ada, &dora, "member").await.status,
         StatusCode::CREATED
     );
-    app.sql()
-        .await
-        .execute(
-            "UPDATE workspaces SET plan = 'free' WHERE id = $1",
-            &[&ada.workspace_id],
-        )
-        .await
-        .unwrap();
+    set_plan(&app, ada.workspace_id, Plan::Free).await;
     let access = register(&app, &dora, "Dora").await;
     let token = token_in(&invitation_mail(&app, &dora).await);
     let refused = accept(&app, &token, &access).await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
-        "{}",
-        refused.body
-    );
+    assert_error(&refused, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
     assert_eq!(
         refused.body["error"]["message"],
         "The free plan allows 3 members; 3 members use all 3. Remove a member or upgrade the plan to continue."

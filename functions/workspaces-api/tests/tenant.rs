@@ -6,7 +6,7 @@ use axum::routing::get;
 use http::{Method, StatusCode};
 use studio::auth::{MemberRole, Tenant, Viewer};
 use studio::{AppState, Role};
-use studio_testing::TestApp;
+use studio_testing::{TestApp, assert_error};
 
 fn probe_routes() -> Router<AppState> {
     Router::new()
@@ -58,10 +58,7 @@ async fn when_no_path_names_the_workspace_the_header_wins_over_the_token() {
             &[("x-workspace-id", &header)],
         )
         .await;
-    assert_eq!(
-        (write.status, write.code()),
-        (StatusCode::FORBIDDEN, "forbidden")
-    );
+    assert_error(&write, StatusCode::FORBIDDEN, "forbidden");
 
     let bad = app
         .send_with(
@@ -72,10 +69,7 @@ async fn when_no_path_names_the_workspace_the_header_wins_over_the_token() {
             &[("x-workspace-id", "nope")],
         )
         .await;
-    assert_eq!(
-        (bad.status, bad.code()),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
+    assert_error(&bad, StatusCode::BAD_REQUEST, "validation_failed");
     let stranger = app.user("Stranger").await;
     let foreign = stranger.workspace_id.to_string();
     let other = app
@@ -96,10 +90,7 @@ async fn when_the_token_names_no_workspace_and_no_header_is_sent_the_error_says_
     let ada = app.user("Ada").await;
     let token = app.state.jwt.issue(ada.id, None).unwrap();
     let res = app.get("/probe", Some(&token)).await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
+    assert_error(&res, StatusCode::BAD_REQUEST, "validation_failed");
     assert!(
         res.body["error"]["message"]
             .as_str()

@@ -5,7 +5,7 @@
 use http::{Method, StatusCode};
 use serde_json::json;
 use studio::Role;
-use studio_testing::{TestApp, TestUser};
+use studio_testing::{TestApp, TestUser, assert_error};
 
 async fn app() -> TestApp {
     TestApp::new(workspaces_api::routes()).await
@@ -389,10 +389,7 @@ async fn when_ownership_changes_only_owners_act_and_the_last_owner_stays() {
             json!({"role": "admin"}),
         )
         .await;
-    assert_eq!(
-        (demote.status, demote.code()),
-        (StatusCode::CONFLICT, "conflict")
-    );
+    assert_error(&demote, StatusCode::CONFLICT, "conflict");
     let leave = t
         .app
         .delete(&m(&t.owner), Some(&t.owner.access_token))
@@ -489,10 +486,7 @@ async fn when_ownership_changes_only_owners_act_and_the_last_owner_stays() {
             json!({"role": "superuser"}),
         )
         .await;
-    assert_eq!(
-        (bad_role.status, bad_role.code()),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
+    assert_error(&bad_role, StatusCode::BAD_REQUEST, "validation_failed");
     let bad_id = t
         .app
         .patch(
@@ -501,10 +495,7 @@ async fn when_ownership_changes_only_owners_act_and_the_last_owner_stays() {
             json!({"role": "member"}),
         )
         .await;
-    assert_eq!(
-        (bad_id.status, bad_id.code()),
-        (StatusCode::BAD_REQUEST, "validation_failed")
-    );
+    assert_error(&bad_id, StatusCode::BAD_REQUEST, "validation_failed");
 }
 
 #[tokio::test]
