@@ -20,7 +20,7 @@ fn fields(res: &TestResponse) -> Vec<String> {
 }
 
 fn refused(res: &TestResponse, field: &str) {
-    assert_error(&res, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_error(res, StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(fields(res), vec![field.to_owned()], "{}", res.body);
 }
 
