@@ -241,7 +241,7 @@ async fn when_logging_in_the_last_used_workspace_is_chosen_and_any_wrong_credent
         )
         .await;
     for res in [&wrong_pw, &unknown] {
-        assert_error(&res, StatusCode::UNAUTHORIZED, "invalid_credentials");
+        assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
     assert_eq!(
         wrong_pw.body["error"]["message"],
