@@ -1,0 +1,749 @@
+//! What a client of the knowledge-base routes sees: ingest, progress, documents, search — with limits,
+//! roles, idempotency and tenant isolation, against a real PostgreSQL and the embedded vector engine.
+
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use studio::Role;
+use studio::knowledge::Embedder;
+use studio::state::KnowledgeState;
+use studio_testing::{TestApp, TestUser, assert_error, index_queued, knowledge_app, local_queue};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+async fn setup() -> (TestApp, KnowledgeState, UnboundedReceiver<String>, TestUser) {
+    let (queue, rx) = local_queue();
+    let (app, k) = knowledge_app(Embedder::offline(), queue, agents_api::routes()).await;
+    let user = app.user("Ada").await;
+    (app, k, rx, user)
+}
+
+fn doc(title: &str, content: &str) -> Value {
+    json!({"title": title, "content": content})
+}
+
+async fn ingest(app: &TestApp, token: &str, docs: Vec<Value>) -> studio_testing::TestResponse {
+    app.post(
+        "/api/v1/agents/ingest",
+        Some(token),
+        json!({"documents": docs}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn when_documents_are_ingested_they_are_accepted_pending_then_ready_and_searchable() {
+    let (app, k, mut rx, ada) = setup().await;
+    let res = ingest(
+        &app,
+        &ada.access_token,
+        vec![
+            doc("Refunds", "Refunds are issued within 5 business days to the original payment method."),
+            json!({"title": "Shipping", "content": "# Shipping\n\nWe ship worldwide with tracked couriers.", "contentType": "text/markdown", "metadata": {"lang": "en"}, "sourceUrl": "https://example.com/shipping"}),
+            json!({"title": "Hours", "content": "<h1>Hours</h1><p>Open 9 to 5, Monday to Friday.</p>", "contentType": "text/html"}),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    assert_eq!(res.body["ok"], true);
+    assert_eq!(res.body["documentIds"].as_array().unwrap().len(), 3);
+    let ingestion = res.str("/ingestionId");
+
+    let pending = app
+        .get(
+            &format!("/api/v1/agents/ingest/{ingestion}"),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        (pending.status, pending.body["status"].as_str()),
+        (StatusCode::OK, Some("pending"))
+    );
+    assert_eq!(pending.body["total"], 3);
+    let sent: Option<chrono::DateTime<chrono::Utc>> = app
+        .sql()
+        .await
+        .query_one("SELECT sent_at FROM outbox WHERE topic = 'ingest'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        sent.is_some(),
+        "the message left through the outbox at once"
+    );
+
+    index_queued(&k, &mut rx).await;
+    let done = app
+        .get(
+            &format!("/api/v1/agents/ingest/{ingestion}"),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(done.body["status"], "completed", "{}", done.body);
+    assert_eq!(
+        (
+            done.body["completed"].as_u64(),
+            done.body["failed"].as_u64()
+        ),
+        (Some(3), Some(0))
+    );
+    assert!(
+        done.body["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["chunks"].as_i64().unwrap() >= 1)
+    );
+
+    let hits = app
+        .post(
+            "/api/v1/agents/search",
+            Some(&ada.access_token),
+            json!({"query": "how long do refunds take", "limit": 2}),
+        )
+        .await;
+    assert_eq!(hits.status, StatusCode::OK, "{}", hits.body);
+    assert_eq!(hits.body[0]["title"], "Refunds");
+    assert!(hits.body.as_array().unwrap().len() <= 2);
+    let html = app
+        .post(
+            "/api/v1/agents/search",
+            Some(&ada.access_token),
+            json!({"query": "opening hours Monday"}),
+        )
+        .await;
+    let text = html.body[0]["text"].as_str().unwrap();
+    assert!(text.contains("Monday") && !text.contains("<p>"), "{text}");
+
+    let listed = app
+        .get(
+            "/api/v1/agents/documents?status=ready&limit=2",
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+    let next = listed.body["nextCursor"].as_str().unwrap();
+    let rest = app
+        .get(
+            &format!("/api/v1/agents/documents?status=ready&limit=2&cursor={next}"),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
+    let shipping = res.body["documentIds"][1].as_str().unwrap();
+    let one = app
+        .get(
+            &format!("/api/v1/agents/documents/{shipping}"),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        (
+            one.body["contentType"].as_str(),
+            one.body["metadata"]["lang"].as_str()
+        ),
+        (Some("text/markdown"), Some("en"))
+    );
+}
+
+#[tokio::test]
+async fn when_ingest_input_is_bad_or_too_big_the_error_says_which_and_nothing_is_stored() {
+    let (app, _k, mut rx, ada) = setup().await;
+    let t = &ada.access_token;
+    for (body, status, code) in [
+        (
+            json!({"documents": []}),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+        (
+            json!({"documents": [doc("Empty", "   ")]}),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+        (
+            json!({"documents": [{"title": "x", "content": "y", "contentType": "application/pdf"}]}),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+        (
+            json!({"documents": [{"title": "x", "content": "y", "metadata": [1]}]}),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+        (
+            json!({"documents": [{"title": "x", "content": "y", "sourceUrl": "not a url"}]}),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+        (
+            json!({"documents": [doc("x", "y")], "extra": 1}),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+        (
+            json!({"documents": (0..101).map(|i| doc(&format!("d{i}"), "text")).collect::<Vec<_>>()}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            json!({"documents": [doc("big", &"x".repeat(1024 * 1024 + 1))]}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            json!({"documents": (0..5).map(|i| doc(&format!("d{i}"), &"x".repeat(900 * 1024))).collect::<Vec<_>>()}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ] {
+        let res = app.post("/api/v1/agents/ingest", Some(t), body).await;
+        assert_eq!((res.status, res.code()), (status, code), "{}", res.body);
+    }
+    let empty = app
+        .post(
+            "/api/v1/agents/ingest",
+            Some(t),
+            json!({"documents": [doc("Empty", "")]}),
+        )
+        .await;
+    assert_eq!(
+        empty.body["error"]["details"][0]["field"],
+        "documents[0].content"
+    );
+    // Exactly 100 documents is fine.
+    let ok = app.post("/api/v1/agents/ingest", Some(t), json!({"documents": (0..100).map(|i| doc(&format!("d{i}"), &format!("text {i}"))).collect::<Vec<_>>()})).await;
+    assert_eq!(ok.status, StatusCode::ACCEPTED);
+    let stored: i64 = app
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM kb_documents", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 100);
+    assert_eq!(
+        std::iter::from_fn(|| rx.try_recv().ok()).count(),
+        1,
+        "one message for the one accepted request"
+    );
+}
+
+#[tokio::test]
+async fn when_the_same_idempotency_key_is_retried_the_first_response_returns_and_nothing_is_ingested_twice()
+ {
+    let (app, _k, mut rx, ada) = setup().await;
+    let body = json!({"documents": [doc("Refunds", "5 days")]});
+    let send = |b: Value, key: &'static str| {
+        let app = app.clone();
+        let token = ada.access_token.clone();
+        async move {
+            app.send_with(
+                Method::POST,
+                "/api/v1/agents/ingest",
+                Some(&token),
+                Some(b),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let first = send(body.clone(), "upload-1").await;
+    let again = send(body.clone(), "upload-1").await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(first.body, again.body);
+    let different = send(json!({"documents": [doc("Other", "text")]}), "upload-1").await;
+    assert_error(&different, StatusCode::CONFLICT, "conflict");
+    // A new key with new content (the same content would be skipped as a duplicate, with no message).
+    let body2 = json!({"documents": [doc("Shipping", "3 days")]});
+    let (a, b) = tokio::join!(
+        send(body2.clone(), "upload-2"),
+        send(body2.clone(), "upload-2")
+    );
+    assert_eq!(a.body, b.body, "concurrent retries agree");
+    let ingestions: i64 = app
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM ingestions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ingestions, 2);
+    assert_eq!(std::iter::from_fn(|| rx.try_recv().ok()).count(), 2);
+}
+
+#[tokio::test]
+async fn when_another_workspace_asks_for_documents_ingestions_or_search_it_sees_nothing_of_ours() {
+    let (app, k, mut rx, ada) = setup().await;
+    let bob = app.user("Bob").await;
+    let res = ingest(
+        &app,
+        &ada.access_token,
+        vec![doc(
+            "Secret pricing",
+            "Our enterprise discount is 40 percent",
+        )],
+    )
+    .await;
+    ingest(
+        &app,
+        &bob.access_token,
+        vec![doc("Bob's doc", "Bob sells bicycles")],
+    )
+    .await;
+    index_queued(&k, &mut rx).await;
+    let ingestion = res.str("/ingestionId");
+    let doc_id = res.body["documentIds"][0].as_str().unwrap().to_owned();
+
+    for path in [
+        format!("/api/v1/agents/ingest/{ingestion}"),
+        format!("/api/v1/agents/documents/{doc_id}"),
+    ] {
+        let r = app.get(&path, Some(&bob.access_token)).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        app.delete(
+            &format!("/api/v1/agents/documents/{doc_id}"),
+            Some(&bob.access_token)
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let listed = app
+        .get("/api/v1/agents/documents", Some(&bob.access_token))
+        .await;
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["title"] != "Secret pricing")
+    );
+    let hits = app
+        .post(
+            "/api/v1/agents/search",
+            Some(&bob.access_token),
+            json!({"query": "enterprise discount percent"}),
+        )
+        .await;
+    assert!(
+        hits.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["title"] != "Secret pricing"),
+        "{}",
+        hits.body
+    );
+    // Naming Ada's workspace in the header without being a member is a 404 too.
+    let header = ada.workspace_id.to_string();
+    let forged = app
+        .send_with(
+            Method::POST,
+            "/api/v1/agents/search",
+            Some(&bob.access_token),
+            Some(json!({"query": "discount"})),
+            &[("x-workspace-id", &header)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn when_roles_differ_viewers_read_members_ingest_and_admins_delete_with_the_vectors() {
+    let (app, k, mut rx, ada) = setup().await;
+    let viewer = app.user("Viewer").await;
+    let member = app.user("Member").await;
+    app.add_member(ada.workspace_id, viewer.id, Role::Viewer)
+        .await;
+    app.add_member(ada.workspace_id, member.id, Role::Member)
+        .await;
+    let ws = ada.workspace_id.to_string();
+    let as_ws = |user: &TestUser, method: Method, path: &str, body: Option<Value>| {
+        let app = app.clone();
+        let token = user.access_token.clone();
+        let ws = ws.clone();
+        let path = path.to_owned();
+        async move {
+            app.send_with(
+                method,
+                &path,
+                Some(&token),
+                body,
+                &[("x-workspace-id", &ws)],
+            )
+            .await
+        }
+    };
+    let by_viewer = as_ws(
+        &viewer,
+        Method::POST,
+        "/api/v1/agents/ingest",
+        Some(json!({"documents": [doc("x", "y")]})),
+    )
+    .await;
+    assert_error(&by_viewer, StatusCode::FORBIDDEN, "forbidden");
+    let by_member = as_ws(
+        &member,
+        Method::POST,
+        "/api/v1/agents/ingest",
+        Some(json!({"documents": [doc("Warranty", "Two years warranty")]})),
+    )
+    .await;
+    assert_eq!(by_member.status, StatusCode::ACCEPTED);
+    index_queued(&k, &mut rx).await;
+    let id = by_member.body["documentIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read = as_ws(
+        &viewer,
+        Method::POST,
+        "/api/v1/agents/search",
+        Some(json!({"query": "warranty"})),
+    )
+    .await;
+    assert_eq!(read.body[0]["documentId"], id.as_str());
+
+    let path = format!("/api/v1/agents/documents/{id}");
+    assert_eq!(
+        as_ws(&member, Method::DELETE, &path, None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let ws_id = studio::WorkspaceId::from_trusted_source(ada.workspace_id);
+    let doc_id: uuid::Uuid = id.parse().unwrap();
+    assert!(k.vectors.count(ws_id, Some(doc_id)).await.unwrap() > 0);
+    assert_eq!(
+        app.delete(&path, Some(&ada.access_token)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        k.vectors.count(ws_id, Some(doc_id)).await.unwrap(),
+        0,
+        "its vectors are gone"
+    );
+    assert_eq!(
+        app.get(&path, Some(&ada.access_token)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let after = app
+        .post(
+            "/api/v1/agents/search",
+            Some(&ada.access_token),
+            json!({"query": "warranty"}),
+        )
+        .await;
+    assert!(after.body.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn when_search_or_listing_input_is_bad_it_is_a_400() {
+    let (app, _k, _rx, ada) = setup().await;
+    let t = Some(ada.access_token.as_str());
+    for body in [
+        json!({}),
+        json!({"query": ""}),
+        json!({"query": "x", "limit": 0}),
+        json!({"query": "x", "limit": 51}),
+        json!({"query": "x", "scoreThreshold": 2}),
+    ] {
+        let res = app.post("/api/v1/agents/search", t, body.clone()).await;
+        assert_eq!(
+            (res.status, res.code()),
+            (StatusCode::BAD_REQUEST, "validation_failed"),
+            "{body}"
+        );
+    }
+    for query in ["status=done", "limit=0", "cursor=nope"] {
+        let res = app
+            .get(&format!("/api/v1/agents/documents?{query}"), t)
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{query}");
+    }
+    assert_eq!(
+        app.get("/api/v1/agents/ingest/not-a-uuid", t).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/agents/ingest/{}", uuid::Uuid::new_v4()),
+            t
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post("/api/v1/agents/search", None, json!({"query": "x"}))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn ingest_with(app: &TestApp, token: &str, body: Value) -> studio_testing::TestResponse {
+    let res = app.post("/api/v1/agents/ingest", Some(token), body).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    res
+}
+
+async fn stored_documents(app: &TestApp) -> i64 {
+    app.sql()
+        .await
+        .query_one("SELECT count(*) FROM kb_documents", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn when_an_identical_document_is_ingested_again_it_is_skipped_with_the_existing_id() {
+    let (app, k, mut rx, ada) = setup().await;
+    let t = &ada.access_token;
+    let refunds = "Refunds are issued within 5 business days to the original payment method.";
+    let first = ingest(
+        &app,
+        t,
+        vec![
+            doc("Refunds", refunds),
+            doc("Hours", "Open 9 to 5, Monday to Friday."),
+        ],
+    )
+    .await;
+    let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
+    index_queued(&k, &mut rx).await;
+
+    // The same content under another title, a new document, and that new document twice.
+    let warranty = "Every product carries a two-year warranty.";
+    let again = ingest(
+        &app,
+        t,
+        vec![
+            doc("Refunds (copy)", refunds),
+            doc("Warranty", warranty),
+            doc("Warranty again", warranty),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    let ids: Vec<&str> = again.body["documentIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0], original, "the existing id, in the input's position");
+    assert_ne!(ids[1], original);
+    assert_eq!(
+        ids[2], ids[1],
+        "two identical documents in one request: one stored"
+    );
+    assert_eq!(
+        again.body["skipped"],
+        json!([
+            {"index": 0, "documentId": original, "reason": "duplicate"},
+            {"index": 2, "documentId": ids[1], "reason": "duplicate"},
+        ])
+    );
+    assert_eq!(stored_documents(&app).await, 3, "Refunds, Hours, Warranty");
+
+    let ingestion = again.str("/ingestionId");
+    let path = format!("/api/v1/agents/ingest/{ingestion}");
+    let status = app.get(&path, Some(t)).await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+    let docs = status.body["documents"].as_array().unwrap();
+    assert_eq!(
+        (
+            status.body["total"].as_u64(),
+            status.body["skipped"].as_u64()
+        ),
+        (Some(3), Some(2)),
+        "{}",
+        status.body
+    );
+    assert_eq!(
+        (
+            docs[0]["id"].as_str(),
+            docs[0]["status"].as_str(),
+            docs[0]["reason"].as_str(),
+            docs[0]["title"].as_str()
+        ),
+        (
+            Some(original.as_str()),
+            Some("skipped"),
+            Some("duplicate"),
+            Some("Refunds (copy)")
+        ),
+        "{}",
+        status.body
+    );
+    assert_eq!(
+        (docs[1]["id"].as_str(), docs[1]["status"].as_str()),
+        (Some(ids[1]), Some("pending"))
+    );
+    assert!(docs[1]["reason"].is_null());
+    assert_eq!(
+        (docs[2]["id"].as_str(), docs[2]["status"].as_str()),
+        (Some(ids[1]), Some("skipped"))
+    );
+    assert_eq!(status.body["status"], "pending");
+
+    index_queued(&k, &mut rx).await;
+    let done = app.get(&path, Some(t)).await;
+    assert_eq!(
+        (
+            done.body["status"].as_str(),
+            done.body["completed"].as_u64(),
+            done.body["skipped"].as_u64()
+        ),
+        (Some("completed"), Some(1), Some(2)),
+        "{}",
+        done.body
+    );
+    // The top-k is not spent on identical chunks.
+    let hits = app
+        .post(
+            "/api/v1/agents/search",
+            Some(t),
+            json!({"query": "how long do refunds take", "limit": 5}),
+        )
+        .await;
+    let refund_hits = hits
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["text"].as_str().unwrap().contains("Refunds are issued"))
+        .count();
+    assert_eq!(refund_hits, 1, "{}", hits.body);
+
+    // A request made only of duplicates stores nothing, queues nothing, and is complete at once.
+    let only = ingest(&app, t, vec![doc("Refunds", refunds)]).await;
+    assert_eq!(only.status, StatusCode::ACCEPTED);
+    assert_eq!(only.body["documentIds"], json!([original]));
+    assert!(rx.try_recv().is_err(), "nothing to index");
+    let view = app
+        .get(
+            &format!("/api/v1/agents/ingest/{}", only.str("/ingestionId")),
+            Some(t),
+        )
+        .await;
+    assert_eq!(
+        (
+            view.body["status"].as_str(),
+            view.body["total"].as_u64(),
+            view.body["skipped"].as_u64()
+        ),
+        (Some("completed"), Some(1), Some(1)),
+        "{}",
+        view.body
+    );
+    assert_eq!(stored_documents(&app).await, 3);
+}
+
+#[tokio::test]
+async fn when_duplicates_are_allowed_or_the_twin_is_deleted_failed_or_elsewhere_the_document_is_stored()
+ {
+    let (app, k, mut rx, ada) = setup().await;
+    let bob = app.user("Bob").await;
+    let t = &ada.access_token;
+    let text = "Shipping is free above 50 euros.";
+    let first = ingest(&app, t, vec![doc("Shipping", text)]).await;
+    let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
+    index_queued(&k, &mut rx).await;
+
+    // allowDuplicates opts out.
+    let allowed = ingest_with(
+        &app,
+        t,
+        json!({"documents": [doc("Shipping", text)], "allowDuplicates": true}),
+    )
+    .await;
+    let copy = allowed.body["documentIds"][0].as_str().unwrap().to_owned();
+    assert_ne!(copy, original);
+    assert_eq!(allowed.body["skipped"], json!([]));
+    assert_eq!(stored_documents(&app).await, 2);
+
+    // Another workspace's identical document does not count.
+    let theirs = ingest(&app, &bob.access_token, vec![doc("Shipping", text)]).await;
+    let theirs_id = theirs.body["documentIds"][0].as_str().unwrap();
+    assert!(theirs_id != original && theirs_id != copy);
+    assert_eq!(theirs.body["skipped"], json!([]));
+
+    // Once every live twin is deleted, the content is stored again.
+    for id in [&original, &copy] {
+        let res = app
+            .delete(&format!("/api/v1/agents/documents/{id}"), Some(t))
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT);
+    }
+    let after_delete = ingest(&app, t, vec![doc("Shipping", text)]).await;
+    let fresh = after_delete.body["documentIds"][0].as_str().unwrap();
+    assert!(fresh != original && fresh != copy);
+    assert_eq!(after_delete.body["skipped"], json!([]));
+
+    // A failed document is no twin: uploading it again retries it.
+    let empty = json!({"title": "Empty page", "content": "<script>track()</script>", "contentType": "text/html"});
+    let failed = ingest(&app, t, vec![empty.clone()]).await;
+    index_queued(&k, &mut rx).await;
+    let failed_id = failed.body["documentIds"][0].as_str().unwrap();
+    let failed_doc = app
+        .get(&format!("/api/v1/agents/documents/{failed_id}"), Some(t))
+        .await;
+    assert_eq!(failed_doc.body["status"], "failed");
+    let retried = ingest(&app, t, vec![empty]).await;
+    assert_ne!(retried.body["documentIds"][0].as_str().unwrap(), failed_id);
+}
+
+#[tokio::test]
+async fn when_a_duplicate_answer_is_replayed_or_two_requests_race_one_document_is_stored() {
+    let (app, k, mut rx, ada) = setup().await;
+    let text = "Returns are accepted within 30 days.";
+    let first = ingest(&app, &ada.access_token, vec![doc("Returns", text)]).await;
+    let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
+    index_queued(&k, &mut rx).await;
+
+    let send = |b: Value, key: &'static str| {
+        let app = app.clone();
+        let token = ada.access_token.clone();
+        async move {
+            app.send_with(
+                Method::POST,
+                "/api/v1/agents/ingest",
+                Some(&token),
+                Some(b),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let body = json!({"documents": [doc("Returns", text)]});
+    let answer = send(body.clone(), "dup-1").await;
+    let replay = send(body.clone(), "dup-1").await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert_eq!(answer.body, replay.body);
+    assert_eq!(answer.body["documentIds"], json!([original]));
+    // The same key with allowDuplicates is another request.
+    let other = send(
+        json!({"documents": [doc("Returns", text)], "allowDuplicates": true}),
+        "dup-1",
+    )
+    .await;
+    assert_error(&other, StatusCode::CONFLICT, "conflict");
+    assert_eq!(stored_documents(&app).await, 1);
+
+    // Two requests with the same new content at once: one stores it, the other gets its id.
+    let new = json!({"documents": [doc("Exchanges", "Exchanges are free within 60 days.")]});
+    let (a, b) = tokio::join!(
+        ingest_with(&app, &ada.access_token, new.clone()),
+        ingest_with(&app, &ada.access_token, new.clone())
+    );
+    assert_eq!(a.body["documentIds"], b.body["documentIds"]);
+    assert_eq!(stored_documents(&app).await, 2);
+}

@@ -1,0 +1,337 @@
+//! The streamed turn: `sources`, then `delta`s, then `done` — or `error` with nothing saved — against the
+//! OpenAI streaming chat API doubled by wiremock.
+
+use http::StatusCode;
+use serde_json::{Value, json};
+use studio::Role;
+use studio::knowledge::{Embedder, Llm};
+use studio_testing::{
+    TestApp, TestUser, assert_error, knowledge_app_with, local_queue, openai_llm,
+};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn chunk(delta: Value, usage: Option<Value>) -> String {
+    let mut c = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test",
+        "choices": if delta.is_null() { json!([]) } else { json!([{"index": 0, "delta": delta, "finish_reason": null}]) }});
+    if let Some(u) = usage {
+        c["usage"] = u;
+    }
+    format!("data: {c}\n\n")
+}
+
+async fn llm(body: String, status: u16) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(status)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(body),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn setup(llm: Llm) -> (TestApp, TestUser) {
+    let (queue, _rx) = local_queue();
+    let routes = agents_api::routes().merge(agents_api::stream_routes());
+    let (app, _k) = knowledge_app_with(Embedder::offline(), llm, queue, routes, &[]).await;
+    let user = app.user("Ada").await;
+    (app, user)
+}
+
+/// The (event, data) pairs of an SSE body.
+fn events(body: &Value) -> Vec<(String, Value)> {
+    body.as_str()
+        .unwrap_or_default()
+        .split("\n\n")
+        .filter_map(|block| {
+            let mut name = None;
+            let mut data = None;
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = Some(n.to_owned());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).ok();
+                }
+            }
+            Some((name?, data?))
+        })
+        .collect()
+}
+
+async fn counts(app: &TestApp) -> (i64, i64) {
+    let db = app.sql().await;
+    (
+        db.query_one("SELECT count(*) FROM conversations", &[])
+            .await
+            .unwrap()
+            .get(0),
+        db.query_one("SELECT count(*) FROM messages", &[])
+            .await
+            .unwrap()
+            .get(0),
+    )
+}
+
+#[tokio::test]
+async fn when_a_turn_streams_sources_come_first_then_deltas_then_done_and_the_turn_is_saved() {
+    let body = [
+        chunk(json!({"role": "assistant", "content": "Refunds "}), None),
+        chunk(json!({"content": "take 5 days."}), None),
+        chunk(
+            Value::Null,
+            Some(json!({"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55})),
+        ),
+        "data: [DONE]\n\n".to_owned(),
+    ]
+    .concat();
+    let server = llm(body, 200).await;
+    let (app, ada) = setup(openai_llm(&format!("{}/v1", server.uri()), 5)).await;
+    let res = app
+        .post(
+            "/api/v1/agents/customer-service/stream",
+            Some(&ada.access_token),
+            json!({"message": "Refunds?"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(
+        res.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let evs = events(&res.body);
+    let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["sources", "delta", "delta", "done"],
+        "{:?}",
+        res.body
+    );
+    assert!(evs[0].1.is_array());
+    assert_eq!(evs[1].1["text"], "Refunds ");
+    let done = &evs[3].1;
+    assert_eq!(
+        (
+            done["usage"]["promptTokens"].as_u64(),
+            done["usage"]["completionTokens"].as_u64()
+        ),
+        (Some(50), Some(5))
+    );
+    let conv = done["convId"].as_str().unwrap();
+    let saved = app
+        .get(
+            &format!("/api/v1/agents/conversations/{conv}"),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(saved.body["messages"][1]["content"], "Refunds take 5 days.");
+    assert_eq!(saved.body["messages"][1]["id"], done["messageId"]);
+    let sent: Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(sent["stream"], true);
+}
+
+#[tokio::test]
+async fn when_the_model_fails_before_or_during_the_stream_an_error_event_ends_it_and_nothing_is_saved()
+ {
+    let server = llm("{\"error\": {\"message\": \"down\", \"type\": \"server_error\", \"param\": null, \"code\": null}}".into(), 500).await;
+    let (app, ada) = setup(openai_llm(&format!("{}/v1", server.uri()), 5)).await;
+    let res = app
+        .post(
+            "/api/v1/agents/customer-service/stream",
+            Some(&ada.access_token),
+            json!({"message": "Hi"}),
+        )
+        .await;
+    let evs = events(&res.body);
+    assert_eq!(
+        evs.first().map(|(n, _)| n.as_str()),
+        Some("sources"),
+        "{:?}",
+        res.body
+    );
+    let (last, data) = evs.last().unwrap();
+    assert_eq!(
+        (last.as_str(), data["code"].as_str()),
+        ("error", Some("llm_unavailable"))
+    );
+    assert_eq!(counts(&app).await, (0, 0));
+
+    let broken = [
+        chunk(json!({"content": "Half an ans"}), None),
+        "data: {\"choices\": [{\"delta\": \n\n".to_owned(),
+    ]
+    .concat();
+    let server = llm(broken, 200).await;
+    let (app, ada) = setup(openai_llm(&format!("{}/v1", server.uri()), 5)).await;
+    let res = app
+        .post(
+            "/api/v1/agents/customer-service/stream",
+            Some(&ada.access_token),
+            json!({"message": "Hi"}),
+        )
+        .await;
+    let names: Vec<String> = events(&res.body).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.first().map(String::as_str), Some("sources"));
+    assert_eq!(names.last().map(String::as_str), Some("error"), "{names:?}");
+    assert!(!names.contains(&"done".to_owned()));
+    assert_eq!(counts(&app).await, (0, 0), "a half answer is never saved");
+}
+
+#[tokio::test]
+async fn when_the_stream_is_asked_with_bad_input_a_wrong_role_or_another_tenants_conversation_it_is_a_plain_http_error()
+ {
+    let (app, ada) = setup(Llm::offline()).await;
+    let viewer = app.user("Viewer").await;
+    app.add_member(ada.workspace_id, viewer.id, Role::Viewer)
+        .await;
+    let ws = ada.workspace_id.to_string();
+    let denied = app
+        .send_with(
+            http::Method::POST,
+            "/api/v1/agents/customer-service/stream",
+            Some(&viewer.access_token),
+            Some(json!({"message": "hi"})),
+            &[("x-workspace-id", &ws)],
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post(
+            "/api/v1/agents/customer-service/stream",
+            Some(&ada.access_token),
+            json!({"message": ""})
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.post(
+            "/api/v1/agents/customer-service/stream",
+            None,
+            json!({"message": "hi"})
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let missing = app
+        .post(
+            "/api/v1/agents/customer-service/stream",
+            Some(&ada.access_token),
+            json!({"message": "hi", "convId": uuid::Uuid::new_v4()}),
+        )
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
+    // Offline, the stream still works end to end.
+    let ok = app
+        .post(
+            "/api/v1/agents/customer-service/stream",
+            Some(&ada.access_token),
+            json!({"message": "hi"}),
+        )
+        .await;
+    let names: Vec<String> = events(&ok.body).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.first().map(String::as_str), Some("sources"));
+    assert_eq!(names.last().map(String::as_str), Some("done"));
+}
+
+#[tokio::test]
+async fn when_the_turn_cannot_be_saved_the_error_event_carries_the_request_id_and_the_cause_is_logged()
+ {
+    let (app, ada) = setup(Llm::offline()).await;
+    // The database refuses the save, as it would a value it cannot store.
+    app.sql()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse_message() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'disk quota exceeded for messages'; END $$;
+             CREATE TRIGGER refuse_message BEFORE INSERT ON messages
+               FOR EACH ROW EXECUTE FUNCTION refuse_message();",
+        )
+        .await
+        .unwrap();
+    let (logs, _guard) = studio_testing::capture_logs();
+    let res = app
+        .send_with(
+            http::Method::POST,
+            "/api/v1/agents/customer-service/stream",
+            Some(&ada.access_token),
+            Some(json!({"message": "hi"})),
+            &[("x-request-id", "req-stream-save-1")],
+        )
+        .await;
+    let evs = events(&res.body);
+    let (last, data) = evs.last().unwrap();
+    assert_eq!(last, "error", "{:?}", res.body);
+    assert_eq!(data["code"], "internal");
+    assert_eq!(data["requestId"], "req-stream-save-1");
+    assert!(
+        !data["message"].as_str().unwrap().contains("disk quota"),
+        "the cause stays in the log"
+    );
+    let errors = logs.errors();
+    let logged = errors
+        .iter()
+        .find(|e| e["fields"]["request_id"] == "req-stream-save-1")
+        .unwrap_or_else(|| panic!("no error logged with the request id: {errors:?}"));
+    assert!(
+        logged["fields"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("disk quota exceeded for messages"),
+        "the cause chain is logged: {logged}"
+    );
+    assert_eq!(counts(&app).await, (0, 0), "nothing half-saved");
+}
+
+#[tokio::test]
+async fn when_the_workspace_turned_the_agent_off_run_and_stream_answer_agent_disabled() {
+    let (app, ada) = setup(Llm::offline()).await;
+    app.set_intake(
+        &ada,
+        json!({"companyName": "Acme", "subsystems": {"customerService": false, "escalation": true}}),
+    )
+    .await;
+    for route in [
+        "/api/v1/agents/customer-service/stream",
+        "/api/v1/agents/customer-service/run",
+    ] {
+        let res = app
+            .post(route, Some(&ada.access_token), json!({"message": "hi"}))
+            .await;
+        assert_eq!(
+            (res.status, res.code()),
+            (StatusCode::FORBIDDEN, "agent_disabled"),
+            "{route}: {:?}",
+            res.body
+        );
+        assert!(
+            res.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("subsystems.customerService")
+        );
+    }
+    assert_eq!(counts(&app).await, (0, 0));
+    // Turned back on, the agent answers again.
+    app.set_intake(
+        &ada,
+        json!({"companyName": "Acme", "subsystems": {"customerService": true, "escalation": true}}),
+    )
+    .await;
+    let res = app
+        .post(
+            "/api/v1/agents/customer-service/run",
+            Some(&ada.access_token),
+            json!({"message": "hi"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+}

@@ -1,0 +1,5 @@
+//! The cron function: the integration tests as one binary, a module per route
+//! file or concern (a route's test is in the module of its route file's name).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod jobs;

@@ -1,0 +1,10 @@
+//! The domain crate's adapters and rules against real services: the integration tests as one binary, a module per route
+//! file or concern (a route's test is in the module of its route file's name).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod migrations;
+mod quota;
+mod ratelimit;
+mod secrets;
+mod sentry;
+mod vectors;

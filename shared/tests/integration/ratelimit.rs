@@ -1,0 +1,75 @@
+//! The rate limiter against a real Redis behind an Upstash-REST-compatible endpoint, and in memory.
+
+use secrecy::SecretString;
+use std::time::{Duration, Instant};
+use studio::ratelimit::Limiter;
+use studio_testing::UpstashDouble;
+
+async fn window_suite(limiter: &Limiter) {
+    let key = format!("test:rl:{}", uuid::Uuid::new_v4().simple());
+    let window = Duration::from_millis(1500);
+    for i in 0..3 {
+        let d = limiter.check(&key, 3, window).await.unwrap();
+        assert!(d.allowed, "request {i} is within the limit");
+        assert_eq!(d.remaining, 2 - i);
+        assert!(d.reset <= window);
+    }
+    let refused = limiter.check(&key, 3, window).await.unwrap();
+    assert!(!refused.allowed, "the 4th request in the window is refused");
+    assert_eq!((refused.limit, refused.remaining), (3, 0));
+    assert!(refused.reset > Duration::ZERO && refused.reset <= window);
+    // At the window's edge the oldest request leaves and exactly one more is admitted.
+    tokio::time::sleep(refused.reset + Duration::from_millis(50)).await;
+    assert!(limiter.check(&key, 3, window).await.unwrap().allowed);
+    // Another key has its own window.
+    let other = format!("{key}:other");
+    assert!(limiter.check(&other, 3, window).await.unwrap().allowed);
+}
+
+#[tokio::test]
+async fn when_checked_through_upstash_the_window_holds_at_its_edge_in_one_round_trip_per_check() {
+    let upstash = UpstashDouble::start().await;
+    let limiter = Limiter::upstash(
+        &upstash.url,
+        SecretString::from(upstash.token.clone()),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let before = upstash.served();
+    window_suite(&limiter).await;
+    assert_eq!(
+        upstash.served() - before,
+        6,
+        "six checks, six HTTP requests"
+    );
+}
+
+#[tokio::test]
+async fn when_checked_in_memory_the_same_window_holds() {
+    window_suite(&Limiter::memory()).await;
+}
+
+#[tokio::test]
+async fn when_upstash_is_down_or_refuses_the_token_the_check_fails_fast_and_says_why() {
+    let down = Limiter::upstash(
+        "http://127.0.0.1:9",
+        SecretString::from("t".to_owned()),
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let started = Instant::now();
+    assert!(down.check("k", 1, Duration::from_secs(1)).await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let upstash = UpstashDouble::start().await;
+    let wrong = Limiter::upstash(
+        &upstash.url,
+        SecretString::from("wrong".to_owned()),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let err = wrong
+        .check("k", 1, Duration::from_secs(1))
+        .await
+        .expect_err("unauthorized");
+    assert!(err.to_string().contains("401"), "{err}");
+}
