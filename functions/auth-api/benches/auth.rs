@@ -28,6 +28,24 @@ fn bench_routes() -> Router<AppState> {
                 StatusCode::NO_CONTENT
             }),
         )
+        // The same round trip behind the same layers with the same token, but no workspace check: what the
+        // check adds is `token_and_workspace_check` minus this (the rate-limit layer verifies the token
+        // for the tenant's budget either way).
+        .route(
+            "/baseline_typed",
+            get(|State(state): State<AppState>| async move {
+                let client = state.db.get().await.unwrap();
+                let id = uuid::Uuid::nil();
+                client
+                    .query_typed(
+                        "SELECT $1::uuid",
+                        &[(&id, tokio_postgres::types::Type::UUID)],
+                    )
+                    .await
+                    .unwrap();
+                StatusCode::NO_CONTENT
+            }),
+        )
         // Token verification + workspace membership check (one round trip), as every tenant route does.
         .route(
             "/tenant",
@@ -67,6 +85,10 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("per_request");
     group.bench_function("db_round_trip_baseline", |b| {
         b.to_async(&rt).iter(call("/baseline", None))
+    });
+    group.bench_function("db_round_trip_typed_with_token", |b| {
+        b.to_async(&rt)
+            .iter(call("/baseline_typed", Some(user.access_token.clone())))
     });
     group.bench_function("token_and_workspace_check", |b| {
         b.to_async(&rt)

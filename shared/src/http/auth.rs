@@ -14,6 +14,32 @@ pub struct AuthUser {
     pub token_workspace: Option<Uuid>,
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer(header: &http::HeaderValue) -> Option<&str> {
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+impl AuthUser {
+    /// The caller an access token names, once verified; recorded on the request's log span.
+    pub(crate) fn verify(state: &AppState, token: &str) -> Result<Self, ApiError> {
+        let claims = state.jwt.verify(token)?;
+        let user = AuthUser {
+            user_id: claims.sub,
+            token_workspace: claims.wid,
+        };
+        tracing::Span::current().record("user_id", tracing::field::display(user.user_id));
+        Ok(user)
+    }
+}
+
 impl<S> FromRequestParts<S> for AuthUser
 where
     AppState: FromRef<S>,
@@ -22,7 +48,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
+        // Verified once per request: by the rate-limit layer (which needs the tenant) or here.
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(*user);
         }
@@ -32,24 +58,10 @@ where
             .ok_or_else(|| {
                 ApiError::unauthorized("Send an access token: Authorization: Bearer <token>.")
             })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("The Authorization header must be: Bearer <token>.")
-            })?;
-        let claims = state.jwt.verify(token)?;
-        let user = AuthUser {
-            user_id: claims.sub,
-            token_workspace: claims.wid,
-        };
-        tracing::Span::current().record("user_id", tracing::field::display(user.user_id));
+        let token = bearer(header).ok_or_else(|| {
+            ApiError::unauthorized("The Authorization header must be: Bearer <token>.")
+        })?;
+        let user = AuthUser::verify(&AppState::from_ref(state), token)?;
         parts.extensions.insert(user);
         Ok(user)
     }

@@ -12,6 +12,7 @@
 //! `RateLimit-Reset`, and a refusal is `429 rate_limited` with `Retry-After`.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::http::auth::{AuthUser, bearer};
 use crate::ratelimit::Decision;
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -66,18 +67,15 @@ fn purpose(path: &str) -> Purpose {
 }
 
 /// The tenant a request counts against: the workspace its verified token names, else its user (always
-/// its user for [`Purpose::Account`]). An unverified header never chooses whose budget is spent.
-fn tenant_key(state: &AppState, req: &Request, purpose: Purpose) -> Option<String> {
-    let token = req
-        .headers()
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?;
-    let claims = state.jwt.verify(token.trim()).ok()?;
-    Some(match claims.wid {
+/// its user for [`Purpose::Account`]). An unverified header never chooses whose budget is spent. The
+/// verified caller is kept on the request, so that [`AuthUser`] does not verify the token again.
+fn tenant_key(state: &AppState, req: &mut Request, purpose: Purpose) -> Option<String> {
+    let token = bearer(req.headers().get(http::header::AUTHORIZATION)?)?;
+    let user = AuthUser::verify(state, token).ok()?;
+    req.extensions_mut().insert(user);
+    Some(match user.token_workspace {
         Some(wid) if purpose == Purpose::Api => format!("ws:{wid}"),
-        _ => format!("user:{}", claims.sub),
+        _ => format!("user:{}", user.user_id),
     })
 }
 
@@ -94,13 +92,11 @@ fn set_headers(response: &mut Response, d: &Decision) {
         ("ratelimit-remaining", d.remaining),
         ("ratelimit-reset", reset),
     ] {
-        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
-            h.insert(name, v);
-        }
+        h.insert(name, HeaderValue::from(value));
     }
 }
 
-pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     if exempt(&path) {
         return next.run(req).await;
@@ -119,7 +115,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         checks.push((format!("rl:auth:ip:{ip}"), rl.auth_per_ip_per_minute));
     } else {
         checks.push((format!("rl:api:ip:{ip}"), rl.api_per_ip_per_minute));
-        if let Some(tenant) = tenant_key(&state, &req, purpose) {
+        if let Some(tenant) = tenant_key(&state, &mut req, purpose) {
             checks.push((format!("rl:api:{tenant}"), rl.api_per_tenant_per_minute));
         }
     }

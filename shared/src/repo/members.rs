@@ -46,13 +46,12 @@ pub async fn role_in_active_workspace(
     user: Uuid,
 ) -> Result<Option<Membership>, crate::ApiError> {
     // Typed and unnamed: one round trip, no server-side prepared statement (this runs on every request,
-    // and named statements would pin RDS Proxy / PgBouncer connections).
+    // and named statements would pin RDS Proxy / PgBouncer connections). The query itself is in the
+    // function (migration V10), whose plan the session keeps: planning it per request cost more than
+    // running it.
     let row = db
         .query_typed_opt(
-            "SELECT m.role, w.suspended_at IS NOT NULL AS suspended FROM workspace_members m
-               JOIN workspaces w ON w.id = m.workspace_id
-               JOIN users u ON u.id = m.user_id
-              WHERE m.workspace_id = $1 AND m.user_id = $2 AND w.deleted_at IS NULL AND u.deleted_at IS NULL",
+            "SELECT role, suspended FROM studio_membership($1, $2)",
             &[(&workspace, Type::UUID), (&user, Type::UUID)],
         )
         .await?;

@@ -60,7 +60,83 @@ pub async fn find_active_by_email(
 
 pub async fn find_active(db: &impl GenericClient, id: Uuid) -> Result<Option<UserRow>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
-    Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(from_row))
+    Ok(db
+        .query_typed_opt(&sql, &[(&id, Type::UUID)])
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+/// What `GET /auth/me` shows, read in one statement: the account, its default workspace (the last one
+/// chosen while still a member, else the oldest membership) and its active memberships, oldest first.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub default_workspace_id: Option<Uuid>,
+    pub memberships: Vec<AccountMembership>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountMembership {
+    pub workspace_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    /// As stored; [`crate::ids::Role::from_db`] reads it.
+    pub role: String,
+}
+
+/// The active account `id` with up to `limit` memberships, in one round trip; `None` when the account
+/// does not exist (or was deleted).
+pub async fn account(
+    db: &impl GenericClient,
+    id: Uuid,
+    limit: i64,
+) -> Result<Option<Account>, Error> {
+    let rows = db
+        .query_typed(
+            "SELECT u.id, u.email::text AS email, u.name, d.workspace_id AS default_workspace_id,
+                    mw.workspace_id, mw.name AS workspace_name, mw.slug, mw.role
+               FROM users u
+               LEFT JOIN LATERAL (
+                    SELECT m.workspace_id FROM workspace_members m
+                      JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
+                     WHERE m.user_id = u.id
+                     ORDER BY (m.workspace_id = u.last_workspace_id) IS TRUE DESC, m.created_at, m.workspace_id
+                     LIMIT 1) d ON true
+               LEFT JOIN LATERAL (
+                    SELECT m.workspace_id, w.name, w.slug, m.role, m.created_at FROM workspace_members m
+                      JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
+                     WHERE m.user_id = u.id
+                     ORDER BY m.created_at, m.workspace_id
+                     LIMIT $2) mw ON true
+              WHERE u.id = $1 AND u.deleted_at IS NULL
+              ORDER BY mw.created_at, mw.workspace_id",
+            &[(&id, Type::UUID), (&limit, Type::INT8)],
+        )
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut account = Account {
+        id: first.get("id"),
+        email: first.get("email"),
+        name: first.get("name"),
+        default_workspace_id: first.get("default_workspace_id"),
+        memberships: Vec::with_capacity(rows.len()),
+    };
+    for row in &rows {
+        if let Some(workspace_id) = row.get::<_, Option<Uuid>>("workspace_id") {
+            account.memberships.push(AccountMembership {
+                workspace_id,
+                name: row.get("workspace_name"),
+                slug: row.get("slug"),
+                role: row.get("role"),
+            });
+        }
+    }
+    Ok(Some(account))
 }
 
 pub async fn set_last_workspace(

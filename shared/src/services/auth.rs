@@ -302,27 +302,29 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
 pub async fn me(state: &AppState, user_id: Uuid) -> Result<MeResponse, ApiError> {
     const MAX_LISTED: i64 = 1000;
     let client = state.db.get().await?;
-    let user = repo::users::find_active(&**client, user_id)
+    let account = repo::users::account(&**client, user_id, MAX_LISTED)
         .await?
         .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;
-    let rows = repo::workspaces::list_for_user(&**client, user_id, None, MAX_LISTED).await?;
-    let workspaces = rows
+    let workspaces = account
+        .memberships
         .into_iter()
-        .map(|r| {
+        .map(|m| {
             Ok(MyWorkspace {
-                role: r.role()?,
-                id: r.workspace.id,
-                name: r.workspace.name,
-                slug: r.workspace.slug,
+                role: Role::from_db(&m.role)?,
+                id: m.workspace_id,
+                name: m.name,
+                slug: m.slug,
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    let default_workspace_id =
-        repo::members::default_workspace(&**client, user_id, user.last_workspace_id).await?;
     Ok(MeResponse {
-        user: user_view(&user),
+        user: UserView {
+            id: account.id,
+            email: account.email,
+            name: account.name,
+        },
         workspaces,
-        default_workspace_id,
+        default_workspace_id: account.default_workspace_id,
     })
 }
 
