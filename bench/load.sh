@@ -63,3 +63,7 @@ WRK_BODY='{"query":"how long do refunds take","limit":5}' run "POST /api/v1/agen
 # allowDuplicates: the same body every time, stored every time (otherwise all but the first are skipped).
 WRK_BODY='{"documents":[{"title":"Load","content":"A short document written by the load test."}],"allowDuplicates":true}' \
   run "POST /api/v1/agents/ingest" -s bench/post.lua "$BASE/api/v1/agents/ingest"
+
+# Last, the authenticated read against the Express peer (its own devserver and database, pool of 10 each).
+echo
+bash bench/peer.sh
