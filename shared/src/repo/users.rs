@@ -96,23 +96,9 @@ pub async fn account(
 ) -> Result<Option<Account>, Error> {
     let rows = db
         .query_typed(
-            "SELECT u.id, u.email::text AS email, u.name, d.workspace_id AS default_workspace_id,
-                    mw.workspace_id, mw.name AS workspace_name, mw.slug, mw.role
-               FROM users u
-               LEFT JOIN LATERAL (
-                    SELECT m.workspace_id FROM workspace_members m
-                      JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
-                     WHERE m.user_id = u.id
-                     ORDER BY (m.workspace_id = u.last_workspace_id) IS TRUE DESC, m.created_at, m.workspace_id
-                     LIMIT 1) d ON true
-               LEFT JOIN LATERAL (
-                    SELECT m.workspace_id, w.name, w.slug, m.role, m.created_at FROM workspace_members m
-                      JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
-                     WHERE m.user_id = u.id
-                     ORDER BY m.created_at, m.workspace_id
-                     LIMIT $2) mw ON true
-              WHERE u.id = $1 AND u.deleted_at IS NULL
-              ORDER BY mw.created_at, mw.workspace_id",
+            // The statement is the function's (migration V10), whose plan the session keeps.
+            "SELECT id, email, name, default_workspace_id, workspace_id, workspace_name, slug, role
+               FROM studio_account($1, $2)",
             &[(&id, Type::UUID), (&limit, Type::INT8)],
         )
         .await?;
