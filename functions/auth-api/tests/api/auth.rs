@@ -255,7 +255,7 @@ async fn when_the_email_is_unknown_login_still_pays_for_an_argon2_verification()
     register(&app, "tim@example.com").await;
     async fn time(app: &TestApp, email: &str) -> Duration {
         let start = Instant::now();
-        for _ in 0..4 {
+        for _ in 0..2 {
             let res = app
                 .post(
                     "/api/v1/auth/login",
@@ -267,8 +267,13 @@ async fn when_the_email_is_unknown_login_still_pays_for_an_argon2_verification()
         }
         start.elapsed()
     }
-    let known = time(&app, "tim@example.com").await;
-    let unknown = time(&app, "nobody@example.com").await;
+    // The fastest of three alternating samples each, so that a moment of load on a shared machine does not
+    // decide it (12 logins stay within the credential routes' 20 a minute).
+    let (mut known, mut unknown) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        known = known.min(time(&app, "tim@example.com").await);
+        unknown = unknown.min(time(&app, "nobody@example.com").await);
+    }
     // Skipping argon2 would make the unknown path ~100x faster; equal work keeps it within noise.
     assert!(
         unknown * 2 > known,

@@ -95,6 +95,29 @@ async fn openai_setup() -> (
     (server, double, app, k, user)
 }
 
+/// The agents routes over the OpenAI double at `server`, the worker indexing `piece_chunks` chunks a
+/// piece, and a member to ingest with.
+async fn app_over(server: &MockServer, piece_chunks: usize) -> (TestApp, KnowledgeState, TestUser) {
+    let (queue, _rx) = local_queue();
+    let (app, k) = knowledge_app_with(
+        openai_embedder(&format!("{}/v1", server.uri()), DIM),
+        Llm::offline(),
+        queue,
+        agents_api::routes(),
+        &[("INGEST_PIECE_CHUNKS", &piece_chunks.to_string())],
+    )
+    .await;
+    let ada = app.user("Ada").await;
+    (app, k, ada)
+}
+
+/// `n` policies of one chunk each.
+fn policies(n: usize) -> serde_json::Value {
+    (0..n)
+        .map(|i| json!({"title": format!("Policy {i}"), "content": format!("Policy number {i} covers case {i}.")}))
+        .collect()
+}
+
 #[tokio::test]
 async fn when_a_batch_holds_a_poison_message_only_it_fails_and_its_batch_mates_are_indexed() {
     let (queue, _rx) = local_queue();
@@ -462,21 +485,9 @@ async fn when_many_documents_are_ingested_they_become_ready_piece_by_piece_not_a
         })
         .mount(&server)
         .await;
-    let (queue, _rx) = local_queue();
     // One chunk per document, three chunks per piece: four pieces of three documents.
-    let (app, k) = knowledge_app_with(
-        openai_embedder(&format!("{}/v1", server.uri()), DIM),
-        Llm::offline(),
-        queue,
-        agents_api::routes(),
-        &[("INGEST_PIECE_CHUNKS", "3")],
-    )
-    .await;
-    let ada = app.user("Ada").await;
-    let docs: Vec<serde_json::Value> = (0..12)
-        .map(|i| json!({"title": format!("Policy {i}"), "content": format!("Policy number {i} covers case {i}.")}))
-        .collect();
-    let (body, accepted) = accept(&app, &ada, json!(docs)).await;
+    let (app, k, ada) = app_over(&server, 3).await;
+    let (body, accepted) = accept(&app, &ada, policies(12)).await;
     let worker = {
         let k = k.clone();
         tokio::spawn(async move { ingest_worker::handle(&k, event(&[(body, 1)])).await })
@@ -553,20 +564,8 @@ async fn when_a_later_piece_cannot_be_embedded_the_ready_documents_stay_ready_an
         .with_priority(3)
         .mount(&server)
         .await;
-    let (queue, _rx) = local_queue();
-    let (app, k) = knowledge_app_with(
-        openai_embedder(&format!("{}/v1", server.uri()), DIM),
-        Llm::offline(),
-        queue,
-        agents_api::routes(),
-        &[("INGEST_PIECE_CHUNKS", "2")],
-    )
-    .await;
-    let ada = app.user("Ada").await;
-    let docs: Vec<serde_json::Value> = (0..5)
-        .map(|i| json!({"title": format!("Policy {i}"), "content": format!("Policy number {i} covers case {i}.")}))
-        .collect();
-    let (body, accepted) = accept(&app, &ada, json!(docs)).await;
+    let (app, k, ada) = app_over(&server, 2).await;
+    let (body, accepted) = accept(&app, &ada, policies(5)).await;
 
     let first = ingest_worker::handle(&k, event(&[(body.clone(), 1)])).await;
     assert_eq!(first.batch_item_failures.len(), 1, "retried by the queue");
