@@ -33,6 +33,19 @@ impl Modify for BearerAuth {
     }
 }
 
+/// A JSON response whose body is the component schema `schema`.
+fn json_response(description: &str, schema: &str) -> utoipa::openapi::Response {
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name(schema)))
+                .build(),
+        )
+        .build()
+}
+
 /// A function's health route (liveness and database reachability, answered by
 /// [`crate::http::health`]) as its document lists it: add it with `modifiers(&HEALTH)` and route
 /// `HEALTH.path` to `get(studio::http::health)`.
@@ -47,18 +60,7 @@ pub struct HealthRoute {
 impl Modify for HealthRoute {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let health = || {
-            ResponseBuilder::new()
-                .description("")
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Health")))
-                        .build(),
-                )
-                .build()
-        };
+        let health = || json_response("", "Health");
         let operation = OperationBuilder::new()
             .tag(self.tag)
             .summary(Some(self.summary))
@@ -112,20 +114,8 @@ pub fn merged(
 /// the rate limit (429) and a database that is down (503). Added where the route does not document them
 /// itself, so the document says every status a client can see.
 fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{PathItem, Ref, RefOr, ResponseBuilder, path::Operation};
-    let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    utoipa::openapi::ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                        .build(),
-                )
-                .build(),
-        )
-    };
+    use utoipa::openapi::{PathItem, RefOr, path::Operation};
+    let error = |description: &str| RefOr::T(json_response(description, "ErrorBody"));
     for (path, item) in doc.paths.paths.iter_mut() {
         let PathItem {
             get,
@@ -184,19 +174,13 @@ fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
 pub mod answers {
     use std::collections::BTreeMap;
     use utoipa::IntoResponses;
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+    use utoipa::openapi::{RefOr, Response};
 
     fn errors(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
         statuses
             .iter()
             .map(|status| {
-                let body = ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build();
-                let response = ResponseBuilder::new()
-                    .description("")
-                    .content("application/json", body)
-                    .build();
+                let response = super::json_response("", "ErrorBody");
                 (status.to_string(), RefOr::T(response))
             })
             .collect()

@@ -34,10 +34,7 @@ pub fn single_line(value: &str) -> Result<(), validator::ValidationError> {
             format!("must not contain {}", describe_control(c)),
         ));
     }
-    if value.trim().is_empty() {
-        return Err(rule("blank", "must not be blank".into()));
-    }
-    Ok(())
+    not_blank(value)
 }
 
 /// Free text (messages, document content, intake texts): tabs and line breaks are kept, every other
@@ -55,20 +52,16 @@ pub fn free_text(value: &str) -> Result<(), validator::ValidationError> {
     }
 }
 
-/// Free text that must also say something.
-pub fn free_text_not_blank(value: &str) -> Result<(), validator::ValidationError> {
-    free_text(value)?;
+/// Refuses a value that is empty once trimmed.
+fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
     if value.trim().is_empty() {
         return Err(rule("blank", "must not be blank".into()));
     }
     Ok(())
 }
 
-/// Rejects strings that are empty once trimmed (for names and titles).
-pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
-    if value.trim().is_empty() {
-        Err(validator::ValidationError::new("blank").with_message("must not be blank".into()))
-    } else {
-        Ok(())
-    }
+/// Free text that must also say something.
+pub fn free_text_not_blank(value: &str) -> Result<(), validator::ValidationError> {
+    free_text(value)?;
+    not_blank(value)
 }
