@@ -135,9 +135,7 @@ impl Queue {
                     .message_body(body)
                     .send()
                     .await
-                    .map_err(|e| {
-                        anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e))
-                    })?;
+                    .map_err(sqs_error)?;
                 Ok(())
             }
             Queue::Local(tx) => tx
@@ -159,9 +157,7 @@ impl Queue {
                     .visibility_timeout(i32::try_from(delay.as_secs()).unwrap_or(i32::MAX))
                     .send()
                     .await
-                    .map_err(|e| {
-                        anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e))
-                    })?;
+                    .map_err(sqs_error)?;
                 Ok(())
             }
             Queue::Local(_) => Ok(()),

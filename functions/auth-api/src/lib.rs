@@ -56,11 +56,7 @@ pub struct ApiDoc;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterRequest {
     #[serde(deserialize_with = "studio::text::email::trimmed")]
-    #[validate(
-        email(message = "must be an email address"),
-        length(max = 254, message = "must be at most 254 characters"),
-        custom(function = "single_line")
-    )]
+    #[validate(custom(function = "studio::text::email::new_address"))]
     pub email: String,
     /// 8 to 128 characters.
     #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
@@ -82,10 +78,7 @@ pub struct RegisterRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoginRequest {
     #[serde(deserialize_with = "studio::text::email::trimmed")]
-    #[validate(
-        length(min = 1, max = 254, message = "must be 1 to 254 characters"),
-        custom(function = "single_line")
-    )]
+    #[validate(custom(function = "studio::text::email::known_address"))]
     pub email: String,
     #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
     pub password: String,
@@ -119,10 +112,7 @@ pub struct DefaultWorkspaceRequest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ForgotPasswordRequest {
     #[serde(deserialize_with = "studio::text::email::trimmed")]
-    #[validate(
-        length(min = 1, max = 254, message = "must be 1 to 254 characters"),
-        custom(function = "single_line")
-    )]
+    #[validate(custom(function = "studio::text::email::known_address"))]
     pub email: String,
 }
 

@@ -243,11 +243,7 @@ async fn billing(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InviteRequest {
     #[serde(deserialize_with = "studio::text::email::trimmed")]
-    #[validate(
-        email(message = "must be an email address"),
-        length(max = 254, message = "must be at most 254 characters"),
-        custom(function = "single_line")
-    )]
+    #[validate(custom(function = "studio::text::email::new_address"))]
     pub email: String,
     /// viewer, member, admin, or owner (only an owner invites an owner)
     pub role: Role,

@@ -45,7 +45,7 @@ impl Passwords {
     }
 
     /// Hashes a password into a PHC string.
-    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             inner
@@ -54,7 +54,9 @@ impl Passwords {
                 .map(|h| h.to_string())
                 .map_err(|e| anyhow!("hashing a password: {e}"))
         })
-        .await?
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(PasswordError)
     }
 
     /// True when `password` matches `stored`. With `stored = None` (unknown account) the same work is
@@ -63,12 +65,26 @@ impl Passwords {
         &self,
         password: SecretString,
         stored: Option<String>,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool, PasswordError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             inner.verify_blocking(password.expose_secret(), stored.as_deref())
         })
-        .await?
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(PasswordError)
+    }
+}
+
+/// Hashing or checking a password failed (a stored hash that is not a PHC string, or the hashing
+/// thread lost): always our fault, so a request answers 500 with it as the logged cause.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct PasswordError(#[from] anyhow::Error);
+
+impl From<PasswordError> for crate::error::ApiError {
+    fn from(e: PasswordError) -> Self {
+        Self::internal(e)
     }
 }
 

@@ -87,6 +87,24 @@ impl Llm {
         &self.model
     }
 
+    /// The chat-completion request for these messages; a streamed one asks for the usage at its end.
+    fn request(
+        &self,
+        messages: &[Message],
+        stream: bool,
+    ) -> Result<CreateChatCompletionRequest, LlmError> {
+        let mut body = serde_json::json!({
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+        });
+        if stream {
+            body["stream"] = true.into();
+            body["stream_options"] = serde_json::json!({"include_usage": true});
+        }
+        serde_json::from_value(body).map_err(LlmError::Request)
+    }
+
     /// Answers the prompt; the offline kind answers from `context` alone.
     pub async fn complete(
         &self,
@@ -96,13 +114,7 @@ impl Llm {
         match &self.kind {
             Kind::Offline => Ok(extractive(context)),
             Kind::OpenAi(client) => {
-                let request: CreateChatCompletionRequest =
-                    serde_json::from_value(serde_json::json!({
-                        "model": self.model,
-                        "messages": messages,
-                        "temperature": self.temperature,
-                    }))
-                    .map_err(LlmError::Request)?;
+                let request = self.request(messages, false)?;
                 let response: CreateChatCompletionResponse =
                     client.chat().create(request).await.map_err(LlmError::Api)?;
                 let text = response
@@ -153,15 +165,7 @@ impl Llm {
                 Ok(Box::pin(futures::stream::iter(words)))
             }
             Kind::OpenAi(client) => {
-                let request: CreateChatCompletionRequest =
-                    serde_json::from_value(serde_json::json!({
-                        "model": self.model,
-                        "messages": messages,
-                        "temperature": self.temperature,
-                        "stream": true,
-                        "stream_options": {"include_usage": true},
-                    }))
-                    .map_err(LlmError::Request)?;
+                let request = self.request(messages, true)?;
                 let stream = client
                     .chat()
                     .create_stream(request)

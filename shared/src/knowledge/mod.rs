@@ -15,4 +15,4 @@ pub mod vectors;
 pub use embedder::Embedder;
 pub use llm::Llm;
 pub use queue::Queue;
-pub use vectors::{ChunkPoint, SearchHit, VectorStore};
+pub use vectors::{ChunkPoint, SearchHit, VectorQuery, VectorStore};

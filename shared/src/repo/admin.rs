@@ -37,7 +37,10 @@ pub async fn counts(db: &impl GenericClient) -> Result<PlatformCounts, Error> {
     })
 }
 
-#[derive(Debug, Clone)]
+/// A workspace in the operators' directory, as the admin API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AdminWorkspaceView)]
 pub struct AdminWorkspaceRow {
     pub id: Uuid,
     pub name: String,
@@ -48,7 +51,12 @@ pub struct AdminWorkspaceRow {
     pub suspended_reason: Option<String>,
     pub members: i64,
     pub created_at: DateTime<Utc>,
+    /// When its owner deleted it; null for a live workspace.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// A deleted workspace can be restored until then; the `purge-deleted` job hard-deletes it on its
+    /// first run after (`deletedAt` + `SOFT_DELETE_RETENTION_DAYS`). Null for a live workspace. A policy,
+    /// not a column: the admin service sets it from the retention.
+    pub purge_after: Option<DateTime<Utc>>,
 }
 
 const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.slug, w.plan, w.billing_status, w.suspended_at, w.suspended_reason, w.created_at, w.deleted_at,
@@ -66,6 +74,7 @@ fn workspace_row(r: &Row) -> AdminWorkspaceRow {
         members: r.get("members"),
         created_at: r.get("created_at"),
         deleted_at: r.get("deleted_at"),
+        purge_after: None,
     }
 }
 

@@ -34,16 +34,21 @@ pub async fn record(db: &impl GenericClient, entry: &Entry<'_>) -> Result<(), Er
     .map(drop)
 }
 
-#[derive(Debug, Clone)]
+/// One recorded action, as the admin API lists it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AuditEntryView)]
 pub struct AuditRow {
     pub id: i64,
     pub at: DateTime<Utc>,
+    /// admin_key or platform_admin
     pub actor_kind: String,
     pub actor_user_id: Option<Uuid>,
     pub actor_email: Option<String>,
     pub action: String,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
     pub request_id: Option<String>,
 }

@@ -70,9 +70,12 @@ pub async fn insert(
     user: Uuid,
     title: &str,
 ) -> Result<(), Error> {
-    db.execute(
+    super::change_one(
+        db,
         "INSERT INTO conversations (id, workspace_id, user_id, title) VALUES ($1, $2, $3, $4)",
-        &[&id, workspace.as_uuid(), &user, &title],
+        workspace,
+        id,
+        &[&user, &title],
     )
     .await
     .map(drop)
@@ -83,15 +86,17 @@ pub async fn get(
     workspace: WorkspaceId,
     id: Uuid,
 ) -> Result<Option<ConversationRow>, Error> {
-    Ok(db
-        .query_opt(
-            "SELECT id, title, user_id, created_at, updated_at, escalated_at FROM conversations
+    Ok(super::read_one(
+        db,
+        "SELECT id, title, user_id, created_at, updated_at, escalated_at FROM conversations
               WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
-            &[&id, workspace.as_uuid()],
-        )
-        .await?
-        .as_ref()
-        .map(conversation))
+        workspace,
+        id,
+        &[],
+    )
+    .await?
+    .as_ref()
+    .map(conversation))
 }
 
 /// Newest activity first, before the cursor `(updated_at, id)`.
@@ -122,15 +127,17 @@ pub async fn rename(
     id: Uuid,
     title: &str,
 ) -> Result<Option<ConversationRow>, Error> {
-    Ok(db
-        .query_opt(
-            "UPDATE conversations SET title = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL
+    Ok(super::read_one(
+        db,
+        "UPDATE conversations SET title = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL
              RETURNING id, title, user_id, created_at, updated_at, escalated_at",
-            &[&id, workspace.as_uuid(), &title],
-        )
-        .await?
-        .as_ref()
-        .map(conversation))
+        workspace,
+        id,
+        &[&title],
+    )
+    .await?
+    .as_ref()
+    .map(conversation))
 }
 
 pub async fn soft_delete(
@@ -138,13 +145,14 @@ pub async fn soft_delete(
     workspace: WorkspaceId,
     id: Uuid,
 ) -> Result<bool, Error> {
-    Ok(db
-        .execute(
-            "UPDATE conversations SET deleted_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
-            &[&id, workspace.as_uuid()],
-        )
-        .await?
-        == 1)
+    super::change_one(
+        db,
+        "UPDATE conversations SET deleted_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+        workspace,
+        id,
+        &[],
+    )
+    .await
 }
 
 pub async fn touch(db: &impl GenericClient, workspace: WorkspaceId, id: Uuid) -> Result<(), Error> {
@@ -239,16 +247,18 @@ pub async fn assistant_message(
     workspace: WorkspaceId,
     id: Uuid,
 ) -> Result<Option<MessageRow>, Error> {
-    Ok(db
-        .query_opt(
-            "SELECT m.id, m.conversation_id, m.role, m.content, m.sources, m.created_at, NULL::text AS rating
+    Ok(super::read_one(
+        db,
+        "SELECT m.id, m.conversation_id, m.role, m.content, m.sources, m.created_at, NULL::text AS rating
                FROM messages m JOIN conversations c ON c.id = m.conversation_id
               WHERE m.id = $1 AND m.workspace_id = $2 AND m.role = 'assistant' AND c.deleted_at IS NULL",
-            &[&id, workspace.as_uuid()],
-        )
-        .await?
-        .as_ref()
-        .map(message))
+        workspace,
+        id,
+        &[],
+    )
+    .await?
+    .as_ref()
+    .map(message))
 }
 
 pub async fn upsert_feedback(
@@ -275,14 +285,16 @@ pub async fn lock_for_escalation(
     workspace: WorkspaceId,
     id: Uuid,
 ) -> Result<Option<(Option<String>, Option<DateTime<Utc>>)>, Error> {
-    Ok(db
-        .query_opt(
-            "SELECT title, escalated_at FROM conversations
+    Ok(super::read_one(
+        db,
+        "SELECT title, escalated_at FROM conversations
               WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE",
-            &[&id, workspace.as_uuid()],
-        )
-        .await?
-        .map(|r| (r.get(0), r.get(1))))
+        workspace,
+        id,
+        &[],
+    )
+    .await?
+    .map(|r| (r.get(0), r.get(1))))
 }
 
 pub async fn mark_escalated(

@@ -62,9 +62,12 @@ pub async fn insert_ingestion(
     count: i32,
     skipped: &serde_json::Value,
 ) -> Result<(), Error> {
-    db.execute(
+    super::change_one(
+        db,
         "INSERT INTO ingestions (id, workspace_id, created_by, document_count, skipped) VALUES ($1, $2, $3, $4, $5)",
-        &[&id, workspace.as_uuid(), &created_by, &count, skipped],
+        workspace,
+        id,
+        &[&created_by, &count, skipped],
     )
     .await
     .map(drop)
@@ -76,13 +79,15 @@ pub async fn ingestion_skipped(
     workspace: WorkspaceId,
     id: Uuid,
 ) -> Result<Option<serde_json::Value>, Error> {
-    Ok(db
-        .query_opt(
-            "SELECT skipped FROM ingestions WHERE id = $1 AND workspace_id = $2",
-            &[&id, workspace.as_uuid()],
-        )
-        .await?
-        .map(|r| r.get(0)))
+    Ok(super::read_one(
+        db,
+        "SELECT skipped FROM ingestions WHERE id = $1 AND workspace_id = $2",
+        workspace,
+        id,
+        &[],
+    )
+    .await?
+    .map(|r| r.get(0)))
 }
 
 /// Serialises the workspace's ingestions until the end of the caller's transaction, so that a duplicate
@@ -156,8 +161,7 @@ pub async fn get(
     let sql = format!(
         "SELECT {COLUMNS} FROM kb_documents WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL"
     );
-    Ok(db
-        .query_opt(&sql, &[&id, workspace.as_uuid()])
+    Ok(super::read_one(db, &sql, workspace, id, &[])
         .await?
         .as_ref()
         .map(from_row))
@@ -169,13 +173,15 @@ pub async fn content(
     workspace: WorkspaceId,
     id: Uuid,
 ) -> Result<Option<String>, Error> {
-    Ok(db
-        .query_opt(
-            "SELECT content FROM kb_documents WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
-            &[&id, workspace.as_uuid()],
-        )
-        .await?
-        .map(|r| r.get(0)))
+    Ok(super::read_one(
+        db,
+        "SELECT content FROM kb_documents WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+        workspace,
+        id,
+        &[],
+    )
+    .await?
+    .map(|r| r.get(0)))
 }
 
 pub async fn for_ingestion(
@@ -225,14 +231,15 @@ pub async fn start_processing(
     workspace: WorkspaceId,
     id: Uuid,
 ) -> Result<bool, Error> {
-    Ok(db
-        .execute(
-            "UPDATE kb_documents SET status = 'processing', attempts = attempts + 1, error = NULL, updated_at = now()
+    super::change_one(
+        db,
+        "UPDATE kb_documents SET status = 'processing', attempts = attempts + 1, error = NULL, updated_at = now()
               WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL AND status <> 'ready'",
-            &[&id, workspace.as_uuid()],
-        )
-        .await?
-        == 1)
+        workspace,
+        id,
+        &[],
+    )
+    .await
 }
 
 pub async fn mark_ready(
@@ -241,10 +248,13 @@ pub async fn mark_ready(
     id: Uuid,
     chunks: i32,
 ) -> Result<(), Error> {
-    db.execute(
+    super::change_one(
+        db,
         "UPDATE kb_documents SET status = 'ready', chunk_count = $3, error = NULL, updated_at = now()
           WHERE id = $1 AND workspace_id = $2",
-        &[&id, workspace.as_uuid(), &chunks],
+        workspace,
+        id,
+        &[&chunks],
     )
     .await
     .map(drop)
@@ -256,10 +266,13 @@ pub async fn mark_failed(
     id: Uuid,
     reason: &str,
 ) -> Result<(), Error> {
-    db.execute(
+    super::change_one(
+        db,
         "UPDATE kb_documents SET status = 'failed', error = $3, updated_at = now()
           WHERE id = $1 AND workspace_id = $2 AND status <> 'ready'",
-        &[&id, workspace.as_uuid(), &reason],
+        workspace,
+        id,
+        &[&reason],
     )
     .await
     .map(drop)
@@ -273,10 +286,13 @@ pub async fn mark_retrying(
     id: Uuid,
     reason: &str,
 ) -> Result<(), Error> {
-    db.execute(
+    super::change_one(
+        db,
         "UPDATE kb_documents SET status = 'pending', error = $3, updated_at = now()
           WHERE id = $1 AND workspace_id = $2 AND status IN ('pending', 'processing')",
-        &[&id, workspace.as_uuid(), &reason],
+        workspace,
+        id,
+        &[&reason],
     )
     .await
     .map(drop)
@@ -287,13 +303,14 @@ pub async fn soft_delete(
     workspace: WorkspaceId,
     id: Uuid,
 ) -> Result<bool, Error> {
-    Ok(db
-        .execute(
-            "UPDATE kb_documents SET deleted_at = now(), updated_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
-            &[&id, workspace.as_uuid()],
-        )
-        .await?
-        == 1)
+    super::change_one(
+        db,
+        "UPDATE kb_documents SET deleted_at = now(), updated_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+        workspace,
+        id,
+        &[],
+    )
+    .await
 }
 
 /// Cached embeddings of these content hashes for the workspace and model.

@@ -20,17 +20,29 @@ pub async fn insert(
     user: Uuid,
     role: Role,
 ) -> Result<(), Error> {
-    db.execute(
+    with_role(
+        db,
         "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, $3)",
-        &[workspace.as_uuid(), &user, &role.as_str()],
+        workspace,
+        user,
+        role,
     )
     .await
-    .map(drop)
 }
 
-/// The membership check of every workspace-scoped request: the user's role in the workspace, if the
-/// workspace exists and is not deleted, and the user is a member whose account is not deleted. This is
-/// the one place a request's workspace id becomes a [`WorkspaceId`].
+/// Runs a statement about a member: `$1` the workspace, `$2` the user, `$3` the role.
+async fn with_role(
+    db: &impl GenericClient,
+    sql: &str,
+    workspace: WorkspaceId,
+    user: Uuid,
+    role: Role,
+) -> Result<(), Error> {
+    db.execute(sql, &[workspace.as_uuid(), &user, &role.as_str()])
+        .await
+        .map(drop)
+}
+
 /// A user's membership of an active workspace.
 #[derive(Debug, Clone, Copy)]
 pub struct Membership {
@@ -40,6 +52,9 @@ pub struct Membership {
     pub suspended: bool,
 }
 
+/// The membership check of every workspace-scoped request: the user's role in the workspace, if the
+/// workspace exists and is not deleted, and the user is a member whose account is not deleted. This is
+/// the one place a request's workspace id becomes a [`WorkspaceId`].
 pub async fn role_in_active_workspace(
     db: &impl GenericClient,
     workspace: Uuid,
@@ -117,12 +132,14 @@ pub async fn set_role(
     user: Uuid,
     role: Role,
 ) -> Result<(), Error> {
-    db.execute(
+    with_role(
+        db,
         "UPDATE workspace_members SET role = $3, updated_at = now() WHERE workspace_id = $1 AND user_id = $2",
-        &[workspace.as_uuid(), &user, &role.as_str()],
+        workspace,
+        user,
+        role,
     )
     .await
-    .map(drop)
 }
 
 pub async fn delete(

@@ -140,39 +140,11 @@ pub async fn stats(
     })
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminWorkspaceView {
-    pub id: Uuid,
-    pub name: String,
-    pub slug: String,
-    pub plan: String,
-    pub billing_status: String,
-    pub suspended_at: Option<DateTime<Utc>>,
-    pub suspended_reason: Option<String>,
-    pub members: i64,
-    pub created_at: DateTime<Utc>,
-    /// When its owner deleted it; null for a live workspace.
-    pub deleted_at: Option<DateTime<Utc>>,
-    /// A deleted workspace can be restored until then; the `purge-deleted` job hard-deletes it on its
-    /// first run after (`deletedAt` + `SOFT_DELETE_RETENTION_DAYS`). Null for a live workspace.
-    pub purge_after: Option<DateTime<Utc>>,
-}
+pub use crate::repo::admin::AdminWorkspaceRow as AdminWorkspaceView;
 
-fn workspace_view(r: repo::admin::AdminWorkspaceRow, retention: Retention) -> AdminWorkspaceView {
-    AdminWorkspaceView {
-        id: r.id,
-        name: r.name,
-        slug: r.slug,
-        plan: r.plan,
-        billing_status: r.billing_status,
-        suspended_at: r.suspended_at,
-        suspended_reason: r.suspended_reason,
-        members: r.members,
-        created_at: r.created_at,
-        purge_after: r.deleted_at.map(|d| retention.purge_after(d)),
-        deleted_at: r.deleted_at,
-    }
+fn workspace_view(mut w: AdminWorkspaceView, retention: Retention) -> AdminWorkspaceView {
+    w.purge_after = w.deleted_at.map(|d| retention.purge_after(d));
+    w
 }
 
 /// Which workspaces the directory lists.
@@ -350,22 +322,7 @@ pub async fn set_platform_admin(
     })
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntryView {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    /// admin_key or platform_admin
-    pub actor_kind: String,
-    pub actor_user_id: Option<Uuid>,
-    pub actor_email: Option<String>,
-    pub action: String,
-    pub target_type: Option<String>,
-    pub target_id: Option<String>,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-    pub request_id: Option<String>,
-}
+pub use crate::repo::audit::AuditRow as AuditEntryView;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -391,21 +348,7 @@ pub async fn audit_log(
         None
     };
     Ok(AuditPage {
-        items: rows
-            .into_iter()
-            .map(|r| AuditEntryView {
-                id: r.id,
-                at: r.at,
-                actor_kind: r.actor_kind,
-                actor_user_id: r.actor_user_id,
-                actor_email: r.actor_email,
-                action: r.action,
-                target_type: r.target_type,
-                target_id: r.target_id,
-                details: r.details,
-                request_id: r.request_id,
-            })
-            .collect(),
+        items: rows,
         next_before,
     })
 }

@@ -120,11 +120,7 @@ pub async fn register(
     workspace_name: Option<&str>,
 ) -> Result<RegisterResponse, ApiError> {
     let email = email.trim().to_lowercase();
-    let password_hash = state
-        .passwords
-        .hash(password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = state.passwords.hash(password).await?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let user_id = Uuid::now_v7();
@@ -190,11 +186,7 @@ pub async fn login(
     let mut client = state.db.get().await?;
     let user = repo::users::find_active_by_email(&**client, email.trim()).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = state
-        .passwords
-        .verify(password, stored)
-        .await
-        .map_err(ApiError::internal)?;
+    let ok = state.passwords.verify(password, stored).await?;
     let user = match user {
         Some(user) if ok => user,
         _ => return Err(invalid_credentials()),
@@ -398,11 +390,7 @@ pub async fn reset_password(
 ) -> Result<(), ApiError> {
     let hash = refresh::hash(token.trim());
     // Hash first: a wrong token then costs the same as a right one, and no row stays locked meanwhile.
-    let password_hash = state
-        .passwords
-        .hash(password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = state.passwords.hash(password).await?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let Some(user_id) = repo::password_resets::spend(&*tx, &hash).await? else {

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 use crate::knowledge::chunking::{self, ContentType};
 use crate::knowledge::queue::IngestMessage;
-use crate::knowledge::{ChunkPoint, SearchHit};
+use crate::knowledge::{ChunkPoint, SearchHit, VectorQuery};
 use crate::outbox::{self, Topic};
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::documents::{self, DocumentRow, NewDocument};
@@ -402,18 +402,34 @@ pub async fn search(
     limit: u64,
     score_threshold: Option<f32>,
 ) -> Result<Vec<SearchHit>, ApiError> {
+    retrieve(state, tenant.workspace_id, query, limit, score_threshold).await
+}
+
+/// Retrieval, as search and every chat turn do it: the query embedded, then the workspace's closest
+/// chunks. Either dependency down is a 503 naming it.
+pub(crate) async fn retrieve(
+    state: &KnowledgeState,
+    workspace: WorkspaceId,
+    query: &str,
+    limit: u64,
+    score_threshold: Option<f32>,
+) -> Result<Vec<SearchHit>, ApiError> {
     let vector = state
         .embedder
         .embed(&[query.to_owned()])
-        .await
-        .map_err(|e| ApiError::unavailable("embeddings service", e))?
+        .await?
         .pop()
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("no embedding returned for the query"))
         })?;
     state
         .vectors
-        .search(tenant.workspace_id, vector, limit, score_threshold)
+        .search(VectorQuery {
+            workspace,
+            vector,
+            limit,
+            score_threshold,
+        })
         .await
         .map_err(|e| ApiError::unavailable("vector store", e))
 }

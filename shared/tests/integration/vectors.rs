@@ -2,11 +2,25 @@
 //! against a real Qdrant server.
 
 use studio::WorkspaceId;
-use studio::knowledge::{ChunkPoint, VectorStore};
+use studio::knowledge::{ChunkPoint, VectorQuery, VectorStore};
 use studio_testing::TempDir;
 use uuid::Uuid;
 
 const DIM: u32 = 8;
+
+fn query(
+    workspace: WorkspaceId,
+    vector: Vec<f32>,
+    limit: u64,
+    score_threshold: Option<f32>,
+) -> VectorQuery {
+    VectorQuery {
+        workspace,
+        vector,
+        limit,
+        score_threshold,
+    }
+}
 
 fn unit(i: usize) -> Vec<f32> {
     let mut v = vec![0.0; DIM as usize];
@@ -46,13 +60,13 @@ async fn suite(store: &VectorStore) {
         .unwrap();
 
     // A search in B never returns A's chunks, even the identical one.
-    let hits = store.search(b, unit(0), 10, None).await.unwrap();
+    let hits = store.search(query(b, unit(0), 10, None)).await.unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0].document_id, doc_b);
     assert!((hits[0].score - 1.0).abs() < 1e-4);
 
     // Ranked, limited, thresholded, with the payload read back.
-    let hits = store.search(a, unit(1), 2, None).await.unwrap();
+    let hits = store.search(query(a, unit(1), 2, None)).await.unwrap();
     assert_eq!(hits.len(), 2);
     assert_eq!(
         (
@@ -63,7 +77,10 @@ async fn suite(store: &VectorStore) {
         (doc_a1, 1, "chunk 1")
     );
     assert!(hits[0].score >= hits[1].score);
-    let strict = store.search(a, unit(1), 10, Some(0.5)).await.unwrap();
+    let strict = store
+        .search(query(a, unit(1), 10, Some(0.5)))
+        .await
+        .unwrap();
     assert_eq!(strict.len(), 1);
 
     // Reprocessing the same chunks creates no duplicates.
@@ -89,7 +106,7 @@ async fn suite(store: &VectorStore) {
     );
     assert!(
         store
-            .search(a, unit(0), 10, Some(0.9))
+            .search(query(a, unit(0), 10, Some(0.9)))
             .await
             .unwrap()
             .is_empty()
@@ -158,7 +175,7 @@ async fn when_qdrant_is_configured_the_cold_start_does_not_wait_on_it_and_first_
     let store = VectorStore::from_config(&cfg.knowledge, DIM).await.unwrap();
     let ws = studio::WorkspaceId::from_trusted_source(Uuid::now_v7());
     let err = store
-        .search(ws, vec![0.0; DIM as usize], 5, None)
+        .search(query(ws, vec![0.0; DIM as usize], 5, None))
         .await
         .unwrap_err();
     assert!(

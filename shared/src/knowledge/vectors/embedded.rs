@@ -6,7 +6,8 @@
 //! the engine's API is synchronous, so every call runs on a blocking thread.
 
 use super::{
-    ChunkPoint, DOCUMENT_KEY, SearchHit, WORKSPACE_KEY, hit_from_payload, payload, point_id,
+    ChunkPoint, DOCUMENT_KEY, SearchHit, VectorQuery, WORKSPACE_KEY, hit_from_payload, payload,
+    point_id,
 };
 use crate::ids::WorkspaceId;
 use anyhow::{Context, anyhow};
@@ -117,13 +118,13 @@ impl EmbeddedStore {
             .await
     }
 
-    pub async fn search(
-        &self,
-        workspace: WorkspaceId,
-        vector: Vec<f32>,
-        limit: u64,
-        score_threshold: Option<f32>,
-    ) -> anyhow::Result<Vec<SearchHit>> {
+    pub async fn search(&self, query: VectorQuery) -> anyhow::Result<Vec<SearchHit>> {
+        let VectorQuery {
+            workspace,
+            vector,
+            limit,
+            score_threshold,
+        } = query;
         let filter = must_match(&[(WORKSPACE_KEY, workspace.to_string())])?;
         let request = SearchRequest {
             query: QueryEnum::Nearest(NamedQuery::default_dense(vector)),

@@ -29,6 +29,16 @@ pub struct SearchHit {
     pub score: f32,
 }
 
+/// A search: the chunks of one workspace closest to a vector, at most `limit`, none scoring below the
+/// threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorQuery {
+    pub workspace: WorkspaceId,
+    pub vector: Vec<f32>,
+    pub limit: u64,
+    pub score_threshold: Option<f32>,
+}
+
 /// Payload keys, shared by both adapters.
 pub const WORKSPACE_KEY: &str = "workspace_id";
 pub const DOCUMENT_KEY: &str = "document_id";
@@ -127,17 +137,11 @@ impl VectorStore {
     }
 
     /// The closest chunks in this workspace only.
-    pub async fn search(
-        &self,
-        workspace: WorkspaceId,
-        vector: Vec<f32>,
-        limit: u64,
-        score_threshold: Option<f32>,
-    ) -> anyhow::Result<Vec<SearchHit>> {
+    pub async fn search(&self, query: VectorQuery) -> anyhow::Result<Vec<SearchHit>> {
         match self {
-            Self::Qdrant(q) => q.search(workspace, vector, limit, score_threshold).await,
+            Self::Qdrant(q) => q.search(query).await,
             #[cfg(feature = "embedded-vectors")]
-            Self::Embedded(e) => e.search(workspace, vector, limit, score_threshold).await,
+            Self::Embedded(e) => e.search(query).await,
         }
     }
 
@@ -178,6 +182,20 @@ impl VectorStore {
 }
 
 #[cfg(test)]
+impl ChunkPoint {
+    /// A chunk of a new document, for the adapters' unit tests.
+    pub(crate) fn sample(chunk_index: u32, title: &str, text: &str, vector: Vec<f32>) -> Self {
+        Self {
+            document_id: Uuid::now_v7(),
+            chunk_index,
+            title: title.into(),
+            text: text.into(),
+            vector,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -192,13 +210,7 @@ mod tests {
     #[test]
     fn when_a_payload_is_written_and_read_back_the_hit_is_whole() {
         let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
-        let chunk = ChunkPoint {
-            document_id: Uuid::now_v7(),
-            chunk_index: 2,
-            title: "T".into(),
-            text: "x".into(),
-            vector: vec![],
-        };
+        let chunk = ChunkPoint::sample(2, "T", "x", vec![]);
         let p = serde_json::Value::Object(payload(ws, &chunk));
         assert_eq!(p[WORKSPACE_KEY], ws.to_string());
         let hit = hit_from_payload(&p, 0.5).expect("ours");

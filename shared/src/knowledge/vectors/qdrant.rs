@@ -2,7 +2,8 @@
 //! tested on their own; the shared vector-store suite runs against a real server when `QDRANT_URL` is set.
 
 use super::{
-    ChunkPoint, DOCUMENT_KEY, SearchHit, WORKSPACE_KEY, hit_from_payload, payload, point_id,
+    ChunkPoint, DOCUMENT_KEY, SearchHit, VectorQuery, WORKSPACE_KEY, hit_from_payload, payload,
+    point_id,
 };
 use crate::ids::WorkspaceId;
 use anyhow::Context;
@@ -54,19 +55,13 @@ pub fn to_point(workspace: WorkspaceId, chunk: &ChunkPoint) -> PointStruct {
     )
 }
 
-pub fn search_request(
-    collection: &str,
-    workspace: WorkspaceId,
-    vector: Vec<f32>,
-    limit: u64,
-    score_threshold: Option<f32>,
-) -> QueryPointsBuilder {
+pub fn search_request(collection: &str, query: VectorQuery) -> QueryPointsBuilder {
     let mut request = QueryPointsBuilder::new(collection)
-        .query(vector)
-        .filter(tenant_filter(workspace))
-        .limit(limit)
+        .query(query.vector)
+        .filter(tenant_filter(query.workspace))
+        .limit(query.limit)
         .with_payload(true);
-    if let Some(threshold) = score_threshold {
+    if let Some(threshold) = query.score_threshold {
         request = request.score_threshold(threshold);
     }
     request
@@ -161,23 +156,11 @@ impl QdrantStore {
         Ok(())
     }
 
-    pub async fn search(
-        &self,
-        workspace: WorkspaceId,
-        vector: Vec<f32>,
-        limit: u64,
-        score_threshold: Option<f32>,
-    ) -> anyhow::Result<Vec<SearchHit>> {
+    pub async fn search(&self, query: VectorQuery) -> anyhow::Result<Vec<SearchHit>> {
         self.ready().await?;
         let response = self
             .client
-            .query(search_request(
-                &self.collection,
-                workspace,
-                vector,
-                limit,
-                score_threshold,
-            ))
+            .query(search_request(&self.collection, query))
             .await
             .context("searching Qdrant")?;
         Ok(response.result.into_iter().filter_map(hit).collect())
@@ -253,7 +236,16 @@ mod tests {
     #[test]
     fn when_searching_the_request_is_filtered_to_the_tenant_with_limit_and_threshold() {
         let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
-        let request = search_request("kb", ws, vec![0.1, 0.2], 7, Some(0.4)).build();
+        let request = search_request(
+            "kb",
+            VectorQuery {
+                workspace: ws,
+                vector: vec![0.1, 0.2],
+                limit: 7,
+                score_threshold: Some(0.4),
+            },
+        )
+        .build();
         assert_eq!(request.collection_name, "kb");
         assert_eq!(request.limit, Some(7));
         assert_eq!(request.score_threshold, Some(0.4));
@@ -282,13 +274,7 @@ mod tests {
     #[test]
     fn when_a_chunk_becomes_a_point_its_id_is_deterministic_and_its_payload_names_the_tenant() {
         let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
-        let chunk = ChunkPoint {
-            document_id: Uuid::now_v7(),
-            chunk_index: 1,
-            title: "Refunds".into(),
-            text: "5 days".into(),
-            vector: vec![1.0, 0.0],
-        };
+        let chunk = ChunkPoint::sample(1, "Refunds", "5 days", vec![1.0, 0.0]);
         let a = to_point(ws, &chunk);
         let b = to_point(ws, &chunk);
         assert_eq!(a.id, b.id);

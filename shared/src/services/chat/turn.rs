@@ -70,17 +70,14 @@ pub async fn prepare(
     };
     drop(client);
 
-    let query = state
-        .embedder
-        .embed(&[message.to_owned()])
-        .await?
-        .pop()
-        .unwrap_or_default();
-    let hits = state
-        .vectors
-        .search(ws, query, cfg.chat_top_k, cfg.chat_score_threshold)
-        .await
-        .map_err(|e| ApiError::unavailable("vector store", e))?;
+    let hits = crate::services::knowledge::retrieve(
+        state,
+        ws,
+        message,
+        cfg.chat_top_k,
+        cfg.chat_score_threshold,
+    )
+    .await?;
     let context: Vec<ContextChunk> = hits
         .iter()
         .map(|h| ContextChunk {
