@@ -7,6 +7,7 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use studio::AppState;
+use tokio_postgres::types::{FromSql, ToSql};
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -24,6 +25,13 @@ impl TestResponse {
         self.body["error"]["code"]
             .as_str()
             .unwrap_or("<no error code>")
+    }
+
+    /// The `items` of a page.
+    pub fn items(&self) -> &[Value] {
+        self.body["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no items in {}", self.body))
     }
 
     pub fn str(&self, pointer: &str) -> String {
@@ -44,6 +52,9 @@ pub struct TestApp {
     /// Directories (e.g. the embedded vector store's) that live as long as the app.
     keep: Vec<std::sync::Arc<TempDir>>,
 }
+
+/// The password every user [`TestApp::user`] registers has.
+pub const TEST_PASSWORD: &str = "correct horse battery";
 
 /// A registered user with a workspace of their own.
 #[derive(Debug, Clone)]
@@ -174,7 +185,7 @@ impl TestApp {
         let out = studio::services::auth::register(
             &self.state,
             &email,
-            "correct horse battery".to_owned().into(),
+            TEST_PASSWORD.to_owned().into(),
             name,
             None,
         )
@@ -198,6 +209,14 @@ impl TestApp {
             .expect("add member");
     }
 
+    /// Registers `name` (a workspace of their own included) and adds them to `owner`'s workspace with
+    /// `role`.
+    pub async fn member(&self, name: &str, owner: &TestUser, role: studio::Role) -> TestUser {
+        let user = self.user(name).await;
+        self.add_member(owner.workspace_id, user.id, role).await;
+        user
+    }
+
     /// Saves `intake` as the user's workspace's intake (and the agent configuration mapped from it).
     pub async fn set_intake(&self, user: &TestUser, intake: Value) {
         let parsed: studio::agent::Intake =
@@ -217,5 +236,29 @@ impl TestApp {
 
     pub async fn sql(&self) -> tokio_postgres::Client {
         admin_client(&self.db_url).await
+    }
+
+    /// Runs `statement` directly in the database (arranging rows behind the app's back); the rows it
+    /// changed.
+    pub async fn execute(&self, statement: &str, params: &[&(dyn ToSql + Sync)]) -> u64 {
+        self.sql()
+            .await
+            .execute(statement, params)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"))
+    }
+
+    /// The one value `query` selects (a count, a column of one row), read directly from the database.
+    pub async fn value<T: for<'a> FromSql<'a>>(
+        &self,
+        query: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> T {
+        self.sql()
+            .await
+            .query_one(query, params)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+            .get(0)
     }
 }

@@ -1,6 +1,7 @@
 //! Upstash's REST protocol in front of a real Redis.
 
 use axum::Router;
+use axum::extract::State;
 use http::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
@@ -51,6 +52,73 @@ async fn upstash_command(conn: &mut redis::aio::MultiplexedConnection, command: 
     }
 }
 
+/// What the double's handlers share: the Redis connection, the token a request must carry, and the count
+/// of requests served.
+#[derive(Clone)]
+struct Served {
+    conn: redis::aio::MultiplexedConnection,
+    token: String,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+type Answer = (StatusCode, axum::Json<Value>);
+
+impl Served {
+    /// Counts the request; a connection to serve it with if it carries the token, else the 401 to send.
+    fn admit(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<redis::aio::MultiplexedConnection, Answer> {
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let expected = format!("Bearer {}", self.token);
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str()) {
+            Ok(self.conn.clone())
+        } else {
+            Err((
+                StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({"error": "Unauthorized"})),
+            ))
+        }
+    }
+}
+
+/// `POST /`: one command.
+async fn single(
+    State(served): State<Served>,
+    headers: http::HeaderMap,
+    axum::Json(command): axum::Json<Value>,
+) -> Answer {
+    let mut conn = match served.admit(&headers) {
+        Ok(conn) => conn,
+        Err(refused) => return refused,
+    };
+    let out = upstash_command(&mut conn, &command).await;
+    let status = if out.get("error").is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(out))
+}
+
+/// `POST /pipeline`: commands in order, an answer each.
+async fn pipeline(
+    State(served): State<Served>,
+    headers: http::HeaderMap,
+    axum::Json(commands): axum::Json<Vec<Value>>,
+) -> Answer {
+    let mut conn = match served.admit(&headers) {
+        Ok(conn) => conn,
+        Err(refused) => return refused,
+    };
+    let mut out = Vec::new();
+    for c in &commands {
+        out.push(upstash_command(&mut conn, c).await);
+    }
+    (StatusCode::OK, axum::Json(Value::Array(out)))
+}
+
 impl UpstashDouble {
     /// Serves on a free loopback port in front of `redis_url` (`TEST_REDIS_URL`, default the local Redis).
     pub async fn start() -> Self {
@@ -66,60 +134,15 @@ impl UpstashDouble {
             });
         let token = format!("upstash-test-{}", Uuid::new_v4().simple());
         let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let authorized = {
-            let token = token.clone();
-            move |headers: &http::HeaderMap| {
-                headers.get("authorization").and_then(|v| v.to_str().ok())
-                    == Some(&format!("Bearer {token}"))
-            }
-        };
-        let single = {
-            let (conn, authorized, requests) = (conn.clone(), authorized.clone(), requests.clone());
-            move |headers: http::HeaderMap, axum::Json(command): axum::Json<Value>| {
-                let (mut conn, authorized, requests) =
-                    (conn.clone(), authorized.clone(), requests.clone());
-                async move {
-                    requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    if !authorized(&headers) {
-                        return (
-                            StatusCode::UNAUTHORIZED,
-                            axum::Json(serde_json::json!({"error": "Unauthorized"})),
-                        );
-                    }
-                    let out = upstash_command(&mut conn, &command).await;
-                    let status = if out.get("error").is_some() {
-                        StatusCode::BAD_REQUEST
-                    } else {
-                        StatusCode::OK
-                    };
-                    (status, axum::Json(out))
-                }
-            }
-        };
-        let pipeline = {
-            let (conn, requests) = (conn.clone(), requests.clone());
-            move |headers: http::HeaderMap, axum::Json(commands): axum::Json<Vec<Value>>| {
-                let (mut conn, authorized, requests) =
-                    (conn.clone(), authorized.clone(), requests.clone());
-                async move {
-                    requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    if !authorized(&headers) {
-                        return (
-                            StatusCode::UNAUTHORIZED,
-                            axum::Json(serde_json::json!({"error": "Unauthorized"})),
-                        );
-                    }
-                    let mut out = Vec::new();
-                    for c in &commands {
-                        out.push(upstash_command(&mut conn, c).await);
-                    }
-                    (StatusCode::OK, axum::Json(Value::Array(out)))
-                }
-            }
+        let served = Served {
+            conn,
+            token: token.clone(),
+            requests: requests.clone(),
         };
         let app = Router::new()
             .route("/", post(single))
-            .route("/pipeline", post(pipeline));
+            .route("/pipeline", post(pipeline))
+            .with_state(served);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -5,6 +5,7 @@
 //! Run: `cargo bench -p agents-api --bench chat` (PostgreSQL at TEST_DATABASE_URL). Target: ≤ 5 ms p50.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use axum::Router;
 use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, StatusCode};
@@ -14,6 +15,16 @@ use studio::knowledge::queue::IngestMessage;
 use studio::services::knowledge::process_ingestion;
 use studio_testing::{knowledge_app, local_queue};
 use tower::ServiceExt;
+
+/// One turn through the router, as the holder of `token`, with the JSON `body`; it must answer 200.
+async fn run_turn(router: Router, token: String, body: String) {
+    let req = Request::post("/api/v1/agents/customer-service/run")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(router.oneshot(req).await.unwrap().status(), StatusCode::OK);
+}
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -73,36 +84,16 @@ fn bench(c: &mut Criterion) {
     group.sample_size(50);
     group.bench_function("run_overhead_ongoing_conversation", |b| {
         b.to_async(&rt).iter(|| {
-            let router = app.router.clone();
             let body = bodies
                 [next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % bodies.len()]
             .clone();
-            let token = user.access_token.clone();
-            async move {
-                let req = Request::post("/api/v1/agents/customer-service/run")
-                    .header("content-type", "application/json")
-                    .header("authorization", format!("Bearer {token}"))
-                    .body(Body::from(body))
-                    .unwrap();
-                assert_eq!(router.oneshot(req).await.unwrap().status(), StatusCode::OK);
-            }
+            run_turn(app.router.clone(), user.access_token.clone(), body)
         })
     });
     let fresh = json!({"message": "How long do refunds take for orders of type 3?"}).to_string();
     group.bench_function("run_overhead_new_conversation", |b| {
-        b.to_async(&rt).iter(|| {
-            let router = app.router.clone();
-            let body = fresh.clone();
-            let token = user.access_token.clone();
-            async move {
-                let req = Request::post("/api/v1/agents/customer-service/run")
-                    .header("content-type", "application/json")
-                    .header("authorization", format!("Bearer {token}"))
-                    .body(Body::from(body))
-                    .unwrap();
-                assert_eq!(router.oneshot(req).await.unwrap().status(), StatusCode::OK);
-            }
-        })
+        b.to_async(&rt)
+            .iter(|| run_turn(app.router.clone(), user.access_token.clone(), fresh.clone()))
     });
     let ws = studio::WorkspaceId::from_trusted_source(user.workspace_id);
     let query = studio::knowledge::embedder::offline_vector(

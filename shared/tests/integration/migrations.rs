@@ -2,6 +2,19 @@
 
 use studio_testing::TestDb;
 
+/// The text `query` selects in a fresh database, a value a row.
+async fn texts(query: &str) -> Vec<String> {
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .query(query, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 #[tokio::test]
 async fn when_migrations_run_again_nothing_is_pending() {
     let db = TestDb::new().await;
@@ -14,18 +27,10 @@ async fn when_migrations_run_again_nothing_is_pending() {
 
 #[tokio::test]
 async fn when_the_schema_is_built_it_holds_the_whole_data_model() {
-    let db = TestDb::new().await;
-    let client = db.client().await;
-    let tables: Vec<String> = client
-        .query(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let tables = texts(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .await;
     for table in [
         "users",
         "workspaces",
@@ -45,24 +50,16 @@ async fn when_the_schema_is_built_it_holds_the_whole_data_model() {
 
 #[tokio::test]
 async fn when_a_foreign_key_exists_an_index_leads_with_its_column() {
-    let db = TestDb::new().await;
-    let client = db.client().await;
-    let unindexed: Vec<String> = client
-        .query(
-            "SELECT c.conrelid::regclass::text || '.' || a.attname::text
-               FROM pg_constraint c
-               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-              WHERE c.contype = 'f'
-                AND NOT EXISTS (
-                    SELECT 1 FROM pg_index i
-                     WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let unindexed = texts(
+        "SELECT c.conrelid::regclass::text || '.' || a.attname::text
+           FROM pg_constraint c
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+          WHERE c.contype = 'f'
+            AND NOT EXISTS (
+                SELECT 1 FROM pg_index i
+                 WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])",
+    )
+    .await;
     assert!(
         unindexed.is_empty(),
         "foreign keys without an index: {unindexed:?}"

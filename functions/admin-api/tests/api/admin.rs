@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use studio::AppState;
 use studio::knowledge::Embedder;
 use studio::queue::Queue;
-use studio_testing::{TestApp, TestDb, TestResponse, assert_error, moto_queue, moto_sdk};
+use studio_testing::{TestApp, TestDb, TestResponse, TestUser, assert_error, moto_queue, moto_sdk};
 
 /// The key in the sample events (`events/admin-*.json`).
 const KEY: &str = "dev-admin-key-change-me-0123456789";
@@ -50,6 +50,27 @@ async fn admin_with(queues: bool) -> Admin {
     }
 }
 
+/// `GET /api/v1/admin/stats` on `app` with `key` as the admin key.
+async fn stats_with_key(app: &TestApp, key: &str) -> TestResponse {
+    app.send_with(
+        Method::GET,
+        "/api/v1/admin/stats",
+        None,
+        None,
+        &[("x-admin-key", key)],
+    )
+    .await
+}
+
+/// `user`'s own workspace, as they read it through the workspaces API.
+async fn own_workspace(app: &TestApp, user: &TestUser) -> TestResponse {
+    app.get(
+        &format!("/api/v1/workspaces/{}", user.workspace_id),
+        Some(&user.access_token),
+    )
+    .await
+}
+
 async fn admin() -> Admin {
     admin_with(false).await
 }
@@ -61,11 +82,14 @@ impl Admin {
             .await
     }
 
+    /// `GET path` with the admin key.
+    async fn read(&self, path: &str) -> TestResponse {
+        self.as_key(Method::GET, path, None).await
+    }
+
     /// The newest audit entries.
     async fn audit(&self) -> Vec<Value> {
-        let res = self
-            .as_key(Method::GET, "/api/v1/admin/audit-log?limit=100", None)
-            .await;
+        let res = self.read("/api/v1/admin/audit-log?limit=100").await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
         res.body["items"].as_array().unwrap().clone()
     }
@@ -76,7 +100,7 @@ async fn when_the_admin_key_is_presented_stats_answer_and_the_audit_log_names_th
     let a = admin_with(true).await;
     a.app.user("Ada").await;
     a.app.user("Bob").await;
-    let res = a.as_key(Method::GET, "/api/v1/admin/stats", None).await;
+    let res = a.read("/api/v1/admin/stats").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["users"], 2);
     assert_eq!(res.body["workspaces"], 2);
@@ -105,27 +129,9 @@ async fn when_the_admin_key_is_presented_stats_answer_and_the_audit_log_names_th
 async fn when_the_key_is_wrong_or_missing_or_the_user_is_no_platform_admin_it_is_refused() {
     let a = admin().await;
     let ada = a.app.user("Ada").await;
-    let wrong = a
-        .app
-        .send_with(
-            Method::GET,
-            "/api/v1/admin/stats",
-            None,
-            None,
-            &[("x-admin-key", "dev-admin-key-change-me-012345678")],
-        )
-        .await;
+    let wrong = stats_with_key(&a.app, "dev-admin-key-change-me-012345678").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    let empty = a
-        .app
-        .send_with(
-            Method::GET,
-            "/api/v1/admin/stats",
-            None,
-            None,
-            &[("x-admin-key", "")],
-        )
-        .await;
+    let empty = stats_with_key(&a.app, "").await;
     assert_eq!(empty.status, StatusCode::UNAUTHORIZED);
     let none = a.app.get("/api/v1/admin/stats", None).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
@@ -153,15 +159,7 @@ async fn when_the_key_is_wrong_or_missing_or_the_user_is_no_platform_admin_it_is
         core,
         db.url,
     );
-    let res = keyless
-        .send_with(
-            Method::GET,
-            "/api/v1/admin/stats",
-            None,
-            None,
-            &[("x-admin-key", KEY)],
-        )
-        .await;
+    let res = stats_with_key(&keyless, KEY).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert!(
         res.body["error"]["message"]
@@ -258,13 +256,7 @@ async fn when_a_workspace_is_suspended_its_members_get_403_until_it_is_restored(
     let outsider = a.app.get(&ws, Some(&eve.access_token)).await;
     assert_eq!(outsider.status, StatusCode::NOT_FOUND);
     // Eve's own workspace is untouched.
-    let own = a
-        .app
-        .get(
-            &format!("/api/v1/workspaces/{}", eve.workspace_id),
-            Some(&eve.access_token),
-        )
-        .await;
+    let own = own_workspace(&a.app, &eve).await;
     assert_eq!(own.status, StatusCode::OK);
 
     let restored = a
@@ -304,34 +296,24 @@ async fn when_workspaces_are_searched_they_are_filtered_and_paged() {
     let ada = a.app.user("Ada").await;
     a.app.user("Bob").await;
     a.app.user("Carol").await;
-    let found = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces?search=ADA", None)
-        .await;
+    let found = a.read("/api/v1/admin/workspaces?search=ADA").await;
     assert_eq!(found.status, StatusCode::OK, "{}", found.body);
     let items = found.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], ada.workspace_id.to_string());
     assert_eq!(items[0]["members"], 1);
     assert_eq!(items[0]["plan"], "free");
-    let literal = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces?search=%25", None)
-        .await;
+    let literal = a.read("/api/v1/admin/workspaces?search=%25").await;
     assert!(
         literal.body["items"].as_array().unwrap().is_empty(),
         "% is literal"
     );
 
-    let first = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces?limit=2", None)
-        .await;
+    let first = a.read("/api/v1/admin/workspaces?limit=2").await;
     assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
     let cursor = first.str("/nextCursor");
     let second = a
-        .as_key(
-            Method::GET,
-            &format!("/api/v1/admin/workspaces?limit=2&cursor={cursor}"),
-            None,
-        )
+        .read(&format!("/api/v1/admin/workspaces?limit=2&cursor={cursor}"))
         .await;
     assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
     assert!(second.body["nextCursor"].is_null());
@@ -342,13 +324,9 @@ async fn when_workspaces_are_searched_they_are_filtered_and_paged() {
         Some(json!({"reason": "abuse"})),
     )
     .await;
-    let suspended = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces?suspended=true", None)
-        .await;
+    let suspended = a.read("/api/v1/admin/workspaces?suspended=true").await;
     assert_eq!(suspended.body["items"].as_array().unwrap().len(), 1);
-    let bad = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces?limit=0", None)
-        .await;
+    let bad = a.read("/api/v1/admin/workspaces?limit=0").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let audit = a.audit().await;
     assert!(
@@ -359,7 +337,7 @@ async fn when_workspaces_are_searched_they_are_filtered_and_paged() {
 }
 
 /// Ada's workspace, deleted by its owner through the workspaces API.
-async fn deleted_workspace(a: &Admin) -> studio_testing::TestUser {
+async fn deleted_workspace(a: &Admin) -> TestUser {
     let ada = a.app.user("Ada").await;
     let res = a
         .app
@@ -385,18 +363,14 @@ async fn when_a_workspace_is_deleted_it_is_listed_with_its_purge_date_and_restor
     let ada = deleted_workspace(&a).await;
     let bob = a.app.user("Bob").await;
 
-    let live = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces", None)
-        .await;
+    let live = a.read("/api/v1/admin/workspaces").await;
     let items = live.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", live.body);
     assert_eq!(items[0]["id"], bob.workspace_id.to_string());
     assert!(items[0]["deletedAt"].is_null());
     assert!(items[0]["purgeAfter"].is_null());
 
-    let deleted = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces?deleted=true", None)
-        .await;
+    let deleted = a.read("/api/v1/admin/workspaces?deleted=true").await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
     let items = deleted.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "only the deleted one");
@@ -424,13 +398,7 @@ async fn when_a_workspace_is_deleted_it_is_listed_with_its_purge_date_and_restor
     assert!(restored.body["purgeAfter"].is_null());
     assert_eq!(restored.body["members"], 1);
     // Its members find it again, as it was.
-    let own = a
-        .app
-        .get(
-            &format!("/api/v1/workspaces/{}", ada.workspace_id),
-            Some(&ada.access_token),
-        )
-        .await;
+    let own = own_workspace(&a.app, &ada).await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.body);
     let audit = a.audit().await;
     assert_eq!(audit[0]["action"], "workspace.restore");
@@ -440,9 +408,7 @@ async fn when_a_workspace_is_deleted_it_is_listed_with_its_purge_date_and_restor
     assert_eq!(audit[1]["action"], "workspaces.list");
     assert_eq!(audit[1]["details"]["deleted"], true);
 
-    let none_deleted = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces?deleted=true", None)
-        .await;
+    let none_deleted = a.read("/api/v1/admin/workspaces?deleted=true").await;
     assert!(none_deleted.body["items"].as_array().unwrap().is_empty());
 
     // A live workspace has nothing to restore: 409, and nothing is recorded.
@@ -505,9 +471,7 @@ async fn when_a_deleted_workspace_is_past_its_window_or_purged_restore_says_so_a
 
     // 31 days ago: past the window, waiting for the purge job.
     set_deleted(31).await;
-    let listed = a
-        .as_key(Method::GET, "/api/v1/admin/workspaces?deleted=true", None)
-        .await;
+    let listed = a.read("/api/v1/admin/workspaces?deleted=true").await;
     let purge_after = listed.body["items"][0]["purgeAfter"]
         .as_str()
         .unwrap()
@@ -555,7 +519,7 @@ async fn when_a_deleted_workspace_is_past_its_window_or_purged_restore_says_so_a
 #[tokio::test]
 async fn when_a_job_is_run_on_demand_it_reports_what_it_did_and_is_audited() {
     let a = admin().await;
-    let listed = a.as_key(Method::GET, "/api/v1/admin/jobs", None).await;
+    let listed = a.read("/api/v1/admin/jobs").await;
     assert_eq!(listed.body.as_array().unwrap().len(), 5);
     let res = a
         .as_key(Method::POST, "/api/v1/admin/jobs/rollover-usage/run", None)
@@ -596,15 +560,11 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
     let body = json!({"ingestionId": uuid::Uuid::now_v7(), "workspaceId": uuid::Uuid::now_v7()});
     dlq.send(body.to_string()).await.unwrap();
 
-    let listed = a
-        .as_key(Method::GET, "/api/v1/admin/dlq/ingest", None)
-        .await;
+    let listed = a.read("/api/v1/admin/dlq/ingest").await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(listed.body[0]["body"], body);
     // Looking takes nothing away.
-    let again = a
-        .as_key(Method::GET, "/api/v1/admin/dlq/ingest", None)
-        .await;
+    let again = a.read("/api/v1/admin/dlq/ingest").await;
     assert_eq!(again.body.as_array().unwrap().len(), 1);
 
     let moved = a
@@ -625,9 +585,7 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
         .unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(serde_json::from_str::<Value>(&back[0].body).unwrap(), body);
-    let empty = a
-        .as_key(Method::GET, "/api/v1/admin/dlq/ingest", None)
-        .await;
+    let empty = a.read("/api/v1/admin/dlq/ingest").await;
     assert!(empty.body.as_array().unwrap().is_empty());
 
     // Email dead letters show which message, not its address or content.
@@ -639,7 +597,7 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
         .send(serde_json::to_string(&mail).unwrap())
         .await
         .unwrap();
-    let emails = a.as_key(Method::GET, "/api/v1/admin/dlq/email", None).await;
+    let emails = a.read("/api/v1/admin/dlq/email").await;
     assert_eq!(
         emails.body[0]["body"],
         json!({"id": mail.id, "kind": "welcome"})
@@ -654,9 +612,7 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
         )
         .await;
     assert_eq!(no_source.status, StatusCode::SERVICE_UNAVAILABLE);
-    let unknown = a
-        .as_key(Method::GET, "/api/v1/admin/dlq/billing", None)
-        .await;
+    let unknown = a.read("/api/v1/admin/dlq/billing").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 
     let actions: Vec<_> = a

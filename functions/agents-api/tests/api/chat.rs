@@ -4,14 +4,15 @@
 mod escalation;
 mod feedback;
 
+use crate::support::{conversation_view, counts, llm_at};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::{Embedder, Llm};
 use studio::state::KnowledgeState;
 use studio_testing::{
-    TestApp, TestUser, assert_error, chat_completion, ingest_indexed, knowledge_app_with,
-    local_queue, openai_llm,
+    TestApp, TestResponse, TestUser, assert_error, chat_completion, ingest_indexed,
+    knowledge_app_with, local_queue,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -75,18 +76,48 @@ async fn sent_prompts(server: &MockServer) -> Vec<Value> {
         .collect()
 }
 
-async fn message_count(app: &TestApp) -> i64 {
-    app.sql()
-        .await
-        .query_one("SELECT count(*) FROM messages", &[])
-        .await
-        .unwrap()
-        .get(0)
+/// The agents routes over an OpenAI double that answers every turn with `reply`, with the `extra`
+/// settings, and Ada (with the queue of her ingestions).
+async fn answering(
+    reply: &str,
+    extra: &[(&str, &str)],
+) -> (
+    MockServer,
+    TestApp,
+    KnowledgeState,
+    TestUser,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let server = llm_server(reply).await;
+    let (app, k, ada, rx) = setup(llm_at(&server, 5), extra).await;
+    (server, app, k, ada, rx)
 }
 
-async fn run(app: &TestApp, user: &TestUser, body: Value) -> studio_testing::TestResponse {
+async fn run(app: &TestApp, user: &TestUser, body: Value) -> TestResponse {
     app.post(
         "/api/v1/agents/customer-service/run",
+        Some(&user.access_token),
+        body,
+    )
+    .await
+}
+
+/// A turn saying `message` as `user`, with the idempotency key `key`.
+async fn run_keyed(app: &TestApp, user: &TestUser, message: &str, key: &str) -> TestResponse {
+    app.send_with(
+        Method::POST,
+        "/api/v1/agents/customer-service/run",
+        Some(&user.access_token),
+        Some(json!({"message": message})),
+        &[("idempotency-key", key)],
+    )
+    .await
+}
+
+/// `user` rates the answer `message` with `body`.
+async fn give_feedback(app: &TestApp, user: &TestUser, message: &str, body: Value) -> TestResponse {
+    app.post(
+        &format!("/api/v1/agents/messages/{message}/feedback"),
         Some(&user.access_token),
         body,
     )
@@ -96,8 +127,7 @@ async fn run(app: &TestApp, user: &TestUser, body: Value) -> studio_testing::Tes
 #[tokio::test]
 async fn when_a_customer_asks_the_prompt_carries_company_context_and_history_and_the_turn_is_saved()
 {
-    let server = llm_server("Refunds take 5 business days.").await;
-    let (app, k, ada, mut rx) = setup(openai_llm(&format!("{}/v1", server.uri()), 5), &[]).await;
+    let (server, app, k, ada, mut rx) = answering("Refunds take 5 business days.", &[]).await;
     set_company(&app, &ada, "Acme").await;
     let doc = ingest(
         &app,
@@ -155,12 +185,7 @@ async fn when_a_customer_asks_the_prompt_carries_company_context_and_history_and
         "Refunds take 5 business days."
     );
 
-    let shown = app
-        .get(
-            &format!("/api/v1/agents/conversations/{conv}"),
-            Some(&ada.access_token),
-        )
-        .await;
+    let shown = conversation_view(&app, &ada, &conv).await;
     assert_eq!(shown.body["title"], "How long do refunds take?");
     let messages = shown.body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 4);
@@ -170,9 +195,8 @@ async fn when_a_customer_asks_the_prompt_carries_company_context_and_history_and
 
 #[tokio::test]
 async fn when_history_is_over_the_budget_only_the_newest_turns_are_sent() {
-    let server = llm_server(&"A fairly long answer about shipping options. ".repeat(4)).await;
-    let (app, _k, ada, _rx) = setup(
-        openai_llm(&format!("{}/v1", server.uri()), 5),
+    let (server, app, _k, ada, _rx) = answering(
+        &"A fairly long answer about shipping options. ".repeat(4),
         &[("CHAT_HISTORY_TOKENS", "120")],
     )
     .await;
@@ -206,8 +230,7 @@ async fn when_history_is_over_the_budget_only_the_newest_turns_are_sent() {
 
 #[tokio::test]
 async fn when_another_workspace_has_the_same_text_sources_come_only_from_the_callers_workspace() {
-    let server = llm_server("Answer.").await;
-    let (app, k, ada, mut rx) = setup(openai_llm(&format!("{}/v1", server.uri()), 5), &[]).await;
+    let (server, app, k, ada, mut rx) = answering("Answer.", &[]).await;
     let bob = app.user("Bob").await;
     let mine = ingest(
         &app,
@@ -251,7 +274,7 @@ async fn when_the_llm_fails_or_times_out_the_answer_is_503_and_nothing_is_writte
         .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "boom", "type": "server_error", "param": null, "code": null}})))
         .mount(&server)
         .await;
-    let (app, _k, ada, _rx) = setup(openai_llm(&format!("{}/v1", server.uri()), 5), &[]).await;
+    let (app, _k, ada, _rx) = setup(llm_at(&server, 5), &[]).await;
     let res = run(&app, &ada, json!({"message": "Hello?"})).await;
     assert_error(&res, StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable");
     assert!(res.headers.contains_key("retry-after"));
@@ -266,66 +289,37 @@ async fn when_the_llm_fails_or_times_out_the_answer_is_503_and_nothing_is_writte
         )
         .mount(&slow)
         .await;
-    let (app2, _k2, bob, _rx2) = setup(openai_llm(&format!("{}/v1", slow.uri()), 1), &[]).await;
+    let (app2, _k2, bob, _rx2) = setup(llm_at(&slow, 1), &[]).await;
     let res = run(&app2, &bob, json!({"message": "Hello?"})).await;
     assert_eq!(res.code(), "llm_unavailable");
     for app in [&app, &app2] {
-        let db = app.sql().await;
-        let convs: i64 = db
-            .query_one("SELECT count(*) FROM conversations", &[])
-            .await
-            .unwrap()
-            .get(0);
-        let msgs: i64 = db
-            .query_one("SELECT count(*) FROM messages", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!((convs, msgs), (0, 0), "no partial conversation");
+        assert_eq!(counts(app).await, (0, 0), "no partial conversation");
     }
 }
 
 #[tokio::test]
 async fn when_a_turn_is_retried_with_the_same_idempotency_key_the_first_answer_returns_without_a_second_llm_call()
  {
-    let server = llm_server("Once.").await;
-    let (app, _k, ada, _rx) = setup(openai_llm(&format!("{}/v1", server.uri()), 5), &[]).await;
-    let send = |msg: &str| {
-        app.send_with(
-            Method::POST,
-            "/api/v1/agents/customer-service/run",
-            Some(&ada.access_token),
-            Some(json!({"message": msg})),
-            &[("idempotency-key", "turn-1")],
-        )
-    };
+    let (server, app, _k, ada, _rx) = answering("Once.", &[]).await;
+    let send = |msg: &'static str| run_keyed(&app, &ada, msg, "turn-1");
     let first = send("Hi").await;
     let again = send("Hi").await;
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.body, again.body);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     assert_eq!(send("Something else").await.status, StatusCode::CONFLICT);
-    assert_eq!(message_count(&app).await, 2);
+    assert_eq!(counts(&app).await.1, 2);
 }
 
 #[tokio::test]
 async fn when_two_turns_with_the_same_idempotency_key_race_the_committed_one_wins_and_one_turn_is_saved()
  {
-    let server = llm_server("Once.").await;
-    let (app, _k, ada, _rx) = setup(openai_llm(&format!("{}/v1", server.uri()), 5), &[]).await;
-    let send = || {
-        app.send_with(
-            Method::POST,
-            "/api/v1/agents/customer-service/run",
-            Some(&ada.access_token),
-            Some(json!({"message": "Hi"})),
-            &[("idempotency-key", "race-1")],
-        )
-    };
+    let (_server, app, _k, ada, _rx) = answering("Once.", &[]).await;
+    let send = || run_keyed(&app, &ada, "Hi", "race-1");
     let (a, b) = tokio::join!(send(), send());
     assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
     assert_eq!(a.body, b.body, "both answer with the committed turn");
-    assert_eq!(message_count(&app).await, 2);
+    assert_eq!(counts(&app).await.1, 2);
 }
 
 #[tokio::test]
@@ -357,9 +351,7 @@ async fn when_no_llm_is_configured_the_offline_answer_quotes_the_knowledge_base_
 #[tokio::test]
 async fn when_roles_and_tenants_differ_viewers_cannot_chat_and_other_workspaces_get_404() {
     let (app, _k, ada, _rx) = setup(Llm::offline(), &[]).await;
-    let viewer = app.user("Viewer").await;
-    app.add_member(ada.workspace_id, viewer.id, Role::Viewer)
-        .await;
+    let viewer = app.member("Viewer", &ada, Role::Viewer).await;
     let ws = ada.workspace_id.to_string();
     let denied = app
         .send_with(
@@ -409,21 +401,15 @@ async fn when_roles_and_tenants_differ_viewers_cannot_chat_and_other_workspaces_
     .await;
     assert_eq!(cont.status, StatusCode::NOT_FOUND);
 
-    let fb = app
-        .post(
-            &format!("/api/v1/agents/messages/{message}/feedback"),
-            Some(&ada.access_token),
-            json!({"rating": "up", "comment": "great"}),
-        )
-        .await;
+    let fb = give_feedback(
+        &app,
+        &ada,
+        &message,
+        json!({"rating": "up", "comment": "great"}),
+    )
+    .await;
     assert_eq!(fb.status, StatusCode::NO_CONTENT);
-    let bad = app
-        .post(
-            &format!("/api/v1/agents/messages/{message}/feedback"),
-            Some(&ada.access_token),
-            json!({"rating": "meh"}),
-        )
-        .await;
+    let bad = give_feedback(&app, &ada, &message, json!({"rating": "meh"})).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let viewer_fb = app
         .send_with(
@@ -435,13 +421,7 @@ async fn when_roles_and_tenants_differ_viewers_cannot_chat_and_other_workspaces_
         )
         .await;
     assert_eq!(viewer_fb.status, StatusCode::FORBIDDEN);
-    let rating: String = app
-        .sql()
-        .await
-        .query_one("SELECT rating FROM message_feedback", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let rating: String = app.value("SELECT rating FROM message_feedback", &[]).await;
     assert_eq!(rating, "up");
 
     let renamed = app
@@ -470,12 +450,7 @@ async fn when_roles_and_tenants_differ_viewers_cannot_chat_and_other_workspaces_
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        app.get(
-            &format!("/api/v1/agents/conversations/{conv}"),
-            Some(&ada.access_token)
-        )
-        .await
-        .status,
+        conversation_view(&app, &ada, &conv).await.status,
         StatusCode::NOT_FOUND
     );
     assert!(

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::Embedder;
 use studio::state::KnowledgeState;
-use studio_testing::{TestApp, TestUser, assert_error, index_queued, knowledge_app, local_queue};
+use studio_testing::{
+    TestApp, TestResponse, TestUser, assert_error, index_queued, knowledge_app, local_queue,
+};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 async fn setup() -> (TestApp, KnowledgeState, UnboundedReceiver<String>, TestUser) {
@@ -20,13 +22,42 @@ fn doc(title: &str, content: &str) -> Value {
     json!({"title": title, "content": content})
 }
 
-async fn ingest(app: &TestApp, token: &str, docs: Vec<Value>) -> studio_testing::TestResponse {
+async fn ingest(app: &TestApp, token: &str, docs: Vec<Value>) -> TestResponse {
     app.post(
         "/api/v1/agents/ingest",
         Some(token),
         json!({"documents": docs}),
     )
     .await
+}
+
+/// `POST /api/v1/agents/ingest` of `body` with the idempotency key `key`.
+async fn ingest_keyed(app: &TestApp, token: &str, body: Value, key: &str) -> TestResponse {
+    app.send_with(
+        Method::POST,
+        "/api/v1/agents/ingest",
+        Some(token),
+        Some(body),
+        &[("idempotency-key", key)],
+    )
+    .await
+}
+
+/// The progress of the ingestion `id` (`GET /api/v1/agents/ingest/{id}`).
+async fn progress(app: &TestApp, token: &str, id: &str) -> TestResponse {
+    app.get(&format!("/api/v1/agents/ingest/{id}"), Some(token))
+        .await
+}
+
+/// The document `id` (`GET /api/v1/agents/documents/{id}`).
+async fn document(app: &TestApp, token: &str, id: &str) -> TestResponse {
+    app.get(&format!("/api/v1/agents/documents/{id}"), Some(token))
+        .await
+}
+
+/// `POST /api/v1/agents/search` with `body`.
+async fn search(app: &TestApp, token: &str, body: Value) -> TestResponse {
+    app.post("/api/v1/agents/search", Some(token), body).await
 }
 
 #[tokio::test]
@@ -47,36 +78,22 @@ async fn when_documents_are_ingested_they_are_accepted_pending_then_ready_and_se
     assert_eq!(res.body["documentIds"].as_array().unwrap().len(), 3);
     let ingestion = res.str("/ingestionId");
 
-    let pending = app
-        .get(
-            &format!("/api/v1/agents/ingest/{ingestion}"),
-            Some(&ada.access_token),
-        )
-        .await;
+    let pending = progress(&app, &ada.access_token, &ingestion).await;
     assert_eq!(
         (pending.status, pending.body["status"].as_str()),
         (StatusCode::OK, Some("pending"))
     );
     assert_eq!(pending.body["total"], 3);
     let sent: Option<chrono::DateTime<chrono::Utc>> = app
-        .sql()
-        .await
-        .query_one("SELECT sent_at FROM outbox WHERE topic = 'ingest'", &[])
-        .await
-        .unwrap()
-        .get(0);
+        .value("SELECT sent_at FROM outbox WHERE topic = 'ingest'", &[])
+        .await;
     assert!(
         sent.is_some(),
         "the message left through the outbox at once"
     );
 
     index_queued(&k, &mut rx).await;
-    let done = app
-        .get(
-            &format!("/api/v1/agents/ingest/{ingestion}"),
-            Some(&ada.access_token),
-        )
-        .await;
+    let done = progress(&app, &ada.access_token, &ingestion).await;
     assert_eq!(done.body["status"], "completed", "{}", done.body);
     assert_eq!(
         (
@@ -93,23 +110,21 @@ async fn when_documents_are_ingested_they_are_accepted_pending_then_ready_and_se
             .all(|d| d["chunks"].as_i64().unwrap() >= 1)
     );
 
-    let hits = app
-        .post(
-            "/api/v1/agents/search",
-            Some(&ada.access_token),
-            json!({"query": "how long do refunds take", "limit": 2}),
-        )
-        .await;
+    let hits = search(
+        &app,
+        &ada.access_token,
+        json!({"query": "how long do refunds take", "limit": 2}),
+    )
+    .await;
     assert_eq!(hits.status, StatusCode::OK, "{}", hits.body);
     assert_eq!(hits.body[0]["title"], "Refunds");
     assert!(hits.body.as_array().unwrap().len() <= 2);
-    let html = app
-        .post(
-            "/api/v1/agents/search",
-            Some(&ada.access_token),
-            json!({"query": "opening hours Monday"}),
-        )
-        .await;
+    let html = search(
+        &app,
+        &ada.access_token,
+        json!({"query": "opening hours Monday"}),
+    )
+    .await;
     let text = html.body[0]["text"].as_str().unwrap();
     assert!(text.contains("Monday") && !text.contains("<p>"), "{text}");
 
@@ -129,12 +144,7 @@ async fn when_documents_are_ingested_they_are_accepted_pending_then_ready_and_se
         .await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
     let shipping = res.body["documentIds"][1].as_str().unwrap();
-    let one = app
-        .get(
-            &format!("/api/v1/agents/documents/{shipping}"),
-            Some(&ada.access_token),
-        )
-        .await;
+    let one = document(&app, &ada.access_token, shipping).await;
     assert_eq!(
         (
             one.body["contentType"].as_str(),
@@ -212,14 +222,7 @@ async fn when_ingest_input_is_bad_or_too_big_the_error_says_which_and_nothing_is
     // Exactly 100 documents is fine.
     let ok = app.post("/api/v1/agents/ingest", Some(t), json!({"documents": (0..100).map(|i| doc(&format!("d{i}"), &format!("text {i}"))).collect::<Vec<_>>()})).await;
     assert_eq!(ok.status, StatusCode::ACCEPTED);
-    let stored: i64 = app
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM kb_documents", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(stored, 100);
+    assert_eq!(stored_documents(&app).await, 100);
     assert_eq!(
         std::iter::from_fn(|| rx.try_recv().ok()).count(),
         1,
@@ -232,20 +235,7 @@ async fn when_the_same_idempotency_key_is_retried_the_first_response_returns_and
  {
     let (app, _k, mut rx, ada) = setup().await;
     let body = json!({"documents": [doc("Refunds", "5 days")]});
-    let send = |b: Value, key: &'static str| {
-        let app = app.clone();
-        let token = ada.access_token.clone();
-        async move {
-            app.send_with(
-                Method::POST,
-                "/api/v1/agents/ingest",
-                Some(&token),
-                Some(b),
-                &[("idempotency-key", key)],
-            )
-            .await
-        }
-    };
+    let send = |b: Value, key: &'static str| ingest_keyed(&app, &ada.access_token, b, key);
     let first = send(body.clone(), "upload-1").await;
     let again = send(body.clone(), "upload-1").await;
     assert_eq!(first.status, StatusCode::ACCEPTED);
@@ -260,13 +250,7 @@ async fn when_the_same_idempotency_key_is_retried_the_first_response_returns_and
         send(body2.clone(), "upload-2")
     );
     assert_eq!(a.body, b.body, "concurrent retries agree");
-    let ingestions: i64 = app
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM ingestions", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let ingestions: i64 = app.value("SELECT count(*) FROM ingestions", &[]).await;
     assert_eq!(ingestions, 2);
     assert_eq!(std::iter::from_fn(|| rx.try_recv().ok()).count(), 2);
 }
@@ -318,19 +302,17 @@ async fn when_another_workspace_asks_for_documents_ingestions_or_search_it_sees_
         .get("/api/v1/agents/documents", Some(&bob.access_token))
         .await;
     assert!(
-        listed.body["items"]
-            .as_array()
-            .unwrap()
+        listed
+            .items()
             .iter()
             .all(|d| d["title"] != "Secret pricing")
     );
-    let hits = app
-        .post(
-            "/api/v1/agents/search",
-            Some(&bob.access_token),
-            json!({"query": "enterprise discount percent"}),
-        )
-        .await;
+    let hits = search(
+        &app,
+        &bob.access_token,
+        json!({"query": "enterprise discount percent"}),
+    )
+    .await;
     assert!(
         hits.body
             .as_array()
@@ -357,12 +339,8 @@ async fn when_another_workspace_asks_for_documents_ingestions_or_search_it_sees_
 #[tokio::test]
 async fn when_roles_differ_viewers_read_members_ingest_and_admins_delete_with_the_vectors() {
     let (app, k, mut rx, ada) = setup().await;
-    let viewer = app.user("Viewer").await;
-    let member = app.user("Member").await;
-    app.add_member(ada.workspace_id, viewer.id, Role::Viewer)
-        .await;
-    app.add_member(ada.workspace_id, member.id, Role::Member)
-        .await;
+    let viewer = app.member("Viewer", &ada, Role::Viewer).await;
+    let member = app.member("Member", &ada, Role::Member).await;
     let ws = ada.workspace_id.to_string();
     let as_ws = |user: &TestUser, method: Method, path: &str, body: Option<Value>| {
         let app = app.clone();
@@ -431,13 +409,7 @@ async fn when_roles_differ_viewers_read_members_ingest_and_admins_delete_with_th
         app.get(&path, Some(&ada.access_token)).await.status,
         StatusCode::NOT_FOUND
     );
-    let after = app
-        .post(
-            "/api/v1/agents/search",
-            Some(&ada.access_token),
-            json!({"query": "warranty"}),
-        )
-        .await;
+    let after = search(&app, &ada.access_token, json!({"query": "warranty"})).await;
     assert!(after.body.as_array().unwrap().is_empty());
 }
 
@@ -486,19 +458,14 @@ async fn when_search_or_listing_input_is_bad_it_is_a_400() {
     );
 }
 
-async fn ingest_with(app: &TestApp, token: &str, body: Value) -> studio_testing::TestResponse {
+async fn ingest_with(app: &TestApp, token: &str, body: Value) -> TestResponse {
     let res = app.post("/api/v1/agents/ingest", Some(token), body).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     res
 }
 
 async fn stored_documents(app: &TestApp) -> i64 {
-    app.sql()
-        .await
-        .query_one("SELECT count(*) FROM kb_documents", &[])
-        .await
-        .unwrap()
-        .get(0)
+    app.value("SELECT count(*) FROM kb_documents", &[]).await
 }
 
 #[tokio::test]
@@ -607,13 +574,12 @@ async fn when_an_identical_document_is_ingested_again_it_is_skipped_with_the_exi
         done.body
     );
     // The top-k is not spent on identical chunks.
-    let hits = app
-        .post(
-            "/api/v1/agents/search",
-            Some(t),
-            json!({"query": "how long do refunds take", "limit": 5}),
-        )
-        .await;
+    let hits = search(
+        &app,
+        t,
+        json!({"query": "how long do refunds take", "limit": 5}),
+    )
+    .await;
     let refund_hits = hits
         .body
         .as_array()
@@ -628,12 +594,7 @@ async fn when_an_identical_document_is_ingested_again_it_is_skipped_with_the_exi
     assert_eq!(only.status, StatusCode::ACCEPTED);
     assert_eq!(only.body["documentIds"], json!([original]));
     assert!(rx.try_recv().is_err(), "nothing to index");
-    let view = app
-        .get(
-            &format!("/api/v1/agents/ingest/{}", only.str("/ingestionId")),
-            Some(t),
-        )
-        .await;
+    let view = progress(&app, t, &only.str("/ingestionId")).await;
     assert_eq!(
         (
             view.body["status"].as_str(),
@@ -693,9 +654,7 @@ async fn when_duplicates_are_allowed_or_the_twin_is_deleted_failed_or_elsewhere_
     let failed = ingest(&app, t, vec![empty.clone()]).await;
     index_queued(&k, &mut rx).await;
     let failed_id = failed.body["documentIds"][0].as_str().unwrap();
-    let failed_doc = app
-        .get(&format!("/api/v1/agents/documents/{failed_id}"), Some(t))
-        .await;
+    let failed_doc = document(&app, t, failed_id).await;
     assert_eq!(failed_doc.body["status"], "failed");
     let retried = ingest(&app, t, vec![empty]).await;
     assert_ne!(retried.body["documentIds"][0].as_str().unwrap(), failed_id);
@@ -709,20 +668,7 @@ async fn when_a_duplicate_answer_is_replayed_or_two_requests_race_one_document_i
     let original = first.body["documentIds"][0].as_str().unwrap().to_owned();
     index_queued(&k, &mut rx).await;
 
-    let send = |b: Value, key: &'static str| {
-        let app = app.clone();
-        let token = ada.access_token.clone();
-        async move {
-            app.send_with(
-                Method::POST,
-                "/api/v1/agents/ingest",
-                Some(&token),
-                Some(b),
-                &[("idempotency-key", key)],
-            )
-            .await
-        }
-    };
+    let send = |b: Value, key: &'static str| ingest_keyed(&app, &ada.access_token, b, key);
     let body = json!({"documents": [doc("Returns", text)]});
     let answer = send(body.clone(), "dup-1").await;
     let replay = send(body.clone(), "dup-1").await;

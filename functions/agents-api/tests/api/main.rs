@@ -9,3 +9,4 @@ mod lambda_event;
 mod outbox;
 mod quota;
 mod stream;
+mod support;

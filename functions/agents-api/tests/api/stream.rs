@@ -1,12 +1,13 @@
 //! The streamed turn: `sources`, then `delta`s, then `done` — or `error` with nothing saved — against the
 //! OpenAI streaming chat API doubled by wiremock.
 
+use crate::support::{conversation_view, counts, llm_at};
 use http::StatusCode;
 use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::{Embedder, Llm};
 use studio_testing::{
-    TestApp, TestUser, assert_error, knowledge_app_with, local_queue, openai_llm,
+    TestApp, TestResponse, TestUser, assert_error, knowledge_app_with, local_queue,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -62,18 +63,22 @@ fn events(body: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-async fn counts(app: &TestApp) -> (i64, i64) {
-    let db = app.sql().await;
-    (
-        db.query_one("SELECT count(*) FROM conversations", &[])
-            .await
-            .unwrap()
-            .get(0),
-        db.query_one("SELECT count(*) FROM messages", &[])
-            .await
-            .unwrap()
-            .get(0),
+/// The streaming routes over an OpenAI double that answers every turn with `status` and the SSE `body`,
+/// and Ada.
+async fn streaming(body: String, status: u16) -> (MockServer, TestApp, TestUser) {
+    let server = llm(body, status).await;
+    let (app, ada) = setup(llm_at(&server, 5)).await;
+    (server, app, ada)
+}
+
+/// A streamed turn: `POST /api/v1/agents/customer-service/stream` with `body`, as `user`.
+async fn stream(app: &TestApp, user: &TestUser, body: Value) -> TestResponse {
+    app.post(
+        "/api/v1/agents/customer-service/stream",
+        Some(&user.access_token),
+        body,
     )
+    .await
 }
 
 #[tokio::test]
@@ -88,15 +93,8 @@ async fn when_a_turn_streams_sources_come_first_then_deltas_then_done_and_the_tu
         "data: [DONE]\n\n".to_owned(),
     ]
     .concat();
-    let server = llm(body, 200).await;
-    let (app, ada) = setup(openai_llm(&format!("{}/v1", server.uri()), 5)).await;
-    let res = app
-        .post(
-            "/api/v1/agents/customer-service/stream",
-            Some(&ada.access_token),
-            json!({"message": "Refunds?"}),
-        )
-        .await;
+    let (server, app, ada) = streaming(body, 200).await;
+    let res = stream(&app, &ada, json!({"message": "Refunds?"})).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(
         res.headers["content-type"]
@@ -123,12 +121,7 @@ async fn when_a_turn_streams_sources_come_first_then_deltas_then_done_and_the_tu
         (Some(50), Some(5))
     );
     let conv = done["convId"].as_str().unwrap();
-    let saved = app
-        .get(
-            &format!("/api/v1/agents/conversations/{conv}"),
-            Some(&ada.access_token),
-        )
-        .await;
+    let saved = conversation_view(&app, &ada, conv).await;
     assert_eq!(saved.body["messages"][1]["content"], "Refunds take 5 days.");
     assert_eq!(saved.body["messages"][1]["id"], done["messageId"]);
     let sent: Value =
@@ -139,15 +132,8 @@ async fn when_a_turn_streams_sources_come_first_then_deltas_then_done_and_the_tu
 #[tokio::test]
 async fn when_the_model_fails_before_or_during_the_stream_an_error_event_ends_it_and_nothing_is_saved()
  {
-    let server = llm("{\"error\": {\"message\": \"down\", \"type\": \"server_error\", \"param\": null, \"code\": null}}".into(), 500).await;
-    let (app, ada) = setup(openai_llm(&format!("{}/v1", server.uri()), 5)).await;
-    let res = app
-        .post(
-            "/api/v1/agents/customer-service/stream",
-            Some(&ada.access_token),
-            json!({"message": "Hi"}),
-        )
-        .await;
+    let (_server, app, ada) = streaming("{\"error\": {\"message\": \"down\", \"type\": \"server_error\", \"param\": null, \"code\": null}}".into(), 500).await;
+    let res = stream(&app, &ada, json!({"message": "Hi"})).await;
     let evs = events(&res.body);
     assert_eq!(
         evs.first().map(|(n, _)| n.as_str()),
@@ -167,15 +153,8 @@ async fn when_the_model_fails_before_or_during_the_stream_an_error_event_ends_it
         "data: {\"choices\": [{\"delta\": \n\n".to_owned(),
     ]
     .concat();
-    let server = llm(broken, 200).await;
-    let (app, ada) = setup(openai_llm(&format!("{}/v1", server.uri()), 5)).await;
-    let res = app
-        .post(
-            "/api/v1/agents/customer-service/stream",
-            Some(&ada.access_token),
-            json!({"message": "Hi"}),
-        )
-        .await;
+    let (_server, app, ada) = streaming(broken, 200).await;
+    let res = stream(&app, &ada, json!({"message": "Hi"})).await;
     let names: Vec<String> = events(&res.body).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.first().map(String::as_str), Some("sources"));
     assert_eq!(names.last().map(String::as_str), Some("error"), "{names:?}");
@@ -187,9 +166,7 @@ async fn when_the_model_fails_before_or_during_the_stream_an_error_event_ends_it
 async fn when_the_stream_is_asked_with_bad_input_a_wrong_role_or_another_tenants_conversation_it_is_a_plain_http_error()
  {
     let (app, ada) = setup(Llm::offline()).await;
-    let viewer = app.user("Viewer").await;
-    app.add_member(ada.workspace_id, viewer.id, Role::Viewer)
-        .await;
+    let viewer = app.member("Viewer", &ada, Role::Viewer).await;
     let ws = ada.workspace_id.to_string();
     let denied = app
         .send_with(
@@ -202,13 +179,7 @@ async fn when_the_stream_is_asked_with_bad_input_a_wrong_role_or_another_tenants
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
     assert_eq!(
-        app.post(
-            "/api/v1/agents/customer-service/stream",
-            Some(&ada.access_token),
-            json!({"message": ""})
-        )
-        .await
-        .status,
+        stream(&app, &ada, json!({"message": ""})).await.status,
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
@@ -221,22 +192,15 @@ async fn when_the_stream_is_asked_with_bad_input_a_wrong_role_or_another_tenants
         .status,
         StatusCode::UNAUTHORIZED
     );
-    let missing = app
-        .post(
-            "/api/v1/agents/customer-service/stream",
-            Some(&ada.access_token),
-            json!({"message": "hi", "convId": uuid::Uuid::new_v4()}),
-        )
-        .await;
+    let missing = stream(
+        &app,
+        &ada,
+        json!({"message": "hi", "convId": uuid::Uuid::new_v4()}),
+    )
+    .await;
     assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
     // Offline, the stream still works end to end.
-    let ok = app
-        .post(
-            "/api/v1/agents/customer-service/stream",
-            Some(&ada.access_token),
-            json!({"message": "hi"}),
-        )
-        .await;
+    let ok = stream(&app, &ada, json!({"message": "hi"})).await;
     let names: Vec<String> = events(&ok.body).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.first().map(String::as_str), Some("sources"));
     assert_eq!(names.last().map(String::as_str), Some("done"));

@@ -1,9 +1,10 @@
 //! What a client of `/api/v1/auth/*` sees, against a real PostgreSQL.
 
+use crate::support::{login, refresh, switch, wid};
 use http::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use studio_testing::{TestApp, TestResponse, assert_error};
+use studio_testing::{TEST_PASSWORD, TestApp, TestResponse, assert_error};
 
 async fn app() -> TestApp {
     TestApp::new(auth_api::routes()).await
@@ -13,14 +14,9 @@ async fn register(app: &TestApp, email: &str) -> TestResponse {
     app.post(
         "/api/v1/auth/register",
         None,
-        json!({"email": email, "password": "correct horse battery", "name": "Ada Lovelace", "workspaceName": "Analytical Engines"}),
+        json!({"email": email, "password": TEST_PASSWORD, "name": "Ada Lovelace", "workspaceName": "Analytical Engines"}),
     )
     .await
-}
-
-async fn refresh(app: &TestApp, token: &str) -> TestResponse {
-    app.post("/api/v1/auth/token", None, json!({"refreshToken": token}))
-        .await
 }
 
 #[tokio::test]
@@ -79,13 +75,7 @@ async fn when_the_email_is_taken_in_any_case_registration_is_409_email_taken_and
     );
     let res = register(&app, "GRACE@example.COM").await;
     assert_error(&res, StatusCode::CONFLICT, "email_taken");
-    let workspaces: i64 = app
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM workspaces", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let workspaces: i64 = app.value("SELECT count(*) FROM workspaces", &[]).await;
     assert_eq!(
         workspaces, 1,
         "the failed registration left no workspace behind"
@@ -150,13 +140,7 @@ async fn when_registration_input_is_bad_each_field_is_named_and_nothing_is_writt
         )
         .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
-    let users: i64 = app
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM users", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let users: i64 = app.value("SELECT count(*) FROM users", &[]).await;
     assert_eq!(users, 1);
 }
 
@@ -205,19 +189,13 @@ async fn when_logging_in_the_last_used_workspace_is_chosen_and_any_wrong_credent
     let app = app().await;
     let reg = register(&app, "lin@example.com").await;
     let first_ws = reg.str("/workspace/id");
-    let login = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "LIN@example.com", "password": "correct horse battery"}),
-        )
-        .await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
-    assert_eq!(login.body["user"]["email"], "lin@example.com");
+    let ok = login(&app, "LIN@example.com", TEST_PASSWORD).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.body["user"]["email"], "lin@example.com");
     assert_eq!(
         app.state
             .jwt
-            .verify(&login.str("/accessToken"))
+            .verify(&ok.str("/accessToken"))
             .unwrap()
             .wid
             .unwrap()
@@ -225,20 +203,8 @@ async fn when_logging_in_the_last_used_workspace_is_chosen_and_any_wrong_credent
         first_ws
     );
 
-    let wrong_pw = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "lin@example.com", "password": "wrong password"}),
-        )
-        .await;
-    let unknown = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "nobody@example.com", "password": "wrong password"}),
-        )
-        .await;
+    let wrong_pw = login(&app, "lin@example.com", "wrong password").await;
+    let unknown = login(&app, "nobody@example.com", "wrong password").await;
     for res in [&wrong_pw, &unknown] {
         assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
@@ -256,13 +222,7 @@ async fn when_the_email_is_unknown_login_still_pays_for_an_argon2_verification()
     async fn time(app: &TestApp, email: &str) -> Duration {
         let start = Instant::now();
         for _ in 0..2 {
-            let res = app
-                .post(
-                    "/api/v1/auth/login",
-                    None,
-                    json!({"email": email, "password": "wrong password"}),
-                )
-                .await;
+            let res = login(app, email, "wrong password").await;
             assert_eq!(res.code(), "invalid_credentials");
         }
         start.elapsed()
@@ -302,15 +262,11 @@ async fn when_a_refresh_token_is_used_it_is_spent_and_replaying_it_revokes_the_w
     let after = refresh(&app, &second.str("/refreshToken")).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     let live: i64 = app
-        .sql()
-        .await
-        .query_one(
+        .value(
             "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL",
             &[],
         )
-        .await
-        .unwrap()
-        .get(0);
+        .await;
     assert_eq!(live, 0);
 }
 
@@ -321,14 +277,9 @@ async fn when_two_refreshes_of_one_token_race_exactly_one_wins() {
         .await
         .str("/refreshToken");
     for _ in 0..3 {
-        let login = app
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({"email": "race@example.com", "password": "correct horse battery"}),
-            )
-            .await;
-        let token = login.str("/refreshToken");
+        let token = login(&app, "race@example.com", TEST_PASSWORD)
+            .await
+            .str("/refreshToken");
         let (a, b) = tokio::join!(refresh(&app, &token), refresh(&app, &token));
         let mut statuses = [a.status.as_u16(), b.status.as_u16()];
         statuses.sort_unstable();
@@ -352,63 +303,28 @@ async fn when_refreshing_into_another_workspace_membership_is_checked_and_the_ch
     let stranger = app.user("Stranger").await;
 
     // Not a member: 404, and the token is not spent.
-    let refused = app
-        .post(
-            "/api/v1/auth/token",
-            None,
-            json!({"refreshToken": reg.str("/refreshToken"), "workspaceId": stranger.workspace_id}),
-        )
-        .await;
+    let refused = switch(&app, &reg.str("/refreshToken"), stranger.workspace_id).await;
     assert_error(&refused, StatusCode::NOT_FOUND, "not_found");
 
-    let switched = app
-        .post(
-            "/api/v1/auth/token",
-            None,
-            json!({"refreshToken": reg.str("/refreshToken"), "workspaceId": second.id}),
-        )
-        .await;
+    let switched = switch(&app, &reg.str("/refreshToken"), second.id).await;
     assert_eq!(switched.status, StatusCode::OK, "{}", switched.body);
-    assert_eq!(
-        app.state
-            .jwt
-            .verify(&switched.str("/accessToken"))
-            .unwrap()
-            .wid,
-        Some(second.id)
-    );
+    assert_eq!(wid(&app, &switched.str("/accessToken")), Some(second.id));
     assert_ne!(access, switched.str("/accessToken"));
 
     // The next login picks the workspace used last.
-    let login = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "switch@example.com", "password": "correct horse battery"}),
-        )
-        .await;
-    assert_eq!(
-        app.state
-            .jwt
-            .verify(&login.str("/accessToken"))
-            .unwrap()
-            .wid,
-        Some(second.id)
-    );
+    let login = login(&app, "switch@example.com", TEST_PASSWORD).await;
+    assert_eq!(wid(&app, &login.str("/accessToken")), Some(second.id));
 }
 
 #[tokio::test]
 async fn when_the_family_is_older_than_its_lifetime_refresh_is_token_expired() {
     let app = app().await;
     let token = register(&app, "old@example.com").await.str("/refreshToken");
-    app.sql()
-        .await
-        .execute(
-            "UPDATE refresh_tokens SET expires_at = now() - interval '1 second'",
-            &[],
-        )
-        .await
-        .unwrap();
+    app.execute(
+        "UPDATE refresh_tokens SET expires_at = now() - interval '1 second'",
+        &[],
+    )
+    .await;
     let res = refresh(&app, &token).await;
     assert_error(&res, StatusCode::UNAUTHORIZED, "token_expired");
     let unknown = refresh(&app, "not-a-token-we-issued").await;
@@ -476,11 +392,8 @@ async fn when_me_is_called_without_a_valid_token_it_is_401() {
 async fn when_the_account_was_deleted_its_still_valid_access_token_gets_401_from_me() {
     let app = app().await;
     let user = app.user("Gone").await;
-    app.sql()
-        .await
-        .execute("UPDATE users SET deleted_at = now()", &[])
-        .await
-        .unwrap();
+    app.execute("UPDATE users SET deleted_at = now()", &[])
+        .await;
     assert_eq!(
         app.get("/api/v1/auth/me", Some(&user.access_token))
             .await
@@ -499,13 +412,7 @@ async fn when_an_email_has_surrounding_spaces_they_are_trimmed_on_register_login
     let reg = register(&app, "  Spacey@Example.com\t").await;
     assert_eq!(reg.status, StatusCode::CREATED, "{}", reg.body);
     assert_eq!(reg.body["user"]["email"], "spacey@example.com");
-    let login = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": " spacey@example.com  ", "password": "correct horse battery"}),
-        )
-        .await;
+    let login = login(&app, " spacey@example.com  ", TEST_PASSWORD).await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     let forgot = app
         .post(
@@ -526,11 +433,11 @@ async fn when_an_email_has_surrounding_spaces_they_are_trimmed_on_register_login
     for (path, body) in [
         (
             "/api/v1/auth/login",
-            json!({"email": "   ", "password": "correct horse battery"}),
+            json!({"email": "   ", "password": TEST_PASSWORD}),
         ),
         (
             "/api/v1/auth/register",
-            json!({"email": "  ", "password": "correct horse battery", "name": "A"}),
+            json!({"email": "  ", "password": TEST_PASSWORD, "name": "A"}),
         ),
         ("/api/v1/auth/password/forgot", json!({"email": " "})),
     ] {

@@ -1,9 +1,10 @@
 //! The default workspace as a client sees it: `/auth/me` names it, `PUT /auth/me/default-workspace` sets it
 //! (members only), and the tokens issued afterwards — login, refresh — act in it.
 
+use crate::support::{login, refresh, switch, wid};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use studio_testing::{TestApp, TestResponse, TestUser};
+use studio_testing::{TEST_PASSWORD, TestApp, TestResponse, TestUser};
 use uuid::Uuid;
 
 const DEFAULT: &str = "/api/v1/auth/me/default-workspace";
@@ -22,8 +23,22 @@ async fn default_of(app: &TestApp, user: &TestUser) -> Value {
     me.body["defaultWorkspaceId"].clone()
 }
 
-fn wid(app: &TestApp, access_token: &str) -> Option<Uuid> {
-    app.state.jwt.verify(access_token).unwrap().wid
+/// `user` sets `workspace` as their default.
+async fn choose(app: &TestApp, user: &TestUser, workspace: Uuid) -> TestResponse {
+    set_default(
+        app,
+        Some(&user.access_token),
+        json!({"workspaceId": workspace}),
+    )
+    .await
+}
+
+async fn delete_workspace(app: &TestApp, workspace: Uuid) {
+    app.execute(
+        "UPDATE workspaces SET deleted_at = now() WHERE id = $1",
+        &[&workspace],
+    )
+    .await;
 }
 
 async fn second_workspace(app: &TestApp, user: &TestUser) -> Uuid {
@@ -45,57 +60,28 @@ async fn when_the_default_workspace_is_set_me_shows_it_and_the_next_login_and_re
         "creating a workspace does not move the default"
     );
 
-    let set = set_default(
-        &app,
-        Some(&ada.access_token),
-        json!({"workspaceId": second}),
-    )
-    .await;
+    let set = choose(&app, &ada, second).await;
     assert_eq!(set.status, StatusCode::NO_CONTENT, "{}", set.body);
     assert_eq!(set.body, Value::Null);
     assert_eq!(default_of(&app, &ada).await, json!(second));
     // Setting it again is the same answer.
     assert_eq!(
-        set_default(
-            &app,
-            Some(&ada.access_token),
-            json!({"workspaceId": second})
-        )
-        .await
-        .status,
+        choose(&app, &ada, second).await.status,
         StatusCode::NO_CONTENT
     );
 
     // The session's next token follows the default (the old token named the first workspace)...
     assert_eq!(wid(&app, &ada.access_token), Some(ada.workspace_id));
-    let refreshed = app
-        .post(
-            "/api/v1/auth/token",
-            None,
-            json!({"refreshToken": ada.refresh_token}),
-        )
-        .await;
+    let refreshed = refresh(&app, &ada.refresh_token).await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     assert_eq!(wid(&app, &refreshed.str("/accessToken")), Some(second));
     // ... and so does a new login.
-    let login = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": ada.email, "password": "correct horse battery"}),
-        )
-        .await;
+    let login = login(&app, &ada.email, TEST_PASSWORD).await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     assert_eq!(wid(&app, &login.str("/accessToken")), Some(second));
 
     // Switching with POST /auth/token {workspaceId} keeps working, and moves the default too.
-    let switched = app
-        .post(
-            "/api/v1/auth/token",
-            None,
-            json!({"refreshToken": login.str("/refreshToken"), "workspaceId": ada.workspace_id}),
-        )
-        .await;
+    let switched = switch(&app, &login.str("/refreshToken"), ada.workspace_id).await;
     assert_eq!(switched.status, StatusCode::OK, "{}", switched.body);
     assert_eq!(
         wid(&app, &switched.str("/accessToken")),
@@ -170,35 +156,18 @@ async fn when_the_default_workspace_is_not_the_callers_or_not_a_uuid_it_is_refus
 
     // A deleted workspace the caller was a member of is gone like any other.
     let second = second_workspace(&app, &ada).await;
-    app.sql()
-        .await
-        .execute(
-            "UPDATE workspaces SET deleted_at = now() WHERE id = $1",
-            &[&second],
-        )
-        .await
-        .unwrap();
+    delete_workspace(&app, second).await;
     assert_eq!(
-        set_default(
-            &app,
-            Some(&ada.access_token),
-            json!({"workspaceId": second})
-        )
-        .await
-        .status,
+        choose(&app, &ada, second).await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(default_of(&app, &ada).await, json!(ada.workspace_id));
     let stored: Option<Uuid> = app
-        .sql()
-        .await
-        .query_one(
+        .value(
             "SELECT last_workspace_id FROM users WHERE id = $1",
             &[&ada.id],
         )
-        .await
-        .unwrap()
-        .get(0);
+        .await;
     assert_eq!(stored, Some(ada.workspace_id), "nothing was written");
 }
 
@@ -208,41 +177,19 @@ async fn when_the_default_workspace_is_deleted_me_names_the_one_login_would_choo
     let ada = app.user("Ada").await;
     let second = second_workspace(&app, &ada).await;
     assert_eq!(
-        set_default(
-            &app,
-            Some(&ada.access_token),
-            json!({"workspaceId": second})
-        )
-        .await
-        .status,
+        choose(&app, &ada, second).await.status,
         StatusCode::NO_CONTENT
     );
-    app.sql()
-        .await
-        .execute(
-            "UPDATE workspaces SET deleted_at = now() WHERE id = $1",
-            &[&second],
-        )
-        .await
-        .unwrap();
+    delete_workspace(&app, second).await;
     assert_eq!(default_of(&app, &ada).await, json!(ada.workspace_id));
-    let login = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": ada.email, "password": "correct horse battery"}),
-        )
-        .await;
+    let login = login(&app, &ada.email, TEST_PASSWORD).await;
     assert_eq!(
         wid(&app, &login.str("/accessToken")),
         Some(ada.workspace_id)
     );
 
     // With no workspace left, there is no default.
-    app.sql()
-        .await
-        .execute("UPDATE workspaces SET deleted_at = now()", &[])
-        .await
-        .unwrap();
+    app.execute("UPDATE workspaces SET deleted_at = now()", &[])
+        .await;
     assert_eq!(default_of(&app, &ada).await, Value::Null);
 }

@@ -6,4 +6,5 @@ mod auth;
 mod default_workspace;
 mod lambda_event;
 mod password_reset;
+mod support;
 mod tokens;

@@ -2,24 +2,16 @@
 //! unknown addresses, a single-use expiring token, every session ended. Mail is delivered through the
 //! moto server's SES.
 
+use crate::support::{login, refresh};
 use http::StatusCode;
 use serde_json::json;
 use studio::email::EmailKind;
 use studio_testing::{
-    TestApp, TestResponse, assert_error, moto_sdk, outbox_mail, ses_mailer, ses_sent_to, token_in,
+    TEST_PASSWORD, TestApp, TestResponse, assert_error, moto_sdk, outbox_mail, ses_mailer,
+    ses_sent_to, token_in,
 };
 
-const PASSWORD: &str = "correct horse battery";
 const NEW_PASSWORD: &str = "a brand new passphrase";
-
-async fn login(app: &TestApp, email: &str, password: &str) -> TestResponse {
-    app.post(
-        "/api/v1/auth/login",
-        None,
-        json!({"email": email, "password": password}),
-    )
-    .await
-}
 
 async fn forgot(app: &TestApp, email: &str) -> TestResponse {
     app.post(
@@ -115,7 +107,7 @@ async fn when_the_token_is_used_the_password_changes_every_session_ends_and_the_
     let res = reset(&app, &token, NEW_PASSWORD).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     assert_eq!(
-        login(&app, &ada.email, PASSWORD).await.status,
+        login(&app, &ada.email, TEST_PASSWORD).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -123,13 +115,7 @@ async fn when_the_token_is_used_the_password_changes_every_session_ends_and_the_
         StatusCode::OK
     );
     // The session from before the reset is over.
-    let refreshed = app
-        .post(
-            "/api/v1/auth/token",
-            None,
-            json!({"refreshToken": ada.refresh_token}),
-        )
-        .await;
+    let refreshed = refresh(&app, &ada.refresh_token).await;
     assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
 
     // Single use: the same link again changes nothing.
@@ -154,14 +140,11 @@ async fn when_the_token_has_expired_or_was_superseded_it_is_refused_and_nothing_
     let superseded = reset(&app, &first, NEW_PASSWORD).await;
     assert_eq!(superseded.code(), "invalid_token");
 
-    app.sql()
-        .await
-        .execute(
-            "UPDATE password_reset_tokens SET expires_at = now() - interval '1 second'",
-            &[],
-        )
-        .await
-        .unwrap();
+    app.execute(
+        "UPDATE password_reset_tokens SET expires_at = now() - interval '1 second'",
+        &[],
+    )
+    .await;
     let expired = reset(&app, &second, NEW_PASSWORD).await;
     assert_error(&expired, StatusCode::BAD_REQUEST, "invalid_token");
     assert!(
@@ -171,7 +154,7 @@ async fn when_the_token_has_expired_or_was_superseded_it_is_refused_and_nothing_
             .contains("Ask for a new one")
     );
     assert_eq!(
-        login(&app, &ada.email, PASSWORD).await.status,
+        login(&app, &ada.email, TEST_PASSWORD).await.status,
         StatusCode::OK
     );
 }

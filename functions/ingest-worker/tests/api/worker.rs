@@ -75,6 +75,25 @@ async fn status(app: &TestApp, user: &TestUser, accepted: &serde_json::Value) ->
     .body
 }
 
+/// The agents routes over `embedder` and the offline LLM, the worker with the `extra` settings, and a
+/// member (Ada) to ingest with.
+async fn app_with(
+    embedder: Embedder,
+    extra: &[(&str, &str)],
+) -> (TestApp, KnowledgeState, TestUser) {
+    let (queue, _rx) = local_queue();
+    let (app, k) =
+        knowledge_app_with(embedder, Llm::offline(), queue, agents_api::routes(), extra).await;
+    let ada = app.user("Ada").await;
+    (app, k, ada)
+}
+
+/// The embeddings of the OpenAI double at `server`.
+fn embedder_at(server: &MockServer) -> Embedder {
+    openai_embedder(&format!("{}/v1", server.uri()), DIM)
+}
+
+/// An OpenAI double (its embeddings answered by the test), the agents routes over it, and Ada.
 async fn openai_setup() -> (
     MockServer,
     EmbeddingsDouble,
@@ -84,31 +103,54 @@ async fn openai_setup() -> (
 ) {
     let server = MockServer::start().await;
     let double = EmbeddingsDouble::new(DIM as usize);
-    let (queue, _rx) = local_queue();
-    let (app, k) = knowledge_app(
-        openai_embedder(&format!("{}/v1", server.uri()), DIM),
-        queue,
-        agents_api::routes(),
-    )
-    .await;
-    let user = app.user("Ada").await;
-    (server, double, app, k, user)
+    let (app, k, ada) = app_with(embedder_at(&server), &[]).await;
+    (server, double, app, k, ada)
 }
 
 /// The agents routes over the OpenAI double at `server`, the worker indexing `piece_chunks` chunks a
 /// piece, and a member to ingest with.
 async fn app_over(server: &MockServer, piece_chunks: usize) -> (TestApp, KnowledgeState, TestUser) {
-    let (queue, _rx) = local_queue();
-    let (app, k) = knowledge_app_with(
-        openai_embedder(&format!("{}/v1", server.uri()), DIM),
-        Llm::offline(),
-        queue,
-        agents_api::routes(),
-        &[("INGEST_PIECE_CHUNKS", &piece_chunks.to_string())],
+    let piece_chunks = piece_chunks.to_string();
+    app_with(
+        embedder_at(server),
+        &[("INGEST_PIECE_CHUNKS", &piece_chunks)],
     )
-    .await;
-    let ada = app.user("Ada").await;
-    (app, k, ada)
+    .await
+}
+
+/// Has the double at `server` answer `POST /v1/embeddings` with `answer`, for the first `times` requests
+/// it matches if given; of the answers that match, the one of the lowest `priority` is given (wiremock's
+/// default is 5).
+async fn embeddings_answer(
+    server: &MockServer,
+    answer: impl wiremock::Respond + 'static,
+    times: Option<u64>,
+    priority: u8,
+) {
+    let mock = Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(answer)
+        .with_priority(priority);
+    match times {
+        Some(n) => mock.up_to_n_times(n).mount(server).await,
+        None => mock.mount(server).await,
+    }
+}
+
+/// The embeddings API's answer when it fails on its side.
+fn server_error() -> ResponseTemplate {
+    ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "upstream exploded", "type": "server_error", "param": null, "code": null}}))
+}
+
+/// One short document, as the body of an ingest request.
+fn refunds() -> serde_json::Value {
+    json!([{"title": "Refunds", "content": "Refunds take 5 days."}])
+}
+
+/// Hands the worker `body` as SQS's `receive_count`th delivery and asserts that it did not fail.
+async fn delivered_cleanly(k: &KnowledgeState, body: String, receive_count: u32) {
+    let response = ingest_worker::handle(k, event(&[(body, receive_count)])).await;
+    assert!(response.batch_item_failures.is_empty());
 }
 
 /// `n` policies of one chunk each.
@@ -120,15 +162,8 @@ fn policies(n: usize) -> serde_json::Value {
 
 #[tokio::test]
 async fn when_a_batch_holds_a_poison_message_only_it_fails_and_its_batch_mates_are_indexed() {
-    let (queue, _rx) = local_queue();
-    let (app, k) = knowledge_app(Embedder::offline(), queue, agents_api::routes()).await;
-    let ada = app.user("Ada").await;
-    let (good, accepted) = accept(
-        &app,
-        &ada,
-        json!([{"title": "Refunds", "content": "Refunds take 5 days."}]),
-    )
-    .await;
+    let (app, k, ada) = app_with(Embedder::offline(), &[]).await;
+    let (good, accepted) = accept(&app, &ada, refunds()).await;
     let (good2, accepted2) = accept(
         &app,
         &ada,
@@ -150,30 +185,11 @@ async fn when_a_batch_holds_a_poison_message_only_it_fails_and_its_batch_mates_a
 #[tokio::test]
 async fn when_the_same_message_is_delivered_twice_nothing_is_embedded_or_stored_twice() {
     let (server, double, app, k, ada) = openai_setup().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(double.clone())
-        .mount(&server)
-        .await;
-    let (body, accepted) = accept(
-        &app,
-        &ada,
-        json!([{"title": "Refunds", "content": "Refunds take 5 days."}]),
-    )
-    .await;
-    assert!(
-        ingest_worker::handle(&k, event(&[(body.clone(), 1)]))
-            .await
-            .batch_item_failures
-            .is_empty()
-    );
+    embeddings_answer(&server, double.clone(), None, 5).await;
+    let (body, accepted) = accept(&app, &ada, refunds()).await;
+    delivered_cleanly(&k, body.clone(), 1).await;
     let calls = server.received_requests().await.unwrap().len();
-    assert!(
-        ingest_worker::handle(&k, event(&[(body, 2)]))
-            .await
-            .batch_item_failures
-            .is_empty()
-    );
+    delivered_cleanly(&k, body, 2).await;
     assert_eq!(
         server.received_requests().await.unwrap().len(),
         calls,
@@ -195,11 +211,7 @@ async fn when_the_same_message_is_delivered_twice_nothing_is_embedded_or_stored_
 #[tokio::test]
 async fn when_two_documents_share_text_it_is_embedded_once_in_one_request() {
     let (server, double, app, k, ada) = openai_setup().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(double.clone())
-        .mount(&server)
-        .await;
+    embeddings_answer(&server, double.clone(), None, 5).await;
     let shared = "Our support line is open around the clock.";
     // Identical documents are stored twice only when asked: here, to share their text.
     let (body, accepted) = accept_body(
@@ -208,12 +220,7 @@ async fn when_two_documents_share_text_it_is_embedded_once_in_one_request() {
         json!({"documents": [{"title": "A", "content": shared}, {"title": "B", "content": shared}, {"title": "C", "content": "Something else entirely."}], "allowDuplicates": true}),
     )
     .await;
-    assert!(
-        ingest_worker::handle(&k, event(&[(body, 1)]))
-            .await
-            .batch_item_failures
-            .is_empty()
-    );
+    delivered_cleanly(&k, body, 1).await;
     let seen = double.seen();
     assert_eq!(
         seen.iter().filter(|t| t.as_str() == shared).count(),
@@ -233,44 +240,19 @@ async fn when_two_documents_share_text_it_is_embedded_once_in_one_request() {
         json!({"documents": [{"title": "D", "content": shared}], "allowDuplicates": true}),
     )
     .await;
-    assert!(
-        ingest_worker::handle(&k, event(&[(body, 1)]))
-            .await
-            .batch_item_failures
-            .is_empty()
-    );
+    delivered_cleanly(&k, body, 1).await;
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn when_the_embeddings_api_rate_limits_once_the_retry_honours_retry_after_and_succeeds() {
     let (server, double, app, k, ada) = openai_setup().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_json(json!({"error": {"message": "slow down", "type": "rate_limit_error", "param": null, "code": null}})))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(double.clone())
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let (body, accepted) = accept(
-        &app,
-        &ada,
-        json!([{"title": "Refunds", "content": "Refunds take 5 days."}]),
-    )
-    .await;
+    let slow_down = ResponseTemplate::new(429).insert_header("retry-after", "1").set_body_json(json!({"error": {"message": "slow down", "type": "rate_limit_error", "param": null, "code": null}}));
+    embeddings_answer(&server, slow_down, Some(1), 1).await;
+    embeddings_answer(&server, double.clone(), None, 2).await;
+    let (body, accepted) = accept(&app, &ada, refunds()).await;
     let started = std::time::Instant::now();
-    assert!(
-        ingest_worker::handle(&k, event(&[(body, 1)]))
-            .await
-            .batch_item_failures
-            .is_empty()
-    );
+    delivered_cleanly(&k, body, 1).await;
     assert!(
         started.elapsed() >= std::time::Duration::from_millis(900),
         "waited for Retry-After"
@@ -283,17 +265,8 @@ async fn when_the_embeddings_api_rate_limits_once_the_retry_honours_retry_after_
 async fn when_the_embeddings_api_keeps_failing_the_message_is_retried_then_its_documents_fail_with_the_reason()
  {
     let (server, _double, app, k, ada) = openai_setup().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "upstream exploded", "type": "server_error", "param": null, "code": null}})))
-        .mount(&server)
-        .await;
-    let (body, accepted) = accept(
-        &app,
-        &ada,
-        json!([{"title": "Refunds", "content": "Refunds take 5 days."}]),
-    )
-    .await;
+    embeddings_answer(&server, server_error(), None, 5).await;
+    let (body, accepted) = accept(&app, &ada, refunds()).await;
     let first = ingest_worker::handle(&k, event(&[(body.clone(), 1)])).await;
     assert_eq!(first.batch_item_failures.len(), 1);
     let after_first = status(&app, &ada, &accepted).await;
@@ -329,21 +302,14 @@ async fn when_the_embeddings_api_keeps_failing_the_message_is_retried_then_its_d
 
 #[tokio::test]
 async fn when_a_document_has_no_text_it_fails_alone_with_the_reason() {
-    let (queue, _rx) = local_queue();
-    let (app, k) = knowledge_app(Embedder::offline(), queue, agents_api::routes()).await;
-    let ada = app.user("Ada").await;
+    let (app, k, ada) = app_with(Embedder::offline(), &[]).await;
     let (body, accepted) = accept(
         &app,
         &ada,
         json!([{"title": "Empty page", "content": "<script>track()</script>", "contentType": "text/html"}, {"title": "Fine", "content": "Real text."}]),
     )
     .await;
-    assert!(
-        ingest_worker::handle(&k, event(&[(body, 1)]))
-            .await
-            .batch_item_failures
-            .is_empty()
-    );
+    delivered_cleanly(&k, body, 1).await;
     let s = status(&app, &ada, &accepted).await;
     assert_eq!(
         (
@@ -385,12 +351,7 @@ async fn when_messages_go_through_the_moto_sqs_queue_they_are_consumed_and_failu
     )
     .await;
     let ada = app.user("Ada").await;
-    let (_, accepted) = accept(
-        &app,
-        &ada,
-        json!([{"title": "Refunds", "content": "Refunds take 5 days."}]),
-    )
-    .await;
+    let (_, accepted) = accept(&app, &ada, refunds()).await;
     sqs.send_message()
         .queue_url(&url)
         .message_body("poison")
@@ -475,16 +436,13 @@ impl wiremock::Respond for HeldAfterFirst {
 async fn when_many_documents_are_ingested_they_become_ready_piece_by_piece_not_all_at_the_end() {
     let server = MockServer::start().await;
     let (arrivals, mut arrived) = tokio::sync::mpsc::unbounded_channel();
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(HeldAfterFirst {
-            double: EmbeddingsDouble::new(DIM as usize),
-            received: Arc::default(),
-            arrivals,
-            hold: Duration::from_millis(1500),
-        })
-        .mount(&server)
-        .await;
+    let held = HeldAfterFirst {
+        double: EmbeddingsDouble::new(DIM as usize),
+        received: Arc::default(),
+        arrivals,
+        hold: Duration::from_millis(1500),
+    };
+    embeddings_answer(&server, held, None, 5).await;
     // One chunk per document, three chunks per piece: four pieces of three documents.
     let (app, k, ada) = app_over(&server, 3).await;
     let (body, accepted) = accept(&app, &ada, policies(12)).await;
@@ -543,27 +501,10 @@ async fn when_a_later_piece_cannot_be_embedded_the_ready_documents_stay_ready_an
  {
     let server = MockServer::start().await;
     let double = EmbeddingsDouble::new(DIM as usize);
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(double.clone())
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "upstream exploded", "type": "server_error", "param": null, "code": null}})))
-        // Every attempt of the client's retries of the second piece (1 + 3).
-        .up_to_n_times(4)
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/embeddings"))
-        .respond_with(double.clone())
-        .with_priority(3)
-        .mount(&server)
-        .await;
+    embeddings_answer(&server, double.clone(), Some(1), 1).await;
+    // Every attempt of the client's retries of the second piece (1 + 3).
+    embeddings_answer(&server, server_error(), Some(4), 2).await;
+    embeddings_answer(&server, double.clone(), None, 3).await;
     let (app, k, ada) = app_over(&server, 2).await;
     let (body, accepted) = accept(&app, &ada, policies(5)).await;
 
@@ -590,8 +531,7 @@ async fn when_a_later_piece_cannot_be_embedded_the_ready_documents_stay_ready_an
 
     // The retry embeds only what is not ready yet.
     let before = double.seen().len();
-    let second = ingest_worker::handle(&k, event(&[(body, 2)])).await;
-    assert!(second.batch_item_failures.is_empty());
+    delivered_cleanly(&k, body, 2).await;
     assert_eq!(double.seen().len() - before, 3);
     let done = status(&app, &ada, &accepted).await;
     assert_eq!(

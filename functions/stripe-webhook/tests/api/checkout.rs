@@ -5,7 +5,8 @@ use serde_json::json;
 use studio::AppState;
 use studio::Role;
 use studio::state::BillingState;
-use studio_testing::{TestApp, TestDb, assert_error, state_with};
+use studio_testing::{TestApp, TestDb, TestResponse, assert_error, state_with};
+use uuid::Uuid;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -30,6 +31,53 @@ async fn app(stripe: &MockServer) -> TestApp {
     stripe_app(state, db.url)
 }
 
+/// `POST /api/v1/stripe/checkout` for `plan`, as the holder of `token`.
+async fn checkout(app: &TestApp, token: &str, plan: &str) -> TestResponse {
+    app.post(
+        "/api/v1/stripe/checkout",
+        Some(token),
+        json!({"plan": plan}),
+    )
+    .await
+}
+
+/// `POST /api/v1/stripe/portal`, as the holder of `token`.
+async fn portal(app: &TestApp, token: &str) -> TestResponse {
+    app.send(Method::POST, "/api/v1/stripe/portal", Some(token), None)
+        .await
+}
+
+/// Gives the workspace the Stripe customer `cus_42`, as a first checkout would.
+async fn give_customer(app: &TestApp, workspace: Uuid) {
+    app.sql()
+        .await
+        .execute(
+            "UPDATE workspaces SET stripe_customer_id = 'cus_42' WHERE id = $1",
+            &[&workspace],
+        )
+        .await
+        .unwrap();
+}
+
+/// Asserts that `res` says billing is not configured, naming the missing `variable` to set.
+#[track_caller]
+fn assert_not_configured(res: &TestResponse, variable: &str) {
+    assert_error(
+        res,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "billing_not_configured",
+    );
+    assert!(
+        res.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("set {variable}")),
+        "{}",
+        res.body
+    );
+    assert_eq!(res.body["error"]["details"]["variable"], variable);
+}
+
 fn form(body: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(body).expect("form-encoded body")
 }
@@ -49,13 +97,7 @@ async fn when_an_owner_starts_checkout_stripe_gets_the_workspace_price_and_retur
         .await;
     let app = app(&stripe).await;
     let owner = app.user("Owner").await;
-    let res = app
-        .post(
-            "/api/v1/stripe/checkout",
-            Some(&owner.access_token),
-            json!({"plan": "pro"}),
-        )
-        .await;
+    let res = checkout(&app, &owner.access_token, "pro").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["url"], "https://checkout.stripe.com/c/cs_1");
     let sent = form(&stripe.received_requests().await.unwrap()[0].body);
@@ -103,60 +145,19 @@ async fn when_the_caller_is_not_the_owner_or_the_plan_is_wrong_or_stripe_is_down
         )
         .await;
     assert_eq!(by_admin.status, StatusCode::FORBIDDEN);
-    let bad = app
-        .post(
-            "/api/v1/stripe/checkout",
-            Some(&owner.access_token),
-            json!({"plan": "platinum"}),
-        )
-        .await;
+    let bad = checkout(&app, &owner.access_token, "platinum").await;
     assert_error(&bad, StatusCode::BAD_REQUEST, "validation_failed");
-    let no_price = app
-        .post(
-            "/api/v1/stripe/checkout",
-            Some(&owner.access_token),
-            json!({"plan": "business"}),
-        )
-        .await;
+    let no_price = checkout(&app, &owner.access_token, "business").await;
     // A missing price is the operator's configuration, not an outage: no retry will help.
-    assert_error(
-        &no_price,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "billing_not_configured",
-    );
-    assert!(
-        no_price.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("set STRIPE_PRICE_BUSINESS"),
-        "{}",
-        no_price.body
-    );
-    assert_eq!(
-        no_price.body["error"]["details"]["variable"],
-        "STRIPE_PRICE_BUSINESS"
-    );
+    assert_not_configured(&no_price, "STRIPE_PRICE_BUSINESS");
     assert!(no_price.headers.get("retry-after").is_none());
-    let down = app
-        .post(
-            "/api/v1/stripe/checkout",
-            Some(&owner.access_token),
-            json!({"plan": "pro"}),
-        )
-        .await;
+    let down = checkout(&app, &owner.access_token, "pro").await;
     assert_error(
         &down,
         StatusCode::SERVICE_UNAVAILABLE,
         "service_unavailable",
     );
-    let no_customer = app
-        .send(
-            Method::POST,
-            "/api/v1/stripe/portal",
-            Some(&owner.access_token),
-            None,
-        )
-        .await;
+    let no_customer = portal(&app, &owner.access_token).await;
     assert_error(&no_customer, StatusCode::CONFLICT, "conflict");
 }
 
@@ -174,22 +175,8 @@ async fn when_the_workspace_has_a_customer_the_portal_opens_for_it() {
         .await;
     let app = app(&stripe).await;
     let owner = app.user("Owner").await;
-    app.sql()
-        .await
-        .execute(
-            "UPDATE workspaces SET stripe_customer_id = 'cus_42' WHERE id = $1",
-            &[&owner.workspace_id],
-        )
-        .await
-        .unwrap();
-    let res = app
-        .send(
-            Method::POST,
-            "/api/v1/stripe/portal",
-            Some(&owner.access_token),
-            None,
-        )
-        .await;
+    give_customer(&app, owner.workspace_id).await;
+    let res = portal(&app, &owner.access_token).await;
     assert_eq!(
         (res.status, res.body["url"].as_str()),
         (
@@ -212,46 +199,10 @@ async fn when_the_stripe_secret_key_is_missing_checkout_and_portal_say_billing_i
     let state = state_with(&db.url, &[("STRIPE_PRICE_PRO", "price_pro")]);
     let app = stripe_app(state, db.url);
     let owner = app.user("Owner").await;
-    app.sql()
-        .await
-        .execute(
-            "UPDATE workspaces SET stripe_customer_id = 'cus_42' WHERE id = $1",
-            &[&owner.workspace_id],
-        )
-        .await
-        .unwrap();
-    let checkout = app
-        .post(
-            "/api/v1/stripe/checkout",
-            Some(&owner.access_token),
-            json!({"plan": "pro"}),
-        )
-        .await;
-    let portal = app
-        .send(
-            Method::POST,
-            "/api/v1/stripe/portal",
-            Some(&owner.access_token),
-            None,
-        )
-        .await;
+    give_customer(&app, owner.workspace_id).await;
+    let checkout = checkout(&app, &owner.access_token, "pro").await;
+    let portal = portal(&app, &owner.access_token).await;
     for res in [checkout, portal] {
-        assert_error(
-            &res,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "billing_not_configured",
-        );
-        assert!(
-            res.body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("set STRIPE_SECRET_KEY"),
-            "{}",
-            res.body
-        );
-        assert_eq!(
-            res.body["error"]["details"]["variable"],
-            "STRIPE_SECRET_KEY"
-        );
+        assert_not_configured(&res, "STRIPE_SECRET_KEY");
     }
 }

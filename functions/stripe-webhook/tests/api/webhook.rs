@@ -71,6 +71,18 @@ fn subscription_event(
         "current_period_end": created + 2_592_000, "items": {"data": [{"price": {"id": price}}]}}}})
 }
 
+/// A subscription to Pro, created (at 1000) and active: the event `id` Stripe sends for it.
+fn subscribed(id: &str, workspace: uuid::Uuid) -> Value {
+    subscription_event(
+        id,
+        "customer.subscription.created",
+        1_000,
+        workspace,
+        "active",
+        "price_pro",
+    )
+}
+
 async fn billing_state(app: &TestApp, ws: uuid::Uuid) -> (String, String) {
     let row = app
         .sql()
@@ -88,14 +100,7 @@ async fn billing_state(app: &TestApp, ws: uuid::Uuid) -> (String, String) {
 async fn when_a_signed_subscription_event_arrives_the_plan_follows_and_duplicates_change_nothing() {
     let app = app().await;
     let ada = app.user("Ada").await;
-    let event = subscription_event(
-        "evt_1",
-        "customer.subscription.created",
-        1_000,
-        ada.workspace_id,
-        "active",
-        "price_pro",
-    );
+    let event = subscribed("evt_1", ada.workspace_id);
     let res = deliver(&app, &event).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["outcome"], "applied");
@@ -212,14 +217,7 @@ async fn when_the_signature_is_wrong_stale_missing_or_the_body_tampered_the_webh
  {
     let app = app().await;
     let ada = app.user("Ada").await;
-    let event = subscription_event(
-        "evt_sig",
-        "customer.subscription.created",
-        1_000,
-        ada.workspace_id,
-        "active",
-        "price_pro",
-    );
+    let event = subscribed("evt_sig", ada.workspace_id);
     let body = event.to_string();
     let now = chrono::Utc::now().timestamp();
     let good = sign(SECRET, now, &body);

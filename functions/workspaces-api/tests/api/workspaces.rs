@@ -87,13 +87,7 @@ async fn when_creating_with_bad_input_or_no_token_nothing_is_created() {
             .status,
         StatusCode::UNAUTHORIZED
     );
-    let count: i64 = app
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM workspaces", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let count: i64 = app.value("SELECT count(*) FROM workspaces", &[]).await;
     assert_eq!(count, 1, "only the registration's workspace");
 }
 
@@ -134,12 +128,8 @@ async fn when_listing_in_pages_the_cursor_walks_every_workspace_once() {
         "cursor=garbage",
         "sort=name",
     ] {
-        let res = app
-            .get(
-                &format!("/api/v1/workspaces?{bad}"),
-                Some(&ada.access_token),
-            )
-            .await;
+        let path = format!("/api/v1/workspaces?{bad}");
+        let res = app.get(&path, Some(&ada.access_token)).await;
         assert_eq!(
             (res.status, res.code()),
             (StatusCode::BAD_REQUEST, "validation_failed"),
@@ -278,13 +268,7 @@ async fn when_each_role_calls_each_route_the_role_matrix_holds() {
         .app
         .get("/api/v1/workspaces", Some(&t.admin.access_token))
         .await;
-    assert!(
-        listed.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|i| i["id"] != json!(w))
-    );
+    assert!(listed.items().iter().all(|i| i["id"] != json!(w)));
 }
 
 #[tokio::test]

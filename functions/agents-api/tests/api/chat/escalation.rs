@@ -154,16 +154,8 @@ async fn when_escalation_cannot_or_may_not_happen_the_refusal_says_why_and_nothi
     .await;
 
     // A viewer may read but not escalate; another workspace's member gets a 404.
-    let vera = app.user("Vera").await;
-    app.add_member(ada.workspace_id, vera.id, Role::Viewer)
-        .await;
-    let as_viewer = app
-        .post(
-            &format!("/api/v1/agents/conversations/{id}/escalate"),
-            Some(&vera.access_token),
-            json!({}),
-        )
-        .await;
+    let vera = app.member("Vera", &ada, Role::Viewer).await;
+    let as_viewer = escalate(&app, &vera, &id, json!({})).await;
     assert_eq!(
         as_viewer.status,
         StatusCode::NOT_FOUND,

@@ -2,6 +2,7 @@
 //! were escalated, messages carry their rating, and `GET /api/v1/agents/feedback` lists the ratings with
 //! the question and the answer, newest first, by rating, paged — of the caller's workspace only.
 
+use crate::support::conversation_view;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use studio::Role;
@@ -36,6 +37,18 @@ async fn rate(app: &TestApp, user: &TestUser, message_id: &str, body: Value) {
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
 }
 
+/// `GET /api/v1/agents/feedback` as `user`, naming the workspace `ws` in the header.
+async fn feedback_in(app: &TestApp, user: &TestUser, ws: &str) -> TestResponse {
+    app.send_with(
+        Method::GET,
+        "/api/v1/agents/feedback",
+        Some(&user.access_token),
+        None,
+        &[("x-workspace-id", ws)],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn when_a_conversation_is_viewed_it_says_who_started_it_whether_it_was_escalated_and_each_rating()
  {
@@ -56,12 +69,7 @@ async fn when_a_conversation_is_viewed_it_says_who_started_it_whether_it_was_esc
     )
     .await;
 
-    let view = app
-        .get(
-            &format!("/api/v1/agents/conversations/{conv}"),
-            Some(&ada.access_token),
-        )
-        .await;
+    let view = conversation_view(&app, &ada, &conv).await;
     assert_eq!(view.status, StatusCode::OK);
     assert_eq!(view.body["startedBy"], json!({"userId": ada.id}));
     assert_eq!(view.body["escalatedAt"], Value::Null);
@@ -84,12 +92,7 @@ async fn when_a_conversation_is_viewed_it_says_who_started_it_whether_it_was_esc
         .await;
     assert_eq!(escalated.status, StatusCode::ACCEPTED, "{}", escalated.body);
     let at = escalated.str("/escalatedAt");
-    let view = app
-        .get(
-            &format!("/api/v1/agents/conversations/{conv}"),
-            Some(&ada.access_token),
-        )
-        .await;
+    let view = conversation_view(&app, &ada, &conv).await;
     assert_eq!(view.body["escalatedAt"], at.as_str());
     let list = app
         .get("/api/v1/agents/conversations", Some(&ada.access_token))
@@ -186,19 +189,9 @@ async fn when_feedback_is_listed_viewers_may_read_other_workspaces_see_nothing_a
     )
     .await;
 
-    let viewer = app.user("Vera").await;
-    app.add_member(ada.workspace_id, viewer.id, Role::Viewer)
-        .await;
+    let viewer = app.member("Vera", &ada, Role::Viewer).await;
     let ws = ada.workspace_id.to_string();
-    let seen = app
-        .send_with(
-            Method::GET,
-            "/api/v1/agents/feedback",
-            Some(&viewer.access_token),
-            None,
-            &[("x-workspace-id", &ws)],
-        )
-        .await;
+    let seen = feedback_in(&app, &viewer, &ws).await;
     assert_eq!(seen.status, StatusCode::OK);
     assert_eq!(seen.body["items"].as_array().unwrap().len(), 1);
 
@@ -208,15 +201,7 @@ async fn when_feedback_is_listed_viewers_may_read_other_workspaces_see_nothing_a
         .await;
     assert_eq!(theirs.status, StatusCode::OK);
     assert!(theirs.body["items"].as_array().unwrap().is_empty());
-    let forged = app
-        .send_with(
-            Method::GET,
-            "/api/v1/agents/feedback",
-            Some(&bob.access_token),
-            None,
-            &[("x-workspace-id", &ws)],
-        )
-        .await;
+    let forged = feedback_in(&app, &bob, &ws).await;
     assert_eq!(forged.status, StatusCode::NOT_FOUND, "{}", forged.body);
 
     let bad = app
