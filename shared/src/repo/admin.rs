@@ -37,7 +37,7 @@ pub async fn counts(db: &impl GenericClient) -> Result<PlatformCounts, Error> {
     })
 }
 
-/// A workspace in the operators' directory, as the admin API shows it.
+// A workspace in the operators' directory, as the admin API shows it (its doc is the API's).
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = AdminWorkspaceView)]
@@ -54,8 +54,8 @@ pub struct AdminWorkspaceRow {
     /// When its owner deleted it; null for a live workspace.
     pub deleted_at: Option<DateTime<Utc>>,
     /// A deleted workspace can be restored until then; the `purge-deleted` job hard-deletes it on its
-    /// first run after (`deletedAt` + `SOFT_DELETE_RETENTION_DAYS`). Null for a live workspace. A policy,
-    /// not a column: the admin service sets it from the retention.
+    /// first run after (`deletedAt` + `SOFT_DELETE_RETENTION_DAYS`). Null for a live workspace.
+    // A policy, not a column: the admin service sets it from the retention.
     pub purge_after: Option<DateTime<Utc>>,
 }
 

@@ -34,7 +34,7 @@ pub async fn record(db: &impl GenericClient, entry: &Entry<'_>) -> Result<(), Er
     .map(drop)
 }
 
-/// One recorded action, as the admin API lists it.
+// One recorded action, as the admin API lists it (its doc is the API's).
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = AuditEntryView)]
