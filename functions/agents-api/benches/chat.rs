@@ -96,15 +96,20 @@ fn bench(c: &mut Criterion) {
             .iter(|| run_turn(app.router.clone(), user.access_token.clone(), fresh.clone()))
     });
     let ws = studio::WorkspaceId::from_trusted_source(user.workspace_id);
-    let query = studio::knowledge::embedder::offline_vector(
-        "How long do refunds take for orders of type 3?",
-        256,
-    );
+    let query = studio::knowledge::VectorQuery {
+        workspace: ws,
+        vector: studio::knowledge::embedder::offline_vector(
+            "How long do refunds take for orders of type 3?",
+            256,
+        ),
+        limit: 5,
+        score_threshold: None,
+    };
     group.bench_function("vector_search_only", |b| {
         b.to_async(&rt).iter(|| {
             let k = k.clone();
             let query = query.clone();
-            async move { k.vectors.search(ws, query, 5, None).await.unwrap() }
+            async move { k.vectors.search(query).await.unwrap() }
         })
     });
     group.finish();
