@@ -1,9 +1,7 @@
 //! Rate limiting: a sliding window per key (a tenant, a client IP), kept in Upstash Redis and checked
-//! through Upstash's REST API in one round trip (one `EVAL` of a Lua script), or — outside Lambda, with no
-//! Upstash configured — in memory.
-//!
-//! This is the limiter itself; the per-route-group layers (headers, 429, fail open/closed) are the next
-//! increment.
+//! through Upstash's REST API — every limit of one request in one round trip (one `EVAL` of a Lua script)
+//! — or, outside Lambda with no Upstash configured, in memory. The layer that applies it to routes
+//! (headers, 429, fail open/closed) is `http::ratelimit`.
 
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::{HashMap, VecDeque};
@@ -20,26 +18,42 @@ pub struct Decision {
     pub reset: Duration,
 }
 
-/// A sliding-window log in a sorted set: drop what left the window, count, admit if under the limit, and
-/// say when the oldest entry leaves. Returns `{allowed, count, reset_ms}`.
+/// One limit of a request: at most `limit` requests counted against `key` in any `window`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    pub key: String,
+    pub limit: u64,
+    pub window: Duration,
+}
+
+/// Sliding-window logs in sorted sets, every limit of one request at once: drop what left each window,
+/// count, and only when every key is under its limit add the request to all of them (a refused request
+/// counts against none); then say when each key's oldest entry leaves. KEYS are the keys; ARGV is now (ms),
+/// the request's member, then each key's window (ms) and limit. Returns `{admitted, count_1, reset_1, …}`.
 pub const SLIDING_WINDOW_LUA: &str = r#"
-local key = KEYS[1]
 local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', key, 0, now - window)
-local count = redis.call('ZCARD', key)
-local allowed = 0
-if count < limit then
-  redis.call('ZADD', key, now, ARGV[4])
-  count = count + 1
-  allowed = 1
+local counts = {}
+local admitted = 1
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, 0, now - tonumber(ARGV[1 + 2 * i]))
+  counts[i] = redis.call('ZCARD', key)
+  if counts[i] >= tonumber(ARGV[2 + 2 * i]) then admitted = 0 end
 end
-redis.call('PEXPIRE', key, window)
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-local reset = window
-if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-return {allowed, count, reset}
+local out = {admitted}
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[1 + 2 * i])
+  if admitted == 1 then
+    redis.call('ZADD', key, now, ARGV[2])
+    counts[i] = counts[i] + 1
+  end
+  redis.call('PEXPIRE', key, window)
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  local reset = window
+  if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+  out[#out + 1] = counts[i]
+  out[#out + 1] = reset
+end
+return out
 "#;
 
 #[derive(Clone)]
@@ -87,6 +101,23 @@ impl MemoryLogs {
     const MIN_SWEEP: usize = 1024;
 
     fn check(&mut self, key: &str, limit: u64, window_ms: u64, now: u64) -> Decision {
+        let one = Limit {
+            key: key.to_owned(),
+            limit,
+            window: Duration::from_millis(window_ms),
+        };
+        self.check_all(std::slice::from_ref(&one), now).1[0]
+    }
+
+    /// The key's log (a new key's log allocates its name once).
+    fn log_mut(&mut self, key: &str) -> &mut KeyLog {
+        if !self.keys.contains_key(key) {
+            self.keys.insert(key.to_owned(), KeyLog::default());
+        }
+        self.keys.get_mut(key).expect("present: inserted above")
+    }
+
+    fn check_all(&mut self, limits: &[Limit], now: u64) -> (bool, Vec<Decision>) {
         if self.keys.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
             self.keys.retain(|_, log| {
                 log.forget_before(now);
@@ -94,30 +125,47 @@ impl MemoryLogs {
             });
             self.sweep_at = self.keys.len() * 2;
         }
-        let log = match self.keys.get_mut(key) {
-            Some(log) => log,
-            None => self.keys.entry(key.to_owned()).or_default(),
-        };
-        log.window_ms = window_ms;
-        log.forget_before(now);
-        let allowed = log.count < limit;
-        if allowed {
-            match log.hits.back_mut() {
-                Some((t, n)) if *t == now => *n += 1,
-                _ => log.hits.push_back((now, 1)),
-            }
-            log.count += 1;
+        let mut admitted = true;
+        for l in limits {
+            let log = self.log_mut(&l.key);
+            log.window_ms = millis(l.window);
+            log.forget_before(now);
+            admitted &= log.count < l.limit;
         }
-        let reset = log
-            .hits
-            .front()
-            .map_or(window_ms, |&(t, _)| t + window_ms - now);
-        Decision {
-            allowed,
-            limit,
-            remaining: limit.saturating_sub(log.count),
-            reset: Duration::from_millis(reset),
-        }
+        let decisions = limits
+            .iter()
+            .map(|l| {
+                let log = self.log_mut(&l.key);
+                if admitted {
+                    match log.hits.back_mut() {
+                        Some((t, n)) if *t == now => *n += 1,
+                        _ => log.hits.push_back((now, 1)),
+                    }
+                    log.count += 1;
+                }
+                let reset = log
+                    .hits
+                    .front()
+                    .map_or(log.window_ms, |&(t, _)| t + log.window_ms - now);
+                decision(l, admitted || log.count < l.limit, log.count, reset)
+            })
+            .collect();
+        (admitted, decisions)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A key's decision: `allowed` is false for the keys that refused the request (a request refused by one
+/// key is allowed by the others but counted by none).
+fn decision(l: &Limit, allowed: bool, count: u64, reset_ms: u64) -> Decision {
+    Decision {
+        allowed,
+        limit: l.limit,
+        remaining: l.limit.saturating_sub(count),
+        reset: Duration::from_millis(reset_ms),
     }
 }
 
@@ -157,32 +205,40 @@ impl Limiter {
 
     /// Counts one request against `key`: at most `limit` in any `window`.
     pub async fn check(&self, key: &str, limit: u64, window: Duration) -> anyhow::Result<Decision> {
-        let window_ms = window.as_millis();
+        let one = Limit {
+            key: key.to_owned(),
+            limit,
+            window,
+        };
+        let (_, mut decisions) = self.check_all(std::slice::from_ref(&one)).await?;
+        Ok(decisions.remove(0))
+    }
+
+    /// Counts one request against every limit at once — one Upstash round trip however many — and only
+    /// when all of them admit it. Returns whether it was admitted and each limit's decision, in order.
+    pub async fn check_all(&self, limits: &[Limit]) -> anyhow::Result<(bool, Vec<Decision>)> {
+        let now = now_ms();
         match self {
-            Limiter::Memory(logs) => {
-                let window_ms = u64::try_from(window_ms).unwrap_or(u64::MAX);
-                let now = u64::try_from(now_ms()).unwrap_or(u64::MAX);
-                Ok(logs
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("rate limiter lock poisoned"))?
-                    .check(key, limit, window_ms, now))
-            }
+            Limiter::Memory(logs) => Ok(logs
+                .lock()
+                .map_err(|_| anyhow::anyhow!("rate limiter lock poisoned"))?
+                .check_all(limits, u64::try_from(now).unwrap_or(u64::MAX))),
             Limiter::Upstash { http, url, token } => {
-                let now = now_ms();
                 let mut nonce = [0u8; 6];
                 getrandom::fill(&mut nonce)
                     .map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
-                let member = format!("{now}-{}", hex::encode(nonce));
-                let command = serde_json::json!([
-                    "EVAL",
-                    SLIDING_WINDOW_LUA,
-                    "1",
-                    key,
-                    now.to_string(),
-                    window_ms.to_string(),
-                    limit.to_string(),
-                    member
-                ]);
+                let mut command = vec![
+                    "EVAL".to_owned(),
+                    SLIDING_WINDOW_LUA.to_owned(),
+                    limits.len().to_string(),
+                ];
+                command.extend(limits.iter().map(|l| l.key.clone()));
+                command.push(now.to_string());
+                command.push(format!("{now}-{}", hex::encode(nonce)));
+                for l in limits {
+                    command.push(millis(l.window).to_string());
+                    command.push(l.limit.to_string());
+                }
                 let response = http
                     .post(url)
                     .bearer_auth(token.expose_secret())
@@ -197,22 +253,22 @@ impl Limiter {
                         body.get("error").unwrap_or(&body)
                     );
                 }
-                let result = body
+                let result: Vec<u64> = body
                     .get("result")
                     .and_then(|r| r.as_array())
+                    .filter(|r| r.len() == 1 + 2 * limits.len())
+                    .and_then(|r| r.iter().map(serde_json::Value::as_u64).collect())
                     .ok_or_else(|| anyhow::anyhow!("unexpected Upstash answer: {body}"))?;
-                let int = |i: usize| {
-                    result
-                        .get(i)
-                        .and_then(serde_json::Value::as_u64)
-                        .unwrap_or(0)
-                };
-                Ok(Decision {
-                    allowed: int(0) == 1,
-                    limit,
-                    remaining: limit.saturating_sub(int(1)),
-                    reset: Duration::from_millis(int(2)),
-                })
+                let admitted = result[0] == 1;
+                let decisions = limits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let count = result[1 + 2 * i];
+                        decision(l, admitted || count < l.limit, count, result[2 + 2 * i])
+                    })
+                    .collect();
+                Ok((admitted, decisions))
             }
         }
     }

@@ -8,12 +8,13 @@
 //!   `/auth/me…` (by default failing open, logged: an outage of the limiter must not take the API down).
 //!
 //! Both behaviours are configuration.
-//! Each check is one limiter round trip; answers carry `RateLimit-Limit`, `RateLimit-Remaining` and
+//! All of a request's limits are checked in one limiter round trip, and a request one of them refuses
+//! counts against none; answers carry `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset`, and a refusal is `429 rate_limited` with `Retry-After`.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::http::auth::{AuthUser, bearer};
-use crate::ratelimit::Decision;
+use crate::ratelimit::{Decision, Limit};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -110,19 +111,27 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         rl.api_fail_open
     };
     let ip = client_ip(&req);
-    let mut checks = Vec::with_capacity(2);
+    let limit = |key: String, limit: u64| Limit {
+        key,
+        limit,
+        window: WINDOW,
+    };
+    let mut limits = Vec::with_capacity(2);
     if auth {
-        checks.push((format!("rl:auth:ip:{ip}"), rl.auth_per_ip_per_minute));
+        limits.push(limit(format!("rl:auth:ip:{ip}"), rl.auth_per_ip_per_minute));
     } else {
-        checks.push((format!("rl:api:ip:{ip}"), rl.api_per_ip_per_minute));
+        limits.push(limit(format!("rl:api:ip:{ip}"), rl.api_per_ip_per_minute));
         if let Some(tenant) = tenant_key(&state, &mut req, purpose) {
-            checks.push((format!("rl:api:{tenant}"), rl.api_per_tenant_per_minute));
+            limits.push(limit(
+                format!("rl:api:{tenant}"),
+                rl.api_per_tenant_per_minute,
+            ));
         }
     }
-    let mut tightest: Option<Decision> = None;
-    for (key, limit) in checks {
-        match state.limiter.check(&key, limit, WINDOW).await {
-            Ok(d) if !d.allowed => {
+    // Every limit of the request in one round trip; a refused request counts against none of them.
+    let tightest = match state.limiter.check_all(&limits).await {
+        Ok((admitted, decisions)) => {
+            if !admitted && let Some(d) = decisions.iter().find(|d| !d.allowed) {
                 let retry = d.reset.as_secs().max(1);
                 let mut response = ApiError::new(
                     ErrorCode::RateLimited,
@@ -130,29 +139,28 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
                 )
                 .with_header(http::header::RETRY_AFTER, HeaderValue::from(retry))
                 .into_response();
-                set_headers(&mut response, &d);
+                set_headers(&mut response, d);
                 return response;
             }
-            Ok(d) => {
-                if tightest.is_none_or(|t| d.remaining < t.remaining) {
-                    tightest = Some(d);
-                }
-            }
-            Err(e) if !fail_open => {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    auth,
-                    "rate limiter unreachable; failing closed"
-                );
-                return ApiError::unavailable("rate limiter", e).into_response();
-            }
-            Err(e) => tracing::warn!(
+            decisions.into_iter().min_by_key(|d| d.remaining)
+        }
+        Err(e) if !fail_open => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                auth,
+                "rate limiter unreachable; failing closed"
+            );
+            return ApiError::unavailable("rate limiter", e).into_response();
+        }
+        Err(e) => {
+            tracing::warn!(
                 error = format!("{e:#}"),
                 auth,
                 "rate limiter unreachable; failing open"
-            ),
+            );
+            None
         }
-    }
+    };
     let mut response = next.run(req).await;
     if let Some(d) = tightest {
         set_headers(&mut response, &d);

@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 use std::time::{Duration, Instant};
-use studio::ratelimit::Limiter;
+use studio::ratelimit::{Limit, Limiter};
 use studio_testing::UpstashDouble;
 
 async fn window_suite(limiter: &Limiter) {
@@ -24,6 +24,59 @@ async fn window_suite(limiter: &Limiter) {
     // Another key has its own window.
     let other = format!("{key}:other");
     assert!(limiter.check(&other, 3, window).await.unwrap().allowed);
+}
+
+/// Two limits of one request: the tight one refuses the third request, which then counts against
+/// neither (the loose one still has all but two of its budget).
+async fn all_at_once_suite(limiter: &Limiter) {
+    let key = format!("test:rl:{}", uuid::Uuid::new_v4().simple());
+    let window = Duration::from_secs(60);
+    let limits = [
+        Limit {
+            key: format!("{key}:loose"),
+            limit: 10,
+            window,
+        },
+        Limit {
+            key: format!("{key}:tight"),
+            limit: 2,
+            window,
+        },
+    ];
+    for _ in 0..2 {
+        let (admitted, d) = limiter.check_all(&limits).await.unwrap();
+        assert!(admitted && d.iter().all(|d| d.allowed));
+    }
+    let (admitted, d) = limiter.check_all(&limits).await.unwrap();
+    assert!(!admitted, "the tight limit refuses the third request");
+    assert_eq!(
+        d.iter()
+            .map(|d| (d.allowed, d.remaining))
+            .collect::<Vec<_>>(),
+        vec![(true, 8), (false, 0)],
+        "the refused request was counted against neither"
+    );
+    assert!(d[1].reset > Duration::ZERO && d[1].reset <= window);
+}
+
+#[tokio::test]
+async fn when_a_request_has_several_limits_they_are_checked_in_one_round_trip_and_a_refusal_counts_nowhere()
+ {
+    let upstash = UpstashDouble::start().await;
+    let limiter = Limiter::upstash(
+        &upstash.url,
+        SecretString::from(upstash.token.clone()),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let before = upstash.served();
+    all_at_once_suite(&limiter).await;
+    assert_eq!(
+        upstash.served() - before,
+        3,
+        "three requests, three round trips"
+    );
+    all_at_once_suite(&Limiter::memory()).await;
 }
 
 #[tokio::test]
