@@ -59,9 +59,8 @@ async fn all_at_once_suite(limiter: &Limiter) {
     assert!(d[1].reset > Duration::ZERO && d[1].reset <= window);
 }
 
-#[tokio::test]
-async fn when_a_request_has_several_limits_they_are_checked_in_one_round_trip_and_a_refusal_counts_nowhere()
- {
+/// The Upstash-over-Redis double and a limiter talking to it.
+async fn through_upstash() -> (UpstashDouble, Limiter) {
     let upstash = UpstashDouble::start().await;
     let limiter = Limiter::upstash(
         &upstash.url,
@@ -69,6 +68,13 @@ async fn when_a_request_has_several_limits_they_are_checked_in_one_round_trip_an
         Duration::from_secs(1),
     )
     .unwrap();
+    (upstash, limiter)
+}
+
+#[tokio::test]
+async fn when_a_request_has_several_limits_they_are_checked_in_one_round_trip_and_a_refusal_counts_nowhere()
+ {
+    let (upstash, limiter) = through_upstash().await;
     let before = upstash.served();
     all_at_once_suite(&limiter).await;
     assert_eq!(
@@ -81,13 +87,7 @@ async fn when_a_request_has_several_limits_they_are_checked_in_one_round_trip_an
 
 #[tokio::test]
 async fn when_checked_through_upstash_the_window_holds_at_its_edge_in_one_round_trip_per_check() {
-    let upstash = UpstashDouble::start().await;
-    let limiter = Limiter::upstash(
-        &upstash.url,
-        SecretString::from(upstash.token.clone()),
-        Duration::from_secs(1),
-    )
-    .unwrap();
+    let (upstash, limiter) = through_upstash().await;
     let before = upstash.served();
     window_suite(&limiter).await;
     assert_eq!(
