@@ -104,7 +104,17 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             let k = k.clone();
             let query = query.clone();
-            async move { k.vectors.search(ws, query, 5, None).await.unwrap() }
+            async move {
+                k.vectors
+                    .search(studio::knowledge::vectors::VectorQuery {
+                        workspace: ws,
+                        vector: query,
+                        limit: 5,
+                        score_threshold: None,
+                    })
+                    .await
+                    .unwrap()
+            }
         })
     });
     group.finish();
