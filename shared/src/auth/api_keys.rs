@@ -623,9 +623,9 @@ mod tests {
             settings(KeyKind::Publishable, Some(&[]), None).is_ok(),
             "empty: allows nothing"
         );
-        let named = |r: Result<_, Vec<crate::error::FieldError>>| -> Vec<String> {
-            r.err()
-                .expect("refused")
+        type Settings = Result<(Vec<String>, Vec<String>), Vec<crate::error::FieldError>>;
+        let named = |r: Settings| -> Vec<String> {
+            r.expect_err("refused")
                 .into_iter()
                 .map(|e| e.field)
                 .collect()

@@ -302,27 +302,21 @@ async fn when_a_key_names_another_workspace_it_is_not_found_like_a_stranger() {
     let (_, conv) = s.content().await;
     let eve = s.app.user("Eve").await;
     let (_, eves_key) = secret_key(&s.app, &eve, &["chat", "read"]).await;
-    let stranger = s
-        .app
-        .send_with(
+    let (app, key) = (&s.app, &eves_key);
+    let listed_in = |ws: Uuid| async move {
+        let ws = ws.to_string();
+        app.send_with(
             Method::GET,
             "/api/v1/agents/conversations",
-            Some(&eves_key),
+            Some(key),
             None,
-            &[("x-workspace-id", &s.ada.workspace_id.to_string())],
+            &[("x-workspace-id", &ws)],
         )
-        .await;
+        .await
+    };
+    let stranger = listed_in(s.ada.workspace_id).await;
     assert_error(&stranger, StatusCode::NOT_FOUND, "not_found");
-    let nowhere = s
-        .app
-        .send_with(
-            Method::GET,
-            "/api/v1/agents/conversations",
-            Some(&eves_key),
-            None,
-            &[("x-workspace-id", &Uuid::now_v7().to_string())],
-        )
-        .await;
+    let nowhere = listed_in(Uuid::now_v7()).await;
     assert_eq!(
         stranger.body["error"]["message"], nowhere.body["error"]["message"],
         "no difference to learn from"

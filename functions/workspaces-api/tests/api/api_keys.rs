@@ -12,6 +12,9 @@ async fn app() -> TestApp {
     TestApp::new(workspaces_api::routes()).await
 }
 
+/// An audit entry as the test reads it: action, actor kind, actor user, target id, the key's prefix.
+type AuditLine = (String, String, Option<Uuid>, Option<String>, Option<String>);
+
 fn keys(ws: Uuid) -> String {
     format!("/api/v1/workspaces/{ws}/api-keys")
 }
@@ -160,7 +163,7 @@ async fn when_a_key_is_revoked_it_shows_revoked_and_the_audit_log_has_both_actio
         )
         .await
         .unwrap();
-    let entries: Vec<(String, String, Option<Uuid>, Option<String>, Option<String>)> = rows
+    let entries: Vec<AuditLine> = rows
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect();
@@ -208,29 +211,33 @@ async fn when_another_workspaces_key_is_named_it_is_not_found() {
     let eve = app.user("Eve").await;
     let ada_key = create(&app, &ada, secret()).await.str("/id");
 
-    // Eve is admin of her own workspace: Ada's key id there does not exist.
-    let res = app
-        .delete(
-            &format!("{}/{ada_key}", keys(eve.workspace_id)),
-            Some(&eve.access_token),
-        )
-        .await;
-    assert_error(&res, StatusCode::NOT_FOUND, "not_found");
-    // Ada's workspace is not Eve's: a 404 too, as for any workspace she is not a member of.
-    let res = app
-        .delete(
-            &format!("{}/{ada_key}", keys(ada.workspace_id)),
-            Some(&eve.access_token),
-        )
-        .await;
-    assert_error(&res, StatusCode::NOT_FOUND, "not_found");
-    let res = app
-        .delete(
-            &format!("{}/{}", keys(ada.workspace_id), Uuid::now_v7()),
-            Some(&ada.access_token),
-        )
-        .await;
-    assert_error(&res, StatusCode::NOT_FOUND, "not_found");
+    let unknown = Uuid::now_v7().to_string();
+    for (ws, key, by, why) in [
+        (
+            eve.workspace_id,
+            &ada_key,
+            &eve,
+            "Eve's workspace has no such key",
+        ),
+        (
+            ada.workspace_id,
+            &ada_key,
+            &eve,
+            "Ada's workspace is not Eve's, as any she is not in",
+        ),
+        (
+            ada.workspace_id,
+            &unknown,
+            &ada,
+            "Ada's workspace has no such key",
+        ),
+    ] {
+        let res = app
+            .delete(&format!("{}/{key}", keys(ws)), Some(&by.access_token))
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{why}");
+        assert_error(&res, StatusCode::NOT_FOUND, "not_found");
+    }
     let revoked: i64 = app
         .value(
             "SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL",
