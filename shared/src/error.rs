@@ -24,6 +24,9 @@ pub enum ErrorCode {
     Forbidden,
     WorkspaceSuspended,
     AgentDisabled,
+    PersonRequired,
+    InsufficientScope,
+    SecretKeyInBrowser,
     InvalidToken,
     NotFound,
     MethodNotAllowed,
@@ -50,9 +53,12 @@ impl ErrorCode {
                 StatusCode::UNAUTHORIZED
             }
             ErrorCode::QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
-            ErrorCode::Forbidden | ErrorCode::WorkspaceSuspended | ErrorCode::AgentDisabled => {
-                StatusCode::FORBIDDEN
-            }
+            ErrorCode::Forbidden
+            | ErrorCode::WorkspaceSuspended
+            | ErrorCode::AgentDisabled
+            | ErrorCode::PersonRequired
+            | ErrorCode::InsufficientScope
+            | ErrorCode::SecretKeyInBrowser => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict | ErrorCode::EmailTaken => StatusCode::CONFLICT,
@@ -78,6 +84,9 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::WorkspaceSuspended => "workspace_suspended",
             ErrorCode::AgentDisabled => "agent_disabled",
+            ErrorCode::PersonRequired => "person_required",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::SecretKeyInBrowser => "secret_key_in_browser",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -94,7 +103,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and for the test that keeps the table complete.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::ValidationFailed,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidSignature,
@@ -105,6 +114,9 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::WorkspaceSuspended,
         ErrorCode::AgentDisabled,
+        ErrorCode::PersonRequired,
+        ErrorCode::InsufficientScope,
+        ErrorCode::SecretKeyInBrowser,
         ErrorCode::InvalidToken,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,

@@ -4,8 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-/// Adds the `bearer` security scheme that routes reference with `security(("bearer" = []))`, and the
-/// admin routes' `adminKey`.
+/// Adds the `bearer` security scheme that routes reference with `security(("bearer" = []))`, the
+/// `secretKey` scheme of the agents routes a workspace's secret key opens (`("secretKey" = ["chat"])`
+/// names the scopes that do), and the admin routes' `adminKey`.
 #[derive(Debug)]
 pub struct BearerAuth;
 
@@ -18,6 +19,20 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "secretKey",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sk_ws_…")
+                    .description(Some(
+                        "A workspace's secret API key (Authorization: Bearer sk_ws_…), from your server only: acts in \
+                         its workspace as a member with no user, on the routes whose requirement lists one of its \
+                         scopes (chat, ingest, read). Sent with an Origin header it is 403 secret_key_in_browser.",
+                    ))
                     .build(),
             ),
         );
@@ -154,6 +169,10 @@ fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
             }
             if secured {
                 add("401", "unauthorized or token_expired");
+                add(
+                    "403",
+                    "forbidden; for a workspace API key: person_required, insufficient_scope or secret_key_in_browser",
+                );
             }
             if has_path_params {
                 add("404", "not_found");

@@ -94,3 +94,28 @@ pub fn assert_error(res: &TestResponse, status: StatusCode, code: &str) {
         res.body
     );
 }
+
+/// A secret key of `owner`'s workspace with `scopes` (`chat`, `ingest`, `read`), stored directly (the
+/// route that creates keys is workspaces-api's, tested there): its id and the key.
+pub async fn secret_key(app: &TestApp, owner: &crate::TestUser, scopes: &[&str]) -> (Uuid, String) {
+    use studio::auth::api_keys::{self, KeyKind};
+    let new = api_keys::generate(KeyKind::Secret).expect("a key");
+    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let row = studio::repo::api_keys::insert(
+        &app.sql().await,
+        studio::WorkspaceId::from_trusted_source(owner.workspace_id),
+        &studio::repo::api_keys::NewKeyRow {
+            id: Uuid::now_v7(),
+            name: "backend",
+            kind: KeyKind::Secret.as_str(),
+            prefix: &new.prefix,
+            hash: &new.hash,
+            allowed_origins: &[],
+            scopes: &scopes,
+            created_by: owner.id,
+        },
+    )
+    .await
+    .expect("store the key");
+    (row.id, new.key)
+}

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use studio::ApiError;
-use studio::auth::{MemberRole, Tenant, Viewer};
+use studio::auth::{Chat, MemberRole, OrRead, Tenant, Viewer};
 use studio::error::ErrorBody;
 use studio::http::{OptionalJson, Path, Query, ValidJson};
 use studio::openapi::answers;
@@ -92,7 +92,7 @@ pub(crate) struct MessagePath {
 /// One turn with the customer-service agent (member or higher): retrieval from the workspace's knowledge
 /// base, the LLM's answer with its sources, both messages saved. An `Idempotency-Key` makes a retry return
 /// the first answer without a second LLM call.
-#[utoipa::path(operation_id = "runCustomerServiceAgent", post, path = "/api/v1/agents/customer-service/run", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "runCustomerServiceAgent", post, path = "/api/v1/agents/customer-service/run", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat"])),
     request_body = RunRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
     responses(
@@ -103,7 +103,7 @@ pub(crate) struct MessagePath {
         (status = 503, description = "llm_unavailable or service_unavailable; nothing was saved", body = ErrorBody)))]
 pub(crate) async fn run(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<MemberRole>,
+    tenant: Tenant<MemberRole, Chat>,
     headers: HeaderMap,
     ValidJson(req): ValidJson<RunRequest>,
 ) -> Result<Json<ChatReply>, ApiError> {
@@ -114,24 +114,24 @@ pub(crate) async fn run(
 }
 
 /// The workspace's conversations, most recent activity first.
-#[utoipa::path(operation_id = "listConversations", get, path = "/api/v1/agents/conversations", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "listConversations", get, path = "/api/v1/agents/conversations", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat", "read"])),
     params(PageParams),
     responses((status = 200, body = Page<ConversationSummary>), answers::SignedInput))]
 pub(crate) async fn conversations(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<Viewer>,
+    tenant: Tenant<Viewer, OrRead<Chat>>,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<ConversationSummary>>, ApiError> {
     Ok(Json(chat::list(&state, &tenant, &page).await?))
 }
 
 /// A conversation with its messages.
-#[utoipa::path(operation_id = "getConversation", get, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getConversation", get, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat", "read"])),
     params(("conversationId" = Uuid, Path)),
     responses((status = 200, body = ConversationView), (status = 404, body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn conversation(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<Viewer>,
+    tenant: Tenant<Viewer, OrRead<Chat>>,
     Path(path): Path<ConversationPath>,
 ) -> Result<Json<ConversationView>, ApiError> {
     Ok(Json(
@@ -140,12 +140,12 @@ pub(crate) async fn conversation(
 }
 
 /// Renames a conversation (member or higher).
-#[utoipa::path(operation_id = "renameConversation", patch, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "renameConversation", patch, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat"])),
     params(("conversationId" = Uuid, Path)), request_body = RenameRequest,
     responses((status = 200, body = ConversationSummary), answers::WorkspaceInput))]
 pub(crate) async fn rename_conversation(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<MemberRole>,
+    tenant: Tenant<MemberRole, Chat>,
     Path(path): Path<ConversationPath>,
     ValidJson(req): ValidJson<RenameRequest>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
@@ -155,12 +155,12 @@ pub(crate) async fn rename_conversation(
 }
 
 /// Deletes a conversation (soft; member or higher).
-#[utoipa::path(operation_id = "deleteConversation", delete, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "deleteConversation", delete, path = "/api/v1/agents/conversations/{conversationId}", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat"])),
     params(("conversationId" = Uuid, Path)),
     responses((status = 204), answers::WorkspaceInput))]
 pub(crate) async fn delete_conversation(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<MemberRole>,
+    tenant: Tenant<MemberRole, Chat>,
     Path(path): Path<ConversationPath>,
 ) -> Result<StatusCode, ApiError> {
     chat::delete(&state, &tenant, path.conversation_id).await?;
@@ -168,12 +168,12 @@ pub(crate) async fn delete_conversation(
 }
 
 /// Rates an assistant message (member or higher); rating again replaces the earlier rating.
-#[utoipa::path(operation_id = "messageFeedback", post, path = "/api/v1/agents/messages/{messageId}/feedback", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "messageFeedback", post, path = "/api/v1/agents/messages/{messageId}/feedback", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat"])),
     params(("messageId" = Uuid, Path)), request_body = FeedbackRequest,
     responses((status = 204), answers::WorkspaceInput))]
 pub(crate) async fn feedback(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<MemberRole>,
+    tenant: Tenant<MemberRole, Chat>,
     Path(path): Path<MessagePath>,
     ValidJson(req): ValidJson<FeedbackRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -190,12 +190,12 @@ pub(crate) async fn feedback(
 
 /// The workspace's ratings of the agent's answers (viewer or higher), newest first, each with the question
 /// and the answer it rates: `?rating=down` lists what to improve in the knowledge base.
-#[utoipa::path(operation_id = "listFeedback", get, path = "/api/v1/agents/feedback", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "listFeedback", get, path = "/api/v1/agents/feedback", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat", "read"])),
     params(FeedbackQuery),
     responses((status = 200, body = Page<studio::services::chat::FeedbackView>), answers::SignedInput))]
 pub(crate) async fn list_feedback(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<Viewer>,
+    tenant: Tenant<Viewer, OrRead<Chat>>,
     Query(q): Query<FeedbackQuery>,
 ) -> Result<Json<Page<studio::services::chat::FeedbackView>>, ApiError> {
     let page = PageParams {
@@ -221,7 +221,7 @@ pub struct EscalateRequest {
 /// Hands the conversation to a person (member or higher): the workspace's escalation contact (the
 /// intake's `escalationEmail`) gets the transcript by mail, and the conversation is marked escalated.
 /// Escalating again answers 200 with `alreadyEscalated` and sends nothing.
-#[utoipa::path(operation_id = "escalateConversation", post, path = "/api/v1/agents/conversations/{conversationId}/escalate", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "escalateConversation", post, path = "/api/v1/agents/conversations/{conversationId}/escalate", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat"])),
     params(("conversationId" = Uuid, Path)), request_body(content = Option<EscalateRequest>, description = "Optional: the body may be left out"),
     responses((status = 202, description = "escalated; the mail is on its way", body = studio::services::chat::EscalationView),
         (status = 200, description = "escalated before; nothing sent", body = studio::services::chat::EscalationView),
@@ -229,7 +229,7 @@ pub struct EscalateRequest {
         (status = 429, body = ErrorBody), answers::WorkspaceInput))]
 pub(crate) async fn escalate(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<MemberRole>,
+    tenant: Tenant<MemberRole, Chat>,
     Path(path): Path<ConversationPath>,
     OptionalJson(req): OptionalJson<EscalateRequest>,
 ) -> Result<Response, ApiError> {

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use studio::ApiError;
-use studio::auth::{Admin, MemberRole, Tenant, Viewer};
+use studio::auth::{Admin, Ingest, MemberRole, OrRead, Tenant, Viewer};
 use studio::error::{ErrorBody, ErrorCode};
 use studio::http::{Path, Query, ValidJson};
 use studio::knowledge::SearchHit;
@@ -135,7 +135,7 @@ pub(crate) struct DocumentPath {
 /// document of the workspace, or to an earlier document of the same request, is not stored again: its
 /// entry in `documentIds` is the live document's id and `skipped` lists it with the reason `duplicate`.
 /// Deleted and failed documents do not count. Send `"allowDuplicates": true` to store it anyway.
-#[utoipa::path(operation_id = "ingestDocuments", post, path = "/api/v1/agents/ingest", tag = "knowledge base", security(("bearer" = [])),
+#[utoipa::path(operation_id = "ingestDocuments", post, path = "/api/v1/agents/ingest", tag = "knowledge base", security(("bearer" = []), ("secretKey" = ["ingest"])),
     request_body = IngestRequest,
     params(("X-Workspace-Id" = Option<Uuid>, Header, description = "The workspace (default: the token's)"),
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first response")),
@@ -145,7 +145,7 @@ pub(crate) struct DocumentPath {
         (status = 413, description = "over 100 documents, a document over 1 MB, or a body over 4 MB", body = ErrorBody), answers::WorkspaceInput))]
 pub(crate) async fn ingest(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<MemberRole>,
+    tenant: Tenant<MemberRole, Ingest>,
     headers: HeaderMap,
     ValidJson(req): ValidJson<IngestRequest>,
 ) -> Result<Response, ApiError> {
@@ -195,12 +195,12 @@ pub(crate) async fn ingest(
 /// The progress of one ingestion and of each of its documents, in the request's order: each document
 /// becomes `ready` as soon as its own chunks are indexed; a document that was not stored shows
 /// `status: "skipped"` with `reason: "duplicate"` and, as its `id`, the live document it duplicates.
-#[utoipa::path(operation_id = "getIngestion", get, path = "/api/v1/agents/ingest/{ingestionId}", tag = "knowledge base", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getIngestion", get, path = "/api/v1/agents/ingest/{ingestionId}", tag = "knowledge base", security(("bearer" = []), ("secretKey" = ["ingest", "read"])),
     params(("ingestionId" = Uuid, Path)),
     responses((status = 200, body = IngestionStatus), (status = 404, body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn ingestion(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<Viewer>,
+    tenant: Tenant<Viewer, OrRead<Ingest>>,
     Path(path): Path<IngestionPath>,
 ) -> Result<Json<IngestionStatus>, ApiError> {
     Ok(Json(
@@ -209,12 +209,12 @@ pub(crate) async fn ingestion(
 }
 
 /// The workspace's documents, newest first, optionally of one status.
-#[utoipa::path(operation_id = "listDocuments", get, path = "/api/v1/agents/documents", tag = "knowledge base", security(("bearer" = [])),
+#[utoipa::path(operation_id = "listDocuments", get, path = "/api/v1/agents/documents", tag = "knowledge base", security(("bearer" = []), ("secretKey" = ["ingest", "read"])),
     params(DocumentsQuery),
     responses((status = 200, body = Page<DocumentView>), answers::SignedInput))]
 pub(crate) async fn documents(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<Viewer>,
+    tenant: Tenant<Viewer, OrRead<Ingest>>,
     Query(q): Query<DocumentsQuery>,
 ) -> Result<Json<Page<DocumentView>>, ApiError> {
     let page = PageParams {
@@ -227,12 +227,12 @@ pub(crate) async fn documents(
 }
 
 /// One document's state.
-#[utoipa::path(operation_id = "getDocument", get, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = [])),
+#[utoipa::path(operation_id = "getDocument", get, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = []), ("secretKey" = ["ingest", "read"])),
     params(("documentId" = Uuid, Path)),
     responses((status = 200, body = DocumentView), (status = 404, body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn document(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<Viewer>,
+    tenant: Tenant<Viewer, OrRead<Ingest>>,
     Path(path): Path<DocumentPath>,
 ) -> Result<Json<DocumentView>, ApiError> {
     Ok(Json(
@@ -241,12 +241,12 @@ pub(crate) async fn document(
 }
 
 /// Deletes a document and its vectors (admin or higher).
-#[utoipa::path(operation_id = "deleteDocument", delete, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = [])),
+#[utoipa::path(operation_id = "deleteDocument", delete, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = []), ("secretKey" = ["ingest"])),
     params(("documentId" = Uuid, Path)),
     responses((status = 204), answers::WorkspaceInput))]
 pub(crate) async fn delete_document(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<Admin>,
+    tenant: Tenant<Admin, Ingest>,
     Path(path): Path<DocumentPath>,
 ) -> Result<StatusCode, ApiError> {
     knowledge::delete_document(&state, &tenant, path.document_id).await?;
@@ -254,12 +254,12 @@ pub(crate) async fn delete_document(
 }
 
 /// Ranked chunks of the workspace's documents for a query: the retrieval the agent will answer from.
-#[utoipa::path(operation_id = "searchKnowledgeBase", post, path = "/api/v1/agents/search", tag = "knowledge base", security(("bearer" = [])),
+#[utoipa::path(operation_id = "searchKnowledgeBase", post, path = "/api/v1/agents/search", tag = "knowledge base", security(("bearer" = []), ("secretKey" = ["ingest"])),
     request_body = SearchRequest,
     responses((status = 200, body = Vec<SearchHit>), (status = 404, body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn search(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<Viewer>,
+    tenant: Tenant<Viewer, Ingest>,
     ValidJson(req): ValidJson<SearchRequest>,
 ) -> Result<Json<Vec<SearchHit>>, ApiError> {
     Ok(Json(

@@ -5,7 +5,7 @@ use crate::chat::RunRequest;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use studio::ApiError;
-use studio::auth::{MemberRole, Tenant};
+use studio::auth::{Chat, MemberRole, Tenant};
 use studio::error::ErrorBody;
 use studio::http::ValidJson;
 use studio::openapi::answers;
@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 /// The same turn as `/run`, as server-sent events: `sources` (`[{documentId, title, score}]`) first, then
 /// `delta` (`{text}`) events, then `done` (`{convId, messageId, usage}`) — or `error` (`{code, message,
 /// requestId}`) if the model fails midway or the turn cannot be saved, in which case nothing is saved.
-#[utoipa::path(operation_id = "streamCustomerServiceAgent", post, path = "/api/v1/agents/customer-service/stream", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(operation_id = "streamCustomerServiceAgent", post, path = "/api/v1/agents/customer-service/stream", tag = "agent", security(("bearer" = []), ("secretKey" = ["chat"])),
     request_body = RunRequest,
     responses(
         (status = 200, description = "text/event-stream: sources, delta..., done | error", content_type = "text/event-stream", body = SseEvent),
@@ -24,7 +24,7 @@ use utoipa::ToSchema;
         (status = 404, description = "unknown conversation", body = ErrorBody), answers::SignedInput))]
 pub(crate) async fn stream(
     State(state): State<KnowledgeState>,
-    tenant: Tenant<MemberRole>,
+    tenant: Tenant<MemberRole, Chat>,
     ValidJson(req): ValidJson<RunRequest>,
 ) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};

@@ -1,4 +1,9 @@
-//! `/api/v1/workspaces/*`: workspaces, their members and invitations; `/api/v1/invitations/*`: accepting one.
+//! `/api/v1/workspaces/*`: workspaces, their members, invitations and API keys ([`api_keys`]);
+//! `/api/v1/invitations/*`: accepting one.
+
+mod api_keys;
+
+pub use api_keys::ApiKeyRequest;
 
 use axum::Json;
 use axum::Router;
@@ -54,6 +59,14 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(revoke_invitation),
         )
         .route(
+            "/api/v1/workspaces/{workspaceId}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/api/v1/workspaces/{workspaceId}/api-keys/{keyId}",
+            axum::routing::delete(api_keys::revoke),
+        )
+        .route(
             "/api/v1/invitations/{token}/accept",
             axum::routing::post(accept_invitation),
         )
@@ -69,8 +82,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation),
-    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation)),
+    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke),
+    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members")),
     modifiers(&HEALTH)
 )]

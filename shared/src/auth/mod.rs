@@ -1,5 +1,6 @@
 //! Passwords, access tokens (JWT), refresh tokens, and the authorization proofs use cases take.
 
+pub mod api_keys;
 pub mod jwt;
 pub mod password;
 pub mod refresh;
@@ -8,5 +9,6 @@ pub mod tenant;
 pub use jwt::{AccessClaims, JwtKeys};
 pub use password::Passwords;
 pub use tenant::{
-    Actor, Admin, AnyRole, MemberRole, MinRole, Owner, PlatformAdmin, Tenant, Viewer,
+    Access, Actor, Admin, AnyRole, Caller, Chat, Ingest, MemberRole, MinRole, OrRead, Owner,
+    Person, PlatformAdmin, Tenant, Viewer,
 };

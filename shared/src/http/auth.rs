@@ -1,6 +1,8 @@
-//! `requireAuth`: a valid access token in `Authorization: Bearer …`.
+//! `requireAuth`: a valid access token in `Authorization: Bearer …`. A workspace API key in its place is
+//! refused here with its own answer: routes that take an [`AuthUser`] need a person.
 
-use crate::error::ApiError;
+use crate::auth::api_keys::KeyKind;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
@@ -25,6 +27,34 @@ pub(crate) fn bearer(header: &http::HeaderValue) -> Option<&str> {
         })
         .map(str::trim)
         .filter(|t| !t.is_empty())
+}
+
+/// Where a workspace key can never act: a secret key from a browser (a request with an `Origin`) is
+/// `secret_key_in_browser` wherever it is sent, and a publishable key opens only the public routes.
+pub(crate) fn key_refusal(headers: &http::HeaderMap, kind: KeyKind) -> Option<ApiError> {
+    match kind {
+        KeyKind::Secret if headers.contains_key(http::header::ORIGIN) => Some(ApiError::new(
+            ErrorCode::SecretKeyInBrowser,
+            "A secret key must never reach a browser: this request carries an Origin header. Call the API from your server, or use a publishable key in pages.",
+        )),
+        KeyKind::Secret => None,
+        KeyKind::Publishable => Some(ApiError::forbidden(
+            "A publishable key opens only the public routes (/api/v1/public/*).",
+        )),
+    }
+}
+
+/// A secret key on a route that needs a person (members, billing, keys, the intake, the account).
+pub(crate) fn person_required() -> ApiError {
+    ApiError::new(
+        ErrorCode::PersonRequired,
+        "This route needs a person: sign in as a member. A secret key opens only the agents routes its scopes allow.",
+    )
+}
+
+/// The bearer token of a request, if any.
+pub(crate) fn bearer_of(parts: &Parts) -> Option<&str> {
+    bearer(parts.headers.get(http::header::AUTHORIZATION)?)
 }
 
 impl AuthUser {
@@ -61,6 +91,9 @@ where
         let token = bearer(header).ok_or_else(|| {
             ApiError::unauthorized("The Authorization header must be: Bearer <token>.")
         })?;
+        if let Some(kind) = KeyKind::of_token(token) {
+            return Err(key_refusal(&parts.headers, kind).unwrap_or_else(person_required));
+        }
         let user = AuthUser::verify(&AppState::from_ref(state), token)?;
         parts.extensions.insert(user);
         Ok(user)

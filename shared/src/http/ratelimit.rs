@@ -12,6 +12,7 @@
 //! counts against none; answers carry `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset`, and a refusal is `429 rate_limited` with `Retry-After`.
 
+use crate::auth::api_keys::{self, KeyKind};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::auth::{AuthUser, bearer};
 use crate::ratelimit::{Decision, Limit};
@@ -68,10 +69,16 @@ fn purpose(path: &str) -> Purpose {
 }
 
 /// The tenant a request counts against: the workspace its verified token names, else its user (always
-/// its user for [`Purpose::Account`]). An unverified header never chooses whose budget is spent. The
-/// verified caller is kept on the request, so that [`AuthUser`] does not verify the token again.
+/// its user for [`Purpose::Account`]), or the workspace key it carries. An unverified header never
+/// chooses whose budget is spent. The verified caller is kept on the request, so that [`AuthUser`] does
+/// not verify the token again.
 fn tenant_key(state: &AppState, req: &mut Request, purpose: Purpose) -> Option<String> {
     let token = bearer(req.headers().get(http::header::AUTHORIZATION)?)?;
+    if KeyKind::of_token(token).is_some() {
+        // A workspace key counts against itself, named by (part of) its hash: no lookup here, and an
+        // unknown key costs its sender only the per-IP budget's worth of lookups.
+        return Some(format!("key:{}", hex::encode(&api_keys::hash(token)[..16])));
+    }
     let user = AuthUser::verify(state, token).ok()?;
     req.extensions_mut().insert(user);
     Some(match user.token_workspace {

@@ -28,13 +28,14 @@ fn from_request(req: &Request) -> String {
 pub async fn middleware(req: Request, next: Next) -> Response {
     let id = from_request(&req);
     let started = std::time::Instant::now();
-    // `user_id` is filled in by the auth extractor once the token is verified.
+    // `user_id` (or `api_key_id`) is filled in by the auth extractors once the token (or key) is verified.
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
         path = %req.uri().path(),
         user_id = tracing::field::Empty,
+        api_key_id = tracing::field::Empty,
     );
     let mut response = crate::telemetry::request_id::scope(
         id.clone(),

@@ -1,4 +1,4 @@
-//! The audit log of admin actions.
+//! The audit log: the operators' actions, and actions within a workspace (by a member or a key).
 
 use crate::auth::Actor;
 use chrono::{DateTime, Utc};
@@ -9,6 +9,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
     pub actor: Actor,
+    /// The workspace acted in, for a workspace's own log; `None` for the operators' platform-wide log.
+    pub workspace: Option<crate::ids::WorkspaceId>,
     pub action: &'a str,
     pub target_type: Option<&'a str>,
     pub target_id: Option<String>,
@@ -18,11 +20,14 @@ pub struct Entry<'a> {
 
 pub async fn record(db: &impl GenericClient, entry: &Entry<'_>) -> Result<(), Error> {
     db.execute(
-        "INSERT INTO audit_log (actor_kind, actor_user_id, action, target_type, target_id, details, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_log (actor_kind, actor_user_id, actor_api_key_id, workspace_id, action, target_type,
+                                target_id, details, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &entry.actor.kind(),
             &entry.actor.user_id(),
+            &entry.actor.api_key_id(),
+            &entry.workspace.as_ref().map(crate::ids::WorkspaceId::as_uuid),
             &entry.action,
             &entry.target_type,
             &entry.target_id,
@@ -53,7 +58,8 @@ pub struct AuditRow {
     pub request_id: Option<String>,
 }
 
-/// Newest first; `before` is the id of the last row of the previous page.
+/// The operators' actions (not the workspaces' own), newest first; `before` is the id of the last row of
+/// the previous page.
 pub async fn list(
     db: &impl GenericClient,
     action: Option<&str>,
@@ -65,7 +71,8 @@ pub async fn list(
             "SELECT a.id, a.at, a.actor_kind, a.actor_user_id, u.email::text AS actor_email, a.action,
                     a.target_type, a.target_id, a.details, a.request_id
                FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id
-              WHERE ($1::text IS NULL OR a.action = $1) AND ($2::bigint IS NULL OR a.id < $2)
+              WHERE a.actor_kind IN ('admin_key', 'platform_admin')
+                AND ($1::text IS NULL OR a.action = $1) AND ($2::bigint IS NULL OR a.id < $2)
               ORDER BY a.id DESC LIMIT $3",
             &[&action, &before, &limit],
         )

@@ -1,6 +1,7 @@
 //! Conversations, their messages, and feedback on answers — all scoped by workspace.
 
 use crate::agent::{MessageRole, TokenUsage};
+use crate::auth::Caller;
 use crate::ids::WorkspaceId;
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Error, GenericClient, Row};
@@ -67,15 +68,15 @@ pub async fn insert(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     id: Uuid,
-    user: Uuid,
+    by: Caller,
     title: &str,
 ) -> Result<(), Error> {
     super::change_one(
         db,
-        "INSERT INTO conversations (id, workspace_id, user_id, title) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO conversations (id, workspace_id, user_id, api_key_id, title) VALUES ($1, $2, $3, $4, $5)",
         workspace,
         id,
-        &[&user, &title],
+        &[&by.user_id(), &by.api_key_id(), &title],
     )
     .await
     .map(drop)
@@ -265,15 +266,16 @@ pub async fn upsert_feedback(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     message: Uuid,
-    user: Uuid,
+    by: Caller,
     rating: &str,
     comment: Option<&str>,
 ) -> Result<(), Error> {
     db.execute(
-        "INSERT INTO message_feedback (message_id, workspace_id, user_id, rating, comment) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (message_id) DO UPDATE SET user_id = EXCLUDED.user_id, rating = EXCLUDED.rating,
-             comment = EXCLUDED.comment, updated_at = now()",
-        &[&message, workspace.as_uuid(), &user, &rating, &comment],
+        "INSERT INTO message_feedback (message_id, workspace_id, user_id, api_key_id, rating, comment)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (message_id) DO UPDATE SET user_id = EXCLUDED.user_id, api_key_id = EXCLUDED.api_key_id,
+             rating = EXCLUDED.rating, comment = EXCLUDED.comment, updated_at = now()",
+        &[&message, workspace.as_uuid(), &by.user_id(), &by.api_key_id(), &rating, &comment],
     )
     .await
     .map(drop)
@@ -301,13 +303,14 @@ pub async fn mark_escalated(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     id: Uuid,
-    by: Uuid,
+    by: Caller,
 ) -> Result<DateTime<Utc>, Error> {
     Ok(db
         .query_one(
-            "UPDATE conversations SET escalated_at = now(), escalated_by = $3, updated_at = now()
+            "UPDATE conversations SET escalated_at = now(), escalated_by = $3, escalated_by_api_key_id = $4,
+                    updated_at = now()
               WHERE id = $1 AND workspace_id = $2 RETURNING escalated_at",
-            &[&id, workspace.as_uuid(), &by],
+            &[&id, workspace.as_uuid(), &by.user_id(), &by.api_key_id()],
         )
         .await?
         .get(0))

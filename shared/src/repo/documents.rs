@@ -1,5 +1,6 @@
 //! Knowledge-base documents and the ingestions that brought them.
 
+use crate::auth::Caller;
 use crate::ids::WorkspaceId;
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Type;
@@ -58,16 +59,17 @@ pub async fn insert_ingestion(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     id: Uuid,
-    created_by: Uuid,
+    by: Caller,
     count: i32,
     skipped: &serde_json::Value,
 ) -> Result<(), Error> {
     super::change_one(
         db,
-        "INSERT INTO ingestions (id, workspace_id, created_by, document_count, skipped) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO ingestions (id, workspace_id, created_by, api_key_id, document_count, skipped)
+         VALUES ($1, $2, $3, $4, $5, $6)",
         workspace,
         id,
-        &[&created_by, &count, skipped],
+        &[&by.user_id(), &by.api_key_id(), &count, skipped],
     )
     .await
     .map(drop)
@@ -129,13 +131,13 @@ pub async fn insert(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     ingestion: Uuid,
-    created_by: Uuid,
+    by: Caller,
     doc: &NewDocument,
     content_hash: &[u8],
 ) -> Result<(), Error> {
     db.execute(
-        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by, content_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by, content_hash, api_key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         &[
             &doc.id,
             workspace.as_uuid(),
@@ -145,8 +147,9 @@ pub async fn insert(
             &doc.content_type,
             &doc.source_url,
             &doc.metadata,
-            &created_by,
+            &by.user_id(),
             &content_hash,
+            &by.api_key_id(),
         ],
     )
     .await

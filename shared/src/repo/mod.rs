@@ -2,6 +2,7 @@
 //! [`GenericClient`](deadpool_postgres::GenericClient) so callers decide the transaction.
 
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod billing;
 pub mod conversations;

@@ -29,6 +29,7 @@ pub async fn audit(
         db,
         &Entry {
             actor: admin.actor,
+            workspace: None,
             action,
             target_type,
             target_id,

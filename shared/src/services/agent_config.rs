@@ -33,7 +33,7 @@ pub async fn save_intake(
         tenant.workspace_id,
         &serde_json::to_value(&intake).map_err(ApiError::internal)?,
         &serde_json::to_value(&config).map_err(ApiError::internal)?,
-        tenant.user_id,
+        tenant.user_id(),
     )
     .await?;
     tracing::info!(workspace_id = %tenant.workspace_id, "intake saved; agent configuration updated");

@@ -97,7 +97,7 @@ pub async fn invite(
         &email,
         role.as_str(),
         &hash,
-        tenant.user_id,
+        tenant.user_id(),
         ttl.as_secs_f64(),
     )
     .await
@@ -113,7 +113,7 @@ pub async fn invite(
     let workspace = repo::workspaces::get(&*tx, ws)
         .await?
         .ok_or_else(|| ApiError::not_found("Workspace"))?;
-    let inviter = repo::users::find_active(&*tx, tenant.user_id)
+    let inviter = repo::users::find_active(&*tx, tenant.user_id())
         .await?
         .map_or_else(|| "A teammate".to_owned(), |u| u.name);
     let message = crate::email::templates::invitation(

@@ -2,7 +2,7 @@
 //! transaction), report progress, list and delete documents, search, process an ingestion (the worker),
 //! and re-send what the queue did not take (the sweeper).
 
-use crate::auth::{Admin, MemberRole, Tenant, Viewer};
+use crate::auth::{Access, Admin, MemberRole, Tenant, Viewer};
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 use crate::knowledge::chunking::{self, ContentType};
@@ -176,7 +176,7 @@ fn plan_ingestion(
 /// the same content at once store it once.
 pub async fn accept(
     state: &KnowledgeState,
-    tenant: &Tenant<MemberRole>,
+    tenant: &Tenant<MemberRole, impl Access>,
     docs: Vec<NewDocument>,
     allow_duplicates: bool,
     idempotency_key: Option<IdempotencyKey>,
@@ -243,10 +243,10 @@ pub async fn accept(
     }
     let count = i32::try_from(docs.len()).map_err(ApiError::internal)?;
     let skipped_json = serde_json::to_value(&skipped).map_err(ApiError::internal)?;
-    documents::insert_ingestion(&*tx, ws, ingestion_id, tenant.user_id, count, &skipped_json)
+    documents::insert_ingestion(&*tx, ws, ingestion_id, tenant.actor(), count, &skipped_json)
         .await?;
     for (doc, hash) in &to_store {
-        documents::insert(&*tx, ws, ingestion_id, tenant.user_id, doc, hash).await?;
+        documents::insert(&*tx, ws, ingestion_id, tenant.actor(), doc, hash).await?;
     }
     if to_store.is_empty() {
         // Nothing to index: no message.
@@ -323,7 +323,7 @@ fn summarize(
 
 pub async fn status(
     state: &KnowledgeState,
-    tenant: &Tenant<Viewer>,
+    tenant: &Tenant<Viewer, impl Access>,
     ingestion_id: Uuid,
 ) -> Result<IngestionStatus, ApiError> {
     let client = state.app.db.get().await?;
@@ -338,7 +338,7 @@ pub async fn status(
 
 pub async fn list_documents(
     state: &KnowledgeState,
-    tenant: &Tenant<Viewer>,
+    tenant: &Tenant<Viewer, impl Access>,
     status: Option<&str>,
     page: &PageParams,
 ) -> Result<Page<DocumentView>, ApiError> {
@@ -362,7 +362,7 @@ pub async fn list_documents(
 
 pub async fn get_document(
     state: &KnowledgeState,
-    tenant: &Tenant<Viewer>,
+    tenant: &Tenant<Viewer, impl Access>,
     id: Uuid,
 ) -> Result<DocumentView, ApiError> {
     let client = state.app.db.get().await?;
@@ -375,7 +375,7 @@ pub async fn get_document(
 /// Deletes a document and its vectors. The vectors go first: if the store is down, nothing changes.
 pub async fn delete_document(
     state: &KnowledgeState,
-    tenant: &Tenant<Admin>,
+    tenant: &Tenant<Admin, impl Access>,
     id: Uuid,
 ) -> Result<(), ApiError> {
     let client = state.app.db.get().await?;
@@ -397,7 +397,7 @@ pub async fn delete_document(
 
 pub async fn search(
     state: &KnowledgeState,
-    tenant: &Tenant<Viewer>,
+    tenant: &Tenant<Viewer, impl Access>,
     query: &str,
     limit: u64,
     score_threshold: Option<f32>,

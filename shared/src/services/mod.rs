@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod agent_config;
+pub mod api_keys;
 pub mod auth;
 #[cfg(feature = "knowledge")]
 pub mod chat;

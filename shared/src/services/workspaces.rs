@@ -169,7 +169,7 @@ pub async fn delete(state: &AppState, tenant: &Tenant<Owner>) -> Result<(), ApiE
     if !repo::workspaces::soft_delete(&**client, tenant.workspace_id).await? {
         return Err(ApiError::not_found("Workspace"));
     }
-    tracing::info!(workspace_id = %tenant.workspace_id, user_id = %tenant.user_id, "workspace soft-deleted");
+    tracing::info!(workspace_id = %tenant.workspace_id, user_id = %tenant.user_id(), "workspace soft-deleted");
     Ok(())
 }
 
@@ -245,7 +245,7 @@ pub async fn remove_member(
     tenant: &Tenant<AnyRole>,
     target: Uuid,
 ) -> Result<(), ApiError> {
-    let leaving = target == tenant.user_id;
+    let leaving = target == tenant.user_id();
     if !leaving && tenant.role < Role::Admin {
         return Err(ApiError::forbidden(
             "Removing other members needs the admin role or higher.",

@@ -8,5 +8,6 @@ mod knowledge;
 mod lambda_event;
 mod outbox;
 mod quota;
+mod secret_keys;
 mod stream;
 mod support;

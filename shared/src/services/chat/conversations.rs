@@ -3,7 +3,7 @@
 
 use super::Source;
 use crate::agent::MessageRole;
-use crate::auth::{MemberRole, Tenant, Viewer};
+use crate::auth::{Access, MemberRole, Tenant, Viewer};
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::conversations;
@@ -70,7 +70,7 @@ fn summary(r: conversations::ConversationRow) -> ConversationSummary {
 
 pub async fn list(
     state: &KnowledgeState,
-    tenant: &Tenant<Viewer>,
+    tenant: &Tenant<Viewer, impl Access>,
     page: &PageParams,
 ) -> Result<Page<ConversationSummary>, ApiError> {
     let limit = page.limit();
@@ -87,7 +87,7 @@ pub async fn list(
 
 pub async fn get(
     state: &KnowledgeState,
-    tenant: &Tenant<Viewer>,
+    tenant: &Tenant<Viewer, impl Access>,
     id: Uuid,
 ) -> Result<ConversationView, ApiError> {
     let client = state.app.db.get().await?;
@@ -114,7 +114,7 @@ pub async fn get(
 
 pub async fn rename(
     state: &KnowledgeState,
-    tenant: &Tenant<MemberRole>,
+    tenant: &Tenant<MemberRole, impl Access>,
     id: Uuid,
     title: &str,
 ) -> Result<ConversationSummary, ApiError> {
@@ -127,7 +127,7 @@ pub async fn rename(
 
 pub async fn delete(
     state: &KnowledgeState,
-    tenant: &Tenant<MemberRole>,
+    tenant: &Tenant<MemberRole, impl Access>,
     id: Uuid,
 ) -> Result<(), ApiError> {
     let client = state.app.db.get().await?;
@@ -139,7 +139,7 @@ pub async fn delete(
 
 pub async fn feedback(
     state: &KnowledgeState,
-    tenant: &Tenant<MemberRole>,
+    tenant: &Tenant<MemberRole, impl Access>,
     message: Uuid,
     rating: &str,
     comment: Option<&str>,
@@ -152,7 +152,7 @@ pub async fn feedback(
         &**client,
         tenant.workspace_id,
         message,
-        tenant.user_id,
+        tenant.actor(),
         rating,
         comment,
     )
@@ -167,7 +167,7 @@ pub use conversations::FeedbackRow as FeedbackView;
 /// The workspace's ratings of answers, newest first, optionally only `up` or `down`.
 pub async fn list_feedback(
     state: &KnowledgeState,
-    tenant: &Tenant<Viewer>,
+    tenant: &Tenant<Viewer, impl Access>,
     rating: Option<&str>,
     page: &PageParams,
 ) -> Result<Page<FeedbackView>, ApiError> {

@@ -1,6 +1,6 @@
 //! Handing a conversation to a person.
 
-use crate::auth::{MemberRole, Tenant};
+use crate::auth::{Access, Caller, MemberRole, Tenant};
 use crate::error::ApiError;
 use crate::repo::conversations;
 use crate::services::agent_config;
@@ -23,7 +23,7 @@ pub struct EscalationView {
 /// `escalationEmail`) the transcript and marks the conversation escalated. Escalating again sends nothing.
 pub async fn escalate(
     state: &KnowledgeState,
-    tenant: &Tenant<MemberRole>,
+    tenant: &Tenant<MemberRole, impl Access>,
     id: Uuid,
     reason: Option<&str>,
 ) -> Result<EscalationView, ApiError> {
@@ -59,12 +59,15 @@ pub async fn escalate(
             content: &m.content,
         })
         .collect();
-    let by = crate::repo::users::find_active(&*tx, tenant.user_id)
-        .await?
-        .map_or_else(
-            || "a member".to_owned(),
-            |u| format!("{} <{}>", u.name, u.email),
-        );
+    let by = match tenant.actor() {
+        Caller::User(user) => crate::repo::users::find_active(&*tx, user)
+            .await?
+            .map_or_else(
+                || "a member".to_owned(),
+                |u| format!("{} <{}>", u.name, u.email),
+            ),
+        Caller::Key(key) => format!("the workspace's API key {key}"),
+    };
     let title = title.unwrap_or_else(|| "Untitled conversation".to_owned());
     let message = crate::email::templates::escalation(
         &contact,
@@ -76,7 +79,7 @@ pub async fn escalate(
         &transcript,
         state.app.config.app_url(),
     );
-    let at = conversations::mark_escalated(&*tx, ws, id, tenant.user_id).await?;
+    let at = conversations::mark_escalated(&*tx, ws, id, tenant.actor()).await?;
     let mail = crate::email::queue(&*tx, Some(ws), &message).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, conversation_id = %id, "conversation escalated");

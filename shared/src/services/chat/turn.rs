@@ -4,7 +4,7 @@
 use super::{ChatReply, Source};
 use crate::agent::prompt::{self, ContextChunk};
 use crate::agent::{Message, MessageRole, TokenUsage};
-use crate::auth::{MemberRole, Tenant};
+use crate::auth::{Access, Caller, MemberRole, Tenant};
 use crate::error::ApiError;
 use crate::knowledge::chunking::count_tokens;
 use crate::repo::conversations::{self, NewMessage};
@@ -20,7 +20,7 @@ const MAX_HISTORY_MESSAGES: i64 = 50;
 #[derive(Debug, Clone)]
 pub struct PreparedTurn {
     pub(super) workspace: crate::ids::WorkspaceId,
-    user_id: Uuid,
+    by: Caller,
     conv_id: Option<Uuid>,
     message: String,
     pub(super) messages: Vec<Message>,
@@ -38,7 +38,7 @@ impl PreparedTurn {
 /// builds the prompt. Fails with a proper HTTP error (404 conversation, 503 dependency) before any answer.
 pub async fn prepare(
     state: &KnowledgeState,
-    tenant: &Tenant<MemberRole>,
+    tenant: &Tenant<MemberRole, impl Access>,
     message: &str,
     conv_id: Option<Uuid>,
 ) -> Result<PreparedTurn, ApiError> {
@@ -107,7 +107,7 @@ pub async fn prepare(
     messages.push(Message::new(MessageRole::User, message));
     Ok(PreparedTurn {
         workspace: ws,
-        user_id: tenant.user_id,
+        by: tenant.actor(),
         conv_id,
         message: message.to_owned(),
         messages,
@@ -141,7 +141,7 @@ pub(super) async fn save(
             &*tx,
             ws,
             reply.conv_id,
-            turn.user_id,
+            turn.by,
             &prompt::title_from(&turn.message),
         )
         .await?;
@@ -179,7 +179,7 @@ pub(super) async fn save(
 /// One turn of the conversation (a new one when `conv_id` is `None`).
 pub async fn run(
     state: &KnowledgeState,
-    tenant: &Tenant<MemberRole>,
+    tenant: &Tenant<MemberRole, impl Access>,
     message: &str,
     conv_id: Option<Uuid>,
     idempotency_key: Option<IdempotencyKey>,
