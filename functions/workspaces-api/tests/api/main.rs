@@ -5,6 +5,7 @@
 mod api_keys;
 mod billing;
 mod database_down;
+mod identity;
 mod intake;
 mod invitations;
 mod lambda_event;
