@@ -14,4 +14,5 @@ pub mod invitations;
 pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
+pub mod widget;
 pub mod workspaces;

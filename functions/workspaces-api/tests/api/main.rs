@@ -10,4 +10,5 @@ mod intake;
 mod invitations;
 mod lambda_event;
 mod tenant;
+mod widget;
 mod workspaces;
