@@ -21,12 +21,13 @@ pub(crate) async fn record(
             workspace: Some(tenant.workspace_id),
             action,
             target_type: Some(target_type),
-            target_id,
+            target_id: target_id.clone(),
             details,
             request_id: request_id.as_deref(),
         },
     )
     .await?;
-    tracing::info!(workspace_id = %tenant.workspace_id, action, target_type, "workspace audit entry");
+    tracing::info!(workspace_id = %tenant.workspace_id, action, target_type,
+                   target_id = target_id.as_deref(), "workspace audit entry");
     Ok(())
 }

@@ -140,14 +140,7 @@ async fn when_settings_are_bad_the_answer_names_each_field_and_nothing_is_saved(
         (missing, vec!["humanWaitMinutes"]),
     ] {
         let res = put(&app, ada.workspace_id, &ada, body.clone()).await;
-        assert_error(&res, StatusCode::BAD_REQUEST, "validation_failed");
-        let fields: Vec<&str> = res.body["error"]["details"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["field"].as_str().unwrap())
-            .collect();
-        assert_eq!(fields, expected, "{body} → {}", res.body);
+        assert_eq!(res.invalid_fields(), expected, "{body} → {}", res.body);
     }
     let saved: i64 = app.value("SELECT count(*) FROM widget_settings", &[]).await;
     assert_eq!(saved, 0, "nothing saved");
