@@ -88,10 +88,7 @@ pub enum IdentityError {
     #[error("the identity token has no {0} claim; sub, iat and exp are required")]
     MissingClaim(&'static str),
     #[error("the identity token's {claim} claim {reason}")]
-    InvalidClaim {
-        claim: &'static str,
-        reason: &'static str,
-    },
+    InvalidClaim { claim: &'static str, reason: String },
     #[error("the identity token has expired; mint a new one on your server")]
     Expired,
     #[error("the identity token is issued in the future (iat); check your server's clock")]
@@ -100,6 +97,18 @@ pub enum IdentityError {
         "the identity token lives {lifetime_secs} s (exp - iat), more than the {max_secs} s allowed; mint short-lived tokens"
     )]
     LifetimeTooLong { lifetime_secs: i64, max_secs: i64 },
+}
+
+/// Every refusal is a 401 (`token_expired` for an expired token, `unauthorized` otherwise) whose
+/// message says what to fix; nothing about the workspace's secrets beyond that.
+impl From<IdentityError> for crate::error::ApiError {
+    fn from(err: IdentityError) -> Self {
+        let code = match err {
+            IdentityError::Expired => crate::error::ErrorCode::TokenExpired,
+            _ => crate::error::ErrorCode::Unauthorized,
+        };
+        Self::new(code, err.to_string())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,19 +166,15 @@ fn text_claim(
     let Some(value) = value else {
         return Ok(None);
     };
-    let invalid = |reason| IdentityError::InvalidClaim { claim, reason };
+    let invalid = |reason: String| IdentityError::InvalidClaim { claim, reason };
     if value.trim().is_empty() {
-        return Err(invalid("must not be blank"));
+        return Err(invalid("must not be blank".into()));
     }
     if value.chars().count() > max {
-        return Err(invalid(match claim {
-            "sub" => "must be at most 255 characters",
-            "email" => "must be at most 254 characters",
-            _ => "must be at most 200 characters",
-        }));
+        return Err(invalid(format!("must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(invalid("must not contain control characters"));
+        return Err(invalid("must not contain control characters".into()));
     }
     Ok(Some(value))
 }
@@ -206,7 +211,7 @@ pub fn verify(
     if exp <= iat {
         return Err(IdentityError::InvalidClaim {
             claim: "exp",
-            reason: "must be after iat",
+            reason: "must be after iat".into(),
         });
     }
     let max_secs = i64::try_from(max_lifetime.as_secs()).unwrap_or(i64::MAX);
@@ -453,6 +458,18 @@ mod tests {
             Err(IdentityError::BadSignature),
             "neither secret"
         );
+    }
+
+    #[test]
+    fn when_a_refusal_becomes_an_answer_it_is_a_401_with_its_message() {
+        use crate::error::ApiError;
+        let expired = ApiError::from(IdentityError::Expired);
+        assert_eq!(expired.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(expired.code.as_str(), "token_expired");
+        let forged = ApiError::from(IdentityError::BadSignature);
+        assert_eq!(forged.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(forged.code.as_str(), "unauthorized");
+        assert!(forged.message.contains("signature"), "{}", forged.message);
     }
 
     #[test]
