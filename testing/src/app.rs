@@ -34,6 +34,17 @@ impl TestResponse {
             .unwrap_or_else(|| panic!("no items in {}", self.body))
     }
 
+    /// The fields a `400 validation_failed` answer names, in its order (panics on any other answer).
+    pub fn invalid_fields(&self) -> Vec<String> {
+        crate::assert_error(self, StatusCode::BAD_REQUEST, "validation_failed");
+        self.body["error"]["details"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no details in {}", self.body))
+            .iter()
+            .map(|d| d["field"].as_str().unwrap_or("<no field>").to_owned())
+            .collect()
+    }
+
     pub fn str(&self, pointer: &str) -> String {
         self.body
             .pointer(pointer)

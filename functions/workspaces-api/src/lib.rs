@@ -1,7 +1,10 @@
-//! `/api/v1/workspaces/*`: workspaces, their members, invitations and API keys ([`api_keys`]);
+//! `/api/v1/workspaces/*`: workspaces, their members, invitations, API keys ([`api_keys`]), the identity
+//! secret ([`identity`]) and the widget's settings ([`widget`]);
 //! `/api/v1/invitations/*`: accepting one.
 
 mod api_keys;
+mod identity;
+mod widget;
 
 pub use api_keys::ApiKeyRequest;
 
@@ -67,6 +70,16 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(api_keys::revoke),
         )
         .route(
+            "/api/v1/workspaces/{workspaceId}/identity-secret",
+            get(identity::describe)
+                .post(identity::rotate)
+                .delete(identity::delete),
+        )
+        .route(
+            "/api/v1/workspaces/{workspaceId}/widget",
+            get(widget::get).put(widget::put),
+        )
+        .route(
             "/api/v1/invitations/{token}/accept",
             axum::routing::post(accept_invitation),
         )
@@ -82,8 +95,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke),
-    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope)),
+    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put),
+    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members")),
     modifiers(&HEALTH)
 )]

@@ -4,6 +4,7 @@
 pub mod intake;
 pub mod message;
 pub mod prompt;
+pub mod widget;
 
 pub use intake::{AgentConfig, Intake, Subsystems, Tone};
 pub use message::{Message, MessageRole, TokenUsage};

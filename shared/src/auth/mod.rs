@@ -1,6 +1,7 @@
 //! Passwords, access tokens (JWT), refresh tokens, and the authorization proofs use cases take.
 
 pub mod api_keys;
+pub mod identity;
 pub mod jwt;
 pub mod password;
 pub mod refresh;

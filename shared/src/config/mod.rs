@@ -5,12 +5,13 @@
 //! start-up with a message naming the variable. Secrets are wrapped in [`SecretString`] and never logged.
 //!
 //! One file per concern: [`source`] (the environment and the secret), [`database`], [`jwt`],
-//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], and [`need`] (what a function requires
+//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), and [`need`] (what a function requires
 //! on Lambda).
 
 mod billing;
 mod cors;
 mod database;
+mod identity;
 mod jwt;
 mod knowledge;
 mod need;
@@ -20,6 +21,7 @@ mod source;
 
 pub use billing::BillingConfig;
 pub use database::DatabaseConfig;
+pub use identity::{IdentityConfig, MAX_IDENTITY_TOKEN_LIFETIME_SECS};
 pub use jwt::{JwtConfig, MIN_JWT_SECRET_BYTES};
 pub use knowledge::KnowledgeConfig;
 pub use need::Need;
@@ -56,6 +58,7 @@ pub struct Config {
     pub billing: BillingConfig,
     pub knowledge: KnowledgeConfig,
     pub ops: OpsConfig,
+    pub identity: IdentityConfig,
     pub admin_api_key: Option<SecretString>,
     /// Origins allowed to call the API from a browser; empty means none.
     pub cors_allowed_origins: Vec<String>,
@@ -99,6 +102,7 @@ impl Config {
             billing,
             knowledge: KnowledgeConfig::from_source(src)?,
             ops: OpsConfig::from_source(src)?,
+            identity: IdentityConfig::from_source(src)?,
             database,
             jwt,
             admin_api_key: src

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod documents;
 pub mod email_deliveries;
 pub mod idempotency;
+pub mod identity_secrets;
 pub mod intakes;
 pub mod invitations;
 pub mod maintenance;
@@ -17,6 +18,7 @@ pub mod outbox;
 pub mod password_resets;
 pub mod refresh_tokens;
 pub mod users;
+pub mod widget_settings;
 pub mod workspaces;
 
 use crate::ids::WorkspaceId;

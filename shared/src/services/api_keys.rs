@@ -5,7 +5,7 @@ use crate::auth::api_keys::{self, KeyKind, Scope};
 use crate::auth::{Admin, Tenant};
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
-use crate::repo::{self, api_keys::KeyRow, audit::Entry};
+use crate::repo::{self, api_keys::KeyRow};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -79,23 +79,16 @@ async fn audit(
     action: &str,
     key: &ApiKeyView,
 ) -> Result<(), ApiError> {
-    let request_id = crate::telemetry::request_id::current();
-    repo::audit::record(
+    super::audit::record(
         db,
-        &Entry {
-            actor: tenant.audit_actor(),
-            workspace: Some(tenant.workspace_id),
-            action,
-            target_type: Some("api_key"),
-            target_id: Some(key.id.to_string()),
-            details: json!({"name": key.name, "kind": key.kind, "prefix": key.prefix,
-                            "allowedOrigins": key.allowed_origins, "scopes": key.scopes}),
-            request_id: request_id.as_deref(),
-        },
+        tenant,
+        action,
+        "api_key",
+        Some(key.id.to_string()),
+        json!({"name": key.name, "kind": key.kind, "prefix": key.prefix,
+               "allowedOrigins": key.allowed_origins, "scopes": key.scopes}),
     )
-    .await?;
-    tracing::info!(workspace_id = %tenant.workspace_id, api_key_id = %key.id, action, "api key action");
-    Ok(())
+    .await
 }
 
 /// Creates a key; the answer holds the key, which is never shown again.

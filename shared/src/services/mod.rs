@@ -3,13 +3,16 @@
 pub mod admin;
 pub mod agent_config;
 pub mod api_keys;
+mod audit;
 pub mod auth;
 #[cfg(feature = "knowledge")]
 pub mod chat;
 pub mod idempotency;
+pub mod identity;
 pub mod invitations;
 #[cfg(feature = "knowledge")]
 pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
+pub mod widget;
 pub mod workspaces;

@@ -33,17 +33,6 @@ fn secret() -> Value {
     json!({"name": "Backend", "kind": "secret", "scopes": ["read", "chat"]})
 }
 
-/// The fields a `validation_failed` answer names.
-fn fields(res: &TestResponse) -> Vec<String> {
-    assert_error(res, StatusCode::BAD_REQUEST, "validation_failed");
-    res.body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn when_an_admin_creates_keys_each_is_shown_once_and_stored_only_as_its_hash() {
     let app = app().await;
@@ -303,7 +292,7 @@ async fn when_a_key_is_described_badly_the_answer_names_each_bad_field() {
         ),
     ] {
         let res = create(&app, &ada, body.clone()).await;
-        assert_eq!(fields(&res), expected, "{body} → {}", res.body);
+        assert_eq!(res.invalid_fields(), expected, "{body} → {}", res.body);
     }
     let origin = create(
         &app,

@@ -5,8 +5,10 @@
 mod api_keys;
 mod billing;
 mod database_down;
+mod identity;
 mod intake;
 mod invitations;
 mod lambda_event;
 mod tenant;
+mod widget;
 mod workspaces;
