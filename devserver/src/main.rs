@@ -118,10 +118,9 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "Soft Systems Studio API on http://localhost:{port}/api/v1 (OpenAPI at /api/v1/openapi.json)"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    devserver::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     Ok(())
 }
