@@ -5,7 +5,7 @@ use crate::auth::PlatformAdmin;
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::queue::{Queue, QueueDepth, QueueName};
-use crate::repo::{self, audit::Entry};
+use crate::repo;
 use crate::services::jobs::{self, Job, JobReport, Retention};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
@@ -23,23 +23,8 @@ pub async fn audit(
     target: Option<(&str, String)>,
     details: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let request_id = crate::telemetry::request_id::current();
-    let (target_type, target_id) = target.unzip();
-    repo::audit::record(
-        db,
-        &Entry {
-            actor: admin.actor,
-            workspace: None,
-            action,
-            target_type,
-            target_id,
-            details,
-            request_id: request_id.as_deref(),
-        },
-    )
-    .await?;
-    tracing::info!(action, actor = admin.actor.kind(), "admin action");
-    Ok(())
+    let target = target.map(|(kind, id)| (kind, Some(id)));
+    super::audit::write(db, admin.actor, None, action, target, details).await
 }
 
 /// Runs the scheduled job called `name` now, on behalf of `admin`, and records it in the audit log with
