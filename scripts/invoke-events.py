@@ -58,6 +58,9 @@ EXPECTED = {
         "workspaces-list.json": UNAUTHENTICATED,
         "workspaces-invite.json": UNAUTHENTICATED,
         "invitations-accept.json": UNAUTHENTICATED,
+        "workspaces-api-key-create.json": UNAUTHENTICATED,
+        "workspaces-identity-secret.json": UNAUTHENTICATED,
+        "workspaces-widget.json": UNAUTHENTICATED,
     },
     "agents-api": {
         "agents-ingest.json": UNAUTHENTICATED,
@@ -85,6 +88,9 @@ LIVE = {
         "workspaces-list.json": 200,
         "workspaces-invite.json": 201,  # the registered user owns the workspace
         "workspaces-create.json": 201,
+        "workspaces-api-key-create.json": 201,  # a publishable key, shown once
+        "workspaces-identity-secret.json": 201,  # the workspace's first identity secret
+        "workspaces-widget.json": 200,
     },
     "agents-api": {
         "agents-ingest.json": 202,  # accepted and queued (moto's SQS); the worker is not running here
