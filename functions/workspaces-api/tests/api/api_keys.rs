@@ -246,6 +246,10 @@ async fn when_a_key_is_described_badly_the_answer_names_each_bad_field() {
             vec!["kind"],
         ),
         (
+            json!({"name": "Shop\u{0}widget", "kind": "publishable", "allowedOrigins": []}),
+            vec!["name"],
+        ),
+        (
             json!({"name": "x", "kind": "publishable", "allowedOrigins": ["https://shop.example.com/path"]}),
             vec!["allowedOrigins"],
         ),

@@ -129,6 +129,7 @@ async fn when_settings_are_bad_the_answer_names_each_field_and_nothing_is_saved(
         (with("brandColor", json!("#12345")), vec!["brandColor"]),
         (with("greeting", json!("x".repeat(301))), vec!["greeting"]),
         (with("greeting", json!("two\nlines")), vec!["greeting"]),
+        (with("agentName", json!("Ada\u{0}")), vec!["agentName"]),
         (with("agentName", json!("")), vec!["agentName"]),
         (with("humanWaitMinutes", json!(0)), vec!["humanWaitMinutes"]),
         (
