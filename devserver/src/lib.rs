@@ -37,6 +37,8 @@ pub fn routes_with(admin: admin_api::AdminState, billing: BillingState) -> Route
         .merge(
             agents_api::routes()
                 .merge(agents_api::stream_routes())
+                .merge(public_api::routes())
+                .merge(public_api::stream_routes())
                 .with_state(knowledge),
         )
         .merge(admin_api::routes().with_state(admin))
@@ -49,6 +51,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         workspaces_api::ApiDoc::openapi(),
         stripe_webhook::ApiDoc::openapi(),
         agents_api::ApiDoc::openapi(),
+        public_api::ApiDoc::openapi(),
         admin_api::ApiDoc::openapi(),
         Local::openapi(),
     ]);

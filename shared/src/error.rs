@@ -27,6 +27,8 @@ pub enum ErrorCode {
     PersonRequired,
     InsufficientScope,
     SecretKeyInBrowser,
+    OriginNotAllowed,
+    IdentityRequired,
     InvalidToken,
     NotFound,
     MethodNotAllowed,
@@ -58,7 +60,9 @@ impl ErrorCode {
             | ErrorCode::AgentDisabled
             | ErrorCode::PersonRequired
             | ErrorCode::InsufficientScope
-            | ErrorCode::SecretKeyInBrowser => StatusCode::FORBIDDEN,
+            | ErrorCode::SecretKeyInBrowser
+            | ErrorCode::OriginNotAllowed
+            | ErrorCode::IdentityRequired => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict | ErrorCode::EmailTaken => StatusCode::CONFLICT,
@@ -87,6 +91,8 @@ impl ErrorCode {
             ErrorCode::PersonRequired => "person_required",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::SecretKeyInBrowser => "secret_key_in_browser",
+            ErrorCode::OriginNotAllowed => "origin_not_allowed",
+            ErrorCode::IdentityRequired => "identity_required",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -103,7 +109,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and for the test that keeps the table complete.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::ValidationFailed,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidSignature,
@@ -117,6 +123,8 @@ impl ErrorCode {
         ErrorCode::PersonRequired,
         ErrorCode::InsufficientScope,
         ErrorCode::SecretKeyInBrowser,
+        ErrorCode::OriginNotAllowed,
+        ErrorCode::IdentityRequired,
         ErrorCode::InvalidToken,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,

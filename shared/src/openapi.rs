@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 /// Adds the `bearer` security scheme that routes reference with `security(("bearer" = []))`, the
 /// `secretKey` scheme of the agents routes a workspace's secret key opens (`("secretKey" = ["chat"])`
-/// names the scopes that do), and the admin routes' `adminKey`.
+/// names the scopes that do), the public routes' `publishableKey` and `visitorSession`, and the admin
+/// routes' `adminKey`.
 #[derive(Debug)]
 pub struct BearerAuth;
 
@@ -32,6 +33,34 @@ impl Modify for BearerAuth {
                         "A workspace's secret API key (Authorization: Bearer sk_ws_…), from your server only: acts in \
                          its workspace as a member with no user, on the routes whose requirement lists one of its \
                          scopes (chat, ingest, read). Sent with an Origin header it is 403 secret_key_in_browser.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "publishableKey",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("pk_ws_…")
+                    .description(Some(
+                        "A workspace's publishable key (Authorization: Bearer pk_ws_…), for pages: opens visitor \
+                         sessions only, and only from an Origin on the key's allowedOrigins (deny by default; \
+                         a missing or other origin is 403 origin_not_allowed).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "visitorSession",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("vs_…")
+                    .description(Some(
+                        "A visitor session token (Authorization: Bearer vs_…) from POST /api/v1/public/sessions: \
+                         at most an hour, bound to the key, the visitor and the origin it was opened from; \
+                         ends at once when the key is revoked. Opens the public routes only.",
                     ))
                     .build(),
             ),

@@ -45,6 +45,27 @@ impl TestResponse {
             .collect()
     }
 
+    /// The (event, data) pairs of a server-sent-events body.
+    pub fn sse_events(&self) -> Vec<(String, Value)> {
+        self.body
+            .as_str()
+            .unwrap_or_default()
+            .split("\n\n")
+            .filter_map(|block| {
+                let mut name = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(n) = line.strip_prefix("event: ") {
+                        name = Some(n.to_owned());
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data = serde_json::from_str(d).ok();
+                    }
+                }
+                Some((name?, data?))
+            })
+            .collect()
+    }
+
     pub fn str(&self, pointer: &str) -> String {
         self.body
             .pointer(pointer)

@@ -98,20 +98,46 @@ pub fn assert_error(res: &TestResponse, status: StatusCode, code: &str) {
 /// A secret key of `owner`'s workspace with `scopes` (`chat`, `ingest`, `read`), stored directly (the
 /// route that creates keys is workspaces-api's, tested there): its id and the key.
 pub async fn secret_key(app: &TestApp, owner: &crate::TestUser, scopes: &[&str]) -> (Uuid, String) {
-    use studio::auth::api_keys::{self, KeyKind};
-    let new = api_keys::generate(KeyKind::Secret).expect("a key");
-    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    stored_key(app, owner, studio::auth::api_keys::KeyKind::Secret, scopes, &[]).await
+}
+
+/// A publishable key of `owner`'s workspace allowing `origins`, stored directly: its id and the key.
+pub async fn publishable_key(
+    app: &TestApp,
+    owner: &crate::TestUser,
+    origins: &[&str],
+) -> (Uuid, String) {
+    stored_key(
+        app,
+        owner,
+        studio::auth::api_keys::KeyKind::Publishable,
+        &[],
+        origins,
+    )
+    .await
+}
+
+async fn stored_key(
+    app: &TestApp,
+    owner: &crate::TestUser,
+    kind: studio::auth::api_keys::KeyKind,
+    scopes: &[&str],
+    origins: &[&str],
+) -> (Uuid, String) {
+    use studio::auth::api_keys;
+    let new = api_keys::generate(kind).expect("a key");
+    let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
     let row = studio::repo::api_keys::insert(
         &app.sql().await,
         studio::WorkspaceId::from_trusted_source(owner.workspace_id),
         &studio::repo::api_keys::NewKeyRow {
             id: Uuid::now_v7(),
-            name: "backend",
-            kind: KeyKind::Secret.as_str(),
+            name: kind.as_str(),
+            kind: kind.as_str(),
             prefix: &new.prefix,
             hash: &new.hash,
-            allowed_origins: &[],
-            scopes: &scopes,
+            allowed_origins: &owned(origins),
+            scopes: &owned(scopes),
             created_by: owner.id,
         },
     )

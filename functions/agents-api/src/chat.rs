@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use studio::ApiError;
 use studio::auth::{Chat, MemberRole, OrRead, Tenant, Viewer};
 use studio::error::ErrorBody;
@@ -13,24 +13,13 @@ use studio::http::{OptionalJson, Path, Query, ValidJson};
 use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
 use studio::services::chat::{self, ChatReply, ConversationSummary, ConversationView};
+pub use studio::services::chat::requests::{FeedbackRequest, RunRequest};
 use studio::services::idempotency::IdempotencyKey;
 use studio::state::KnowledgeState;
-use studio::text::{free_text, free_text_not_blank, single_line};
+use studio::text::{free_text, single_line};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use validator::{Validate, ValidationError};
-
-#[derive(Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RunRequest {
-    #[validate(
-        length(min = 1, max = 4000, message = "must be 1 to 4000 characters"),
-        custom(function = "free_text_not_blank")
-    )]
-    pub message: String,
-    /// Continue this conversation; omit to start a new one.
-    pub conv_id: Option<Uuid>,
-}
+use validator::Validate;
 
 #[derive(Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -42,33 +31,12 @@ pub struct RenameRequest {
     pub title: String,
 }
 
-#[derive(Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct FeedbackRequest {
-    /// up or down
-    #[validate(custom(function = "known_rating"))]
-    pub rating: String,
-    #[validate(
-        length(max = 2000, message = "must be at most 2000 characters"),
-        custom(function = "free_text")
-    )]
-    pub comment: Option<String>,
-}
-
-fn known_rating(value: &str) -> Result<(), ValidationError> {
-    if value == "up" || value == "down" {
-        Ok(())
-    } else {
-        Err(ValidationError::new("rating").with_message("must be up or down".into()))
-    }
-}
-
 #[derive(Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FeedbackQuery {
     /// Only ratings of this kind: up or down.
-    #[validate(custom(function = "known_rating"))]
+    #[validate(custom(function = "studio::services::chat::requests::known_rating"))]
     pub rating: Option<String>,
     /// Items per page, 1–100 (default 20).
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
@@ -80,13 +48,13 @@ pub struct FeedbackQuery {
 #[derive(Deserialize)]
 pub(crate) struct ConversationPath {
     #[serde(rename = "conversationId")]
-    conversation_id: Uuid,
+    pub(crate) conversation_id: Uuid,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct MessagePath {
     #[serde(rename = "messageId")]
-    message_id: Uuid,
+    pub(crate) message_id: Uuid,
 }
 
 /// One turn with the customer-service agent (member or higher): retrieval from the workspace's knowledge

@@ -1,13 +1,16 @@
 //! `/api/v1/agents/*`, two route groups in one function: the knowledge base ([`knowledge`]: ingest
 //! documents, follow an ingestion, list, read and delete documents, search them as the agent will) and
-//! the agent ([`chat`]: a turn, conversations, feedback, escalation). The streamed turn ([`stream`]) is
+//! the agent ([`chat`]: a turn, conversations, feedback, escalation) and the team's inbox of visitors'
+//! conversations ([`inbox`]: a person's reply, the handoff status). The streamed turn ([`stream`]) is
 //! served by its own function, `agents-stream`, from [`stream_routes`].
 
 mod chat;
+mod inbox;
 mod knowledge;
 mod stream;
 
 pub use chat::{EscalateRequest, FeedbackRequest, RenameRequest, RunRequest};
+pub use inbox::{HumanReplyRequest, StatusRequest};
 pub use knowledge::{DocumentInput, IngestRequest, SearchRequest};
 
 use axum::Router;
@@ -54,6 +57,15 @@ pub fn routes() -> Router<KnowledgeState> {
             "/api/v1/agents/conversations/{conversationId}/escalate",
             post(escalate),
         )
+        .route("/api/v1/agents/inbox", get(inbox::list))
+        .route(
+            "/api/v1/agents/conversations/{conversationId}/messages",
+            post(inbox::reply),
+        )
+        .route(
+            "/api/v1/agents/conversations/{conversationId}/status",
+            post(inbox::set_status),
+        )
 }
 
 /// The streaming route, served by its own Lambda (a Function URL in response-streaming mode: a streaming
@@ -82,8 +94,8 @@ const STREAM_HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(stream::stream, knowledge::ingest, knowledge::ingestion, knowledge::documents, knowledge::document, knowledge::delete_document, knowledge::search, chat::run, chat::conversations, chat::conversation, chat::rename_conversation, chat::delete_conversation, chat::feedback, chat::list_feedback, chat::escalate),
-    components(schemas(stream::SseEvent, IngestRequest, DocumentInput, SearchRequest, studio::services::knowledge::IngestAccepted, studio::services::knowledge::IngestionStatus, studio::services::knowledge::DocumentView, studio::knowledge::SearchHit, RunRequest, studio::services::chat::ChatReply, studio::services::chat::ConversationSummary, studio::services::chat::ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView, studio::services::chat::FeedbackView, studio::services::chat::StartedBy)),
+    paths(stream::stream, knowledge::ingest, knowledge::ingestion, knowledge::documents, knowledge::document, knowledge::delete_document, knowledge::search, chat::run, chat::conversations, chat::conversation, chat::rename_conversation, chat::delete_conversation, chat::feedback, chat::list_feedback, chat::escalate, inbox::list, inbox::reply, inbox::set_status),
+    components(schemas(stream::SseEvent, IngestRequest, DocumentInput, SearchRequest, studio::services::knowledge::IngestAccepted, studio::services::knowledge::IngestionStatus, studio::services::knowledge::DocumentView, studio::knowledge::SearchHit, RunRequest, studio::services::chat::ChatReply, studio::services::chat::ConversationSummary, studio::services::chat::ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView, studio::services::chat::FeedbackView, studio::services::chat::StartedBy, studio::agent::ConversationStatus, inbox::HumanReplyRequest, inbox::StatusRequest, studio::services::chat::inbox::HumanReply, studio::services::chat::MessageView)),
     tags((name = "knowledge base", description = "Documents the agent answers from"), (name = "agent", description = "The customer-service agent and its conversations")),
     modifiers(&HEALTH, &STREAM_HEALTH)
 )]

@@ -3,7 +3,7 @@
 
 use crate::chat::RunRequest;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use studio::ApiError;
 use studio::auth::{Chat, MemberRole, Tenant};
 use studio::error::ErrorBody;
@@ -27,20 +27,8 @@ pub(crate) async fn stream(
     tenant: Tenant<MemberRole, Chat>,
     ValidJson(req): ValidJson<RunRequest>,
 ) -> Result<Response, ApiError> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
     let turn = chat::prepare(&state, &tenant, req.message.trim(), req.conv_id).await?;
-    let rx = chat::stream(state, turn);
-    let events = futures::stream::unfold(rx, |mut rx| async move {
-        let event = rx.recv().await?;
-        let sse = Event::default()
-            .event(event.name())
-            .json_data(&event)
-            .unwrap_or_else(|_| Event::default().event("error"));
-        Some((Ok::<_, std::convert::Infallible>(sse), rx))
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(studio::http::sse::events(chat::stream(state, turn)))
 }
 
 /// One server-sent event of the streamed turn: `sources` (`data`: `[{documentId, title, score}]`), `delta`

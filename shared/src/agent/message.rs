@@ -14,6 +14,8 @@ pub enum MessageRole {
     User,
     /// The agent's answer.
     Assistant,
+    /// A member of the team's reply, once a person has the conversation.
+    Human,
 }
 
 impl MessageRole {
@@ -22,6 +24,7 @@ impl MessageRole {
             MessageRole::System => "system",
             MessageRole::User => "user",
             MessageRole::Assistant => "assistant",
+            MessageRole::Human => "human",
         }
     }
 
@@ -31,6 +34,7 @@ impl MessageRole {
             MessageRole::System,
             MessageRole::User,
             MessageRole::Assistant,
+            MessageRole::Human,
         ]
         .into_iter()
         .find(|r| r.as_str() == name)
@@ -38,7 +42,19 @@ impl MessageRole {
 
     /// Whether a message of this role is part of the conversation the model is shown as history.
     pub const fn is_history(self) -> bool {
-        matches!(self, MessageRole::User | MessageRole::Assistant)
+        matches!(
+            self,
+            MessageRole::User | MessageRole::Assistant | MessageRole::Human
+        )
+    }
+
+    /// The role a message of this role takes in a prompt: a person's reply speaks for the workspace, as
+    /// the agent does (the model knows only system, user and assistant).
+    pub const fn in_prompt(self) -> Self {
+        match self {
+            MessageRole::Human => MessageRole::Assistant,
+            other => other,
+        }
     }
 }
 
@@ -82,6 +98,7 @@ mod tests {
             MessageRole::System,
             MessageRole::User,
             MessageRole::Assistant,
+            MessageRole::Human,
         ] {
             assert_eq!(MessageRole::parse(role.as_str()), Some(role));
             assert_eq!(
@@ -89,8 +106,12 @@ mod tests {
                 serde_json::json!(role.as_str())
             );
         }
-        assert_eq!(MessageRole::parse("human"), None);
+        assert_eq!(MessageRole::parse("person"), None);
         assert!(!MessageRole::System.is_history());
         assert!(MessageRole::User.is_history() && MessageRole::Assistant.is_history());
+        // A person's reply is history the model sees as the workspace speaking.
+        assert!(MessageRole::Human.is_history());
+        assert_eq!(MessageRole::Human.in_prompt(), MessageRole::Assistant);
+        assert_eq!(MessageRole::User.in_prompt(), MessageRole::User);
     }
 }

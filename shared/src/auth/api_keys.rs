@@ -18,16 +18,12 @@
 //!
 //! An empty list allows nothing: deny by default.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use utoipa::ToSchema;
 
 /// Characters of a key kept (and listed) to recognise it: the kind's prefix and 6 random characters.
 pub const DISPLAY_PREFIX_LEN: usize = 12;
-/// Characters of randomness in a key (256 bits in base64url, unpadded).
-const RANDOM_LEN: usize = 43;
 
 /// Who a key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -115,11 +111,9 @@ pub struct NewKey {
 
 /// A new key of this kind, from the OS's random source.
 pub fn generate(kind: KeyKind) -> anyhow::Result<NewKey> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
-    let key = format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(bytes));
+    let (key, hash) = super::refresh::generate_prefixed(kind.prefix())?;
     Ok(NewKey {
-        hash: hash(&key),
+        hash,
         prefix: key[..DISPLAY_PREFIX_LEN].to_owned(),
         key,
     })
@@ -133,13 +127,7 @@ pub fn hash(key: &str) -> Vec<u8> {
 /// Whether a token has the shape of a key of its kind (prefix and 43 base64url characters); a token that
 /// has not is refused without a lookup.
 pub fn is_well_formed(token: &str) -> bool {
-    KeyKind::of_token(token).is_some_and(|kind| {
-        let random = &token[kind.prefix().len()..];
-        random.len() == RANDOM_LEN
-            && random
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
+    KeyKind::of_token(token).is_some_and(|kind| super::refresh::is_prefixed_token(token, kind.prefix()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,7 +432,11 @@ mod tests {
             assert_eq!(KeyKind::of_token(&a.key), Some(kind));
             assert!(is_well_formed(&a.key), "{}", a.key);
             let random = &a.key[kind.prefix().len()..];
-            assert_eq!(URL_SAFE_NO_PAD.decode(random).expect("base64").len(), 32);
+            let decoded = base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                random,
+            );
+            assert_eq!(decoded.expect("base64").len(), 32);
             assert_eq!(a.hash, hash(&a.key));
             assert_eq!(a.hash.len(), 32);
             assert_eq!(a.prefix.len(), DISPLAY_PREFIX_LEN);

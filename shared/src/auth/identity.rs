@@ -44,12 +44,8 @@ pub const MAX_NAME_LEN: usize = 200;
 
 /// A new identity secret, from the OS's random source.
 pub fn generate() -> anyhow::Result<SecretString> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
-    Ok(SecretString::from(format!(
-        "{SECRET_PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(bytes)
-    )))
+    let (secret, _) = super::refresh::generate_prefixed(SECRET_PREFIX)?;
+    Ok(SecretString::from(secret))
 }
 
 /// The secrets a workspace's tokens may be signed with: the current one, and the previous one until

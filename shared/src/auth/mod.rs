@@ -1,4 +1,5 @@
-//! Passwords, access tokens (JWT), refresh tokens, and the authorization proofs use cases take.
+//! Passwords, access tokens (JWT), refresh tokens, workspace keys, signed identity, visitors, and the
+//! authorization proofs use cases take.
 
 pub mod api_keys;
 pub mod identity;
@@ -6,6 +7,7 @@ pub mod jwt;
 pub mod password;
 pub mod refresh;
 pub mod tenant;
+pub mod visitor;
 
 pub use jwt::{AccessClaims, JwtKeys};
 pub use password::Passwords;

@@ -108,11 +108,13 @@ key_access! {
     OrRead<Ingest> => &[Scope::Ingest, Scope::Read];
 }
 
-/// Who acts in a workspace: a member, or one of its secret keys (as a `member`, with no user).
+/// Who acts in a workspace: a member, one of its secret keys (as a `member`, with no user), or a visitor
+/// on its site (through the public routes only: no [`Tenant`] proof holds one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
     User(Uuid),
     Key(Uuid),
+    Visitor(Uuid),
 }
 
 impl Caller {
@@ -120,15 +122,23 @@ impl Caller {
     pub const fn user_id(self) -> Option<Uuid> {
         match self {
             Caller::User(id) => Some(id),
-            Caller::Key(_) => None,
+            Caller::Key(_) | Caller::Visitor(_) => None,
         }
     }
 
     /// The key, for the `api_key_id` columns (null when a person acted).
     pub const fn api_key_id(self) -> Option<Uuid> {
         match self {
-            Caller::User(_) => None,
             Caller::Key(id) => Some(id),
+            Caller::User(_) | Caller::Visitor(_) => None,
+        }
+    }
+
+    /// The visitor, for the `visitor_id` columns.
+    pub const fn visitor_id(self) -> Option<Uuid> {
+        match self {
+            Caller::Visitor(id) => Some(id),
+            Caller::User(_) | Caller::Key(_) => None,
         }
     }
 }

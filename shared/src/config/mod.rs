@@ -5,7 +5,7 @@
 //! start-up with a message naming the variable. Secrets are wrapped in [`SecretString`] and never logged.
 //!
 //! One file per concern: [`source`] (the environment and the secret), [`database`], [`jwt`],
-//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), and [`need`] (what a function requires
+//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), [`public`] (visitor sessions), and [`need`] (what a function requires
 //! on Lambda).
 
 mod billing;
@@ -16,12 +16,14 @@ mod jwt;
 mod knowledge;
 mod need;
 mod ops;
+mod public;
 mod rate_limits;
 mod source;
 
 pub use billing::BillingConfig;
 pub use database::DatabaseConfig;
 pub use identity::{IdentityConfig, MAX_IDENTITY_TOKEN_LIFETIME_SECS};
+pub use public::PublicConfig;
 pub use jwt::{JwtConfig, MIN_JWT_SECRET_BYTES};
 pub use knowledge::KnowledgeConfig;
 pub use need::Need;
@@ -59,6 +61,7 @@ pub struct Config {
     pub knowledge: KnowledgeConfig,
     pub ops: OpsConfig,
     pub identity: IdentityConfig,
+    pub public: PublicConfig,
     pub admin_api_key: Option<SecretString>,
     /// Origins allowed to call the API from a browser; empty means none.
     pub cors_allowed_origins: Vec<String>,
@@ -103,6 +106,7 @@ impl Config {
             knowledge: KnowledgeConfig::from_source(src)?,
             ops: OpsConfig::from_source(src)?,
             identity: IdentityConfig::from_source(src)?,
+            public: PublicConfig::from_source(src)?,
             database,
             jwt,
             admin_api_key: src

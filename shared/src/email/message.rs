@@ -16,6 +16,8 @@ pub enum EmailKind {
     Invitation,
     PasswordReset,
     Escalation,
+    /// A person's reply, mailed to a visitor who left an address.
+    TeamReply,
 }
 
 impl EmailKind {
@@ -25,6 +27,7 @@ impl EmailKind {
             EmailKind::Invitation => "invitation",
             EmailKind::PasswordReset => "password_reset",
             EmailKind::Escalation => "escalation",
+            EmailKind::TeamReply => "team_reply",
         }
     }
 }

@@ -172,6 +172,35 @@ pub fn escalation(
     )
 }
 
+/// A person's reply to a visitor who left an address while waiting: the reply, and where the
+/// conversation continues (the tenant's own site).
+pub fn team_reply(to: &str, company: &str, conversation_title: &str, reply: &str) -> EmailMessage {
+    EmailMessage::new(
+        EmailKind::TeamReply,
+        to,
+        format!("{company} replied to your message"),
+        format!(
+            "Hello,\n\n{company} replied in your conversation \"{conversation_title}\":\n\n{reply}\n\nTo continue, open the chat on {company}'s website again.\n\n{SIGNATURE}\n"
+        ),
+        html_page(&[
+            "<p>Hello,</p>".into(),
+            format!(
+                "<p>{} replied in your conversation <strong>{}</strong>:</p>",
+                esc(company),
+                esc(conversation_title)
+            ),
+            format!(
+                "<blockquote style=\"white-space:pre-wrap\">{}</blockquote>",
+                esc(reply)
+            ),
+            format!(
+                "<p>To continue, open the chat on {}'s website again.</p>",
+                esc(company)
+            ),
+        ]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,3 +287,4 @@ mod tests {
         assert!(!shown.contains("tok123"));
     }
 }
+

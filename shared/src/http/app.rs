@@ -1,5 +1,5 @@
 //! Wraps a route group's routes into the service that runs on Lambda and in the devserver: request ids,
-//! tracing, CORS from configuration, the 4 MB body limit, and JSON answers for unknown routes and methods.
+//! tracing, CORS from configuration (the public routes' own per key, see [`crate::http::public`]), the 4 MB body limit, and JSON answers for unknown routes and methods.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{idempotency, request_id};
@@ -33,6 +33,8 @@ where
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
+        // The public routes' own CORS, outside the member API's (whose layer then sees no Origin there).
+        .layer(axum::middleware::from_fn(crate::http::public::cors))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

@@ -8,8 +8,11 @@ mod auth;
 pub mod extract;
 pub mod fields;
 pub mod idempotency;
+pub mod public;
 pub mod ratelimit;
 pub mod request_id;
+#[cfg(feature = "knowledge")]
+pub mod sse;
 mod tenant;
 
 pub use admin_auth::{ADMIN_KEY_HEADER, admin_key_matches};

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod password_resets;
 pub mod refresh_tokens;
 pub mod users;
+pub mod visitors;
 pub mod widget_settings;
 pub mod workspaces;
 

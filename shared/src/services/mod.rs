@@ -11,6 +11,8 @@ pub mod idempotency;
 pub mod identity;
 pub mod invitations;
 #[cfg(feature = "knowledge")]
+pub mod public;
+#[cfg(feature = "knowledge")]
 pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;

@@ -43,26 +43,6 @@ async fn setup(llm: Llm) -> (TestApp, TestUser) {
     (app, user)
 }
 
-/// The (event, data) pairs of an SSE body.
-fn events(body: &Value) -> Vec<(String, Value)> {
-    body.as_str()
-        .unwrap_or_default()
-        .split("\n\n")
-        .filter_map(|block| {
-            let mut name = None;
-            let mut data = None;
-            for line in block.lines() {
-                if let Some(n) = line.strip_prefix("event: ") {
-                    name = Some(n.to_owned());
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(d).ok();
-                }
-            }
-            Some((name?, data?))
-        })
-        .collect()
-}
-
 /// The streaming routes over an OpenAI double that answers every turn with `status` and the SSE `body`,
 /// and Ada.
 async fn streaming(body: String, status: u16) -> (MockServer, TestApp, TestUser) {
@@ -102,7 +82,7 @@ async fn when_a_turn_streams_sources_come_first_then_deltas_then_done_and_the_tu
             .unwrap()
             .starts_with("text/event-stream")
     );
-    let evs = events(&res.body);
+    let evs = res.sse_events();
     let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -134,7 +114,7 @@ async fn when_the_model_fails_before_or_during_the_stream_an_error_event_ends_it
  {
     let (_server, app, ada) = streaming("{\"error\": {\"message\": \"down\", \"type\": \"server_error\", \"param\": null, \"code\": null}}".into(), 500).await;
     let res = stream(&app, &ada, json!({"message": "Hi"})).await;
-    let evs = events(&res.body);
+    let evs = res.sse_events();
     assert_eq!(
         evs.first().map(|(n, _)| n.as_str()),
         Some("sources"),
@@ -155,7 +135,7 @@ async fn when_the_model_fails_before_or_during_the_stream_an_error_event_ends_it
     .concat();
     let (_server, app, ada) = streaming(broken, 200).await;
     let res = stream(&app, &ada, json!({"message": "Hi"})).await;
-    let names: Vec<String> = events(&res.body).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = res.sse_events().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.first().map(String::as_str), Some("sources"));
     assert_eq!(names.last().map(String::as_str), Some("error"), "{names:?}");
     assert!(!names.contains(&"done".to_owned()));
@@ -201,7 +181,7 @@ async fn when_the_stream_is_asked_with_bad_input_a_wrong_role_or_another_tenants
     assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
     // Offline, the stream still works end to end.
     let ok = stream(&app, &ada, json!({"message": "hi"})).await;
-    let names: Vec<String> = events(&ok.body).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = ok.sse_events().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.first().map(String::as_str), Some("sources"));
     assert_eq!(names.last().map(String::as_str), Some("done"));
 }
@@ -231,7 +211,7 @@ async fn when_the_turn_cannot_be_saved_the_error_event_carries_the_request_id_an
             &[("x-request-id", "req-stream-save-1")],
         )
         .await;
-    let evs = events(&res.body);
+    let evs = res.sse_events();
     let (last, data) = evs.last().unwrap();
     assert_eq!(last, "error", "{:?}", res.body);
     assert_eq!(data["code"], "internal");

@@ -2,7 +2,7 @@
 //! their answers.
 
 use super::Source;
-use crate::agent::MessageRole;
+use crate::agent::{ConversationStatus, MessageRole};
 use crate::auth::{Access, MemberRole, Tenant, Viewer};
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
@@ -23,21 +23,25 @@ pub struct ConversationSummary {
     /// When the conversation was handed to a person; null when never.
     pub escalated_at: Option<DateTime<Utc>>,
     pub started_by: StartedBy,
+    /// Who has it: bot, waiting_for_human, human or resolved.
+    pub status: ConversationStatus,
 }
 
 /// Who started a conversation.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartedBy {
-    /// The member who started it (null once that account is deleted).
+    /// The member who started it (null once that account is deleted, or when a visitor did).
     pub user_id: Option<Uuid>,
+    /// The visitor on the workspace's site who started it (null when a member or a key did).
+    pub visitor_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: Uuid,
-    /// user or assistant
+    /// user, assistant, or human (a member's reply)
     #[schema(value_type = String)]
     pub role: MessageRole,
     pub content: String,
@@ -57,14 +61,30 @@ pub struct ConversationView {
     pub messages: Vec<MessageView>,
 }
 
-fn summary(r: conversations::ConversationRow) -> ConversationSummary {
+/// A stored message as the API shows it.
+pub(crate) fn message_view(m: conversations::MessageRow) -> MessageView {
+    MessageView {
+        id: m.id,
+        sources: m.sources.and_then(|s| serde_json::from_value(s).ok()),
+        role: m.role,
+        content: m.content,
+        created_at: m.created_at,
+        rating: m.rating,
+    }
+}
+
+pub(crate) fn summary(r: conversations::ConversationRow) -> ConversationSummary {
     ConversationSummary {
         id: r.id,
         title: r.title,
         created_at: r.created_at,
         updated_at: r.updated_at,
         escalated_at: r.escalated_at,
-        started_by: StartedBy { user_id: r.user_id },
+        started_by: StartedBy {
+            user_id: r.user_id,
+            visitor_id: r.visitor_id,
+        },
+        status: r.status,
     }
 }
 
@@ -97,14 +117,7 @@ pub async fn get(
     let messages = conversations::messages(&**client, tenant.workspace_id, id)
         .await?
         .into_iter()
-        .map(|m| MessageView {
-            id: m.id,
-            sources: m.sources.and_then(|s| serde_json::from_value(s).ok()),
-            role: m.role,
-            content: m.content,
-            created_at: m.created_at,
-            rating: m.rating,
-        })
+        .map(message_view)
         .collect();
     Ok(ConversationView {
         conversation: summary(conversation),

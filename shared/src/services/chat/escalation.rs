@@ -1,12 +1,18 @@
-//! Handing a conversation to a person.
+//! Handing a conversation to a person: a member (or key) escalating one of the workspace's
+//! conversations, or a visitor asking for a person in theirs (see [`crate::agent::handoff`]).
 
+use crate::agent::handoff::Event;
+use crate::agent::{AgentConfig, ConversationStatus};
 use crate::auth::{Access, Caller, MemberRole, Tenant};
+use crate::email::QueuedMail;
 use crate::error::ApiError;
-use crate::repo::conversations;
+use crate::ids::WorkspaceId;
+use crate::repo::conversations::{self, ConversationRow};
 use crate::services::agent_config;
 use crate::state::KnowledgeState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio_postgres::GenericClient;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -30,10 +36,10 @@ pub async fn escalate(
     let ws = tenant.workspace_id;
     let mut client = state.app.db.get().await?;
     let tx = client.transaction().await?;
-    let (title, escalated_at) = conversations::lock_for_escalation(&*tx, ws, id)
+    let row = conversations::lock(&*tx, ws, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Conversation"))?;
-    if let Some(at) = escalated_at {
+    if let Some(at) = row.escalated_at {
         return Ok(EscalationView {
             conversation_id: id,
             escalated_at: at,
@@ -46,41 +52,15 @@ pub async fn escalate(
             "Escalation is turned off for this workspace: turn on subsystems.escalation in the intake.",
         ));
     }
-    let Some(contact) = agent.escalation_email else {
+    let Some(mail) = mail_team(&*tx, state, ws, &row, &agent, tenant.actor(), reason).await? else {
         return Err(ApiError::conflict(
             "This workspace has no escalation contact: set escalationEmail in its intake (PUT /api/v1/workspaces/{workspaceId}/intake).",
         ));
     };
-    let messages = conversations::messages(&*tx, ws, id).await?;
-    let transcript: Vec<_> = messages
-        .iter()
-        .map(|m| crate::email::templates::Line {
-            role: m.role.as_str(),
-            content: &m.content,
-        })
-        .collect();
-    let by = match tenant.actor() {
-        Caller::User(user) => crate::repo::users::find_active(&*tx, user)
-            .await?
-            .map_or_else(
-                || "a member".to_owned(),
-                |u| format!("{} <{}>", u.name, u.email),
-            ),
-        Caller::Key(key) => format!("the workspace's API key {key}"),
-    };
-    let title = title.unwrap_or_else(|| "Untitled conversation".to_owned());
-    let message = crate::email::templates::escalation(
-        &contact,
-        &agent.company_name,
-        &title,
-        id,
-        &by,
-        reason,
-        &transcript,
-        state.app.config.app_url(),
-    );
     let at = conversations::mark_escalated(&*tx, ws, id, tenant.actor()).await?;
-    let mail = crate::email::queue(&*tx, Some(ws), &message).await?;
+    if row.status != ConversationStatus::Human {
+        conversations::set_status(&*tx, ws, id, ConversationStatus::WaitingForHuman).await?;
+    }
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, conversation_id = %id, "conversation escalated");
     mail.send(&**client, state.app.email_queue.as_ref()).await;
@@ -89,4 +69,89 @@ pub async fn escalate(
         escalated_at: at,
         already_escalated: false,
     })
+}
+
+/// Puts a locked visitor conversation in a person's hands (a visitor asked, or the agent had nothing to
+/// answer from): the status moves to `waiting_for_human` (unless a person has it already), and the
+/// escalation contact, if the workspace has one, is mailed the first time. Refused (409) when the
+/// workspace turned escalation off. The caller commits, then sends the returned mail.
+pub(crate) async fn hand_over(
+    db: &impl GenericClient,
+    state: &KnowledgeState,
+    row: &ConversationRow,
+    ws: WorkspaceId,
+    by: Caller,
+    reason: Option<&str>,
+) -> Result<(ConversationStatus, Option<QueuedMail>), ApiError> {
+    let agent = agent_config::load(db, ws).await?.config;
+    if !agent.subsystems.escalation {
+        return Err(ApiError::conflict(
+            "This chat does not hand conversations to people: the workspace turned escalation off.",
+        ));
+    }
+    let status = row
+        .status
+        .after(Event::HandoffAsked)
+        .map_err(|e| ApiError::conflict(e.to_string()))?;
+    if status != row.status {
+        conversations::set_status(db, ws, row.id, status).await?;
+    }
+    let mut mail = None;
+    if row.escalated_at.is_none() {
+        mail = mail_team(db, state, ws, row, &agent, by, reason).await?;
+        if mail.is_some() {
+            conversations::mark_escalated(db, ws, row.id, by).await?;
+        }
+    }
+    tracing::info!(workspace_id = %ws, conversation_id = %row.id, %status, "conversation handed to a person");
+    Ok((status, mail))
+}
+
+/// Queues the transcript to the workspace's escalation contact (in the caller's transaction); `None`
+/// when the workspace has no contact.
+async fn mail_team(
+    db: &impl GenericClient,
+    state: &KnowledgeState,
+    ws: WorkspaceId,
+    row: &ConversationRow,
+    agent: &AgentConfig,
+    by: Caller,
+    reason: Option<&str>,
+) -> Result<Option<QueuedMail>, ApiError> {
+    let Some(contact) = &agent.escalation_email else {
+        return Ok(None);
+    };
+    let messages = conversations::messages(db, ws, row.id).await?;
+    let transcript: Vec<_> = messages
+        .iter()
+        .map(|m| crate::email::templates::Line {
+            role: m.role.as_str(),
+            content: &m.content,
+        })
+        .collect();
+    let by = match by {
+        Caller::User(user) => crate::repo::users::find_active(db, user)
+            .await?
+            .map_or_else(
+                || "a member".to_owned(),
+                |u| format!("{} <{}>", u.name, u.email),
+            ),
+        Caller::Key(key) => format!("the workspace's API key {key}"),
+        Caller::Visitor(_) => row.contact_email.as_deref().map_or_else(
+            || "the visitor".to_owned(),
+            |email| format!("the visitor <{email}>"),
+        ),
+    };
+    let title = row.title.as_deref().unwrap_or("Untitled conversation");
+    let message = crate::email::templates::escalation(
+        contact,
+        &agent.company_name,
+        title,
+        row.id,
+        &by,
+        reason,
+        &transcript,
+        state.app.config.app_url(),
+    );
+    Ok(Some(crate::email::queue(db, Some(ws), &message).await?))
 }

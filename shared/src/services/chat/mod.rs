@@ -9,6 +9,8 @@
 
 mod conversations;
 mod escalation;
+pub mod inbox;
+pub mod requests;
 mod stream;
 mod turn;
 
@@ -17,8 +19,11 @@ pub use conversations::{
     ConversationSummary, ConversationView, FeedbackView, MessageView, StartedBy, delete, feedback,
     get, list, list_feedback, rename,
 };
+pub(crate) use conversations::{message_view, summary};
 pub use escalation::{EscalationView, escalate};
-pub use stream::{StreamEvent, stream};
+pub(crate) use escalation::hand_over;
+pub use stream::{StreamEvent, kept, stream};
+pub(crate) use turn::{answer, owned_by, prepare_for};
 pub use turn::{PreparedTurn, prepare, run};
 
 use serde::{Deserialize, Serialize};

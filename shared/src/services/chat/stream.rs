@@ -24,6 +24,15 @@ pub enum StreamEvent {
         message_id: Uuid,
         usage: TokenUsage,
     },
+    /// A person has (or was just asked for) the conversation: the visitor's message is kept, and no
+    /// answer follows (the public stream only; then `done`).
+    Status {
+        status: crate::agent::ConversationStatus,
+        #[serde(rename = "convId")]
+        conv_id: Uuid,
+        #[serde(rename = "messageId")]
+        message_id: Uuid,
+    },
     Error {
         code: crate::ErrorCode,
         message: String,
@@ -39,9 +48,35 @@ impl StreamEvent {
             StreamEvent::Sources(_) => "sources",
             StreamEvent::Delta { .. } => "delta",
             StreamEvent::Done { .. } => "done",
+            StreamEvent::Status { .. } => "status",
             StreamEvent::Error { .. } => "error",
         }
     }
+}
+
+/// The events of a turn kept for a person: `status`, then `done` (with no tokens used).
+pub fn kept(
+    status: crate::agent::ConversationStatus,
+    conv_id: Uuid,
+    message_id: Uuid,
+) -> tokio::sync::mpsc::Receiver<StreamEvent> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    for event in [
+        StreamEvent::Status {
+            status,
+            conv_id,
+            message_id,
+        },
+        StreamEvent::Done {
+            conv_id,
+            message_id,
+            usage: TokenUsage::default(),
+        },
+    ] {
+        // The channel holds both; the receiver is still here.
+        let _ = tx.try_send(event);
+    }
+    rx
 }
 
 /// Streams a prepared turn: the answer is saved only when it is complete; if the model fails midway, or

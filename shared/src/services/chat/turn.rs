@@ -42,7 +42,35 @@ pub async fn prepare(
     message: &str,
     conv_id: Option<Uuid>,
 ) -> Result<PreparedTurn, ApiError> {
-    let ws = tenant.workspace_id;
+    prepare_for(state, tenant.workspace_id, tenant.actor(), message, conv_id).await
+}
+
+/// The conversation `id` as `by` may continue it: a visitor only their own (another's is not found), a
+/// member or key only the workspace's own conversations (a visitor's is answered by a person, through
+/// the inbox).
+pub(crate) fn owned_by(
+    row: Option<conversations::ConversationRow>,
+    by: Caller,
+) -> Result<conversations::ConversationRow, ApiError> {
+    let row = row.ok_or_else(|| ApiError::not_found("Conversation"))?;
+    match (by.visitor_id(), row.visitor_id) {
+        (Some(visitor), owner) if owner != Some(visitor) => Err(ApiError::not_found("Conversation")),
+        (None, Some(_)) => Err(ApiError::conflict(format!(
+            "This is a visitor's conversation: the agent answers the visitor, and the team replies with POST /api/v1/agents/conversations/{}/messages.",
+            row.id
+        ))),
+        _ => Ok(row),
+    }
+}
+
+/// [`prepare`] for whoever acts: a member, a key, or a visitor (the public routes).
+pub(crate) async fn prepare_for(
+    state: &KnowledgeState,
+    ws: crate::ids::WorkspaceId,
+    by: Caller,
+    message: &str,
+    conv_id: Option<Uuid>,
+) -> Result<PreparedTurn, ApiError> {
     let cfg = &state.app.config.knowledge;
     let client = state.app.db.get().await?;
     crate::billing::check_quota(&**client, ws, crate::billing::Consumption::ChatTurn).await?;
@@ -55,15 +83,13 @@ pub async fn prepare(
     }
     let history: Vec<Message> = match conv_id {
         Some(id) => {
-            conversations::get(&**client, ws, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("Conversation"))?;
+            owned_by(conversations::get(&**client, ws, id).await?, by)?;
             // The budget trims further; this bounds what is read for a very long conversation.
             conversations::recent_messages(&**client, ws, id, MAX_HISTORY_MESSAGES)
                 .await?
                 .into_iter()
                 .filter(|m| m.role.is_history())
-                .map(|m| Message::new(m.role, m.content))
+                .map(|m| Message::new(m.role.in_prompt(), m.content))
                 .collect()
         }
         None => Vec::new(),
@@ -107,7 +133,7 @@ pub async fn prepare(
     messages.push(Message::new(MessageRole::User, message));
     Ok(PreparedTurn {
         workspace: ws,
-        by: tenant.actor(),
+        by,
         conv_id,
         message: message.to_owned(),
         messages,
@@ -153,6 +179,7 @@ pub(super) async fn save(
         content: &turn.message,
         sources: None,
         usage: None,
+        author: None,
     };
     conversations::insert_message(&*tx, ws, &question).await?;
     let sources_json = serde_json::to_value(&reply.sources).map_err(ApiError::internal)?;
@@ -163,6 +190,7 @@ pub(super) async fn save(
         content: &reply.reply,
         sources: Some(&sources_json),
         usage: Some(reply.usage),
+        author: None,
     };
     conversations::insert_message(&*tx, ws, &answer).await?;
     conversations::touch(&*tx, ws, reply.conv_id).await?;
@@ -193,13 +221,15 @@ pub async fn run(
         }
     }
     let turn = prepare(state, tenant, message, conv_id).await?;
+    answer(state, &turn, idempotency_key.as_ref()).await
+}
+
+/// The model's answer to a prepared turn, saved with the question (and the idempotency record).
+pub(crate) async fn answer(
+    state: &KnowledgeState,
+    turn: &PreparedTurn,
+    key: Option<&IdempotencyKey>,
+) -> Result<ChatReply, ApiError> {
     let completion = state.llm.complete(&turn.messages, &turn.context).await?;
-    save(
-        state,
-        &turn,
-        completion.text,
-        completion.usage,
-        idempotency_key.as_ref(),
-    )
-    .await
+    save(state, turn, completion.text, completion.usage, key).await
 }
