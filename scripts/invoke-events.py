@@ -67,6 +67,13 @@ EXPECTED = {
         "agents-run.json": UNAUTHENTICATED,
         "agents-search.json": UNAUTHENTICATED,
         "agents-escalate.json": UNAUTHENTICATED,
+        "agents-inbox.json": UNAUTHENTICATED,
+    },
+    # The public samples carry a placeholder key or session token: refused before anything is read.
+    "public-api": {
+        "public-session.json": UNAUTHENTICATED,
+        "public-message.json": UNAUTHENTICATED,
+        "public-conversations.json": UNAUTHENTICATED,
     },
     "stripe-webhook": {
         "stripe-webhook.json": 400,  # the sample's signature is not made with this run's secret
@@ -96,6 +103,12 @@ LIVE = {
         "agents-ingest.json": 202,  # accepted and queued (moto's SQS); the worker is not running here
         "agents-search.json": 503,  # the embeddings API is unreachable in this run
         "agents-run.json": 503,
+        "agents-inbox.json": 200,  # nobody is waiting yet: an empty page
+    },
+    "public-api": {
+        "public-session.json": 201,  # the live publishable key, from its allowed origin
+        "public-conversations.json": 200,  # the new visitor has none yet
+        "public-message.json": 503,  # the embeddings API is unreachable in this run
     },
 }
 # Response-streaming functions (a Function URL with RESPONSE_STREAM): the emulator answers the invoke with
@@ -104,6 +117,7 @@ LIVE = {
 # `cargo lambda invoke --data-file` sends — and the streamed status and body are checked.
 STREAMING = {
     ("agents-stream", "agents-stream.json"): (UNAUTHENTICATED, "unauthorized"),
+    ("agents-stream", "public-stream.json"): (UNAUTHENTICATED, "unauthorized"),
 }
 # Non-HTTP samples: (binary, event) -> a check of the answer.
 OTHER = {
@@ -223,12 +237,20 @@ def environment(rt_port, db_url, upstash_url, upstash_token, queues):
 
 
 def remember(event, answer, session):
-    """Keeps the token pair and workspace id the auth samples' answers carry."""
-    if event not in ("auth-register.json", "auth-login.json", "live:auth-token.json"):
+    """Keeps the token pair and workspace id the auth samples' answers carry, the publishable key the live
+    key sample made, and the visitor session the live session sample opened with it."""
+    if event not in ("auth-register.json", "auth-login.json", "live:auth-token.json",
+                     "live:workspaces-api-key-create.json", "live:public-session.json"):
         return
     try:
         body = json.loads(answer.get("body") or "{}")
     except ValueError:
+        return
+    if event == "live:workspaces-api-key-create.json" and body.get("key"):
+        session["PUBLISHABLE_KEY"] = body["key"]
+        return
+    if event == "live:public-session.json" and body.get("sessionToken"):
+        session["SESSION_TOKEN"] = body["sessionToken"]
         return
     for key, name in (("accessToken", "ACCESS_TOKEN"), ("refreshToken", "REFRESH_TOKEN")):
         if body.get(key):

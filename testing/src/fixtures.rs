@@ -98,7 +98,14 @@ pub fn assert_error(res: &TestResponse, status: StatusCode, code: &str) {
 /// A secret key of `owner`'s workspace with `scopes` (`chat`, `ingest`, `read`), stored directly (the
 /// route that creates keys is workspaces-api's, tested there): its id and the key.
 pub async fn secret_key(app: &TestApp, owner: &crate::TestUser, scopes: &[&str]) -> (Uuid, String) {
-    stored_key(app, owner, studio::auth::api_keys::KeyKind::Secret, scopes, &[]).await
+    stored_key(
+        app,
+        owner,
+        studio::auth::api_keys::KeyKind::Secret,
+        scopes,
+        &[],
+    )
+    .await
 }
 
 /// A publishable key of `owner`'s workspace allowing `origins`, stored directly: its id and the key.
@@ -126,7 +133,11 @@ async fn stored_key(
 ) -> (Uuid, String) {
     use studio::auth::api_keys;
     let new = api_keys::generate(kind).expect("a key");
-    let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
+    let owned = |list: &[&str]| {
+        list.iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<String>>()
+    };
     let row = studio::repo::api_keys::insert(
         &app.sql().await,
         studio::WorkspaceId::from_trusted_source(owner.workspace_id),

@@ -12,8 +12,8 @@ use studio::error::ErrorBody;
 use studio::http::{Path, Query, ValidJson};
 use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
-use studio::services::chat::inbox::{self, HumanReply};
 use studio::services::chat::ConversationSummary;
+use studio::services::chat::inbox::{self, HumanReply};
 use studio::state::KnowledgeState;
 use studio::text::free_text_not_blank;
 use utoipa::{IntoParams, ToSchema};
@@ -23,9 +23,8 @@ fn known_status(value: &str) -> Result<(), ValidationError> {
     if ConversationStatus::parse(value).is_some() {
         Ok(())
     } else {
-        Err(ValidationError::new("status").with_message(
-            "must be one of bot, waiting_for_human, human, resolved".into(),
-        ))
+        Err(ValidationError::new("status")
+            .with_message("must be one of bot, waiting_for_human, human, resolved".into()))
     }
 }
 
@@ -115,8 +114,12 @@ pub(crate) async fn set_status(
     Path(path): Path<ConversationPath>,
     ValidJson(req): ValidJson<StatusRequest>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
-    let to = ConversationStatus::parse(&req.status)
-        .ok_or_else(|| ApiError::field("status", "must be one of bot, waiting_for_human, human, resolved"))?;
+    let to = ConversationStatus::parse(&req.status).ok_or_else(|| {
+        ApiError::field(
+            "status",
+            "must be one of bot, waiting_for_human, human, resolved",
+        )
+    })?;
     Ok(Json(
         inbox::set_status(&state, &tenant, path.conversation_id, to).await?,
     ))

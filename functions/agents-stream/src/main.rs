@@ -9,5 +9,10 @@ use studio::lambda::Responses;
 #[tokio::main]
 async fn main() -> Result<(), studio::lambda::Error> {
     let state = studio::lambda::knowledge_state();
-    studio::lambda::http(Responses::Streamed, agents_api::stream_routes().merge(public_api::stream_routes()), state).await
+    studio::lambda::http(
+        Responses::Streamed,
+        agents_api::stream_routes().merge(public_api::stream_routes()),
+        state,
+    )
+    .await
 }

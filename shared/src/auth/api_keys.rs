@@ -127,7 +127,8 @@ pub fn hash(key: &str) -> Vec<u8> {
 /// Whether a token has the shape of a key of its kind (prefix and 43 base64url characters); a token that
 /// has not is refused without a lookup.
 pub fn is_well_formed(token: &str) -> bool {
-    KeyKind::of_token(token).is_some_and(|kind| super::refresh::is_prefixed_token(token, kind.prefix()))
+    KeyKind::of_token(token)
+        .is_some_and(|kind| super::refresh::is_prefixed_token(token, kind.prefix()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,10 +433,8 @@ mod tests {
             assert_eq!(KeyKind::of_token(&a.key), Some(kind));
             assert!(is_well_formed(&a.key), "{}", a.key);
             let random = &a.key[kind.prefix().len()..];
-            let decoded = base64::Engine::decode(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                random,
-            );
+            let decoded =
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, random);
             assert_eq!(decoded.expect("base64").len(), 32);
             assert_eq!(a.hash, hash(&a.key));
             assert_eq!(a.hash.len(), 32);

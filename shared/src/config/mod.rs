@@ -23,11 +23,11 @@ mod source;
 pub use billing::BillingConfig;
 pub use database::DatabaseConfig;
 pub use identity::{IdentityConfig, MAX_IDENTITY_TOKEN_LIFETIME_SECS};
-pub use public::PublicConfig;
 pub use jwt::{JwtConfig, MIN_JWT_SECRET_BYTES};
 pub use knowledge::KnowledgeConfig;
 pub use need::Need;
 pub use ops::OpsConfig;
+pub use public::PublicConfig;
 pub use rate_limits::RateLimitConfig;
 pub use source::{Source, fetch_secret};
 

@@ -287,4 +287,3 @@ mod tests {
         assert!(!shown.contains("tok123"));
     }
 }
-

@@ -171,7 +171,11 @@ pub async fn delete_expired_sessions(
 }
 
 /// Deletes a visitor with everything of theirs (conversations, ratings, sessions: by cascade).
-pub async fn delete(db: &impl GenericClient, workspace: WorkspaceId, id: Uuid) -> Result<bool, Error> {
+pub async fn delete(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<bool, Error> {
     super::change_one(
         db,
         "DELETE FROM visitors WHERE id = $1 AND workspace_id = $2",

@@ -11,10 +11,10 @@ pub mod idempotency;
 pub mod identity;
 pub mod invitations;
 #[cfg(feature = "knowledge")]
-pub mod public;
-#[cfg(feature = "knowledge")]
 pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
+#[cfg(feature = "knowledge")]
+pub mod public;
 pub mod widget;
 pub mod workspaces;

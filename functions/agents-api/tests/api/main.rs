@@ -4,6 +4,7 @@
 
 mod chat;
 mod database_down;
+mod inbox;
 mod knowledge;
 mod lambda_event;
 mod outbox;

@@ -9,8 +9,12 @@ use studio::email::EmailKind;
 use studio_testing::{TestResponse, assert_error, outbox_mail};
 
 async fn handoff(p: &Public, v: &Visitor, conv: &str, body: Value) -> TestResponse {
-    v.post(&p.app, &format!("/api/v1/public/conversations/{conv}/handoff"), body)
-        .await
+    v.post(
+        &p.app,
+        &format!("/api/v1/public/conversations/{conv}/handoff"),
+        body,
+    )
+    .await
 }
 
 async fn member_reply(p: &Public, conv: &str, text: &str) -> TestResponse {
@@ -82,7 +86,10 @@ async fn when_a_visitor_asks_for_a_person_the_agent_is_silent_until_a_member_han
     assert_eq!(p.llm_calls().await, 1, "no model call while waiting");
 
     // The team sees it in the inbox, oldest waiting first, and answers.
-    let inbox = p.app.get("/api/v1/agents/inbox", Some(&p.ada.access_token)).await;
+    let inbox = p
+        .app
+        .get("/api/v1/agents/inbox", Some(&p.ada.access_token))
+        .await;
     assert_eq!(inbox.items().len(), 1);
     assert_eq!(inbox.items()[0]["id"], conv.as_str());
     let replied = member_reply(&p, &conv, "Hi, this is Ada. Which order?").await;
@@ -93,7 +100,10 @@ async fn when_a_visitor_asks_for_a_person_the_agent_is_silent_until_a_member_han
 
     // The visitor polls after their last message and sees exactly the reply.
     let polled = v
-        .get(&p.app, &format!("/api/v1/public/conversations/{conv}?after={cursor}"))
+        .get(
+            &p.app,
+            &format!("/api/v1/public/conversations/{conv}?after={cursor}"),
+        )
         .await;
     assert_eq!(polled.status, StatusCode::OK, "{}", polled.body);
     assert_eq!(polled.body["status"], "human");
@@ -104,7 +114,10 @@ async fn when_a_visitor_asks_for_a_person_the_agent_is_silent_until_a_member_han
     let again = v
         .get(
             &p.app,
-            &format!("/api/v1/public/conversations/{conv}?after={}", messages[0]["id"].as_str().unwrap()),
+            &format!(
+                "/api/v1/public/conversations/{conv}?after={}",
+                messages[0]["id"].as_str().unwrap()
+            ),
         )
         .await;
     assert_eq!(again.body["messages"], json!([]));
@@ -112,7 +125,11 @@ async fn when_a_visitor_asks_for_a_person_the_agent_is_silent_until_a_member_han
     let with_person = v.say(&p.app, "Order 1234", Some(&conv)).await;
     assert_eq!(with_person.body["reply"], Value::Null);
     assert_eq!(with_person.body["status"], "human");
-    assert_eq!(p.llm_calls().await, 1, "no model call while a person has it");
+    assert_eq!(
+        p.llm_calls().await,
+        1,
+        "no model call while a person has it"
+    );
 
     // Handed back, the agent answers again — with the person's reply in its history.
     let back = member_status(&p, &conv, "bot").await;
@@ -124,8 +141,14 @@ async fn when_a_visitor_asks_for_a_person_the_agent_is_silent_until_a_member_han
     let requests = p.llm.received_requests().await.unwrap();
     let prompt: Value = serde_json::from_slice(&requests[1].body).unwrap();
     let history = prompt["messages"].to_string();
-    assert!(history.contains("Hi, this is Ada. Which order?"), "{history}");
-    assert!(!history.contains("\"human\""), "the model only knows its own roles: {history}");
+    assert!(
+        history.contains("Hi, this is Ada. Which order?"),
+        "{history}"
+    );
+    assert!(
+        !history.contains("\"human\""),
+        "the model only knows its own roles: {history}"
+    );
 }
 
 #[tokio::test]
@@ -164,7 +187,9 @@ async fn when_nobody_answers_within_the_wait_the_visitor_is_offered_to_leave_an_
             &[],
         )
         .await;
-    let view = v.get(&p.app, &format!("/api/v1/public/conversations/{conv}")).await;
+    let view = v
+        .get(&p.app, &format!("/api/v1/public/conversations/{conv}"))
+        .await;
     assert_eq!(view.body["offerEmail"], true);
     let left = handoff(&p, &v, &conv, json!({"email": "v@customers.test"})).await;
     assert_eq!(left.body["offerEmail"], false);
@@ -180,7 +205,10 @@ async fn when_the_knowledge_base_has_nothing_to_answer_from_the_question_goes_to
     assert_eq!(res.body["reply"], Value::Null);
     assert_eq!(res.body["status"], "waiting_for_human");
     assert_eq!(p.llm_calls().await, 0);
-    let inbox = p.app.get("/api/v1/agents/inbox", Some(&p.ada.access_token)).await;
+    let inbox = p
+        .app
+        .get("/api/v1/agents/inbox", Some(&p.ada.access_token))
+        .await;
     assert_eq!(inbox.items()[0]["id"], res.body["convId"]);
 }
 
@@ -203,7 +231,10 @@ async fn when_resolved_the_visitor_may_rate_it_and_not_before() {
     assert_eq!(rated.status, StatusCode::NO_CONTENT, "{}", rated.body);
     let score: i16 = p
         .app
-        .value("SELECT csat_score FROM conversations WHERE id = $1::text::uuid", &[&conv])
+        .value(
+            "SELECT csat_score FROM conversations WHERE id = $1::text::uuid",
+            &[&conv],
+        )
         .await;
     assert_eq!(score, 4);
     let other = p.visitor().await;
@@ -225,7 +256,10 @@ async fn when_the_cursor_is_not_a_message_of_the_conversation_it_is_refused() {
     let conv = a.say(&p.app, "One", None).await.str("/convId");
     let other = a.say(&p.app, "Two", None).await.str("/messageId");
     let res = a
-        .get(&p.app, &format!("/api/v1/public/conversations/{conv}?after={other}"))
+        .get(
+            &p.app,
+            &format!("/api/v1/public/conversations/{conv}?after={other}"),
+        )
         .await;
     assert_eq!(res.invalid_fields(), ["after"]);
 }
@@ -245,7 +279,10 @@ async fn when_the_workspace_turned_escalation_off_a_handoff_is_refused() {
     assert_error(&res, StatusCode::CONFLICT, "conflict");
     let status: String = p
         .app
-        .value("SELECT status FROM conversations WHERE id = $1::text::uuid", &[&conv])
+        .value(
+            "SELECT status FROM conversations WHERE id = $1::text::uuid",
+            &[&conv],
+        )
         .await;
     assert_eq!(status, "bot");
 }

@@ -9,7 +9,10 @@ use serde_json::json;
 async fn preflight(p: &Public, path: &str, origin: Option<&str>) -> studio_testing::TestResponse {
     let mut headers = vec![
         ("access-control-request-method", "POST"),
-        ("access-control-request-headers", "authorization, content-type"),
+        (
+            "access-control-request-headers",
+            "authorization, content-type",
+        ),
     ];
     if let Some(o) = origin {
         headers.push(("origin", o));
@@ -38,7 +41,11 @@ async fn when_a_browser_preflights_a_public_route_any_origin_gets_the_methods_an
                 .unwrap()
                 .contains("POST")
         );
-        assert!(res.headers.get("access-control-allow-credentials").is_none());
+        assert!(
+            res.headers
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
         assert_eq!(res.body, serde_json::Value::Null);
     }
     let bare = preflight(&p, "/api/v1/public/messages", None).await;
@@ -53,11 +60,17 @@ async fn when_a_public_answer_is_for_an_allowed_origin_it_names_it_and_exposes_t
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.headers["access-control-allow-origin"], SHOP);
     assert_eq!(res.headers["vary"], "origin");
-    let exposed = res.headers["access-control-expose-headers"].to_str().unwrap();
+    let exposed = res.headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
     for h in ["retry-after", "ratelimit-remaining", "x-request-id"] {
         assert!(exposed.contains(h), "{exposed}");
     }
-    assert!(res.headers.get("access-control-allow-credentials").is_none());
+    assert!(
+        res.headers
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
 }
 
 #[tokio::test]

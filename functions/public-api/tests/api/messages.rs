@@ -21,9 +21,15 @@ async fn when_a_visitor_sends_a_message_the_agent_answers_in_a_conversation_of_t
     assert_eq!(p.llm_calls().await, 2);
 
     // The team sees who started it.
-    let members = p.app.get("/api/v1/agents/conversations", Some(&p.ada.access_token)).await;
+    let members = p
+        .app
+        .get("/api/v1/agents/conversations", Some(&p.ada.access_token))
+        .await;
     assert_eq!(members.items()[0]["startedBy"]["visitorId"], v.id.as_str());
-    assert_eq!(members.items()[0]["startedBy"]["userId"], serde_json::Value::Null);
+    assert_eq!(
+        members.items()[0]["startedBy"]["userId"],
+        serde_json::Value::Null
+    );
     let view = v
         .get(&p.app, &format!("/api/v1/public/conversations/{conv}"))
         .await;
@@ -37,15 +43,21 @@ async fn when_a_visitor_sends_a_message_the_agent_answers_in_a_conversation_of_t
 }
 
 #[tokio::test]
-async fn when_a_visitor_names_another_visitors_conversation_it_is_not_found_and_nothing_is_stored() {
+async fn when_a_visitor_names_another_visitors_conversation_it_is_not_found_and_nothing_is_stored()
+{
     let p = setup().await;
     let a = p.visitor().await;
     let b = p.visitor().await;
-    let conv = a.say(&p.app, "My order number is 1234", None).await.str("/convId");
+    let conv = a
+        .say(&p.app, "My order number is 1234", None)
+        .await
+        .str("/convId");
     let messages_before: i64 = p.app.value("SELECT count(*) FROM messages", &[]).await;
     let res = b.say(&p.app, "What did they say?", Some(&conv)).await;
     assert_error(&res, StatusCode::NOT_FOUND, "not_found");
-    let read = b.get(&p.app, &format!("/api/v1/public/conversations/{conv}")).await;
+    let read = b
+        .get(&p.app, &format!("/api/v1/public/conversations/{conv}"))
+        .await;
     assert_error(&read, StatusCode::NOT_FOUND, "not_found");
     let messages_after: i64 = p.app.value("SELECT count(*) FROM messages", &[]).await;
     assert_eq!(messages_after, messages_before);
@@ -66,14 +78,23 @@ async fn when_a_member_runs_a_turn_in_a_visitors_conversation_it_is_refused() {
         )
         .await;
     assert_error(&res, StatusCode::CONFLICT, "conflict");
-    assert!(res.body["error"]["message"].as_str().unwrap().contains("/messages"));
+    assert!(
+        res.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/messages")
+    );
 }
 
 #[tokio::test]
 async fn when_a_message_is_empty_too_long_or_holds_a_nul_it_is_refused_by_field() {
     let p = setup().await;
     let v = p.visitor().await;
-    for bad in [json!({"message": "  "}), json!({"message": "x".repeat(4001)}), json!({"message": "a\u{0}b"})] {
+    for bad in [
+        json!({"message": "  "}),
+        json!({"message": "x".repeat(4001)}),
+        json!({"message": "a\u{0}b"}),
+    ] {
         let res = v.post(&p.app, "/api/v1/public/messages", bad).await;
         assert_eq!(res.invalid_fields(), ["message"]);
     }
@@ -87,7 +108,9 @@ async fn when_a_visitor_rates_an_answer_it_is_recorded_and_another_visitors_answ
     let b = p.visitor().await;
     let answer = a.say(&p.app, "Refunds?", None).await.str("/messageId");
     let path = format!("/api/v1/public/messages/{answer}/feedback");
-    let res = a.post(&p.app, &path, json!({"rating": "up", "comment": "Clear"})).await;
+    let res = a
+        .post(&p.app, &path, json!({"rating": "up", "comment": "Clear"}))
+        .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     let rated: String = p
         .app
@@ -103,7 +126,10 @@ async fn when_a_visitor_rates_an_answer_it_is_recorded_and_another_visitors_answ
     assert_eq!(bad.invalid_fields(), ["rating"]);
     let unchanged: String = p
         .app
-        .value("SELECT rating FROM message_feedback WHERE message_id = $1::text::uuid", &[&answer])
+        .value(
+            "SELECT rating FROM message_feedback WHERE message_id = $1::text::uuid",
+            &[&answer],
+        )
         .await;
     assert_eq!(unchanged, "up");
 }

@@ -137,7 +137,12 @@ async fn when_the_key_is_revoked_it_opens_nothing_and_its_sessions_end_at_once()
         .await;
     let after = v.get(&p.app, "/api/v1/public/conversations").await;
     assert_error(&after, StatusCode::UNAUTHORIZED, "unauthorized");
-    assert!(after.body["error"]["message"].as_str().unwrap().contains("revoked"));
+    assert!(
+        after.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
     assert_error(
         &open(&p.app, &p.key, Some(SHOP), json!({})).await,
         StatusCode::UNAUTHORIZED,
@@ -153,9 +158,8 @@ async fn when_a_visitor_returns_with_their_token_they_continue_and_an_id_alone_o
     assert_eq!(conv.status, StatusCode::OK, "{}", conv.body);
     let token = first.token.clone().expect("an anonymous visitor's token");
 
-    let again = Visitor::from(
-        &open(&p.app, &p.key, Some(SHOP), json!({"visitorToken": token})).await,
-    );
+    let again =
+        Visitor::from(&open(&p.app, &p.key, Some(SHOP), json!({"visitorToken": token})).await);
     assert_eq!(again.id, first.id);
     assert_eq!(again.token.as_deref(), Some(token.as_str()));
     let list = again.get(&p.app, "/api/v1/public/conversations").await;
@@ -202,7 +206,10 @@ async fn when_an_identity_token_is_signed_with_the_workspace_secret_the_end_user
         )
         .await,
     );
-    assert_eq!(phone.token, None, "a signed end user renews with a fresh identity token");
+    assert_eq!(
+        phone.token, None,
+        "a signed end user renews with a fresh identity token"
+    );
     let conv = phone.say(&p.app, "Where is my order?", None).await;
     assert_eq!(conv.status, StatusCode::OK, "{}", conv.body);
     let laptop = Visitor::from(
@@ -219,7 +226,10 @@ async fn when_an_identity_token_is_signed_with_the_workspace_secret_the_end_user
     assert_eq!(list.items()[0]["id"], conv.body["convId"]);
     let email: String = p
         .app
-        .value("SELECT email FROM visitors WHERE external_id = 'customer-42'", &[])
+        .value(
+            "SELECT email FROM visitors WHERE external_id = 'customer-42'",
+            &[],
+        )
         .await;
     assert_eq!(email, "customer-42@customers.test");
 }
@@ -230,7 +240,12 @@ async fn when_an_identity_token_is_forged_expired_too_long_lived_or_unverifiable
     let forged = identity_token("ids_ws_guessed", "customer-42", 0, 600);
     let res = open(&p.app, &p.key, Some(SHOP), json!({"identityToken": forged})).await;
     assert_error(&res, StatusCode::UNAUTHORIZED, "unauthorized");
-    assert!(res.body["error"]["message"].as_str().unwrap().contains("identity secret"));
+    assert!(
+        res.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("identity secret")
+    );
 
     let secret = identity_secret(&p.app, &p.ada).await;
     let owner = Visitor::from(
@@ -244,9 +259,18 @@ async fn when_an_identity_token_is_forged_expired_too_long_lived_or_unverifiable
     );
     owner.say(&p.app, "My address is 1 Main St", None).await;
     for (token, code) in [
-        (identity_token("ids_ws_guessed", "customer-42", 0, 600), "unauthorized"),
-        (identity_token(&secret, "customer-42", 7200, 3600), "token_expired"),
-        (identity_token(&secret, "customer-42", 0, 7200), "unauthorized"),
+        (
+            identity_token("ids_ws_guessed", "customer-42", 0, 600),
+            "unauthorized",
+        ),
+        (
+            identity_token(&secret, "customer-42", 7200, 3600),
+            "token_expired",
+        ),
+        (
+            identity_token(&secret, "customer-42", 0, 7200),
+            "unauthorized",
+        ),
         ("not.a.jwt".to_owned(), "unauthorized"),
     ] {
         let res = open(&p.app, &p.key, Some(SHOP), json!({"identityToken": token})).await;
@@ -259,7 +283,10 @@ async fn when_an_identity_token_is_forged_expired_too_long_lived_or_unverifiable
             &[&owner.id],
         )
         .await;
-    assert_eq!(sessions, 1, "no refused token opened a session for customer-42");
+    assert_eq!(
+        sessions, 1,
+        "no refused token opened a session for customer-42"
+    );
 }
 
 #[tokio::test]
@@ -371,6 +398,9 @@ async fn when_a_credential_is_sent_to_the_other_side_of_the_api_it_is_refused() 
             .contains("visitor session token")
     );
     // A publishable key opens sessions, not the member API.
-    let with_key = p.app.get("/api/v1/agents/conversations", Some(&p.key)).await;
+    let with_key = p
+        .app
+        .get("/api/v1/agents/conversations", Some(&p.key))
+        .await;
     assert_error(&with_key, StatusCode::FORBIDDEN, "forbidden");
 }

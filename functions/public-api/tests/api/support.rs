@@ -45,7 +45,10 @@ fn chunk(delta: Value, usage: Option<Value>) -> String {
 async fn llm_double() -> MockServer {
     let server = MockServer::start().await;
     let streamed = [
-        chunk(json!({"role": "assistant", "content": "Refunds take "}), None),
+        chunk(
+            json!({"role": "assistant", "content": "Refunds take "}),
+            None,
+        ),
         chunk(json!({"content": "five days."}), None),
         chunk(
             Value::Null,
@@ -211,10 +214,7 @@ impl Public {
 
     /// How many times the agent's model was called.
     pub async fn llm_calls(&self) -> usize {
-        self.llm
-            .received_requests()
-            .await
-            .map_or(0, |r| r.len())
+        self.llm.received_requests().await.map_or(0, |r| r.len())
     }
 }
 

@@ -20,11 +20,11 @@ pub use conversations::{
     get, list, list_feedback, rename,
 };
 pub(crate) use conversations::{message_view, summary};
-pub use escalation::{EscalationView, escalate};
 pub(crate) use escalation::hand_over;
+pub use escalation::{EscalationView, escalate};
 pub use stream::{StreamEvent, kept, stream};
-pub(crate) use turn::{answer, owned_by, prepare_for};
 pub use turn::{PreparedTurn, prepare, run};
+pub(crate) use turn::{answer, owned_by, prepare_for};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,11 +1,11 @@
 //! The bodies of a chat turn and of feedback on an answer: one definition for the member routes and the
 //! public ones.
 
+use crate::text::{free_text, free_text_not_blank};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
-use crate::text::{free_text, free_text_not_blank};
 
 #[derive(Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -40,4 +40,3 @@ pub fn known_rating(value: &str) -> Result<(), ValidationError> {
         Err(ValidationError::new("rating").with_message("must be up or down".into()))
     }
 }
-

@@ -54,7 +54,9 @@ pub(crate) fn owned_by(
 ) -> Result<conversations::ConversationRow, ApiError> {
     let row = row.ok_or_else(|| ApiError::not_found("Conversation"))?;
     match (by.visitor_id(), row.visitor_id) {
-        (Some(visitor), owner) if owner != Some(visitor) => Err(ApiError::not_found("Conversation")),
+        (Some(visitor), owner) if owner != Some(visitor) => {
+            Err(ApiError::not_found("Conversation"))
+        }
         (None, Some(_)) => Err(ApiError::conflict(format!(
             "This is a visitor's conversation: the agent answers the visitor, and the team replies with POST /api/v1/agents/conversations/{}/messages.",
             row.id

@@ -264,18 +264,13 @@ pub async fn conversation(
         .await?
         .settings
         .human_wait_minutes;
-    let messages = conversations::messages_after(
-        &**client,
-        s.workspace_id,
-        id,
-        after,
-        MAX_MESSAGES_PER_READ,
-    )
-    .await?
-    .ok_or_else(|| ApiError::field("after", "is not a message of this conversation"))?
-    .into_iter()
-    .map(chat::message_view)
-    .collect();
+    let messages =
+        conversations::messages_after(&**client, s.workspace_id, id, after, MAX_MESSAGES_PER_READ)
+            .await?
+            .ok_or_else(|| ApiError::field("after", "is not a message of this conversation"))?
+            .into_iter()
+            .map(chat::message_view)
+            .collect();
     Ok(PublicConversationView {
         conversation: view(&row, wait),
         messages,

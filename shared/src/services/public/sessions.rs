@@ -156,7 +156,8 @@ pub async fn open(
     let (session_token, hash) =
         refresh::generate_prefixed(SESSION_TOKEN_PREFIX).map_err(ApiError::internal)?;
     let expires_at = Utc::now()
-        + chrono::Duration::from_std(state.config.public.session_ttl).map_err(ApiError::internal)?;
+        + chrono::Duration::from_std(state.config.public.session_ttl)
+            .map_err(ApiError::internal)?;
     visitors::insert_session(
         &*tx,
         ws,

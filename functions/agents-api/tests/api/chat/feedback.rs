@@ -71,7 +71,11 @@ async fn when_a_conversation_is_viewed_it_says_who_started_it_whether_it_was_esc
 
     let view = conversation_view(&app, &ada, &conv).await;
     assert_eq!(view.status, StatusCode::OK);
-    assert_eq!(view.body["startedBy"], json!({"userId": ada.id}));
+    assert_eq!(
+        view.body["startedBy"],
+        json!({"userId": ada.id, "visitorId": null})
+    );
+    assert_eq!(view.body["status"], "bot");
     assert_eq!(view.body["escalatedAt"], Value::Null);
     let ratings: Vec<&Value> = view.body["messages"]
         .as_array()
