@@ -170,7 +170,7 @@ async fn when_a_member_replies_the_conversation_becomes_theirs_and_the_reply_is_
     let human = app
         .get("/api/v1/agents/inbox?status=human", Some(&ada.access_token))
         .await;
-    assert_eq!(ids(&human), [conv.clone()]);
+    assert_eq!(ids(&human), std::slice::from_ref(&conv));
     // The member view shows the reply as a person's.
     let view = app
         .get(
