@@ -18,42 +18,97 @@ pub struct Decision {
     pub reset: Duration,
 }
 
-/// One limit of a request: at most `limit` requests counted against `key` in any `window`.
+/// One limit of a request: at most `limit` requests counted against `key` in any `window` — or, for a
+/// [`Kind::Counter`], at most `limit` of what [`Limiter::add`] counted into `key` in its fixed window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
     pub key: String,
     pub limit: u64,
     pub window: Duration,
+    pub kind: Kind,
+}
+
+/// How a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    /// A sliding window of requests: each admitted request counts one.
+    #[default]
+    Window,
+    /// A total added after the fact (tokens an answer used) in a fixed window that starts with the
+    /// first addition: checked, never counted, by the request; see [`Limiter::add`].
+    Counter,
+}
+
+impl Limit {
+    /// At most `limit` requests in any `window`.
+    pub fn window(key: String, limit: u64, window: Duration) -> Self {
+        Self {
+            key,
+            limit,
+            window,
+            kind: Kind::Window,
+        }
+    }
+
+    /// Admitted while what was added to `key` in its current window is under `limit`.
+    pub fn counter(key: String, limit: u64, window: Duration) -> Self {
+        Self {
+            key,
+            limit,
+            window,
+            kind: Kind::Counter,
+        }
+    }
 }
 
 /// Sliding-window logs in sorted sets, every limit of one request at once: drop what left each window,
 /// count, and only when every key is under its limit add the request to all of them (a refused request
-/// counts against none); then say when each key's oldest entry leaves. KEYS are the keys; ARGV is now (ms),
-/// the request's member, then each key's window (ms) and limit. Returns `{admitted, count_1, reset_1, …}`.
+/// counts against none); then say when each key's oldest entry leaves. A counter key (kind `c`) is only
+/// read (what [`ADD_LUA`] added), and resets when it expires. KEYS are the keys; ARGV is now (ms), the
+/// request's member, then each key's window (ms), limit and kind (`w` or `c`). Returns `{admitted,
+/// count_1, reset_1, …}`.
 pub const SLIDING_WINDOW_LUA: &str = r#"
 local now = tonumber(ARGV[1])
 local counts = {}
 local admitted = 1
 for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, 0, now - tonumber(ARGV[1 + 2 * i]))
-  counts[i] = redis.call('ZCARD', key)
-  if counts[i] >= tonumber(ARGV[2 + 2 * i]) then admitted = 0 end
+  local window = tonumber(ARGV[3 * i])
+  if ARGV[2 + 3 * i] == 'c' then
+    counts[i] = tonumber(redis.call('GET', key) or '0')
+  else
+    redis.call('ZREMRANGEBYSCORE', key, 0, now - window)
+    counts[i] = redis.call('ZCARD', key)
+  end
+  if counts[i] >= tonumber(ARGV[1 + 3 * i]) then admitted = 0 end
 end
 local out = {admitted}
 for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[1 + 2 * i])
-  if admitted == 1 then
-    redis.call('ZADD', key, now, ARGV[2])
-    counts[i] = counts[i] + 1
-  end
-  redis.call('PEXPIRE', key, window)
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  local window = tonumber(ARGV[3 * i])
   local reset = window
-  if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+  if ARGV[2 + 3 * i] == 'c' then
+    local ttl = redis.call('PTTL', key)
+    if ttl > 0 then reset = ttl end
+  else
+    if admitted == 1 then
+      redis.call('ZADD', key, now, ARGV[2])
+      counts[i] = counts[i] + 1
+    end
+    redis.call('PEXPIRE', key, window)
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+  end
   out[#out + 1] = counts[i]
   out[#out + 1] = reset
 end
 return out
+"#;
+
+/// Adds ARGV[1] to the counter KEYS[1], whose fixed window of ARGV[2] ms starts with its first addition.
+/// Returns the new total.
+pub const ADD_LUA: &str = r#"
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return total
 "#;
 
 #[derive(Clone)]
@@ -75,6 +130,8 @@ pub enum Limiter {
 pub struct MemoryLogs {
     keys: HashMap<String, KeyLog>,
     sweep_at: usize,
+    /// Counters: (when the window ends, in ms; the total).
+    counters: HashMap<String, (u64, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -105,11 +162,7 @@ impl MemoryLogs {
     /// One limit alone (the unit tests' view).
     #[cfg(test)]
     fn check(&mut self, key: &str, limit: u64, window_ms: u64, now: u64) -> Decision {
-        let one = Limit {
-            key: key.to_owned(),
-            limit,
-            window: Duration::from_millis(window_ms),
-        };
+        let one = Limit::window(key.to_owned(), limit, Duration::from_millis(window_ms));
         self.check_all(std::slice::from_ref(&one), now).1[0]
     }
 
@@ -121,16 +174,40 @@ impl MemoryLogs {
         self.keys.get_mut(key).expect("present: inserted above")
     }
 
+    /// A counter's total now (0 once its window ended) and when its window ends.
+    fn counter(&mut self, key: &str, now: u64) -> (u64, Option<u64>) {
+        match self.counters.get(key) {
+            Some(&(ends, total)) if ends > now => (total, Some(ends)),
+            Some(_) => {
+                self.counters.remove(key);
+                (0, None)
+            }
+            None => (0, None),
+        }
+    }
+
+    fn add(&mut self, key: &str, amount: u64, window_ms: u64, now: u64) -> u64 {
+        let (total, ends) = self.counter(key, now);
+        let entry = (ends.unwrap_or(now + window_ms), total + amount);
+        self.counters.insert(key.to_owned(), entry);
+        entry.1
+    }
+
     fn check_all(&mut self, limits: &[Limit], now: u64) -> (bool, Vec<Decision>) {
         if self.keys.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
             self.keys.retain(|_, log| {
                 log.forget_before(now);
                 log.count > 0
             });
+            self.counters.retain(|_, (ends, _)| *ends > now);
             self.sweep_at = self.keys.len() * 2;
         }
         let mut admitted = true;
         for l in limits {
+            if l.kind == Kind::Counter {
+                admitted &= self.counter(&l.key, now).0 < l.limit;
+                continue;
+            }
             let log = self.log_mut(&l.key);
             log.window_ms = millis(l.window);
             log.forget_before(now);
@@ -139,6 +216,11 @@ impl MemoryLogs {
         let decisions = limits
             .iter()
             .map(|l| {
+                if l.kind == Kind::Counter {
+                    let (total, ends) = self.counter(&l.key, now);
+                    let reset = ends.map_or(millis(l.window), |e| e - now);
+                    return decision(l, total < l.limit, total, reset);
+                }
                 let log = self.log_mut(&l.key);
                 if admitted {
                     let bucket = now - now % (log.window_ms / Self::BUCKETS).max(1);
@@ -193,6 +275,30 @@ fn now_ms() -> u128 {
         .unwrap_or(0)
 }
 
+/// One command through Upstash's REST API; its JSON answer, or why it failed.
+async fn upstash(
+    http: &reqwest::Client,
+    url: &str,
+    token: &SecretString,
+    command: &[String],
+) -> anyhow::Result<serde_json::Value> {
+    let response = http
+        .post(url)
+        .bearer_auth(token.expose_secret())
+        .json(command)
+        .send()
+        .await?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await?;
+    if !status.is_success() || body.get("error").is_some() {
+        anyhow::bail!(
+            "Upstash answered {status}: {}",
+            body.get("error").unwrap_or(&body)
+        );
+    }
+    Ok(body)
+}
+
 impl Limiter {
     /// Upstash's REST endpoint, with a short timeout: a limiter must never be what makes a request slow.
     pub fn upstash(url: &str, token: SecretString, timeout: Duration) -> anyhow::Result<Self> {
@@ -210,13 +316,39 @@ impl Limiter {
 
     /// Counts one request against `key`: at most `limit` in any `window`.
     pub async fn check(&self, key: &str, limit: u64, window: Duration) -> anyhow::Result<Decision> {
-        let one = Limit {
-            key: key.to_owned(),
-            limit,
-            window,
-        };
+        let one = Limit::window(key.to_owned(), limit, window);
         let (_, mut decisions) = self.check_all(std::slice::from_ref(&one)).await?;
         Ok(decisions.remove(0))
+    }
+
+    /// Adds `amount` to the counter `key` (tokens an answer used), whose fixed window of `window` starts
+    /// with its first addition; one round trip. Returns the new total.
+    pub async fn add(&self, key: &str, amount: u64, window: Duration) -> anyhow::Result<u64> {
+        match self {
+            Limiter::Memory(logs) => Ok(logs
+                .lock()
+                .map_err(|_| anyhow::anyhow!("rate limiter lock poisoned"))?
+                .add(
+                    key,
+                    amount,
+                    millis(window),
+                    u64::try_from(now_ms()).unwrap_or(u64::MAX),
+                )),
+            Limiter::Upstash { http, url, token } => {
+                let command = [
+                    "EVAL".to_owned(),
+                    ADD_LUA.to_owned(),
+                    "1".to_owned(),
+                    key.to_owned(),
+                    amount.to_string(),
+                    millis(window).to_string(),
+                ];
+                let body = upstash(http, url, token, &command).await?;
+                body.get("result")
+                    .and_then(serde_json::Value::as_u64)
+                    .ok_or_else(|| anyhow::anyhow!("unexpected Upstash answer: {body}"))
+            }
+        }
     }
 
     /// Counts one request against every limit at once — one Upstash round trip however many — and only
@@ -243,21 +375,9 @@ impl Limiter {
                 for l in limits {
                     command.push(millis(l.window).to_string());
                     command.push(l.limit.to_string());
+                    command.push(if l.kind == Kind::Counter { "c" } else { "w" }.to_owned());
                 }
-                let response = http
-                    .post(url)
-                    .bearer_auth(token.expose_secret())
-                    .json(&command)
-                    .send()
-                    .await?;
-                let status = response.status();
-                let body: serde_json::Value = response.json().await?;
-                if !status.is_success() || body.get("error").is_some() {
-                    anyhow::bail!(
-                        "Upstash answered {status}: {}",
-                        body.get("error").unwrap_or(&body)
-                    );
-                }
+                let body = upstash(http, url, token, &command).await?;
                 let result: Vec<u64> = body
                     .get("result")
                     .and_then(|r| r.as_array())

@@ -118,11 +118,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         rl.api_fail_open
     };
     let ip = client_ip(&req);
-    let limit = |key: String, limit: u64| Limit {
-        key,
-        limit,
-        window: WINDOW,
-    };
+    let limit = |key: String, limit: u64| Limit::window(key, limit, WINDOW);
     let mut limits = Vec::with_capacity(2);
     if auth {
         limits.push(limit(format!("rl:auth:ip:{ip}"), rl.auth_per_ip_per_minute));

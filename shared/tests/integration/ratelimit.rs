@@ -32,16 +32,8 @@ async fn all_at_once_suite(limiter: &Limiter) {
     let key = format!("test:rl:{}", uuid::Uuid::new_v4().simple());
     let window = Duration::from_secs(60);
     let limits = [
-        Limit {
-            key: format!("{key}:loose"),
-            limit: 10,
-            window,
-        },
-        Limit {
-            key: format!("{key}:tight"),
-            limit: 2,
-            window,
-        },
+        Limit::window(format!("{key}:loose"), 10, window),
+        Limit::window(format!("{key}:tight"), 2, window),
     ];
     for _ in 0..2 {
         let (admitted, d) = limiter.check_all(&limits).await.unwrap();
@@ -57,6 +49,42 @@ async fn all_at_once_suite(limiter: &Limiter) {
         "the refused request was counted against neither"
     );
     assert!(d[1].reset > Duration::ZERO && d[1].reset <= window);
+}
+
+/// A counter limit (tokens a workspace's answers used): the request only reads it — admitted while the
+/// total added is under the limit, counted by nobody — and it resets when its fixed window, started by
+/// the first addition, ends.
+async fn counter_suite(limiter: &Limiter) {
+    let key = format!("test:rl:{}", uuid::Uuid::new_v4().simple());
+    let window = Duration::from_millis(1200);
+    let limits = [
+        Limit::counter(format!("{key}:tokens"), 100, window),
+        Limit::window(format!("{key}:requests"), 10, Duration::from_secs(60)),
+    ];
+    let (admitted, d) = limiter.check_all(&limits).await.unwrap();
+    assert!(admitted);
+    assert_eq!((d[0].remaining, d[1].remaining), (100, 9), "the check adds nothing to the counter");
+    assert_eq!(limiter.add(&limits[0].key, 60, window).await.unwrap(), 60);
+    assert!(limiter.check_all(&limits).await.unwrap().0);
+    assert_eq!(limiter.add(&limits[0].key, 45, window).await.unwrap(), 105);
+    let (admitted, d) = limiter.check_all(&limits).await.unwrap();
+    assert!(!admitted, "over the budget");
+    assert!(!d[0].allowed && d[1].allowed);
+    assert!(d[0].reset > Duration::ZERO && d[0].reset <= window, "{:?}", d[0].reset);
+    assert_eq!(d[1].remaining, 8, "the refused request counted against no limit");
+    tokio::time::sleep(d[0].reset + Duration::from_millis(50)).await;
+    let (admitted, d) = limiter.check_all(&limits).await.unwrap();
+    assert!(admitted, "the window ended: {d:?}");
+    assert_eq!(d[0].remaining, 100);
+}
+
+#[tokio::test]
+async fn when_a_counter_budget_is_spent_it_refuses_until_its_window_ends_through_upstash_and_in_memory() {
+    let (upstash, limiter) = through_upstash().await;
+    let before = upstash.served();
+    counter_suite(&limiter).await;
+    assert_eq!(upstash.served() - before, 6, "four checks and two additions, one request each");
+    counter_suite(&Limiter::memory()).await;
 }
 
 /// The Upstash-over-Redis double and a limiter talking to it.
