@@ -7,12 +7,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use studio::ApiError;
+pub use studio::agent::requests::{FeedbackRequest, RunRequest};
 use studio::auth::{Chat, MemberRole, OrRead, Tenant, Viewer};
 use studio::error::ErrorBody;
 use studio::http::{OptionalJson, Path, Query, ValidJson};
 use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
-pub use studio::services::chat::requests::{FeedbackRequest, RunRequest};
 use studio::services::chat::{self, ChatReply, ConversationSummary, ConversationView};
 use studio::services::idempotency::IdempotencyKey;
 use studio::state::KnowledgeState;
@@ -36,7 +36,7 @@ pub struct RenameRequest {
 #[into_params(parameter_in = Query)]
 pub struct FeedbackQuery {
     /// Only ratings of this kind: up or down.
-    #[validate(custom(function = "studio::services::chat::requests::known_rating"))]
+    #[validate(custom(function = "studio::agent::requests::known_rating"))]
     pub rating: Option<String>,
     /// Items per page, 1–100 (default 20).
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]

@@ -5,10 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use studio::ApiError;
+use studio::agent::requests::{FeedbackRequest, RunRequest};
 use studio::auth::visitor::VisitorSession;
 use studio::error::ErrorBody;
+use studio::http::public::VisitorTurn;
 use studio::http::{Path, ValidJson};
-use studio::services::chat::requests::{FeedbackRequest, RunRequest};
 use studio::services::public::chat::{self, PublicReply};
 use studio::state::KnowledgeState;
 use uuid::Uuid;
@@ -35,11 +36,10 @@ pub(crate) struct MessagePath {
         (status = 503, description = "llm_unavailable or service_unavailable; nothing was saved", body = ErrorBody)))]
 pub(crate) async fn message(
     State(state): State<KnowledgeState>,
-    session: VisitorSession,
-    ValidJson(req): ValidJson<RunRequest>,
+    turn: VisitorTurn,
 ) -> Result<Json<PublicReply>, ApiError> {
     Ok(Json(
-        chat::message(&state, &session, req.message.trim(), req.conv_id).await?,
+        chat::message(&state, &turn.session, &turn.message, turn.conversation).await?,
     ))
 }
 

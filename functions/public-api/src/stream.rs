@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::response::Response;
 use studio::ApiError;
-use studio::auth::visitor::VisitorSession;
+use studio::agent::requests::RunRequest;
 use studio::error::ErrorBody;
-use studio::http::ValidJson;
-use studio::services::chat::{self, requests::RunRequest};
+use studio::http::public::VisitorTurn;
+use studio::services::chat;
 use studio::services::public::chat::{self as public, Turn};
 use studio::state::KnowledgeState;
 
@@ -24,10 +24,9 @@ use studio::state::KnowledgeState;
         (status = 429, body = ErrorBody)))]
 pub(crate) async fn stream(
     State(state): State<KnowledgeState>,
-    session: VisitorSession,
-    ValidJson(req): ValidJson<RunRequest>,
+    turn: VisitorTurn,
 ) -> Result<Response, ApiError> {
-    let rx = match public::begin(&state, &session, req.message.trim(), req.conv_id).await? {
+    let rx = match public::begin(&state, &turn.session, &turn.message, turn.conversation).await? {
         Turn::Kept(kept) => chat::kept(kept.status, kept.conv_id, kept.message_id),
         Turn::Agent(turn) => chat::stream(state, *turn),
     };

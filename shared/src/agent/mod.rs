@@ -5,6 +5,7 @@ pub mod handoff;
 pub mod intake;
 pub mod message;
 pub mod prompt;
+pub mod requests;
 pub mod widget;
 
 pub use handoff::ConversationStatus;

@@ -1,5 +1,6 @@
-//! The public side (visitors on a tenant's site): how long a visitor session lasts, and where the widget
-//! is told the streaming function answers.
+//! The public side (visitors on a tenant's site): how long a visitor session lasts, where the widget is
+//! told the streaming function answers, and the request limits and budget windows of public traffic (the
+//! budgets' sizes are each workspace's widget settings).
 
 use super::{ConfigError, Source};
 use std::time::Duration;
@@ -14,6 +15,18 @@ pub struct PublicConfig {
     /// The public stream route's absolute URL (`PUBLIC_STREAM_URL`: on Lambda the streaming function's
     /// Function URL + `/api/v1/public/stream`); unset: the request's own host, as the devserver serves it.
     pub stream_url: Option<String>,
+    /// Requests per client IP, per publishable key and per visitor in each `rate_window`.
+    pub per_ip: u64,
+    pub per_key: u64,
+    pub per_visitor: u64,
+    /// The window of those three (`PUBLIC_RATE_WINDOW_SECS`, default a minute).
+    pub rate_window: Duration,
+    /// The "day" of the daily budgets (`PUBLIC_BUDGET_DAY_SECS`, default 86400): a visitor's messages
+    /// (sliding) and a workspace's LLM tokens (fixed, from its first token).
+    pub day: Duration,
+    /// The window a conversation's message cap counts over (`PUBLIC_CONVERSATION_WINDOW_SECS`, default
+    /// 30 days: in practice the conversation's life).
+    pub conversation_window: Duration,
 }
 
 impl PublicConfig {
@@ -39,9 +52,28 @@ impl PublicConfig {
                 ),
             });
         }
+        let positive = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            let value = src.parsed(name, default)?;
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(value)
+        };
         Ok(Self {
             session_ttl: Duration::from_secs(ttl),
             stream_url: stream_url.map(str::to_owned),
+            per_ip: positive("PUBLIC_RATE_PER_IP", 120)?,
+            per_key: positive("PUBLIC_RATE_PER_KEY", 6000)?,
+            per_visitor: positive("PUBLIC_RATE_PER_VISITOR", 60)?,
+            rate_window: Duration::from_secs(positive("PUBLIC_RATE_WINDOW_SECS", 60)?),
+            day: Duration::from_secs(positive("PUBLIC_BUDGET_DAY_SECS", 86_400)?),
+            conversation_window: Duration::from_secs(positive(
+                "PUBLIC_CONVERSATION_WINDOW_SECS",
+                30 * 86_400,
+            )?),
         })
     }
 }
@@ -70,6 +102,17 @@ mod tests {
         }
         let cfg = read(&[("PUBLIC_SESSION_TTL_SECS", "600")]).expect("10 minutes");
         assert_eq!(cfg.session_ttl, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn when_a_limit_or_window_is_zero_it_is_refused_by_name() {
+        for name in ["PUBLIC_RATE_PER_VISITOR", "PUBLIC_BUDGET_DAY_SECS"] {
+            let err = read(&[(name, "0")]).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let cfg = read(&[("PUBLIC_BUDGET_DAY_SECS", "2")]).expect("a short day for tests");
+        assert_eq!(cfg.day, Duration::from_secs(2));
+        assert_eq!(cfg.rate_window, Duration::from_secs(60));
     }
 
     #[test]

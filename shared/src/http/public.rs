@@ -14,13 +14,16 @@
 //! The layer takes the `Origin` header off the request (the member API's CORS layer then ignores it) and
 //! hands it to the extractors as [`RequestOrigin`].
 
+use crate::agent::widget::Budgets;
 use crate::auth::api_keys::{self, KeyKind, origin_allowed};
 use crate::auth::refresh;
 use crate::auth::visitor::{self, PublishableKey, VisitorSession};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::auth::bearer_of;
 use crate::ids::WorkspaceId;
+use crate::ratelimit::Decision;
 use crate::repo;
+use crate::services::public::budgets::{self, Asker};
 use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts, Request};
 use axum::middleware::Next;
@@ -28,8 +31,8 @@ use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, StatusCode};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Where the public routes live.
 pub const PREFIX: &str = "/api/v1/public/";
@@ -38,10 +41,29 @@ pub const PREFIX: &str = "/api/v1/public/";
 #[derive(Debug, Clone)]
 pub struct RequestOrigin(pub Option<String>);
 
-/// Set by an extractor once the request's origin is known to be allowed (or refused with
-/// `origin_not_allowed`): the answer may then name the origin.
+/// What an extractor tells the layer about the answer: that the request's origin is known to be allowed
+/// (or refused with `origin_not_allowed`), so the answer may name it; and the tightest budget decision,
+/// for the `RateLimit-*` headers.
 #[derive(Debug, Clone, Default)]
-struct OriginVerdict(Arc<AtomicBool>);
+struct Slot(Arc<SlotInner>);
+
+#[derive(Debug, Default)]
+struct SlotInner {
+    verdict: AtomicBool,
+    decision: Mutex<Option<Decision>>,
+}
+
+impl Slot {
+    fn allow_naming_origin(&self) {
+        self.0.verdict.store(true, Ordering::Release);
+    }
+
+    fn note(&self, decision: Option<Decision>) {
+        if let Ok(mut slot) = self.0.decision.lock() {
+            *slot = decision;
+        }
+    }
+}
 
 const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
 const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key, x-request-id";
@@ -78,8 +100,8 @@ pub async fn cors(mut req: Request, next: Next) -> Response {
         h.insert(header::VARY, HeaderValue::from_static("origin"));
         return response;
     }
-    let verdict = OriginVerdict::default();
-    req.extensions_mut().insert(verdict.clone());
+    let slot = Slot::default();
+    req.extensions_mut().insert(slot.clone());
     req.extensions_mut().insert(RequestOrigin(
         origin
             .as_ref()
@@ -87,9 +109,16 @@ pub async fn cors(mut req: Request, next: Next) -> Response {
             .map(str::to_owned),
     ));
     let mut response = next.run(req).await;
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("origin"));
+    if let Ok(Some(decision)) = slot.0.decision.lock().map(|d| *d)
+        && response.status() != StatusCode::TOO_MANY_REQUESTS
+    {
+        crate::http::ratelimit::set_headers(&mut response, &decision);
+    }
     let h = response.headers_mut();
-    h.insert(header::VARY, HeaderValue::from_static("origin"));
-    if verdict.0.load(Ordering::Acquire)
+    if slot.0.verdict.load(Ordering::Acquire)
         && let Some(origin) = origin
     {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -101,14 +130,14 @@ pub async fn cors(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// The request's origin and the verdict slot, as the layer left them.
-fn origin_of(parts: &Parts) -> (Option<String>, Option<OriginVerdict>) {
+/// The request's origin and the slot, as the layer left them.
+fn origin_of(parts: &Parts) -> (Option<String>, Option<Slot>) {
     (
         parts
             .extensions
             .get::<RequestOrigin>()
             .and_then(|o| o.0.clone()),
-        parts.extensions.get::<OriginVerdict>().cloned(),
+        parts.extensions.get::<Slot>().cloned(),
     )
 }
 
@@ -117,7 +146,7 @@ fn origin_of(parts: &Parts) -> (Option<String>, Option<OriginVerdict>) {
 fn check_origin(
     allowed: &[String],
     origin: Option<&str>,
-    verdict: Option<&OriginVerdict>,
+    slot: Option<&Slot>,
 ) -> Result<(), ApiError> {
     let Some(origin) = origin else {
         return Err(ApiError::new(
@@ -125,8 +154,8 @@ fn check_origin(
             "The public routes answer pages on a key's allowed origins only, and this request has no Origin header. Call them from the page the widget runs on; from a server, use a secret key on the member routes.",
         ));
     };
-    if let Some(v) = verdict {
-        v.0.store(true, Ordering::Release);
+    if let Some(slot) = slot {
+        slot.allow_naming_origin();
     }
     if origin_allowed(allowed, Some(origin)) {
         Ok(())
@@ -163,7 +192,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let (origin, verdict) = origin_of(parts);
+        let (origin, slot) = origin_of(parts);
         let token = bearer_of(parts).ok_or_else(|| {
             ApiError::unauthorized(
                 "Send the workspace's publishable key: Authorization: Bearer pk_ws_….",
@@ -188,13 +217,25 @@ where
         }
         .filter(|k| !k.revoked && k.kind == KeyKind::Publishable.as_str())
         .ok_or_else(unknown)?;
-        check_origin(&key.allowed_origins, origin.as_deref(), verdict.as_ref())?;
+        check_origin(&key.allowed_origins, origin.as_deref(), slot.as_ref())?;
         if key.suspended {
             return Err(suspended());
         }
         tracing::Span::current().record("api_key_id", tracing::field::display(key.id));
+        let workspace = WorkspaceId::from_trusted_source(key.workspace);
+        let ip = crate::http::ratelimit::client_ip(&parts.extensions, &parts.headers);
+        let asker = Asker {
+            workspace,
+            key: key.id,
+            ip: &ip,
+            visitor: None,
+        };
+        let decision = budgets::check(&app, &asker, None).await?;
+        if let Some(slot) = &slot {
+            slot.note(decision);
+        }
         Ok(PublishableKey::checked(
-            WorkspaceId::from_trusted_source(key.workspace),
+            workspace,
             key.id,
             origin.unwrap_or_default(),
         ))
@@ -208,6 +249,92 @@ fn suspended() -> ApiError {
     )
 }
 
+/// A session checked (key, origin, expiry, workspace), before any budget; with the workspace's budgets.
+async fn checked_session(
+    parts: &Parts,
+    app: &AppState,
+) -> Result<(VisitorSession, Budgets, Option<Slot>), ApiError> {
+    let (origin, slot) = origin_of(parts);
+    let token = bearer_of(parts);
+    let Some(token) = token.filter(|t| visitor::is_session_token(t)) else {
+        return Err(wrong_credential(token, origin.as_deref()));
+    };
+    let unknown = || {
+        ApiError::unauthorized(
+            "Unknown visitor session: open one with POST /api/v1/public/sessions.",
+        )
+    };
+    if !refresh::is_prefixed_token(token, visitor::SESSION_TOKEN_PREFIX) {
+        return Err(unknown());
+    }
+    let session = {
+        let client = app.db.get().await?;
+        repo::visitors::find_session(&**client, &refresh::hash(token)).await?
+    }
+    .ok_or_else(unknown)?;
+    if session.key_revoked {
+        return Err(ApiError::unauthorized(
+            "The key this session was opened with has been revoked.",
+        ));
+    }
+    // Bound to the origin it was opened from, which the key must still allow.
+    let from_same_origin = origin.as_deref() == Some(session.origin.as_str());
+    let allowed = if from_same_origin {
+        session.allowed_origins.as_slice()
+    } else {
+        &[]
+    };
+    check_origin(allowed, origin.as_deref(), slot.as_ref())?;
+    if session.expired {
+        return Err(ApiError::new(
+            ErrorCode::TokenExpired,
+            "The visitor session has expired: open a new one with POST /api/v1/public/sessions and the visitor token (or a fresh identity token).",
+        ));
+    }
+    if session.suspended {
+        return Err(suspended());
+    }
+    tracing::Span::current().record("api_key_id", tracing::field::display(session.key));
+    let budgets: Budgets = session
+        .budgets
+        .and_then(|b| serde_json::from_value(b).ok())
+        .unwrap_or_default();
+    Ok((
+        VisitorSession::checked(
+            WorkspaceId::from_trusted_source(session.workspace),
+            session.visitor,
+            session.key,
+            session.origin,
+            session.identified,
+        ),
+        budgets,
+        slot,
+    ))
+}
+
+/// Checks the session's request against its budgets (and, for a message, the turn's), noting the
+/// tightest decision for the answer's headers.
+async fn spend(
+    app: &AppState,
+    parts: &Parts,
+    session: &VisitorSession,
+    slot: Option<&Slot>,
+    message: Option<&budgets::Message<'_>>,
+) -> Result<(), ApiError> {
+    let ip = crate::http::ratelimit::client_ip(&parts.extensions, &parts.headers);
+    let asker = Asker {
+        workspace: session.workspace_id,
+        key: session.key_id,
+        ip: &ip,
+        visitor: Some(session.visitor_id),
+    };
+    let decision = budgets::check(app, &asker, message).await?;
+    if let Some(slot) = slot {
+        slot.note(decision);
+    }
+    Ok(())
+}
+
 impl<S> FromRequestParts<S> for VisitorSession
 where
     AppState: FromRef<S>,
@@ -216,54 +343,53 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let (origin, verdict) = origin_of(parts);
-        let token = bearer_of(parts);
-        let Some(token) = token.filter(|t| visitor::is_session_token(t)) else {
-            return Err(wrong_credential(token, origin.as_deref()));
-        };
-        let unknown = || {
-            ApiError::unauthorized(
-                "Unknown visitor session: open one with POST /api/v1/public/sessions.",
-            )
-        };
-        if !refresh::is_prefixed_token(token, visitor::SESSION_TOKEN_PREFIX) {
-            return Err(unknown());
-        }
         let app = AppState::from_ref(state);
-        let session = {
-            let client = app.db.get().await?;
-            repo::visitors::find_session(&**client, &refresh::hash(token)).await?
-        }
-        .ok_or_else(unknown)?;
-        if session.key_revoked {
-            return Err(ApiError::unauthorized(
-                "The key this session was opened with has been revoked.",
-            ));
-        }
-        // Bound to the origin it was opened from, which the key must still allow.
-        let from_same_origin = origin.as_deref() == Some(session.origin.as_str());
-        let allowed = if from_same_origin {
-            session.allowed_origins.as_slice()
-        } else {
-            &[]
+        let (session, _, slot) = checked_session(parts, &app).await?;
+        spend(&app, parts, &session, slot.as_ref(), None).await?;
+        Ok(session)
+    }
+}
+
+/// A visitor's message (`{message, convId?}`, validated as the member turn's body), from a checked
+/// session, counted against every budget a message falls under — the request's and the turn's — in one
+/// limiter round trip.
+#[derive(Debug)]
+pub struct VisitorTurn {
+    pub session: VisitorSession,
+    pub message: String,
+    /// One of the visitor's conversations (checked by the turn), or a new one's id.
+    pub conversation: crate::services::public::chat::Conversation,
+}
+
+impl<S> axum::extract::FromRequest<S> for VisitorTurn
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let (parts, body) = req.into_parts();
+        let (session, caps, slot) = checked_session(&parts, &app).await?;
+        let ip_parts = parts.clone();
+        let crate::http::ValidJson(turn) = crate::http::ValidJson::<
+            crate::agent::requests::RunRequest,
+        >::from_request(
+            Request::from_parts(parts, body), state
+        )
+        .await?;
+        let conversation =
+            crate::services::public::chat::Conversation::of(turn.conv_id, uuid::Uuid::now_v7());
+        let message = budgets::Message {
+            conversation: conversation.id(),
+            budgets: &caps,
         };
-        check_origin(allowed, origin.as_deref(), verdict.as_ref())?;
-        if session.expired {
-            return Err(ApiError::new(
-                ErrorCode::TokenExpired,
-                "The visitor session has expired: open a new one with POST /api/v1/public/sessions and the visitor token (or a fresh identity token).",
-            ));
-        }
-        if session.suspended {
-            return Err(suspended());
-        }
-        tracing::Span::current().record("api_key_id", tracing::field::display(session.key));
-        Ok(VisitorSession::checked(
-            WorkspaceId::from_trusted_source(session.workspace),
-            session.visitor,
-            session.key,
-            session.origin,
-            session.identified,
-        ))
+        spend(&app, &ip_parts, &session, slot.as_ref(), Some(&message)).await?;
+        Ok(Self {
+            session,
+            message: turn.message.trim().to_owned(),
+            conversation,
+        })
     }
 }

@@ -25,15 +25,16 @@ use std::time::Duration;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-fn client_ip(req: &Request) -> String {
+/// The client's IP: API Gateway's source IP on Lambda, else the first `X-Forwarded-For` hop (the
+/// devserver), else `unknown`.
+pub(crate) fn client_ip(extensions: &http::Extensions, headers: &http::HeaderMap) -> String {
     if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
-        req.extensions()
-            .get::<lambda_http::request::RequestContext>()
+        extensions.get::<lambda_http::request::RequestContext>()
         && let Some(ip) = &ctx.http.source_ip
     {
         return ip.clone();
     }
-    req.headers()
+    headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
@@ -88,11 +89,16 @@ fn tenant_key(state: &AppState, req: &mut Request, purpose: Purpose) -> Option<S
 }
 
 fn exempt(path: &str) -> bool {
-    // Health and the document are cheap; Stripe's webhook is signed and retried by Stripe.
-    path.ends_with("/health") || path == "/api/v1/openapi.json" || path == "/api/v1/stripe/webhook"
+    // Health and the document are cheap; Stripe's webhook is signed and retried by Stripe; the public
+    // routes check their own budgets — per IP, key and visitor, and a turn's caps — in one round trip
+    // (`http::public`).
+    path.ends_with("/health")
+        || path == "/api/v1/openapi.json"
+        || path == "/api/v1/stripe/webhook"
+        || path.starts_with(crate::http::public::PREFIX)
 }
 
-fn set_headers(response: &mut Response, d: &Decision) {
+pub(crate) fn set_headers(response: &mut Response, d: &Decision) {
     let h = response.headers_mut();
     let reset = d.reset.as_secs() + u64::from(d.reset.subsec_nanos() > 0);
     for (name, value) in [
@@ -117,7 +123,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     } else {
         rl.api_fail_open
     };
-    let ip = client_ip(&req);
+    let ip = client_ip(req.extensions(), req.headers());
     let limit = |key: String, limit: u64| Limit::window(key, limit, WINDOW);
     let mut limits = Vec::with_capacity(2);
     if auth {
@@ -135,7 +141,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     let tightest = match state.limiter.check_all(&limits).await {
         Ok((admitted, decisions)) => {
             if !admitted && let Some(d) = decisions.iter().find(|d| !d.allowed) {
-                let retry = d.reset.as_secs().max(1);
+                // Whole seconds, rounded up: a client that waits Retry-After is admitted.
+                let retry = (d.reset.as_secs() + u64::from(d.reset.subsec_nanos() > 0)).max(1);
                 let mut response = ApiError::new(
                     ErrorCode::RateLimited,
                     format!("Too many requests; retry in {retry} s."),

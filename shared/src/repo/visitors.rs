@@ -123,9 +123,12 @@ pub struct PresentedSession {
     pub key_revoked: bool,
     pub suspended: bool,
     pub identified: bool,
+    /// The budgets the workspace's widget settings hold (null: the defaults).
+    pub budgets: Option<serde_json::Value>,
 }
 
-/// The check of every public request after the session's start: one round trip. `None`: no such session,
+/// The check of every public request after the session's start, with the workspace's budgets: one
+/// round trip. `None`: no such session,
 /// or its workspace is deleted.
 pub async fn find_session(
     db: &impl GenericClient,
@@ -135,11 +138,13 @@ pub async fn find_session(
         .query_typed_opt(
             "SELECT s.workspace_id, s.visitor_id, s.api_key_id, s.origin, s.expires_at,
                     s.expires_at <= now() AS expired, k.allowed_origins, k.revoked_at IS NOT NULL AS key_revoked,
-                    w.suspended_at IS NOT NULL AS suspended, v.external_id IS NOT NULL AS identified
+                    w.suspended_at IS NOT NULL AS suspended, v.external_id IS NOT NULL AS identified,
+                    ws.settings -> 'budgets' AS budgets
                FROM visitor_sessions s
                JOIN api_keys k ON k.id = s.api_key_id
                JOIN workspaces w ON w.id = s.workspace_id AND w.deleted_at IS NULL
                JOIN visitors v ON v.id = s.visitor_id
+               LEFT JOIN widget_settings ws ON ws.workspace_id = s.workspace_id
               WHERE s.token_hash = $1",
             &[(&token_hash, Type::BYTEA)],
         )
@@ -155,6 +160,7 @@ pub async fn find_session(
         key_revoked: r.get("key_revoked"),
         suspended: r.get("suspended"),
         identified: r.get("identified"),
+        budgets: r.get("budgets"),
     }))
 }
 

@@ -63,15 +63,26 @@ async fn counter_suite(limiter: &Limiter) {
     ];
     let (admitted, d) = limiter.check_all(&limits).await.unwrap();
     assert!(admitted);
-    assert_eq!((d[0].remaining, d[1].remaining), (100, 9), "the check adds nothing to the counter");
+    assert_eq!(
+        (d[0].remaining, d[1].remaining),
+        (100, 9),
+        "the check adds nothing to the counter"
+    );
     assert_eq!(limiter.add(&limits[0].key, 60, window).await.unwrap(), 60);
     assert!(limiter.check_all(&limits).await.unwrap().0);
     assert_eq!(limiter.add(&limits[0].key, 45, window).await.unwrap(), 105);
     let (admitted, d) = limiter.check_all(&limits).await.unwrap();
     assert!(!admitted, "over the budget");
     assert!(!d[0].allowed && d[1].allowed);
-    assert!(d[0].reset > Duration::ZERO && d[0].reset <= window, "{:?}", d[0].reset);
-    assert_eq!(d[1].remaining, 8, "the refused request counted against no limit");
+    assert!(
+        d[0].reset > Duration::ZERO && d[0].reset <= window,
+        "{:?}",
+        d[0].reset
+    );
+    assert_eq!(
+        d[1].remaining, 8,
+        "the refused request counted against no limit"
+    );
     tokio::time::sleep(d[0].reset + Duration::from_millis(50)).await;
     let (admitted, d) = limiter.check_all(&limits).await.unwrap();
     assert!(admitted, "the window ended: {d:?}");
@@ -79,11 +90,16 @@ async fn counter_suite(limiter: &Limiter) {
 }
 
 #[tokio::test]
-async fn when_a_counter_budget_is_spent_it_refuses_until_its_window_ends_through_upstash_and_in_memory() {
+async fn when_a_counter_budget_is_spent_it_refuses_until_its_window_ends_through_upstash_and_in_memory()
+ {
     let (upstash, limiter) = through_upstash().await;
     let before = upstash.served();
     counter_suite(&limiter).await;
-    assert_eq!(upstash.served() - before, 6, "four checks and two additions, one request each");
+    assert_eq!(
+        upstash.served() - before,
+        6,
+        "four checks and two additions, one request each"
+    );
     counter_suite(&Limiter::memory()).await;
 }
 

@@ -2,6 +2,7 @@
 //! route file (a route's test is in the module of its route file's name) plus the CORS layer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod budgets;
 mod conversations;
 mod cors;
 mod messages;

@@ -10,7 +10,6 @@
 mod conversations;
 mod escalation;
 pub mod inbox;
-pub mod requests;
 mod stream;
 mod turn;
 

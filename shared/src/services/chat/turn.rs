@@ -26,11 +26,28 @@ pub struct PreparedTurn {
     pub(super) messages: Vec<Message>,
     pub(super) context: Vec<ContextChunk>,
     pub(super) sources: Vec<Source>,
+    /// Where the answer's tokens are counted once it is saved (a visitor's turn: the workspace's daily
+    /// public token budget).
+    meter: Option<crate::services::public::budgets::TokenMeter>,
+    /// The id a new conversation gets (when `conv_id` is `None`).
+    new_conversation: Uuid,
 }
 
 impl PreparedTurn {
     pub fn sources(&self) -> &[Source] {
         &self.sources
+    }
+
+    /// The same turn, its answer's tokens counted by `meter` once saved.
+    pub(crate) fn metered(mut self, meter: crate::services::public::budgets::TokenMeter) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// The same turn, a new conversation taking the id `id` (chosen before, to count its budget).
+    pub(crate) fn starting(mut self, id: Uuid) -> Self {
+        self.new_conversation = id;
+        self
     }
 }
 
@@ -141,6 +158,8 @@ pub(crate) async fn prepare_for(
         messages,
         context,
         sources,
+        meter: None,
+        new_conversation: Uuid::now_v7(),
     })
 }
 
@@ -157,7 +176,7 @@ pub(super) async fn save(
     let user_message_id = Uuid::now_v7();
     let reply = ChatReply {
         reply: text,
-        conv_id: turn.conv_id.unwrap_or_else(Uuid::now_v7),
+        conv_id: turn.conv_id.unwrap_or(turn.new_conversation),
         message_id: Uuid::now_v7(),
         sources: turn.sources.clone(),
         usage,
@@ -202,6 +221,10 @@ pub(super) async fn save(
         Recorded::Replay(first) => return Ok(first),
     };
     tx.commit().await?;
+    if let Some(meter) = &turn.meter {
+        let used = u64::from(reply.usage.prompt_tokens) + u64::from(reply.usage.completion_tokens);
+        meter.add(&state.app, used).await;
+    }
     tracing::info!(workspace_id = %ws, conversation_id = %reply.conv_id, message_id = %reply.message_id, sources = reply.sources.len(), "chat turn answered");
     Ok(reply)
 }

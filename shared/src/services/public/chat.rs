@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::conversations::{self, ConversationRow, NewMessage};
 use crate::services::chat::{self, MessageView, PreparedTurn, Source};
+use crate::services::public::budgets::TokenMeter;
 use crate::state::KnowledgeState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -70,6 +71,33 @@ fn view(row: &ConversationRow, wait_minutes: u32) -> PublicConversation {
     }
 }
 
+/// Which conversation a visitor's message goes to: one of theirs, or a new one with an id chosen
+/// beforehand (so that its message cap counts the first message too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversation {
+    Existing(Uuid),
+    New(Uuid),
+}
+
+impl Conversation {
+    pub fn of(conv_id: Option<Uuid>, new_id: Uuid) -> Self {
+        conv_id.map_or(Self::New(new_id), Self::Existing)
+    }
+
+    pub const fn id(self) -> Uuid {
+        match self {
+            Self::Existing(id) | Self::New(id) => id,
+        }
+    }
+
+    const fn existing(self) -> Option<Uuid> {
+        match self {
+            Self::Existing(id) => Some(id),
+            Self::New(_) => None,
+        }
+    }
+}
+
 /// A visitor's turn, once checked: answered by the agent, or already kept for a person.
 #[derive(Debug)]
 pub enum Turn {
@@ -95,13 +123,12 @@ async fn own_locked(
 async fn keep(
     db: &impl tokio_postgres::GenericClient,
     s: &VisitorSession,
-    conversation: Option<Uuid>,
+    conversation: Conversation,
     message: &str,
 ) -> Result<(Uuid, Uuid), ApiError> {
     let conv = match conversation {
-        Some(id) => id,
-        None => {
-            let id = Uuid::now_v7();
+        Conversation::Existing(id) => id,
+        Conversation::New(id) => {
             conversations::insert(
                 db,
                 s.workspace_id,
@@ -139,9 +166,10 @@ pub async fn begin(
     state: &KnowledgeState,
     s: &VisitorSession,
     message: &str,
-    conv_id: Option<Uuid>,
+    conversation: Conversation,
 ) -> Result<Turn, ApiError> {
     let ws = s.workspace_id;
+    let conv_id = conversation.existing();
     if let Some(id) = conv_id {
         let mut client = state.app.db.get().await?;
         let tx = client.transaction().await?;
@@ -151,7 +179,7 @@ pub async fn begin(
             .after(Event::VisitorWrites)
             .map_err(|e| ApiError::conflict(e.to_string()))?;
         if !status.agent_answers() {
-            let (conv, message_id) = keep(&*tx, s, Some(id), message).await?;
+            let (conv, message_id) = keep(&*tx, s, conversation, message).await?;
             tx.commit().await?;
             return Ok(Turn::Kept(PublicReply {
                 reply: None,
@@ -166,13 +194,16 @@ pub async fn begin(
             tx.commit().await?;
         }
     }
-    let turn = chat::prepare_for(state, ws, s.caller(), message, conv_id).await?;
+    let turn = chat::prepare_for(state, ws, s.caller(), message, conv_id)
+        .await?
+        .metered(TokenMeter::for_workspace(&state.app, ws))
+        .starting(conversation.id());
     if turn.sources().is_empty() {
         let mut client = state.app.db.get().await?;
         let widget = crate::services::widget::load(&**client, ws).await?.settings;
         if widget.auto_escalate_without_context {
             let tx = client.transaction().await?;
-            let (conv, message_id) = keep(&*tx, s, conv_id, message).await?;
+            let (conv, message_id) = keep(&*tx, s, conversation, message).await?;
             let row = own_locked(&*tx, s, conv).await?;
             let (status, mail) = chat::hand_over(
                 &*tx,
@@ -204,9 +235,9 @@ pub async fn message(
     state: &KnowledgeState,
     s: &VisitorSession,
     message: &str,
-    conv_id: Option<Uuid>,
+    conversation: Conversation,
 ) -> Result<PublicReply, ApiError> {
-    let turn = match begin(state, s, message, conv_id).await? {
+    let turn = match begin(state, s, message, conversation).await? {
         Turn::Kept(reply) => return Ok(reply),
         Turn::Agent(turn) => turn,
     };

@@ -3,5 +3,7 @@
 //! proof made by `crate::http::public` — a checked [`crate::auth::visitor::PublishableKey`] or
 //! [`crate::auth::visitor::VisitorSession`] — so it acts only for that visitor in that workspace.
 
+pub mod budgets;
+#[cfg(feature = "knowledge")]
 pub mod chat;
 pub mod sessions;
