@@ -173,18 +173,7 @@ pub struct DeadLetterQuery {
     pub limit: Option<i32>,
 }
 
-#[derive(Deserialize, Validate, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// Only this action, e.g. `workspace.suspend`.
-    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
-    pub action: Option<String>,
-    /// The `nextBefore` of the previous page.
-    pub before: Option<i64>,
-    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
-    pub limit: Option<u32>,
-}
+pub use studio::services::audit::AuditQuery;
 
 #[derive(Deserialize)]
 struct WorkspacePath {

@@ -8,6 +8,7 @@ mod chat;
 mod inbox;
 mod knowledge;
 mod stream;
+mod visitors;
 
 pub use chat::{EscalateRequest, FeedbackRequest, RenameRequest, RunRequest};
 pub use inbox::{HumanReplyRequest, StatusRequest};
@@ -66,6 +67,10 @@ pub fn routes() -> Router<KnowledgeState> {
             "/api/v1/agents/conversations/{conversationId}/status",
             post(inbox::set_status),
         )
+        .route(
+            "/api/v1/agents/visitors/{visitorId}",
+            get(visitors::export).delete(visitors::erase),
+        )
 }
 
 /// The streaming route, served by its own Lambda (a Function URL in response-streaming mode: a streaming
@@ -94,8 +99,8 @@ const STREAM_HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(stream::stream, knowledge::ingest, knowledge::ingestion, knowledge::documents, knowledge::document, knowledge::delete_document, knowledge::search, chat::run, chat::conversations, chat::conversation, chat::rename_conversation, chat::delete_conversation, chat::feedback, chat::list_feedback, chat::escalate, inbox::list, inbox::reply, inbox::set_status),
-    components(schemas(stream::SseEvent, IngestRequest, DocumentInput, SearchRequest, studio::services::knowledge::IngestAccepted, studio::services::knowledge::IngestionStatus, studio::services::knowledge::DocumentView, studio::knowledge::SearchHit, RunRequest, studio::services::chat::ChatReply, studio::services::chat::ConversationSummary, studio::services::chat::ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView, studio::services::chat::FeedbackView, studio::services::chat::StartedBy, studio::agent::ConversationStatus, inbox::HumanReplyRequest, inbox::StatusRequest, studio::services::chat::inbox::HumanReply, studio::services::chat::MessageView)),
+    paths(stream::stream, knowledge::ingest, knowledge::ingestion, knowledge::documents, knowledge::document, knowledge::delete_document, knowledge::search, chat::run, chat::conversations, chat::conversation, chat::rename_conversation, chat::delete_conversation, chat::feedback, chat::list_feedback, chat::escalate, inbox::list, inbox::reply, inbox::set_status, visitors::export, visitors::erase),
+    components(schemas(stream::SseEvent, IngestRequest, DocumentInput, SearchRequest, studio::services::knowledge::IngestAccepted, studio::services::knowledge::IngestionStatus, studio::services::knowledge::DocumentView, studio::knowledge::SearchHit, RunRequest, studio::services::chat::ChatReply, studio::services::chat::ConversationSummary, studio::services::chat::ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView, studio::services::chat::FeedbackView, studio::services::chat::StartedBy, studio::agent::ConversationStatus, inbox::HumanReplyRequest, inbox::StatusRequest, studio::services::chat::inbox::HumanReply, studio::services::chat::MessageView, studio::services::chat::visitors::VisitorExport, studio::services::chat::visitors::VisitorView)),
     tags((name = "knowledge base", description = "Documents the agent answers from"), (name = "agent", description = "The customer-service agent and its conversations")),
     modifiers(&HEALTH, &STREAM_HEALTH)
 )]

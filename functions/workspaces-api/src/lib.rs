@@ -3,6 +3,7 @@
 //! `/api/v1/invitations/*`: accepting one.
 
 mod api_keys;
+mod audit;
 mod identity;
 mod widget;
 
@@ -40,6 +41,10 @@ pub fn routes() -> Router<AppState> {
             get(show).patch(rename).delete(destroy),
         )
         .route("/api/v1/workspaces/{workspaceId}/members", get(members))
+        .route(
+            "/api/v1/workspaces/{workspaceId}/audit-log",
+            get(audit::list),
+        )
         .route(
             "/api/v1/workspaces/{workspaceId}/intake",
             axum::routing::put(put_intake),
@@ -95,7 +100,7 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put),
+    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put, audit::list),
     components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members")),
     modifiers(&HEALTH)

@@ -9,6 +9,8 @@ use validator::{Validate, ValidationError};
 
 /// Minutes a visitor waits for a person before being offered to leave an email, by default.
 pub const DEFAULT_HUMAN_WAIT_MINUTES: u32 = 10;
+/// Days an anonymous visitor's conversations are kept after their last visit, by default.
+pub const DEFAULT_ANONYMOUS_RETENTION_DAYS: u32 = 90;
 
 /// What the public side may cost: enforced by the public routes (issue 14's later parts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Validate, ToSchema)]
@@ -68,6 +70,10 @@ pub struct WidgetSettings {
     /// Message caps and the daily token budget of public traffic; default when left out.
     #[validate(nested)]
     pub budgets: Option<Budgets>,
+    /// Days an anonymous visitor (and their conversations) is kept after their last visit, 1 to 3650
+    /// (default 90); signed end users are the tenant's to erase.
+    #[validate(range(min = 1, max = 3650, message = "must be from 1 to 3650"))]
+    pub anonymous_retention_days: Option<u32>,
 }
 
 /// `#rrggbb`, six hex digits.
@@ -95,6 +101,7 @@ pub struct EffectiveWidget {
     pub auto_escalate_without_context: bool,
     pub human_wait_minutes: u32,
     pub budgets: Budgets,
+    pub anonymous_retention_days: u32,
 }
 
 impl EffectiveWidget {
@@ -109,6 +116,7 @@ impl EffectiveWidget {
                 auto_escalate_without_context: agent.subsystems.escalation,
                 human_wait_minutes: DEFAULT_HUMAN_WAIT_MINUTES,
                 budgets: Budgets::default(),
+                anonymous_retention_days: DEFAULT_ANONYMOUS_RETENTION_DAYS,
             };
         };
         Self {
@@ -125,6 +133,9 @@ impl EffectiveWidget {
             auto_escalate_without_context: saved.auto_escalate_without_context,
             human_wait_minutes: saved.human_wait_minutes,
             budgets: saved.budgets.unwrap_or_default(),
+            anonymous_retention_days: saved
+                .anonymous_retention_days
+                .unwrap_or(DEFAULT_ANONYMOUS_RETENTION_DAYS),
         }
     }
 }

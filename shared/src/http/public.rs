@@ -358,7 +358,7 @@ pub struct VisitorTurn {
     pub session: VisitorSession,
     pub message: String,
     /// One of the visitor's conversations (checked by the turn), or a new one's id.
-    pub conversation: crate::services::public::chat::Conversation,
+    pub conversation: crate::services::public::Conversation,
 }
 
 impl<S> axum::extract::FromRequest<S> for VisitorTurn
@@ -380,7 +380,7 @@ where
         )
         .await?;
         let conversation =
-            crate::services::public::chat::Conversation::of(turn.conv_id, uuid::Uuid::now_v7());
+            crate::services::public::Conversation::of(turn.conv_id, uuid::Uuid::now_v7());
         let message = budgets::Message {
             conversation: conversation.id(),
             budgets: &caps,

@@ -46,9 +46,11 @@ pub async fn record(db: &impl GenericClient, entry: &Entry<'_>) -> Result<(), Er
 pub struct AuditRow {
     pub id: i64,
     pub at: DateTime<Utc>,
-    /// admin_key or platform_admin
+    /// admin_key, platform_admin, member or api_key
     pub actor_kind: String,
     pub actor_user_id: Option<Uuid>,
+    /// The workspace's API key that acted (api_key).
+    pub actor_api_key_id: Option<Uuid>,
     pub actor_email: Option<String>,
     pub action: String,
     pub target_type: Option<String>,
@@ -58,23 +60,25 @@ pub struct AuditRow {
     pub request_id: Option<String>,
 }
 
-/// The operators' actions (not the workspaces' own), newest first; `before` is the id of the last row of
-/// the previous page.
+/// The operators' actions (`workspace` `None`: not the workspaces' own) or one workspace's log, newest
+/// first; `before` is the id of the last row of the previous page.
 pub async fn list(
     db: &impl GenericClient,
+    workspace: Option<crate::ids::WorkspaceId>,
     action: Option<&str>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditRow>, Error> {
+    let workspace = workspace.map(|w| *w.as_uuid());
     let rows = db
         .query(
-            "SELECT a.id, a.at, a.actor_kind, a.actor_user_id, u.email::text AS actor_email, a.action,
-                    a.target_type, a.target_id, a.details, a.request_id
+            "SELECT a.id, a.at, a.actor_kind, a.actor_user_id, a.actor_api_key_id, u.email::text AS actor_email,
+                    a.action, a.target_type, a.target_id, a.details, a.request_id
                FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id
-              WHERE a.actor_kind IN ('admin_key', 'platform_admin')
+              WHERE (($4::uuid IS NULL AND a.actor_kind IN ('admin_key', 'platform_admin')) OR a.workspace_id = $4)
                 AND ($1::text IS NULL OR a.action = $1) AND ($2::bigint IS NULL OR a.id < $2)
               ORDER BY a.id DESC LIMIT $3",
-            &[&action, &before, &limit],
+            &[&action, &before, &limit, &workspace],
         )
         .await?;
     Ok(rows
@@ -84,6 +88,7 @@ pub async fn list(
             at: r.get("at"),
             actor_kind: r.get("actor_kind"),
             actor_user_id: r.get("actor_user_id"),
+            actor_api_key_id: r.get("actor_api_key_id"),
             actor_email: r.get("actor_email"),
             action: r.get("action"),
             target_type: r.get("target_type"),

@@ -191,3 +191,54 @@ pub async fn delete(
     )
     .await
 }
+
+/// A visitor as the workspace's export shows it.
+#[derive(Debug, Clone)]
+pub struct VisitorRow {
+    pub id: Uuid,
+    pub anonymous: bool,
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+pub async fn get(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<VisitorRow>, Error> {
+    Ok(super::read_one(
+        db,
+        "SELECT id, token_hash IS NOT NULL AS anonymous, external_id, email, name, created_at, last_seen_at
+           FROM visitors WHERE id = $1 AND workspace_id = $2",
+        workspace,
+        id,
+        &[],
+    )
+    .await?
+    .map(|r| VisitorRow {
+        id: r.get("id"),
+        anonymous: r.get("anonymous"),
+        external_id: r.get("external_id"),
+        email: r.get("email"),
+        name: r.get("name"),
+        created_at: r.get("created_at"),
+        last_seen_at: r.get("last_seen_at"),
+    }))
+}
+
+/// Deletes anonymous visitors (with their conversations and sessions) not seen for `days` days in each
+/// workspace: the workspace's widget setting `anonymousRetentionDays`, else `default_days`. How many.
+pub async fn purge_anonymous(db: &impl GenericClient, default_days: i32) -> Result<u64, Error> {
+    db.execute(
+        "DELETE FROM visitors v
+          WHERE v.token_hash IS NOT NULL
+            AND v.last_seen_at < now() - make_interval(days => COALESCE(
+                  (SELECT (ws.settings ->> 'anonymousRetentionDays')::int FROM widget_settings ws
+                    WHERE ws.workspace_id = v.workspace_id), $1))",
+        &[&default_days],
+    )
+    .await
+}

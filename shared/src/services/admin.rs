@@ -308,35 +308,16 @@ pub async fn set_platform_admin(
     })
 }
 
-pub use crate::repo::audit::AuditRow as AuditEntryView;
+pub use super::audit::{AuditEntryView, AuditPage};
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditPage {
-    pub items: Vec<AuditEntryView>,
-    /// Pass as `before` to get the next (older) page; null on the last page.
-    pub next_before: Option<i64>,
-}
-
-/// The audit log, newest first. Reading it is not itself recorded (it would drown the log).
+/// The operators' audit log, newest first (see [`super::audit::page`]).
 pub async fn audit_log(
     db: &Pool,
     action: Option<&str>,
     before: Option<i64>,
     limit: u32,
 ) -> Result<AuditPage, ApiError> {
-    let client = db.get().await?;
-    let mut rows = repo::audit::list(&**client, action, before, i64::from(limit) + 1).await?;
-    let next_before = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    Ok(AuditPage {
-        items: rows,
-        next_before,
-    })
+    super::audit::page(db, None, action, before, limit).await
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

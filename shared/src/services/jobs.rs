@@ -14,9 +14,10 @@ use utoipa::ToSchema;
 #[serde(rename_all = "kebab-case")]
 pub enum Job {
     /// Refresh tokens of ended families, used or expired reset tokens, idempotency keys older than a day,
-    /// ended invitations, sent outbox rows and old delivery records.
+    /// ended invitations, sent outbox rows, old delivery records and visitor sessions over a day expired.
     PurgeExpiredTokens,
-    /// Hard-deletes rows soft-deleted longer ago than the retention period, with their vectors.
+    /// Hard-deletes rows soft-deleted longer ago than the retention period, with their vectors; and
+    /// anonymous visitors past their workspace's retention, with their conversations.
     PurgeDeleted,
     /// Sends outbox rows the queue did not take when they were written.
     ResendOutbox,
@@ -112,6 +113,11 @@ async fn purge_expired_tokens(
             "emailDeliveries",
             repo::email_deliveries::purge(db, 15).await?,
         ),
+        (
+            "visitorSessions",
+            repo::visitors::delete_expired_sessions(db, Utc::now() - chrono::Duration::days(1))
+                .await?,
+        ),
     ]))
 }
 
@@ -186,6 +192,14 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
     counts.insert(
         "users",
         maintenance::delete_expired_users(&**client, days).await?,
+    );
+    // Anonymous visitors not seen for their workspace's `anonymousRetentionDays`, with their
+    // conversations (signed end users are the tenant's to erase).
+    let default_days =
+        i32::try_from(crate::agent::widget::DEFAULT_ANONYMOUS_RETENTION_DAYS).unwrap_or(90);
+    counts.insert(
+        "anonymousVisitors",
+        repo::visitors::purge_anonymous(&**client, default_days).await?,
     );
     Ok(counts)
 }

@@ -3,7 +3,7 @@
 pub mod admin;
 pub mod agent_config;
 pub mod api_keys;
-mod audit;
+pub mod audit;
 pub mod auth;
 #[cfg(feature = "knowledge")]
 pub mod chat;
@@ -14,7 +14,6 @@ pub mod invitations;
 pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
-#[cfg(feature = "knowledge")]
 pub mod public;
 pub mod widget;
 pub mod workspaces;

@@ -4,61 +4,16 @@
 //! made here through the repository, as the public routes store them (those routes' own tests drive the
 //! whole flow from the visitor's side).
 
+use crate::support::visitor_conversation;
 use http::{Method, StatusCode};
 use serde_json::json;
-use studio::agent::{ConversationStatus, MessageRole};
-use studio::auth::Caller;
+use studio::Role;
+use studio::agent::ConversationStatus;
 use studio::knowledge::Embedder;
-use studio::repo::conversations::{self, NewMessage};
-use studio::{Role, WorkspaceId};
 use studio_testing::{
     TestApp, TestResponse, TestUser, assert_error, knowledge_app, local_queue, secret_key,
 };
 use uuid::Uuid;
-
-/// A visitor's conversation in `owner`'s workspace, with one question, in `status`, whose status changed
-/// `minutes_ago`.
-async fn visitor_conversation(
-    app: &TestApp,
-    owner: &TestUser,
-    status: ConversationStatus,
-    minutes_ago: i32,
-) -> String {
-    let db = app.sql().await;
-    let ws = WorkspaceId::from_trusted_source(owner.workspace_id);
-    let visitor = Uuid::now_v7();
-    studio::repo::visitors::insert_anonymous(&db, ws, visitor, visitor.as_bytes())
-        .await
-        .unwrap();
-    let conv = Uuid::now_v7();
-    conversations::insert(&db, ws, conv, Caller::Visitor(visitor), "A question")
-        .await
-        .unwrap();
-    conversations::insert_message(
-        &db,
-        ws,
-        &NewMessage {
-            id: Uuid::now_v7(),
-            conversation: conv,
-            role: MessageRole::User,
-            content: "Where is my parcel?",
-            sources: None,
-            usage: None,
-            author: None,
-        },
-    )
-    .await
-    .unwrap();
-    conversations::set_status(&db, ws, conv, status)
-        .await
-        .unwrap();
-    app.execute(
-        "UPDATE conversations SET status_changed_at = now() - make_interval(mins => $2) WHERE id = $1",
-        &[&conv, &minutes_ago],
-    )
-    .await;
-    conv.to_string()
-}
 
 async fn setup() -> (TestApp, TestUser) {
     let (app, _k) = knowledge_app(Embedder::offline(), local_queue().0, agents_api::routes()).await;

@@ -12,3 +12,4 @@ mod quota;
 mod secret_keys;
 mod stream;
 mod support;
+mod visitors;

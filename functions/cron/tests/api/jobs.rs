@@ -394,3 +394,70 @@ async fn when_the_schedules_events_arrive_the_cron_runs_their_job_and_refuses_un
     assert!(err.to_string().contains("fail-stuck-ingestions"), "{err}");
     assert!(serde_json::from_str::<cron::CronEvent>(r#"{"job":"x","extra":1}"#).is_err());
 }
+
+#[tokio::test]
+async fn when_anonymous_visitors_are_gone_past_their_workspaces_retention_the_purge_erases_them() {
+    let f = fixture().await;
+    let ada = f.app.user("Ada").await;
+    let bob = f.app.user("Bob").await;
+    let sql = f.app.sql().await;
+    // Bob's workspace keeps anonymous visitors 7 days; Ada's the default 90.
+    sql.execute(
+        "INSERT INTO widget_settings (workspace_id, settings) VALUES ($1, $2)",
+        &[&bob.workspace_id, &json!({"requireIdentity": false, "autoEscalateWithoutContext": false, "humanWaitMinutes": 10, "anonymousRetentionDays": 7})],
+    )
+    .await
+    .unwrap();
+    let visitor = |ws: Uuid, days: i32, anonymous: bool| {
+        let sql = &sql;
+        async move {
+            let id = Uuid::now_v7();
+            let (hash, sub): (Option<Vec<u8>>, Option<String>) = if anonymous {
+                (Some(id.as_bytes().to_vec()), None)
+            } else {
+                (None, Some(format!("user-{id}")))
+            };
+            sql.execute(
+                "INSERT INTO visitors (id, workspace_id, token_hash, external_id, last_seen_at)
+                 VALUES ($1, $2, $3, $4, now() - make_interval(days => $5))",
+                &[&id, &ws, &hash, &sub, &days],
+            )
+            .await
+            .unwrap();
+            let conv = Uuid::now_v7();
+            sql.execute(
+                "INSERT INTO conversations (id, workspace_id, visitor_id, title) VALUES ($1, $2, $3, 'hi')",
+                &[&conv, &ws, &id],
+            )
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let ada_old = visitor(ada.workspace_id, 100, true).await;
+    let ada_recent = visitor(ada.workspace_id, 10, true).await;
+    let ada_signed = visitor(ada.workspace_id, 400, false).await;
+    let bob_recent = visitor(bob.workspace_id, 10, true).await;
+    let bob_new = visitor(bob.workspace_id, 2, true).await;
+
+    let counts = twice_at_once(&f.k, Job::PurgeDeleted).await;
+    assert_eq!(counts["anonymousVisitors"], 2);
+    let left: Vec<Uuid> = sql
+        .query("SELECT id FROM visitors ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, [ada_recent, ada_signed, bob_new]);
+    assert!(!left.contains(&ada_old) && !left.contains(&bob_recent));
+    assert_eq!(
+        count(
+            &f.app,
+            "SELECT count(*) FROM conversations WHERE visitor_id IS NOT NULL"
+        )
+        .await,
+        3,
+        "their conversations went with them"
+    );
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_keys;
+mod audit;
 mod billing;
 mod database_down;
 mod identity;

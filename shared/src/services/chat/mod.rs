@@ -12,6 +12,7 @@ mod escalation;
 pub mod inbox;
 mod stream;
 mod turn;
+pub mod visitors;
 
 pub use crate::agent::TokenUsage;
 pub use conversations::{

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::conversations::{self, ConversationRow, NewMessage};
 use crate::services::chat::{self, MessageView, PreparedTurn, Source};
+pub use crate::services::public::Conversation;
 use crate::services::public::budgets::TokenMeter;
 use crate::state::KnowledgeState;
 use chrono::{DateTime, Utc};
@@ -68,33 +69,6 @@ fn view(row: &ConversationRow, wait_minutes: u32) -> PublicConversation {
             && waited >= chrono::Duration::minutes(i64::from(wait_minutes)),
         created_at: row.created_at,
         updated_at: row.updated_at,
-    }
-}
-
-/// Which conversation a visitor's message goes to: one of theirs, or a new one with an id chosen
-/// beforehand (so that its message cap counts the first message too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conversation {
-    Existing(Uuid),
-    New(Uuid),
-}
-
-impl Conversation {
-    pub fn of(conv_id: Option<Uuid>, new_id: Uuid) -> Self {
-        conv_id.map_or(Self::New(new_id), Self::Existing)
-    }
-
-    pub const fn id(self) -> Uuid {
-        match self {
-            Self::Existing(id) | Self::New(id) => id,
-        }
-    }
-
-    const fn existing(self) -> Option<Uuid> {
-        match self {
-            Self::Existing(id) => Some(id),
-            Self::New(_) => None,
-        }
     }
 }
 

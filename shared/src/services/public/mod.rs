@@ -7,3 +7,32 @@ pub mod budgets;
 #[cfg(feature = "knowledge")]
 pub mod chat;
 pub mod sessions;
+
+use uuid::Uuid;
+
+/// Which conversation a visitor's message goes to: one of theirs, or a new one with an id chosen
+/// beforehand (so that its message cap counts the first message too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversation {
+    Existing(Uuid),
+    New(Uuid),
+}
+
+impl Conversation {
+    pub fn of(conv_id: Option<Uuid>, new_id: Uuid) -> Self {
+        conv_id.map_or(Self::New(new_id), Self::Existing)
+    }
+
+    pub const fn id(self) -> Uuid {
+        match self {
+            Self::Existing(id) | Self::New(id) => id,
+        }
+    }
+
+    pub const fn existing(self) -> Option<Uuid> {
+        match self {
+            Self::Existing(id) => Some(id),
+            Self::New(_) => None,
+        }
+    }
+}
