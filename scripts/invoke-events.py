@@ -61,6 +61,7 @@ EXPECTED = {
         "workspaces-api-key-create.json": UNAUTHENTICATED,
         "workspaces-identity-secret.json": UNAUTHENTICATED,
         "workspaces-widget.json": UNAUTHENTICATED,
+        "workspaces-audit-log.json": UNAUTHENTICATED,
     },
     "agents-api": {
         "agents-ingest.json": UNAUTHENTICATED,
@@ -68,6 +69,7 @@ EXPECTED = {
         "agents-search.json": UNAUTHENTICATED,
         "agents-escalate.json": UNAUTHENTICATED,
         "agents-inbox.json": UNAUTHENTICATED,
+        "agents-visitor-export.json": UNAUTHENTICATED,
     },
     # The public samples carry a placeholder key or session token: refused before anything is read.
     "public-api": {
@@ -98,12 +100,14 @@ LIVE = {
         "workspaces-api-key-create.json": 201,  # a publishable key, shown once
         "workspaces-identity-secret.json": 201,  # the workspace's first identity secret
         "workspaces-widget.json": 200,
+        "workspaces-audit-log.json": 200,  # the key, the secret and the settings just recorded
     },
     "agents-api": {
         "agents-ingest.json": 202,  # accepted and queued (moto's SQS); the worker is not running here
         "agents-search.json": 503,  # the embeddings API is unreachable in this run
         "agents-run.json": 503,
         "agents-inbox.json": 200,  # nobody is waiting yet: an empty page
+        "agents-visitor-export.json": 404,  # the sample's visitor does not exist
     },
     "public-api": {
         "public-session.json": 201,  # the live publishable key, from its allowed origin
