@@ -133,3 +133,35 @@ async fn when_a_visitor_rates_an_answer_it_is_recorded_and_another_visitors_answ
         .await;
     assert_eq!(unchanged, "up");
 }
+
+#[tokio::test]
+async fn when_the_plans_monthly_turns_are_spent_a_visitors_turn_is_402_and_their_turns_count_too() {
+    let p = setup().await;
+    let v = p.visitor().await;
+    let conv = v.say(&p.app, "One", None).await.str("/convId");
+    // The free plan allows 200 chat turns (answers) a month, the visitors' included: bring usage to 199.
+    p.app
+        .execute(
+            "INSERT INTO messages (id, workspace_id, conversation_id, role, content)
+             SELECT gen_random_uuid(), $1, $2::text::uuid, 'assistant', 'x' FROM generate_series(1, 198)",
+            &[&p.ada.workspace_id, &conv],
+        )
+        .await;
+    assert_eq!(
+        v.say(&p.app, "Two hundred", Some(&conv)).await.status,
+        StatusCode::OK
+    );
+    let past = v.say(&p.app, "Past the limit", Some(&conv)).await;
+    assert_error(&past, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
+    assert_eq!(p.llm_calls().await, 2);
+    // A member's turn is refused as well: one quota for the workspace.
+    let member = p
+        .app
+        .post(
+            "/api/v1/agents/customer-service/run",
+            Some(&p.ada.access_token),
+            json!({"message": "hi"}),
+        )
+        .await;
+    assert_error(&member, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
+}

@@ -332,10 +332,19 @@ async fn when_an_anonymous_visitor_identifies_their_conversations_move_to_the_en
         &p.app,
         &p.key,
         Some(SHOP),
-        json!({"visitorToken": anonymous.token.unwrap()}),
+        json!({"visitorToken": anonymous.token.clone().unwrap()}),
     )
     .await;
     assert_error(&res, StatusCode::UNAUTHORIZED, "unauthorized");
+    // Identifying again with the spent anonymous token is fine: there is nothing left to move.
+    let again = open(
+        &p.app,
+        &p.key,
+        Some(SHOP),
+        json!({"identityToken": identity_token(&secret, "c-7", 0, 60), "visitorToken": anonymous.token.unwrap()}),
+    )
+    .await;
+    assert_eq!(Visitor::from(&again).id, known.id);
 }
 
 #[tokio::test]

@@ -23,8 +23,8 @@ pub(crate) use conversations::{message_view, summary};
 pub(crate) use escalation::hand_over;
 pub use escalation::{EscalationView, escalate};
 pub use stream::{StreamEvent, kept, stream};
+pub(crate) use turn::{Prepared, answer, owned_by, prepare_for};
 pub use turn::{PreparedTurn, prepare, run};
-pub(crate) use turn::{answer, owned_by, prepare_for};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -59,7 +59,24 @@ pub async fn prepare(
     message: &str,
     conv_id: Option<Uuid>,
 ) -> Result<PreparedTurn, ApiError> {
-    prepare_for(state, tenant.workspace_id, tenant.actor(), message, conv_id).await
+    match prepare_for(state, tenant.workspace_id, tenant.actor(), message, conv_id).await? {
+        Prepared::Turn(turn) => Ok(turn),
+        // Only a visitor's conversation is ever someone else's to answer.
+        Prepared::NotTheAgents(row) => Err(ApiError::internal(anyhow::anyhow!(
+            "a member's turn found conversation {} held for a person",
+            row.id
+        ))),
+    }
+}
+
+/// What preparing a turn found.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    /// The turn, ready for the model.
+    Turn(PreparedTurn),
+    /// A visitor's conversation that the agent does not answer as it is (a person has it, one was asked
+    /// for, or it was resolved): nothing else was read.
+    NotTheAgents(conversations::ConversationRow),
 }
 
 /// The conversation `id` as `by` may continue it: a visitor only their own (another's is not found), a
@@ -89,9 +106,16 @@ pub(crate) async fn prepare_for(
     by: Caller,
     message: &str,
     conv_id: Option<Uuid>,
-) -> Result<PreparedTurn, ApiError> {
+) -> Result<Prepared, ApiError> {
     let cfg = &state.app.config.knowledge;
     let client = state.app.db.get().await?;
+    // The conversation first: one the agent does not answer now needs no quota, configuration or search.
+    if let Some(id) = conv_id {
+        let row = owned_by(conversations::get(&**client, ws, id).await?, by)?;
+        if by.visitor_id().is_some() && row.status != crate::agent::ConversationStatus::Bot {
+            return Ok(Prepared::NotTheAgents(row));
+        }
+    }
     crate::billing::check_quota(&**client, ws, crate::billing::Consumption::ChatTurn).await?;
     let agent = agent_config::load(&**client, ws).await?.config;
     if !agent.subsystems.customer_service {
@@ -102,7 +126,6 @@ pub(crate) async fn prepare_for(
     }
     let history: Vec<Message> = match conv_id {
         Some(id) => {
-            owned_by(conversations::get(&**client, ws, id).await?, by)?;
             // The budget trims further; this bounds what is read for a very long conversation.
             conversations::recent_messages(&**client, ws, id, MAX_HISTORY_MESSAGES)
                 .await?
@@ -150,7 +173,7 @@ pub(crate) async fn prepare_for(
         count_tokens,
     ));
     messages.push(Message::new(MessageRole::User, message));
-    Ok(PreparedTurn {
+    Ok(Prepared::Turn(PreparedTurn {
         workspace: ws,
         by,
         conv_id,
@@ -160,7 +183,7 @@ pub(crate) async fn prepare_for(
         sources,
         meter: None,
         new_conversation: Uuid::now_v7(),
-    })
+    }))
 }
 
 /// Saves the question and the answer in one transaction (and the idempotency record, when given).

@@ -8,7 +8,7 @@ use crate::auth::visitor::VisitorSession;
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::conversations::{self, ConversationRow, NewMessage};
-use crate::services::chat::{self, MessageView, PreparedTurn, Source};
+use crate::services::chat::{self, MessageView, Prepared, PreparedTurn, Source};
 pub use crate::services::public::Conversation;
 use crate::services::public::budgets::TokenMeter;
 use crate::state::KnowledgeState;
@@ -144,7 +144,9 @@ pub async fn begin(
 ) -> Result<Turn, ApiError> {
     let ws = s.workspace_id;
     let conv_id = conversation.existing();
-    if let Some(id) = conv_id {
+    let mut prepared = chat::prepare_for(state, ws, s.caller(), message, conv_id).await?;
+    if let (Prepared::NotTheAgents(_), Some(id)) = (&prepared, conv_id) {
+        // Decided again under the conversation's lock: kept for a person, or reopened with the agent.
         let mut client = state.app.db.get().await?;
         let tx = client.transaction().await?;
         let row = own_locked(&*tx, s, id).await?;
@@ -165,11 +167,16 @@ pub async fn begin(
         }
         if status != row.status {
             conversations::set_status(&*tx, ws, id, status).await?;
-            tx.commit().await?;
         }
+        tx.commit().await?;
+        prepared = chat::prepare_for(state, ws, s.caller(), message, conv_id).await?;
     }
-    let turn = chat::prepare_for(state, ws, s.caller(), message, conv_id)
-        .await?
+    let Prepared::Turn(turn) = prepared else {
+        return Err(ApiError::conflict(
+            "The conversation changed hands while the message was sent: send it again.",
+        ));
+    };
+    let turn = turn
         .metered(TokenMeter::for_workspace(&state.app, ws))
         .starting(conversation.id());
     if turn.sources().is_empty() {

@@ -109,22 +109,18 @@ pub async fn open(
             "This chat is for signed-in customers only: the site must pass an identity token signed with the workspace's identity secret.",
         ));
     }
-    let anonymous_hash = match who.visitor_token {
-        Some(token) if refresh::is_prefixed_token(token, VISITOR_TOKEN_PREFIX) => {
-            Some(refresh::hash(token))
-        }
-        Some(_) => return Err(unknown_visitor()),
-        None => None,
-    };
     let tx = client.transaction().await?;
-    let anonymous = match &anonymous_hash {
-        Some(hash) => Some(
-            visitors::find_anonymous(&*tx, ws, hash)
-                .await?
-                .ok_or_else(unknown_visitor)?,
-        ),
-        None => None,
+    // The anonymous visitor the token names. Unknown is a 401 for an anonymous session; with a verified
+    // identity there is simply nothing to move (the widget may hold the token of an erased visitor).
+    let anonymous = match who.visitor_token {
+        Some(token) if refresh::is_prefixed_token(token, VISITOR_TOKEN_PREFIX) => {
+            visitors::find_anonymous(&*tx, ws, &refresh::hash(token)).await?
+        }
+        _ => None,
     };
+    if who.visitor_token.is_some() && anonymous.is_none() && identity.is_none() {
+        return Err(unknown_visitor());
+    }
     let (visitor_id, visitor_token) = match (&identity, anonymous) {
         (Some(who), anonymous) => {
             let id = visitors::upsert_identified(
