@@ -127,10 +127,59 @@ fn bench(c: &mut Criterion) {
         }
         (member, public)
     });
+    // Interleaved: a member's turn, then a visitor's, 600 times, so that the machine's drift over a run
+    // (and PostgreSQL's background work) falls on both alike; the medians and their ratio are printed.
+    let fresh_body = json!({"message": question}).to_string();
+    for (name, ongoing) in [("ongoing conversation", true), ("new conversation", false)] {
+        let (mut member, mut visitor) = (Vec::new(), Vec::new());
+        rt.block_on(async {
+            for i in 0..600 {
+                let (session, body) = visitors[i % 50].clone();
+                let (mbody, vbody) = if ongoing {
+                    (member_bodies[i % 50].clone(), body)
+                } else {
+                    (fresh_body.clone(), fresh_body.clone())
+                };
+                let started = std::time::Instant::now();
+                turn(
+                    app.router.clone(),
+                    "/api/v1/agents/customer-service/run",
+                    vec![("authorization", format!("Bearer {}", user.access_token))],
+                    mbody,
+                )
+                .await;
+                member.push(started.elapsed());
+                let started = std::time::Instant::now();
+                turn(
+                    app.router.clone(),
+                    "/api/v1/public/messages",
+                    vec![
+                        ("authorization", format!("Bearer {session}")),
+                        ("origin", SHOP.to_owned()),
+                    ],
+                    vbody,
+                )
+                .await;
+                visitor.push(started.elapsed());
+            }
+        });
+        member.sort();
+        visitor.sort();
+        let (m, v) = (member[member.len() / 2], visitor[visitor.len() / 2]);
+        let (m90, v90) = (
+            member[member.len() * 9 / 10],
+            visitor[visitor.len() * 9 / 10],
+        );
+        eprintln!(
+            "interleaved, {name}: member /run p50 {m:.2?} p90 {m90:.2?}; visitor /public/messages p50 {v:.2?} p90 {v90:.2?}; ratio p50 {:.2}",
+            v.as_secs_f64() / m.as_secs_f64()
+        );
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let pick = || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 50;
     let mut group = c.benchmark_group("public_turn");
-    group.sample_size(50);
+    group.sample_size(100);
+    group.measurement_time(std::time::Duration::from_secs(10));
     let member_auth = || vec![("authorization", format!("Bearer {}", user.access_token))];
     let visitor_auth = |session: &str| {
         vec![

@@ -51,6 +51,26 @@ pub struct NewKeyRow<'a> {
     pub created_by: Uuid,
 }
 
+/// The workspace's keys not revoked, counted under a lock of the workspace's row (so that two creations
+/// at once cannot both pass a cap).
+pub async fn count_active_locked(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+) -> Result<i64, Error> {
+    db.execute(
+        "SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE",
+        &[workspace.as_uuid()],
+    )
+    .await?;
+    Ok(db
+        .query_one(
+            "SELECT count(*) FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL",
+            &[workspace.as_uuid()],
+        )
+        .await?
+        .get(0))
+}
+
 pub async fn insert(
     db: &impl GenericClient,
     workspace: WorkspaceId,

@@ -91,6 +91,10 @@ async fn audit(
     .await
 }
 
+/// Keys a workspace may have that are not revoked: enough for every site and server, few enough that a
+/// leaked admin token cannot mint an unbounded number.
+pub const MAX_ACTIVE_KEYS: i64 = 50;
+
 /// Creates a key; the answer holds the key, which is never shown again.
 pub async fn create(
     state: &AppState,
@@ -102,6 +106,11 @@ pub async fn create(
     let new = api_keys::generate(req.kind).map_err(ApiError::internal)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
+    if repo::api_keys::count_active_locked(&*tx, tenant.workspace_id).await? >= MAX_ACTIVE_KEYS {
+        return Err(ApiError::conflict(format!(
+            "This workspace has {MAX_ACTIVE_KEYS} keys that are not revoked, the most it may have: revoke one it no longer uses (DELETE …/api-keys/{{keyId}}) first."
+        )));
+    }
     let row = repo::api_keys::insert(
         &*tx,
         tenant.workspace_id,

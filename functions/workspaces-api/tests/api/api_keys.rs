@@ -355,3 +355,40 @@ async fn when_a_secret_key_calls_a_route_for_people_it_is_refused_without_a_look
         .await;
     assert!(!used, "refused before any lookup");
 }
+
+#[tokio::test]
+async fn when_a_workspace_has_fifty_live_keys_another_is_refused_until_one_is_revoked() {
+    let app = app().await;
+    let ada = app.user("Ada").await;
+    let body = json!({"name": "server", "kind": "secret", "scopes": ["read"]});
+    // 49 stored directly, the 50th through the route.
+    for _ in 0..49 {
+        studio_testing::secret_key(&app, &ada, &["read"]).await;
+    }
+    let fiftieth = create(&app, &ada, body.clone()).await;
+    assert_eq!(fiftieth.status, StatusCode::CREATED, "{}", fiftieth.body);
+    let over = create(&app, &ada, body.clone()).await;
+    assert_error(&over, StatusCode::CONFLICT, "conflict");
+    assert!(
+        over.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoke")
+    );
+    let live: i64 = app
+        .value(
+            "SELECT count(*) FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL",
+            &[&ada.workspace_id],
+        )
+        .await;
+    assert_eq!(live, 50);
+    let id = fiftieth.str("/id");
+    let revoked = app
+        .delete(
+            &format!("/api/v1/workspaces/{}/api-keys/{id}", ada.workspace_id),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
+    assert_eq!(create(&app, &ada, body).await.status, StatusCode::CREATED);
+}

@@ -194,6 +194,26 @@ pub(super) async fn save(
     usage: TokenUsage,
     key: Option<&IdempotencyKey>,
 ) -> Result<ChatReply, ApiError> {
+    // The model's tokens are spent whether or not the save succeeds: they are counted against a metered
+    // turn's budget at the same time as the save, not after it (the limiter's round trip hides behind the
+    // commit's).
+    let count = async {
+        if let Some(meter) = &turn.meter {
+            let used = u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens);
+            meter.add(&state.app, used).await;
+        }
+    };
+    let (saved, ()) = tokio::join!(save_rows(state, turn, text, usage, key), count);
+    saved
+}
+
+async fn save_rows(
+    state: &KnowledgeState,
+    turn: &PreparedTurn,
+    text: String,
+    usage: TokenUsage,
+    key: Option<&IdempotencyKey>,
+) -> Result<ChatReply, ApiError> {
     let ws = turn.workspace;
     // Both messages share the transaction's timestamp; v7 ids, made in order, keep the user's first.
     let user_message_id = Uuid::now_v7();
@@ -244,10 +264,6 @@ pub(super) async fn save(
         Recorded::Replay(first) => return Ok(first),
     };
     tx.commit().await?;
-    if let Some(meter) = &turn.meter {
-        let used = u64::from(reply.usage.prompt_tokens) + u64::from(reply.usage.completion_tokens);
-        meter.add(&state.app, used).await;
-    }
     tracing::info!(workspace_id = %ws, conversation_id = %reply.conv_id, message_id = %reply.message_id, sources = reply.sources.len(), "chat turn answered");
     Ok(reply)
 }
