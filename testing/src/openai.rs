@@ -83,6 +83,17 @@ pub fn openai_llm(base_url: &str, timeout_secs: u64) -> studio::knowledge::Llm {
     studio::knowledge::Llm::from_config(&cfg.knowledge).expect("llm")
 }
 
+/// One server-sent event of OpenAI's streaming chat API: a `delta` (none when null) and, on the last,
+/// the `usage`.
+pub fn chat_chunk(delta: Value, usage: Option<Value>) -> String {
+    let mut c = serde_json::json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test",
+        "choices": if delta.is_null() { serde_json::json!([]) } else { serde_json::json!([{"index": 0, "delta": delta, "finish_reason": null}]) }});
+    if let Some(u) = usage {
+        c["usage"] = u;
+    }
+    format!("data: {c}\n\n")
+}
+
 /// A chat-completions answer as OpenAI sends it.
 pub fn chat_completion(text: &str) -> Value {
     serde_json::json!({

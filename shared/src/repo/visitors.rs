@@ -192,11 +192,17 @@ pub async fn delete(
     .await
 }
 
+// Read in the shape the export shows (`GET /api/v1/agents/visitors/{id}`), so there is no second copy of
+// these fields.
 /// A visitor as the workspace's export shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = VisitorView)]
 pub struct VisitorRow {
     pub id: Uuid,
+    /// True for an anonymous visitor; false for an end user the tenant signed.
     pub anonymous: bool,
+    /// The `sub` of the tenant's identity token (signed end users).
     pub external_id: Option<String>,
     pub email: Option<String>,
     pub name: Option<String>,

@@ -7,19 +7,10 @@ use serde_json::{Value, json};
 use studio::Role;
 use studio::knowledge::{Embedder, Llm};
 use studio_testing::{
-    TestApp, TestResponse, TestUser, assert_error, knowledge_app_with, local_queue,
+    TestApp, TestResponse, TestUser, assert_error, chat_chunk, knowledge_app_with, local_queue,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn chunk(delta: Value, usage: Option<Value>) -> String {
-    let mut c = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test",
-        "choices": if delta.is_null() { json!([]) } else { json!([{"index": 0, "delta": delta, "finish_reason": null}]) }});
-    if let Some(u) = usage {
-        c["usage"] = u;
-    }
-    format!("data: {c}\n\n")
-}
 
 async fn llm(body: String, status: u16) -> MockServer {
     let server = MockServer::start().await;
@@ -64,9 +55,9 @@ async fn stream(app: &TestApp, user: &TestUser, body: Value) -> TestResponse {
 #[tokio::test]
 async fn when_a_turn_streams_sources_come_first_then_deltas_then_done_and_the_turn_is_saved() {
     let body = [
-        chunk(json!({"role": "assistant", "content": "Refunds "}), None),
-        chunk(json!({"content": "take 5 days."}), None),
-        chunk(
+        chat_chunk(json!({"role": "assistant", "content": "Refunds "}), None),
+        chat_chunk(json!({"content": "take 5 days."}), None),
+        chat_chunk(
             Value::Null,
             Some(json!({"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55})),
         ),
@@ -129,7 +120,7 @@ async fn when_the_model_fails_before_or_during_the_stream_an_error_event_ends_it
     assert_eq!(counts(&app).await, (0, 0));
 
     let broken = [
-        chunk(json!({"content": "Half an ans"}), None),
+        chat_chunk(json!({"content": "Half an ans"}), None),
         "data: {\"choices\": [{\"delta\": \n\n".to_owned(),
     ]
     .concat();

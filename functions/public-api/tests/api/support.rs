@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use studio::knowledge::Embedder;
 use studio::state::KnowledgeState;
 use studio_testing::{
-    TestApp, TestResponse, TestUser, chat_completion, knowledge_app_with, local_queue, openai_llm,
-    publishable_key,
+    TestApp, TestResponse, TestUser, chat_chunk, chat_completion, knowledge_app_with, local_queue,
+    openai_llm, publishable_key,
 };
 use uuid::Uuid;
 use wiremock::matchers::{body_partial_json, method, path};
@@ -31,26 +31,16 @@ pub struct Public {
     pub llm: MockServer,
 }
 
-/// An SSE chunk of OpenAI's streaming chat API.
-fn chunk(delta: Value, usage: Option<Value>) -> String {
-    let mut c = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test",
-        "choices": if delta.is_null() { json!([]) } else { json!([{"index": 0, "delta": delta, "finish_reason": null}]) }});
-    if let Some(u) = usage {
-        c["usage"] = u;
-    }
-    format!("data: {c}\n\n")
-}
-
 /// The OpenAI chat API doubled: a streamed answer when asked to stream, else [`ANSWER`] at once.
 async fn llm_double() -> MockServer {
     let server = MockServer::start().await;
     let streamed = [
-        chunk(
+        chat_chunk(
             json!({"role": "assistant", "content": "Refunds take "}),
             None,
         ),
-        chunk(json!({"content": "five days."}), None),
-        chunk(
+        chat_chunk(json!({"content": "five days."}), None),
+        chat_chunk(
             Value::Null,
             Some(json!({"prompt_tokens": 90, "completion_tokens": 6, "total_tokens": 96})),
         ),

@@ -16,19 +16,8 @@ use uuid::Uuid;
 /// Conversations one export holds, at most.
 const MAX_EXPORTED_CONVERSATIONS: i64 = 1000;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VisitorView {
-    pub id: Uuid,
-    /// True for an anonymous visitor; false for an end user the tenant signed.
-    pub anonymous: bool,
-    /// The `sub` of the tenant's identity token (signed end users).
-    pub external_id: Option<String>,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-}
+/// A visitor as the export shows it.
+pub use crate::repo::visitors::VisitorRow as VisitorView;
 
 /// Everything stored about a visitor.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -63,15 +52,7 @@ pub async fn export(
     }
     tracing::info!(workspace_id = %ws, visitor_id = %id, conversations = exported.len(), "visitor exported");
     Ok(VisitorExport {
-        visitor: VisitorView {
-            id: v.id,
-            anonymous: v.anonymous,
-            external_id: v.external_id,
-            email: v.email,
-            name: v.name,
-            created_at: v.created_at,
-            last_seen_at: v.last_seen_at,
-        },
+        visitor: v,
         conversations: exported,
         exported_at: Utc::now(),
     })
