@@ -223,17 +223,7 @@ where
         }
         tracing::Span::current().record("api_key_id", tracing::field::display(key.id));
         let workspace = WorkspaceId::from_trusted_source(key.workspace);
-        let ip = crate::http::ratelimit::client_ip(&parts.extensions, &parts.headers);
-        let asker = Asker {
-            workspace,
-            key: key.id,
-            ip: &ip,
-            visitor: None,
-        };
-        let decision = budgets::check(&app, &asker, None).await?;
-        if let Some(slot) = &slot {
-            slot.note(decision);
-        }
+        spend(&app, parts, (workspace, key.id, None), slot.as_ref(), None).await?;
         Ok(PublishableKey::checked(
             workspace,
             key.id,
@@ -312,27 +302,34 @@ async fn checked_session(
     ))
 }
 
-/// Checks the session's request against its budgets (and, for a message, the turn's), noting the
-/// tightest decision for the answer's headers.
+/// Checks a public request against its budgets — the workspace's key's, the visitor's once there is a
+/// session, and for a message the turn's — noting the tightest decision for the answer's headers.
 async fn spend(
     app: &AppState,
     parts: &Parts,
-    session: &VisitorSession,
+    (workspace, key, visitor): (WorkspaceId, uuid::Uuid, Option<uuid::Uuid>),
     slot: Option<&Slot>,
     message: Option<&budgets::Message<'_>>,
 ) -> Result<(), ApiError> {
     let ip = crate::http::ratelimit::client_ip(&parts.extensions, &parts.headers);
     let asker = Asker {
-        workspace: session.workspace_id,
-        key: session.key_id,
+        workspace,
+        key,
         ip: &ip,
-        visitor: Some(session.visitor_id),
+        visitor,
     };
     let decision = budgets::check(app, &asker, message).await?;
     if let Some(slot) = slot {
         slot.note(decision);
     }
     Ok(())
+}
+
+impl VisitorSession {
+    /// Whose budgets the session's requests spend: its workspace, key and visitor.
+    fn budget_owner(&self) -> (WorkspaceId, uuid::Uuid, Option<uuid::Uuid>) {
+        (self.workspace_id, self.key_id, Some(self.visitor_id))
+    }
 }
 
 impl<S> FromRequestParts<S> for VisitorSession
@@ -345,7 +342,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
         let (session, _, slot) = checked_session(parts, &app).await?;
-        spend(&app, parts, &session, slot.as_ref(), None).await?;
+        spend(&app, parts, session.budget_owner(), slot.as_ref(), None).await?;
         Ok(session)
     }
 }
@@ -385,7 +382,14 @@ where
             conversation: conversation.id(),
             budgets: &caps,
         };
-        spend(&app, &ip_parts, &session, slot.as_ref(), Some(&message)).await?;
+        spend(
+            &app,
+            &ip_parts,
+            session.budget_owner(),
+            slot.as_ref(),
+            Some(&message),
+        )
+        .await?;
         Ok(Self {
             session,
             message: turn.message.trim().to_owned(),

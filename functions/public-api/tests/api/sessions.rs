@@ -197,30 +197,14 @@ async fn when_an_identity_token_is_signed_with_the_workspace_secret_the_end_user
  {
     let p = setup().await;
     let secret = identity_secret(&p.app, &p.ada).await;
-    let phone = Visitor::from(
-        &open(
-            &p.app,
-            &p.key,
-            Some(SHOP),
-            json!({"identityToken": identity_token(&secret, "customer-42", 0, 600)}),
-        )
-        .await,
-    );
+    let phone = p.signed_in(&secret, "customer-42").await;
     assert_eq!(
         phone.token, None,
         "a signed end user renews with a fresh identity token"
     );
     let conv = phone.say(&p.app, "Where is my order?", None).await;
     assert_eq!(conv.status, StatusCode::OK, "{}", conv.body);
-    let laptop = Visitor::from(
-        &open(
-            &p.app,
-            &p.key,
-            Some(SHOP),
-            json!({"identityToken": identity_token(&secret, "customer-42", 0, 600)}),
-        )
-        .await,
-    );
+    let laptop = p.signed_in(&secret, "customer-42").await;
     assert_eq!(laptop.id, phone.id);
     let list = laptop.get(&p.app, "/api/v1/public/conversations").await;
     assert_eq!(list.items()[0]["id"], conv.body["convId"]);
@@ -248,15 +232,7 @@ async fn when_an_identity_token_is_forged_expired_too_long_lived_or_unverifiable
     );
 
     let secret = identity_secret(&p.app, &p.ada).await;
-    let owner = Visitor::from(
-        &open(
-            &p.app,
-            &p.key,
-            Some(SHOP),
-            json!({"identityToken": identity_token(&secret, "customer-42", 0, 600)}),
-        )
-        .await,
-    );
+    let owner = p.signed_in(&secret, "customer-42").await;
     owner.say(&p.app, "My address is 1 Main St", None).await;
     for (token, code) in [
         (

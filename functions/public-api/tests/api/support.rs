@@ -202,6 +202,20 @@ impl Public {
         Visitor::from(&open(&self.app, &self.key, Some(SHOP), json!({})).await)
     }
 
+    /// The end user `sub`, signed with `secret` for ten minutes, with an open session from [`SHOP`].
+    pub async fn signed_in(&self, secret: &str, sub: &str) -> Visitor {
+        let token = identity_token(secret, sub, 0, 600);
+        Visitor::from(
+            &open(
+                &self.app,
+                &self.key,
+                Some(SHOP),
+                json!({"identityToken": token}),
+            )
+            .await,
+        )
+    }
+
     /// How many times the agent's model was called.
     pub async fn llm_calls(&self) -> usize {
         self.llm.received_requests().await.map_or(0, |r| r.len())
