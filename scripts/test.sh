@@ -2,6 +2,8 @@
 # The one test command: sets up what the suite needs on a fresh machine and runs all of it.
 #   PostgreSQL and Redis: started if installed but stopped, installed (Debian packages) if missing.
 #   moto server (SQS, SES, Secrets Manager) and cfn-lint: installed into .venv from pinned versions.
+#   The widget's npm packages (esbuild, marked, playwright-core) from widget/package-lock.json, and
+#   Debian's Chromium for the browser tests.
 # Then: cfn-lint, rustfmt, clippy, and the whole test suite against those real services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,8 +121,26 @@ fi
 
 step "every sample in events/ through cargo lambda invoke --data-file (cargo-lambda's emulator)"
 cargo build --locked -p auth-api -p workspaces-api -p agents-api -p agents-stream -p ingest-worker \
-  -p stripe-webhook -p admin-api -p cron -p email-worker -p public-api
+  -p stripe-webhook -p admin-api -p cron -p email-worker -p public-api -p devserver
 "$VENV/bin/python" "$ROOT/scripts/invoke-events.py" --venv "$VENV"
+
+step "widget: the committed bundle is a build of its source; in Chromium against the devserver"
+if ! command -v npm >/dev/null 2>&1; then
+  echo "Node.js is not installed: installing Debian's nodejs and npm"
+  apt_install nodejs npm
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "Chromium is not installed: installing Debian's chromium (once)"
+  apt_install chromium
+fi
+WIDGET="$ROOT/widget"
+lock=$(sha256sum "$WIDGET/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$WIDGET/node_modules/.package-lock.sha256" 2>/dev/null)" != "$lock" ]; then
+  (cd "$WIDGET" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock" > "$WIDGET/node_modules/.package-lock.sha256"
+fi
+(cd "$WIDGET" && npx tsc --noEmit -p . && node build.mjs --check)
+(cd "$WIDGET" && DEVSERVER_BIN="$ROOT/target/debug/devserver" node --test --test-concurrency=1 tests/)
 
 step "fuzzing: schemathesis against the served OpenAPI document"
 bash "$ROOT/scripts/fuzz.sh" "$VENV"
