@@ -170,6 +170,24 @@ pub async fn get(
         .map(from_row))
 }
 
+/// The `source_url` of those of `ids` that have one (live documents of the workspace only).
+pub async fn source_urls(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, Error> {
+    Ok(db
+        .query(
+            "SELECT id, source_url FROM kb_documents
+              WHERE workspace_id = $1 AND id = ANY($2) AND deleted_at IS NULL AND source_url IS NOT NULL",
+            &[workspace.as_uuid(), &ids],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
 /// A document's content, for the worker.
 pub async fn content(
     db: &impl GenericClient,

@@ -165,3 +165,75 @@ async fn when_the_plans_monthly_turns_are_spent_a_visitors_turn_is_402_and_their
         .await;
     assert_error(&member, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
 }
+
+/// Ingests `documents` into Ada's workspace through the member route and indexes them at once.
+async fn ingest_indexed(p: &Public, documents: serde_json::Value) -> Vec<String> {
+    let res = p
+        .app
+        .post(
+            "/api/v1/agents/ingest",
+            Some(&p.ada.access_token),
+            json!({"documents": documents}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    let message: studio::knowledge::queue::IngestMessage = serde_json::from_value(
+        json!({"ingestionId": res.str("/ingestionId"), "workspaceId": p.ada.workspace_id}),
+    )
+    .unwrap();
+    studio::services::knowledge::process_ingestion(&p._k, &message, false)
+        .await
+        .unwrap();
+    res.body["documentIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn when_a_source_document_has_a_web_url_the_answer_links_it_and_any_other_url_is_left_out() {
+    let p = setup().await;
+    let ids = ingest_indexed(
+        &p,
+        json!([
+            {"title": "Warranty in Europe", "content": "The warranty lasts two years in Europe.", "sourceUrl": "https://acme.test/warranty/europe"},
+            {"title": "Warranty in Asia", "content": "The warranty lasts two years in Asia.", "sourceUrl": "javascript:alert(document.cookie)"},
+            {"title": "Warranty in Africa", "content": "The warranty lasts two years in Africa."},
+        ]),
+    )
+    .await;
+    let v = p.visitor().await;
+    let res = v
+        .say(&p.app, "How long does the warranty last?", None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let sources = res.body["sources"].as_array().unwrap();
+    let of = |id: &str| {
+        sources
+            .iter()
+            .find(|s| s["documentId"] == id)
+            .unwrap_or_else(|| panic!("{id} is not a source: {sources:?}"))
+    };
+    assert_eq!(of(&ids[0])["url"], "https://acme.test/warranty/europe");
+    assert!(of(&ids[1]).get("url").is_none(), "{sources:?}");
+    assert!(of(&ids[2]).get("url").is_none(), "{sources:?}");
+
+    // The conversation read back keeps the links.
+    let view = v
+        .get(
+            &p.app,
+            &format!("/api/v1/public/conversations/{}", res.str("/convId")),
+        )
+        .await;
+    let answer = &view.body["messages"][1];
+    assert!(
+        answer["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["url"] == "https://acme.test/warranty/europe"),
+        "{answer}"
+    );
+}

@@ -36,6 +36,10 @@ pub struct Source {
     pub document_id: Uuid,
     pub title: String,
     pub score: f32,
+    /// The document's `sourceUrl`, when it has one and it is an `http` or `https` URL (left out
+    /// otherwise): where a reader can see the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]

@@ -160,9 +160,11 @@ pub(crate) async fn prepare_for(
                 document_id: h.document_id,
                 title: h.title.clone(),
                 score: h.score,
+                url: None,
             });
         }
     }
+    link_sources(state, ws, &mut sources).await?;
     let mut messages = vec![Message::new(
         MessageRole::System,
         prompt::system_prompt(&agent, &context),
@@ -184,6 +186,46 @@ pub(crate) async fn prepare_for(
         meter: None,
         new_conversation: Uuid::now_v7(),
     }))
+}
+
+/// Fills in each source's `url` from its document's `source_url`, in one query, when that is an `http` or
+/// `https` URL: the widget shows it as a link, so nothing else (`javascript:`, `data:`, …) is passed on.
+async fn link_sources(
+    state: &KnowledgeState,
+    ws: crate::ids::WorkspaceId,
+    sources: &mut [Source],
+) -> Result<(), ApiError> {
+    if sources.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = sources.iter().map(|s| s.document_id).collect();
+    let client = state.app.db.get().await?;
+    let urls = crate::repo::documents::source_urls(&**client, ws, &ids).await?;
+    drop(client);
+    for source in sources.iter_mut() {
+        source.url = urls
+            .iter()
+            .find(|(id, _)| *id == source.document_id)
+            .map(|(_, url)| url.trim())
+            .filter(|url| is_web_link(url))
+            .map(str::to_owned);
+    }
+    Ok(())
+}
+
+/// Whether `url` is an absolute `http` or `https` URL with a host.
+fn is_web_link(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.starts_with('/')
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 /// Saves the question and the answer in one transaction (and the idempotency record, when given).
@@ -296,4 +338,36 @@ pub(crate) async fn answer(
 ) -> Result<ChatReply, ApiError> {
     let completion = state.llm.complete(&turn.messages, &turn.context).await?;
     save(state, turn, completion.text, completion.usage, key).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_web_link;
+
+    #[test]
+    fn only_absolute_http_and_https_urls_are_links() {
+        for url in [
+            "https://example.com/refunds",
+            "http://example.com",
+            "HTTPS://Example.com/a?b=c#d",
+        ] {
+            assert!(is_web_link(url), "{url}");
+        }
+        for url in [
+            "javascript:alert(1)",
+            "JavaScript://example.com/%0aalert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "mailto:help@example.com",
+            "ftp://example.com/file",
+            "//example.com/path",
+            "/relative",
+            "https://",
+            "https:///path",
+            "http://exa mple.com",
+            "https://example.com/\nx",
+            "",
+        ] {
+            assert!(!is_web_link(url), "{url}");
+        }
+    }
 }
