@@ -76,6 +76,9 @@ EXPECTED = {
         "public-session.json": UNAUTHENTICATED,
         "public-message.json": UNAUTHENTICATED,
         "public-conversations.json": UNAUTHENTICATED,
+        "public-widget-loader.json": 200,  # the widget's loader: a static script, no key needed
+        # A bundle name from an earlier build (the real one changes with every bundle): a JSON 404.
+        "public-widget-stale.json": 404,
     },
     "stripe-webhook": {
         "stripe-webhook.json": 400,  # the sample's signature is not made with this run's secret

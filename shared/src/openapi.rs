@@ -169,12 +169,15 @@ fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
             patch,
             ..
         } = item;
-        let unlimited = path.ends_with("/health") || path.ends_with("/openapi.json");
+        // The widget's script files are static, served from memory and not rate limited: no 429, no 503,
+        // and their header parameters cannot be malformed.
+        let static_file = path.starts_with("/widget/");
+        let unlimited = static_file || path.ends_with("/health") || path.ends_with("/openapi.json");
         let operations: [&mut Option<Operation>; 5] = [get, put, post, delete, patch];
         for op in operations.into_iter().flatten() {
             let has_path_params = path.contains('{');
-            let has_params =
-                has_path_params || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_params = has_path_params
+                || (!static_file && op.parameters.as_ref().is_some_and(|p| !p.is_empty()));
             let has_body = op.request_body.is_some();
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let mut add = |code: &str, description: &str| {

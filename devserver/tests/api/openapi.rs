@@ -58,6 +58,8 @@ fn when_the_document_is_generated_every_route_and_error_schema_is_in_it() {
         ("/api/v1/agents/feedback", "get"),
         ("/api/v1/health", "get"),
         ("/api/v1/openapi.json", "get"),
+        ("/widget/v1/widget.js", "get"),
+        ("/widget/v1/{file}", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

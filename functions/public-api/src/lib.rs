@@ -5,12 +5,14 @@
 //! [`sessions`] opens a visitor session with the publishable key; [`messages`] is a turn and feedback on
 //! an answer; [`conversations`] lists the visitor's conversations, reads one after a cursor, asks for a
 //! person and rates a resolved one. The streamed turn ([`stream`]) is served by the streaming function,
-//! from [`stream_routes`].
+//! from [`stream_routes`]. The embeddable widget's script files (`/widget/v1/*`, [`widget`]) are served here
+//! too: the loader a tenant's page includes and the bundle it loads.
 
 mod conversations;
 mod messages;
 mod sessions;
 mod stream;
+pub mod widget;
 
 pub use conversations::{HandoffRequest, RatingRequest};
 pub use sessions::SessionRequest;
@@ -42,6 +44,14 @@ pub fn routes() -> Router<KnowledgeState> {
             "/api/v1/public/conversations/{conversationId}/rating",
             post(conversations::rating),
         )
+        .merge(widget_routes())
+}
+
+/// The embeddable widget's loader and bundle (`/widget/v1/*`, see [`widget`]), without state.
+fn widget_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route(widget::LOADER_PATH, get(widget::loader))
+        .route("/widget/v1/{file}", get(widget::bundle))
 }
 
 /// The public streamed turn, served by the streaming function (a Function URL in response-streaming
@@ -60,9 +70,10 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(sessions::open, messages::message, stream::stream, messages::feedback, conversations::list, conversations::get, conversations::handoff, conversations::rating),
+    paths(sessions::open, messages::message, stream::stream, messages::feedback, conversations::list, conversations::get, conversations::handoff, conversations::rating, widget::loader, widget::bundle),
     components(schemas(SessionRequest, studio::services::public::sessions::OpenedSession, studio::services::public::sessions::SessionAgent, studio::services::public::chat::PublicReply, studio::services::public::chat::PublicConversation, studio::services::public::chat::PublicConversationView, HandoffRequest, RatingRequest)),
-    tags((name = "public", description = "A tenant's customers on the tenant's own site: visitor sessions, the chat, a person when needed")),
+    tags((name = "public", description = "A tenant's customers on the tenant's own site: visitor sessions, the chat, a person when needed"),
+        (name = "widget", description = "The embeddable chat widget: the loader a tenant's page includes and the content-hashed bundle it loads")),
     modifiers(&HEALTH)
 )]
 pub struct ApiDoc;

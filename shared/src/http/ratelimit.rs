@@ -91,11 +91,13 @@ fn tenant_key(state: &AppState, req: &mut Request, purpose: Purpose) -> Option<S
 fn exempt(path: &str) -> bool {
     // Health and the document are cheap; Stripe's webhook is signed and retried by Stripe; the public
     // routes check their own budgets — per IP, key and visitor, and a turn's caps — in one round trip
-    // (`http::public`).
+    // (`http::public`); the widget's script files are static, served from memory and cached by browsers
+    // (a limiter round trip would cost more than the answer, on every page view of every tenant's site).
     path.ends_with("/health")
         || path == "/api/v1/openapi.json"
         || path == "/api/v1/stripe/webhook"
         || path.starts_with(crate::http::public::PREFIX)
+        || path.starts_with("/widget/")
 }
 
 pub(crate) fn set_headers(response: &mut Response, d: &Decision) {

@@ -9,3 +9,4 @@ mod messages;
 mod sessions;
 mod stream;
 mod support;
+mod widget;
