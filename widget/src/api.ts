@@ -133,22 +133,19 @@ export class Client {
     const body: Record<string, string> = {};
     if (held.visitorToken) body.visitorToken = held.visitorToken;
     if (this.identityToken) body.identityToken = this.identityToken;
+    const url = this.base + "/api/v1/public/sessions";
     let s: Session;
+    let conversationId = held.conversationId;
     try {
-      s = await request<Session>(this.base + "/api/v1/public/sessions", "POST", this.key, body);
+      s = await request<Session>(url, "POST", this.key, body);
     } catch (e) {
-      // The stored visitor is gone (erased, or another workspace's): start afresh, once.
-      if (e instanceof ApiError && e.status === 401 && held.visitorToken && !this.identityToken) {
-        this.store({ visitorToken: undefined, conversationId: undefined, session: undefined });
-        return this.open();
-      }
-      throw e;
+      if (!(e instanceof ApiError) || e.status !== 401 || !body.visitorToken || this.identityToken) throw e;
+      // The stored visitor may be gone (erased): without it, a new visitor. Should that fail too, the key
+      // is the problem, and the visitor's storage stays for when it works again.
+      s = await request<Session>(url, "POST", this.key, {});
+      conversationId = undefined;
     }
-    this.store({
-      session: s,
-      visitorToken: s.visitorToken ?? undefined,
-      conversationId: held.conversationId,
-    });
+    this.store({ session: s, visitorToken: s.visitorToken ?? undefined, conversationId });
     return s;
   }
 

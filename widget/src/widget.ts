@@ -63,7 +63,18 @@ class Chat {
   ) {
     this.t = strings(locale);
     this.root = host.attachShadow({ mode: "open" });
-    this.root.innerHTML = `<style>${CSS}</style>${SKELETON}`;
+    // A constructed style sheet is outside the page's CSP style-src (a <style> element would need
+    // 'unsafe-inline' there); older browsers get the element.
+    this.root.innerHTML = SKELETON;
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      this.root.adoptedStyleSheets = [sheet];
+    } catch {
+      const style = document.createElement("style");
+      style.textContent = CSS;
+      this.root.prepend(style);
+    }
     this.client = new Client(base, key, () => this.otherTab());
     const t = this.t;
     this.$("#title").textContent = t.chat;
@@ -159,6 +170,7 @@ class Chat {
   private apply(agent: Agent) {
     this.agent = agent;
     this.failure = null;
+    this.notice(null);
     this.$("#title").textContent = agent.name;
     this.launcher.setAttribute("aria-label", `${this.t.open}: ${agent.name}`);
     if (agent.brandColor && /^#[0-9a-f]{6}$/i.test(agent.brandColor)) {
