@@ -1,6 +1,8 @@
 //! The devserver: every route group on one port, from the same routers the Lambdas run, the ingest and
 //! email workers in-process (or consuming the real queues), the cron's jobs on a local schedule, the
-//! merged OpenAPI document and an overall health route.
+//! merged OpenAPI document and an overall health route; and, on a second port, the widget's [`demo`] site.
+
+pub mod demo;
 
 use axum::Router;
 use axum::routing::get;

@@ -80,6 +80,13 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or("3000")
         .parse()
         .context("PORT must be a port number")?;
+    // The widget demo's site, on its own port so that it is another origin than the API.
+    let demo_port: u16 = match source.get("DEMO_PORT") {
+        Some(value) => value
+            .parse()
+            .context("DEMO_PORT must be a port number (0 turns the widget demo off)")?,
+        None => port.checked_add(1).filter(|_| port != 0).unwrap_or(0),
+    };
     let config = Config::from_source(&source)?;
     studio::telemetry::init_sentry(&config);
     let mailer = studio::email::Mailer::from_config(&config.ops).await?;
@@ -109,18 +116,64 @@ async fn main() -> anyhow::Result<()> {
         knowledge
     };
     devserver::spawn_scheduler(knowledge.clone(), devserver::local_schedule());
+    let demo = if demo_port == 0 {
+        None
+    } else {
+        Some(
+            devserver::demo::bootstrap(&knowledge, demo_port)
+                .await
+                .context("setting up the widget demo (DEMO_PORT=0 turns it off)")?,
+        )
+    };
     let billing = studio::state::BillingState::new(state.clone())?;
     let admin = admin_api::AdminState::new(knowledge).await;
     let app = studio::http::app(devserver::routes_with(admin, billing), state);
-    let listener = tokio::net::TcpListener::bind((source.get("HOST").unwrap_or("127.0.0.1"), port))
+    let host = source.get("HOST").unwrap_or("127.0.0.1");
+    let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .with_context(|| format!("binding port {port}"))?;
+    let demo_listener = match &demo {
+        Some(_) => Some(
+            tokio::net::TcpListener::bind((host, demo_port))
+                .await
+                .with_context(|| {
+                    format!("binding DEMO_PORT {demo_port} (DEMO_PORT=0 turns the widget demo off)")
+                })?,
+        ),
+        None => None,
+    };
     println!(
         "Soft Systems Studio API on http://localhost:{port}/api/v1 (OpenAPI at /api/v1/openapi.json)"
     );
-    devserver::serve(listener, app, async {
+    if let Some(demo) = &demo {
+        println!(
+            "Widget demo: {}",
+            devserver::demo::url(demo_port, &demo.key)
+        );
+        println!(
+            "Demo workspace owner: {} / {} (log in to add documents; the widget answers from them)",
+            demo.email, demo.password
+        );
+    }
+    // One Ctrl-C stops both servers.
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
+        let _ = stop.send(());
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+        let _ = stopped.changed().await;
+    };
+    let api = devserver::serve(listener, app, until_stopped(stopped.clone()));
+    match (demo_listener, demo) {
+        (Some(listener), Some(demo)) => {
+            let site = devserver::demo::app(port, &demo.key);
+            tokio::join!(
+                api,
+                devserver::serve(listener, site, until_stopped(stopped))
+            );
+        }
+        _ => api.await,
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod characters;
 mod common;
+mod demo;
 mod http;
 mod mail;
 mod openapi;

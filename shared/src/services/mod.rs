@@ -7,6 +7,8 @@ pub mod audit;
 pub mod auth;
 #[cfg(feature = "knowledge")]
 pub mod chat;
+#[cfg(feature = "knowledge")]
+pub mod demo;
 pub mod idempotency;
 pub mod identity;
 pub mod invitations;
