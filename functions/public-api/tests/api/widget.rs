@@ -268,3 +268,28 @@ async fn when_any_page_loads_the_files_with_any_origin_they_are_served_without_c
     .await;
     assert_eq!(res.header("access-control-allow-origin"), Some("*"));
 }
+
+#[tokio::test]
+async fn when_the_sample_events_are_replayed_the_loader_answers_gzipped_and_the_stale_bundle_404s()
+{
+    let p = setup().await;
+    let loader = p
+        .app
+        .call(studio_testing::lambda_event(
+            "public-widget-loader.json",
+            "",
+        ))
+        .await;
+    assert_eq!(loader.status, StatusCode::OK);
+    assert_eq!(loader.headers.get("content-encoding").unwrap(), "gzip");
+    assert_eq!(
+        loader.headers.get("cache-control").unwrap(),
+        "public, max-age=300"
+    );
+    let stale = p
+        .app
+        .call(studio_testing::lambda_event("public-widget-stale.json", ""))
+        .await;
+    assert_eq!(stale.status, StatusCode::NOT_FOUND);
+    assert_eq!(stale.body["error"]["code"], "not_found");
+}
