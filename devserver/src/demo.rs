@@ -101,7 +101,7 @@ const STYLE: &str = "
   main { max-width: 46rem; margin: 0 auto; padding: 2.5rem 1.5rem 6rem; }
   h1 { font-size: 2.1rem; line-height: 1.2; margin: 0 0 1rem; }
   .note { border-left: 4px solid var(--accent); padding: .75rem 1rem; background: color-mix(in srgb, var(--accent) 10%, Canvas); border-radius: 4px; }
-  code { font-size: .9em; }
+  code { font-size: .9em; overflow-wrap: anywhere; }
   footer { text-align: center; opacity: .7; font-size: .85rem; padding: 2rem; }
 ";
 

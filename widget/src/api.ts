@@ -74,33 +74,36 @@ interface Stored {
 const RENEW_MS = 120_000;
 
 export class Client {
-  private storeKey: string;
-  private opening: Promise<Session> | null = null;
-  private identityToken: string | null = null;
+  #storeKey: string;
+  #opening: Promise<Session> | null = null;
+  #identityToken: string | null = null;
 
-  constructor(
-    private base: string,
-    private key: string,
-    private onStored: () => void,
-  ) {
-    this.storeKey = "studio-chat:" + key.slice(0, 32);
+  #base: string;
+  #key: string;
+  #onStored: () => void;
+
+  constructor(base: string, key: string, onStored: () => void) {
+    this.#base = base;
+    this.#key = key;
+    this.#onStored = onStored;
+    this.#storeKey = "studio-chat:" + key.slice(0, 32);
     addEventListener("storage", (e) => {
-      if (e.key === this.storeKey) this.onStored();
+      if (e.key === this.#storeKey) this.#onStored();
     });
   }
 
   stored(): Stored {
     try {
-      return JSON.parse(localStorage.getItem(this.storeKey) || "{}") as Stored;
+      return JSON.parse(localStorage.getItem(this.#storeKey) || "{}") as Stored;
     } catch {
       return {};
     }
   }
 
-  private store(change: Partial<Stored>) {
+  #store(change: Partial<Stored>) {
     const next = { ...this.stored(), ...change };
     try {
-      localStorage.setItem(this.storeKey, JSON.stringify(next));
+      localStorage.setItem(this.#storeKey, JSON.stringify(next));
     } catch {
       // Storage full or blocked: the chat still works for this page.
     }
@@ -111,41 +114,41 @@ export class Client {
   }
 
   set conversationId(id: string | undefined) {
-    this.store({ conversationId: id });
+    this.#store({ conversationId: id });
   }
 
   /// The current session, opened or renewed when needed (one request at a time for all callers).
   session(fresh = false): Promise<Session> {
     const s = this.stored().session;
     if (!fresh && s && Date.parse(s.expiresAt) - Date.now() > RENEW_MS) return Promise.resolve(s);
-    this.opening ??= this.open().finally(() => (this.opening = null));
-    return this.opening;
+    this.#opening ??= this.#open().finally(() => (this.#opening = null));
+    return this.#opening;
   }
 
   /// Switches to a verified identity: the anonymous visitor's conversations move to it.
   async identify(identityToken: string): Promise<Agent> {
-    this.identityToken = identityToken;
+    this.#identityToken = identityToken;
     return (await this.session(true)).agent;
   }
 
-  private async open(): Promise<Session> {
+  async #open(): Promise<Session> {
     const held = this.stored();
     const body: Record<string, string> = {};
     if (held.visitorToken) body.visitorToken = held.visitorToken;
-    if (this.identityToken) body.identityToken = this.identityToken;
-    const url = this.base + "/api/v1/public/sessions";
+    if (this.#identityToken) body.identityToken = this.#identityToken;
+    const url = this.#base + "/api/v1/public/sessions";
     let s: Session;
     let conversationId = held.conversationId;
     try {
-      s = await request<Session>(url, "POST", this.key, body);
+      s = await request<Session>(url, "POST", this.#key, body);
     } catch (e) {
-      if (!(e instanceof ApiError) || e.status !== 401 || !body.visitorToken || this.identityToken) throw e;
+      if (!(e instanceof ApiError) || e.status !== 401 || !body.visitorToken || this.#identityToken) throw e;
       // The stored visitor may be gone (erased): without it, a new visitor. Should that fail too, the key
       // is the problem, and the visitor's storage stays for when it works again.
-      s = await request<Session>(url, "POST", this.key, {});
+      s = await request<Session>(url, "POST", this.#key, {});
       conversationId = undefined;
     }
-    this.store({ session: s, visitorToken: s.visitorToken ?? undefined, conversationId });
+    this.#store({ session: s, visitorToken: s.visitorToken ?? undefined, conversationId });
     return s;
   }
 
@@ -153,11 +156,11 @@ export class Client {
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const s = await this.session();
     try {
-      return await request<T>(this.base + path, method, s.sessionToken, body);
+      return await request<T>(this.#base + path, method, s.sessionToken, body);
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 401) throw e;
       const renewed = await this.session(true);
-      return request<T>(this.base + path, method, renewed.sessionToken, body);
+      return request<T>(this.#base + path, method, renewed.sessionToken, body);
     }
   }
 
@@ -211,7 +214,7 @@ function headers(token: string, body: unknown): HeadersInit {
 function post(url: string, token: string, body: unknown): Promise<Response> {
   return fetch(url, { method: "POST", headers: headers(token, body), body: JSON.stringify(body) }).catch(
     () => {
-      throw new ApiError("offline", "No connection.");
+      throw unreachable();
     },
   );
 }
@@ -225,10 +228,18 @@ async function request<T>(url: string, method: string, token: string, body?: unk
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiError("offline", "No connection.");
+    throw unreachable();
   }
   if (!res.ok) throw await failure(res);
   return (res.status === 204 ? null : await res.json()) as T;
+}
+
+/// A request that got no answer it may read: offline, or — while online — refused by CORS (an unknown or
+/// revoked key, a page its key does not list) or a server out of reach.
+function unreachable(): ApiError {
+  return navigator.onLine
+    ? new ApiError("unreachable", "The chat's server did not answer this page.")
+    : new ApiError("offline", "No connection.");
 }
 
 async function failure(res: Response): Promise<ApiError> {

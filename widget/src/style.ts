@@ -38,7 +38,8 @@ header button{border:0;background:transparent;color:inherit;font-size:22px;line-
 .sources{margin-top:6px;font-size:12px;color:var(--muted)}
 .sources span,.sources a{margin-right:6px}
 .actions{margin-top:4px;display:flex;gap:4px}
-.actions button{border:1px solid var(--line);background:var(--bg);border-radius:8px;padding:1px 8px}
+.actions button{border:1px solid var(--line);background:var(--bg);border-radius:8px;padding:2px 8px;line-height:0}
+.actions svg{width:15px;height:15px;fill:currentColor}
 .actions button[aria-pressed=true]{border-color:var(--studio-brand);background:var(--bubble)}
 .typing::after{content:"…"}
 @media (prefers-reduced-motion:no-preference){

@@ -120,7 +120,7 @@ export async function member(server) {
 export async function startSite(api) {
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://site");
-    const key = (url.searchParams.get("key") || "").replace(/[^A-Za-z0-9_]/g, "");
+    const key = (url.searchParams.get("key") || "").replace(/[^A-Za-z0-9_-]/g, "");
     const tag = `<script src="${api}/widget/v1/widget.js" data-key="${key}" async></script>`;
     const scripts = url.pathname === "/blank" ? "" : url.searchParams.get("twice") ? tag + tag : tag;
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });

@@ -242,6 +242,45 @@ test("offline, the visitor is told and the message is sent again on Retry", asyn
   await context.close();
 });
 
+test("a budget reached is explained, and the visitor leaves an email for the team", async () => {
+  const path = `/api/v1/workspaces/${team.workspaceId}/widget`;
+  const saved = await team.call("GET", path);
+  const settings = saved.settings ?? saved;
+  const budgets = { messagesPerConversation: 1, messagesPerVisitorPerDay: 200, workspaceDailyTokens: 1000000 };
+  await team.call("PUT", path, {
+    requireIdentity: false,
+    autoEscalateWithoutContext: false,
+    humanWaitMinutes: settings.humanWaitMinutes ?? 5,
+    budgets,
+  });
+  try {
+    const { context, page } = await visitor();
+    await page.goto(server.demoUrl);
+    await part(page, "launcher").click();
+    await ask(page, QUESTION);
+    await part(page, "input").fill("And for boots?");
+    await part(page, "send").click();
+    await page.locator("studio-chat >> .notice").getByText("message limit").waitFor();
+    const email = page.locator("studio-chat >> .email input");
+    await email.fill("visitor@example.com");
+    await email.press("Enter");
+    await part(page, "status").getByText("reply by email").waitFor();
+    const conversationId = await page.evaluate(
+      () => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("studio-chat:")))).conversationId,
+    );
+    const inbox = await team.call("GET", "/api/v1/agents/inbox");
+    assert.ok(inbox.items.some((c) => c.id === conversationId), "the conversation waits for the team");
+    assert.equal(await part(page, "message-user").count(), 1, "the refused message was not stored");
+    await context.close();
+  } finally {
+    await team.call("PUT", path, {
+      requireIdentity: false,
+      autoEscalateWithoutContext: false,
+      humanWaitMinutes: settings.humanWaitMinutes ?? 5,
+    });
+  }
+});
+
 test("screenshots of the open widget, desktop and mobile", async () => {
   for (const [name, options] of [
     ["widget-desktop.png", { viewport: { width: 1280, height: 800 } }],
