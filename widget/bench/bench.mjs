@@ -64,7 +64,8 @@ try {
             const t0 = performance.now();
             new MutationObserver((_, obs) => {
               const last = log.lastElementChild;
-              const body = last?.lastElementChild;
+              // The answer's text (its first child; sources and 👍/👎 follow once it is finished).
+              const body = last?.firstElementChild;
               if (log.childElementCount > before + 1 && body && !body.classList.contains("typing") && body.textContent) {
                 obs.disconnect();
                 resolve(performance.now() - t0);
@@ -75,6 +76,7 @@ try {
           }),
       ),
     );
+    if (process.env.VERBOSE) console.error(`run ${i + 1}: ${launcherMs.at(-1)} ms, ${firstTokenMs.at(-1)} ms`);
     await context.close();
   }
   const fmt = (xs) => `median ${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`;
