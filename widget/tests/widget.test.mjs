@@ -2,6 +2,7 @@
 // devserver with the offline embedder and LLM: what a tenant's customer sees and does.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { launch, member, part, psql, screenshotPath, startDevserver, startSite } from "./harness.mjs";
 
 const QUESTION = "How long do I have to return my tent for a refund?";
@@ -279,6 +280,86 @@ test("a budget reached is explained, and the visitor leaves an email for the tea
       humanWaitMinutes: settings.humanWaitMinutes ?? 5,
     });
   }
+});
+
+/// What the tenant's server does for a signed-in end user: an HS256 token signed with the workspace's
+/// identity secret (the few lines of a JWT library's sign, with Node's HMAC).
+function identityToken(secret, claims) {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part({ iat: now, exp: now + 600, ...claims })}`;
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
+}
+
+const stored = (page) =>
+  page.evaluate(() =>
+    JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("studio-chat:"))) || "{}"),
+  );
+
+test("identify(): the anonymous visitor's conversation moves to the end user, who sees it on another device", async () => {
+  const { secret } = await team.call("POST", `/api/v1/workspaces/${team.workspaceId}/identity-secret`);
+  const laptop = await visitor();
+  await laptop.page.goto(server.demoUrl);
+  await part(laptop.page, "launcher").click();
+  await ask(laptop.page, QUESTION);
+  const anonymous = await stored(laptop.page);
+  assert.ok(anonymous.visitorToken?.startsWith("vt_"), "an anonymous visitor keeps its visitor token");
+  const token = identityToken(secret, { sub: "customer-42", email: "c42@example.com" });
+  await laptop.page.evaluate((t) => window.StudioChat.identify({ identityToken: t }), token);
+  const identified = await stored(laptop.page);
+  assert.equal(identified.visitorToken, undefined, "a signed-in end user continues with identity tokens");
+  assert.equal(identified.conversationId, anonymous.conversationId);
+  assert.equal(await part(laptop.page, "message-user").count(), 1);
+
+  // The same end user on a phone: the conversation is there once identified.
+  const phone = await visitor();
+  await phone.page.goto(server.demoUrl);
+  await part(phone.page, "launcher").waitFor();
+  await phone.page.evaluate((t) => window.StudioChat.identify({ identityToken: t }), token);
+  const conversations = await phone.page.evaluate(async () => {
+    const s = JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("studio-chat:"))));
+    const res = await fetch(s.session.streamUrl.replace("/stream", "/conversations"), {
+      headers: { authorization: `Bearer ${s.session.sessionToken}` },
+    });
+    return (await res.json()).items.map((c) => c.id);
+  });
+  assert.deepEqual(conversations, [anonymous.conversationId]);
+
+  // A forged token is refused, and the page is told.
+  const errors = await phone.page.evaluate(async (t) => {
+    const seen = [];
+    window.StudioChat.on("error", (e) => seen.push(e.code));
+    await window.StudioChat.identify({ identityToken: t }).catch(() => undefined);
+    return seen;
+  }, identityToken("not the secret", { sub: "customer-42" }));
+  assert.deepEqual(errors, ["unauthorized"]);
+  await laptop.context.close();
+  await phone.context.close();
+  await team.call("DELETE", `/api/v1/workspaces/${team.workspaceId}/identity-secret`);
+});
+
+test("a session about to expire is renewed before the next request, for the same visitor", async () => {
+  const { context, page } = await visitor();
+  await page.goto(server.demoUrl);
+  await part(page, "launcher").click();
+  await ask(page, QUESTION);
+  const first = await stored(page);
+  // Its expiry brought to within the renewal margin (two minutes), as if it had been open for an hour.
+  await page.evaluate(() => {
+    const key = Object.keys(localStorage).find((k) => k.startsWith("studio-chat:"));
+    const s = JSON.parse(localStorage.getItem(key));
+    s.session.expiresAt = new Date(Date.now() + 60_000).toISOString();
+    localStorage.setItem(key, JSON.stringify(s));
+  });
+  const opened = page.waitForResponse((r) => r.url().endsWith("/api/v1/public/sessions"));
+  await ask(page, "And how do refunds reach my card?");
+  assert.equal((await opened).status(), 201);
+  const second = await stored(page);
+  assert.notEqual(second.session.sessionToken, first.session.sessionToken);
+  assert.equal(second.session.visitorId, first.session.visitorId, "the same visitor");
+  assert.equal(second.conversationId, first.conversationId, "the same conversation");
+  assert.equal(await part(page, "message-user").count(), 2);
+  await context.close();
 });
 
 test("screenshots of the open widget, desktop and mobile", async () => {
