@@ -53,6 +53,12 @@ async function visitor(options = {}) {
   return { context, page, problems };
 }
 
+/// What the widget keeps in the page's localStorage (one entry per publishable key).
+const stored = (page) =>
+  page.evaluate(() =>
+    JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("studio-chat:"))) || "{}"),
+  );
+
 async function ask(page, text) {
   await part(page, "input").fill(text);
   await part(page, "send").click();
@@ -125,9 +131,7 @@ test("the visitor asks for a person and the team's reply appears without a reloa
   await ask(page, QUESTION);
   await part(page, "handoff").click();
   await part(page, "status").getByText("Waiting for a person").waitFor();
-  const conversationId = await page.evaluate(
-    () => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("studio-chat:")))).conversationId,
-  );
+  const { conversationId } = await stored(page);
   const inbox = await team.call("GET", "/api/v1/agents/inbox");
   assert.ok(inbox.items.some((c) => c.id === conversationId), "the conversation waits in the team's inbox");
   await team.call("POST", `/api/v1/agents/conversations/${conversationId}/messages`, {
@@ -266,9 +270,7 @@ test("a budget reached is explained, and the visitor leaves an email for the tea
     await email.fill("visitor@example.com");
     await email.press("Enter");
     await part(page, "status").getByText("reply by email").waitFor();
-    const conversationId = await page.evaluate(
-      () => JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("studio-chat:")))).conversationId,
-    );
+    const { conversationId } = await stored(page);
     const inbox = await team.call("GET", "/api/v1/agents/inbox");
     assert.ok(inbox.items.some((c) => c.id === conversationId), "the conversation waits for the team");
     assert.equal(await part(page, "message-user").count(), 1, "the refused message was not stored");
@@ -291,11 +293,6 @@ function identityToken(secret, claims) {
   return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
 }
 
-const stored = (page) =>
-  page.evaluate(() =>
-    JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("studio-chat:"))) || "{}"),
-  );
-
 test("identify(): the anonymous visitor's conversation moves to the end user, who sees it on another device", async () => {
   const { secret } = await team.call("POST", `/api/v1/workspaces/${team.workspaceId}/identity-secret`);
   const laptop = await visitor();
@@ -316,13 +313,13 @@ test("identify(): the anonymous visitor's conversation moves to the end user, wh
   await phone.page.goto(server.demoUrl);
   await part(phone.page, "launcher").waitFor();
   await phone.page.evaluate((t) => window.StudioChat.identify({ identityToken: t }), token);
-  const conversations = await phone.page.evaluate(async () => {
-    const s = JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("studio-chat:"))));
-    const res = await fetch(s.session.streamUrl.replace("/stream", "/conversations"), {
-      headers: { authorization: `Bearer ${s.session.sessionToken}` },
+  const { session } = await stored(phone.page);
+  const conversations = await phone.page.evaluate(async (s) => {
+    const res = await fetch(s.streamUrl.replace("/stream", "/conversations"), {
+      headers: { authorization: `Bearer ${s.sessionToken}` },
     });
     return (await res.json()).items.map((c) => c.id);
-  });
+  }, session);
   assert.deepEqual(conversations, [anonymous.conversationId]);
 
   // A forged token is refused, and the page is told.
