@@ -19,6 +19,7 @@ pub mod config;
 pub mod db;
 pub mod email;
 pub mod error;
+pub mod fetch;
 pub mod http;
 pub mod ids;
 #[cfg(feature = "knowledge")]
