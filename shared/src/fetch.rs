@@ -14,8 +14,9 @@
 //!   request and a size limit on the body, read as it arrives.
 //!
 //! `FETCH_ALLOW_PRIVATE_NETWORKS=true` lifts the address rule for local development and tests only: on
-//! Lambda the configuration refuses it (see `config::fetch`).
+//! Lambda the configuration refuses it ([`FetchPolicy`], in `config`).
 
+pub use crate::config::FetchPolicy;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::HashMap;
@@ -45,30 +46,6 @@ pub enum Refusal {
     },
     #[error("{0} did not resolve to any address")]
     Unresolved(String),
-}
-
-/// What is fetched from, and how much.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchPolicy {
-    /// Ports a URL may name (80 and 443 by default).
-    pub ports: Vec<u16>,
-    /// Private, loopback and link-local addresses allowed (local development and tests only).
-    pub allow_private: bool,
-    /// The whole request, redirects included.
-    pub timeout: Duration,
-    /// The body's bytes, at most.
-    pub max_bytes: usize,
-}
-
-impl Default for FetchPolicy {
-    fn default() -> Self {
-        Self {
-            ports: vec![80, 443],
-            allow_private: false,
-            timeout: Duration::from_secs(20),
-            max_bytes: 10 * 1024 * 1024,
-        }
-    }
 }
 
 /// The kind of address that is never fetched from, or `None` for a public one.

@@ -11,6 +11,7 @@
 mod billing;
 mod cors;
 mod database;
+mod fetch;
 mod identity;
 mod jwt;
 mod knowledge;
@@ -22,6 +23,7 @@ mod source;
 
 pub use billing::BillingConfig;
 pub use database::DatabaseConfig;
+pub use fetch::FetchPolicy;
 pub use identity::{IdentityConfig, MAX_IDENTITY_TOKEN_LIFETIME_SECS};
 pub use jwt::{JwtConfig, MIN_JWT_SECRET_BYTES};
 pub use knowledge::KnowledgeConfig;
@@ -62,6 +64,8 @@ pub struct Config {
     pub ops: OpsConfig,
     pub identity: IdentityConfig,
     pub public: PublicConfig,
+    /// How tenants' URLs are fetched (`FETCH_*`).
+    pub fetch: FetchPolicy,
     pub admin_api_key: Option<SecretString>,
     /// Origins allowed to call the API from a browser; empty means none.
     pub cors_allowed_origins: Vec<String>,
@@ -107,6 +111,7 @@ impl Config {
             ops: OpsConfig::from_source(src)?,
             identity: IdentityConfig::from_source(src)?,
             public: PublicConfig::from_source(src)?,
+            fetch: FetchPolicy::from_source(src, on_lambda)?,
             database,
             jwt,
             admin_api_key: src
