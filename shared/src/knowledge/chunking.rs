@@ -62,32 +62,104 @@ pub fn to_text(content: &str, content_type: ContentType) -> anyhow::Result<Strin
     }
 }
 
+/// A chunk of a document, and where in it it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub text: String,
+    /// The headings it sits under, outermost first, joined by " › " (Markdown); none for plain text.
+    pub section: Option<String>,
+}
+
 /// Splits text into chunks of at most `size` tokens with `overlap` tokens shared between neighbours;
-/// Markdown is split along its structure (headings, paragraphs, lists) first.
+/// Markdown is split along its structure (headings, paragraphs, lists) first, and each of its chunks
+/// names the headings it sits under.
 pub fn chunk(
     text: &str,
     content_type: ContentType,
     size: usize,
     overlap: usize,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<Chunk>> {
     let config = ChunkConfig::new(size)
         .with_overlap(overlap)
         .map_err(|e| anyhow::anyhow!("chunk overlap: {e}"))?
         .with_sizer(tokenizer());
-    let chunks: Vec<String> = match content_type {
-        ContentType::Markdown => MarkdownSplitter::new(config)
-            .chunks(text)
-            .map(str::to_owned)
-            .collect(),
+    let chunks: Vec<Chunk> = match content_type {
+        ContentType::Markdown => {
+            let headings = headings(text);
+            MarkdownSplitter::new(config)
+                .chunk_indices(text)
+                .map(|(offset, c)| Chunk {
+                    text: c.to_owned(),
+                    section: section_at(&headings, offset),
+                })
+                .collect()
+        }
         ContentType::Plain | ContentType::Html => TextSplitter::new(config)
             .chunks(text)
-            .map(str::to_owned)
+            .map(|c| Chunk {
+                text: c.to_owned(),
+                section: None,
+            })
             .collect(),
     };
     Ok(chunks
         .into_iter()
-        .filter(|c| !c.trim().is_empty())
+        .filter(|c| !c.text.trim().is_empty())
         .collect())
+}
+
+/// A Markdown heading: where it starts, its level (1–6) and its text.
+struct Heading {
+    offset: usize,
+    level: usize,
+    text: String,
+}
+
+/// The headings of a Markdown text, in order (from the parser's events, so `#` inside code is not one).
+fn headings(text: &str) -> Vec<Heading> {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+    let mut out: Vec<Heading> = Vec::new();
+    let mut open: Option<Heading> = None;
+    for (event, range) in Parser::new(text).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                open = Some(Heading {
+                    offset: range.start,
+                    level: level as usize,
+                    text: String::new(),
+                });
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(h) = open.as_mut() {
+                    h.text.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some(h) = open.take().filter(|h| !h.text.trim().is_empty()) {
+                    out.push(h);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The heading path at byte `offset`: each level's latest heading that starts at or before it.
+fn section_at(headings: &[Heading], offset: usize) -> Option<String> {
+    let mut path: Vec<&Heading> = Vec::new();
+    for h in headings.iter().take_while(|h| h.offset <= offset) {
+        while path.last().is_some_and(|p| p.level >= h.level) {
+            path.pop();
+        }
+        path.push(h);
+    }
+    (!path.is_empty()).then(|| {
+        path.iter()
+            .map(|h| h.text.trim())
+            .collect::<Vec<_>>()
+            .join(" › ")
+    })
 }
 
 #[cfg(test)]
@@ -100,7 +172,11 @@ mod tests {
             .map(|i| format!("Sentence number {i} talks about refunds and shipping."))
             .collect::<Vec<_>>()
             .join(" ");
-        let chunks = chunk(&text, ContentType::Plain, 64, 16).expect("chunks");
+        let chunks: Vec<String> = chunk(&text, ContentType::Plain, 64, 16)
+            .expect("chunks")
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
         assert!(chunks.len() > 10);
         assert!(chunks.iter().all(|c| count_tokens(c) <= 64));
         // Overlap: consecutive chunks share text.
@@ -119,7 +195,11 @@ mod tests {
     #[test]
     fn when_markdown_is_chunked_sections_stay_whole_where_they_fit() {
         let md = "# Refunds\n\nRefunds take 5 days.\n\n# Shipping\n\nWe ship worldwide.\n";
-        let chunks = chunk(md, ContentType::Markdown, 12, 0).expect("chunks");
+        let chunks: Vec<String> = chunk(md, ContentType::Markdown, 12, 0)
+            .expect("chunks")
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
         assert!(chunks.iter().any(|c| c.contains("Refunds take 5 days")));
         assert!(
             chunks
@@ -175,12 +255,48 @@ mod tests {
         };
         assert!(!text.lines().any(reference_line), "{text}");
         // The reference list no longer fills chunks of its own: each chunk carries the page's prose.
-        let chunks = chunk(&text, ContentType::Html, 64, 8).expect("chunks");
+        let chunks: Vec<String> = chunk(&text, ContentType::Html, 64, 8)
+            .expect("chunks")
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
         assert!(
             chunks
                 .iter()
                 .all(|c| c.contains("Option") || c.contains("Command line")),
             "{chunks:#?}"
+        );
+    }
+
+    #[test]
+    fn a_markdown_chunk_names_the_headings_it_sits_under() {
+        let md = "Intro before any heading.\n\n# Returns\n\nWithin 45 days.\n\n## Refunds\n\nTo your card in five days.\n\n```\n# not a heading\n```\n\n## Exchanges\n\nAny size.\n\n# Shipping\n\nWorldwide.\n";
+        let chunks = chunk(md, ContentType::Markdown, 8, 0).expect("chunks");
+        let section_of = |needle: &str| {
+            chunks
+                .iter()
+                .find(|c| c.text.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} in {chunks:#?}"))
+                .section
+                .clone()
+        };
+        assert_eq!(section_of("Intro before"), None);
+        assert_eq!(section_of("Within 45 days").as_deref(), Some("Returns"));
+        assert_eq!(
+            section_of("To your card").as_deref(),
+            Some("Returns › Refunds")
+        );
+        assert_eq!(
+            section_of("Any size").as_deref(),
+            Some("Returns › Exchanges")
+        );
+        assert_eq!(section_of("Worldwide").as_deref(), Some("Shipping"));
+        // Plain text has no sections.
+        assert!(
+            chunk("# Not markdown here", ContentType::Plain, 8, 0)
+                .expect("chunks")
+                .iter()
+                .all(|c| c.section.is_none())
         );
     }
 

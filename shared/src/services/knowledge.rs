@@ -402,7 +402,14 @@ pub async fn search(
     limit: u64,
     score_threshold: Option<f32>,
 ) -> Result<Vec<SearchHit>, ApiError> {
-    retrieve(state, tenant.workspace_id, query, limit, score_threshold).await
+    let mut hits = retrieve(state, tenant.workspace_id, query, limit, score_threshold).await?;
+    let mut ids: Vec<Uuid> = hits.iter().map(|h| h.document_id).collect();
+    ids.dedup();
+    let links = web_links(state, tenant.workspace_id, &ids).await?;
+    for hit in &mut hits {
+        hit.url = links.get(&hit.document_id).cloned();
+    }
+    Ok(hits)
 }
 
 /// Retrieval, as search and every chat turn do it: the query embedded, then the workspace's closest
@@ -434,9 +441,45 @@ pub(crate) async fn retrieve(
         .map_err(|e| ApiError::unavailable("vector store", e))
 }
 
+/// The web links of these documents: each one's `sourceUrl` when it is an absolute `http(s)` URL (a
+/// `javascript:` or `data:` one is never handed to a page). For chat sources and search hits alike.
+pub(crate) async fn web_links(
+    state: &KnowledgeState,
+    ws: WorkspaceId,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, String>, ApiError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let client = state.app.db.get().await?;
+    let urls = documents::source_urls(&**client, ws, ids).await?;
+    Ok(urls
+        .into_iter()
+        .filter_map(|(id, url)| {
+            let url = url.trim();
+            is_web_link(url).then(|| (id, url.to_owned()))
+        })
+        .collect())
+}
+
+/// Whether `url` is an absolute `http` or `https` URL with a host.
+fn is_web_link(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.starts_with('/')
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
 struct Prepared {
     doc: DocumentRow,
-    chunks: Vec<String>,
+    chunks: Vec<chunking::Chunk>,
 }
 
 /// A document's chunks, or why the document is unusable (retrying will not help).
@@ -445,7 +488,7 @@ fn chunks_of(
     content: &str,
     size: usize,
     overlap: usize,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<chunking::Chunk>, String> {
     let content_type = ContentType::parse(Some(&doc.content_type)).unwrap_or(ContentType::Plain);
     match chunking::to_text(content, content_type)
         .and_then(|text| chunking::chunk(&text, content_type, size, overlap))
@@ -562,7 +605,7 @@ pub async fn process_ingestion(
         }
         let texts: Vec<&str> = piece
             .iter()
-            .flat_map(|p| p.chunks.iter().map(String::as_str))
+            .flat_map(|p| p.chunks.iter().map(|c| c.text.as_str()))
             .collect();
         let vectors = match embed_cached(state, &client, ws, &texts).await {
             Ok(v) => v,
@@ -581,13 +624,14 @@ pub async fn process_ingestion(
                 .chunks
                 .iter()
                 .enumerate()
-                .map(|(i, text)| ChunkPoint {
+                .map(|(i, chunk)| ChunkPoint {
                     document_id: p.doc.id,
                     chunk_index: u32::try_from(i).unwrap_or(u32::MAX),
                     title: p.doc.title.clone(),
-                    text: text.clone(),
+                    text: chunk.text.clone(),
+                    section: chunk.section.clone(),
                     vector: vectors
-                        .get(&sha256(text.as_bytes()))
+                        .get(&sha256(chunk.text.as_bytes()))
                         .cloned()
                         .unwrap_or_default(),
                 })
@@ -639,6 +683,33 @@ async fn settle_transient(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_absolute_http_and_https_urls_are_links() {
+        for url in [
+            "https://example.com/refunds",
+            "http://example.com",
+            "HTTPS://Example.com/a?b=c#d",
+        ] {
+            assert!(is_web_link(url), "{url}");
+        }
+        for url in [
+            "javascript:alert(1)",
+            "JavaScript://example.com/%0aalert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "mailto:help@example.com",
+            "ftp://example.com/file",
+            "//example.com/path",
+            "/relative",
+            "https://",
+            "https:///path",
+            "http://exa mple.com",
+            "https://example.com/\nx",
+            "",
+        ] {
+            assert!(!is_web_link(url), "{url}");
+        }
+    }
 
     fn new_doc(content: &str) -> NewDocument {
         NewDocument {

@@ -34,6 +34,7 @@ fn chunk(doc: Uuid, index: u32, vector: Vec<f32>) -> ChunkPoint {
         chunk_index: index,
         title: format!("doc {doc}"),
         text: format!("chunk {index}"),
+        section: None,
         vector,
     }
 }

@@ -693,3 +693,75 @@ async fn when_a_duplicate_answer_is_replayed_or_two_requests_race_one_document_i
     assert_eq!(a.body["documentIds"], b.body["documentIds"]);
     assert_eq!(stored_documents(&app).await, 2);
 }
+
+#[tokio::test]
+async fn a_search_hit_names_the_section_it_comes_from_and_links_only_web_urls() {
+    let (app, k, mut rx, ada) = setup().await;
+    // Sections long enough (about 400 tokens each) for each to be a chunk of its own at 512 tokens.
+    let filler = |topic: &str| {
+        (0..40)
+            .map(|i| format!("Note {i} on {topic} for campers."))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let manual = format!(
+        "# Returns\n\nReturn a tent within 45 days. {}\n\n## Refunds\n\nRefunds reach your card within five working days of the return arriving. {}\n\n# Shipping\n\nWe ship worldwide with tracked couriers. {}\n",
+        filler("returns"),
+        filler("refunds"),
+        filler("shipping")
+    );
+    let res = ingest(
+        &app,
+        &ada.access_token,
+        vec![
+            json!({"title": "Manual", "content": manual, "contentType": "text/markdown", "sourceUrl": "https://acme.test/manual"}),
+            json!({"title": "Plain refunds note", "content": "Refunds reach your card, as the manual says.", "sourceUrl": "javascript:alert(1)"}),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    index_queued(&k, &mut rx).await;
+
+    let found = search(
+        &app,
+        &ada.access_token,
+        json!({"query": "refunds reach your card working days", "limit": 10}),
+    )
+    .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let hits = found.body.as_array().unwrap().clone();
+    let refunds = hits
+        .iter()
+        .find(|h| h["text"].as_str().unwrap().contains("five working days"))
+        .unwrap_or_else(|| panic!("{hits:#?}"));
+    assert_eq!(refunds["section"], "Returns › Refunds");
+    assert_eq!(refunds["url"], "https://acme.test/manual");
+    let plain = hits
+        .iter()
+        .find(|h| h["title"] == "Plain refunds note")
+        .unwrap_or_else(|| panic!("{hits:#?}"));
+    assert!(plain.get("section").is_none(), "{plain}");
+    assert!(
+        plain.get("url").is_none(),
+        "a javascript: URL is no link: {plain}"
+    );
+
+    // A chat answer's sources say the same.
+    let answer = app
+        .post(
+            "/api/v1/agents/customer-service/run",
+            Some(&ada.access_token),
+            json!({"message": "Refunds reach your card within how many working days?"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let manual = answer.body["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "Manual")
+        .unwrap_or_else(|| panic!("{}", answer.body))
+        .clone();
+    assert_eq!(manual["section"], "Returns › Refunds", "{manual}");
+    assert_eq!(manual["url"], "https://acme.test/manual");
+}

@@ -16,6 +16,8 @@ pub struct ChunkPoint {
     pub chunk_index: u32,
     pub title: String,
     pub text: String,
+    /// The headings the chunk sits under (Markdown), if any.
+    pub section: Option<String>,
     pub vector: Vec<f32>,
 }
 
@@ -26,6 +28,12 @@ pub struct SearchHit {
     pub title: String,
     pub chunk_index: u32,
     pub text: String,
+    /// The headings the chunk sits under (`Returns › Refunds`), when the document has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// The document's `sourceUrl`, when it is an `http(s)` URL (filled in by the search, not stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     pub score: f32,
 }
 
@@ -64,6 +72,9 @@ pub fn payload(
     map.insert("chunk_index".into(), chunk.chunk_index.into());
     map.insert("title".into(), chunk.title.clone().into());
     map.insert("text".into(), chunk.text.clone().into());
+    if let Some(section) = &chunk.section {
+        map.insert("section".into(), section.clone().into());
+    }
     map
 }
 
@@ -74,6 +85,12 @@ pub fn hit_from_payload(payload: &serde_json::Value, score: f32) -> Option<Searc
         title: payload.get("title")?.as_str()?.to_owned(),
         chunk_index: u32::try_from(payload.get("chunk_index")?.as_u64()?).ok()?,
         text: payload.get("text")?.as_str()?.to_owned(),
+        // Points stored before sections existed have none.
+        section: payload
+            .get("section")
+            .and_then(|s| s.as_str())
+            .map(str::to_owned),
+        url: None,
         score,
     })
 }
@@ -190,6 +207,7 @@ impl ChunkPoint {
             chunk_index,
             title: title.into(),
             text: text.into(),
+            section: None,
             vector,
         }
     }

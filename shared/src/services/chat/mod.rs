@@ -40,6 +40,10 @@ pub struct Source {
     /// otherwise): where a reader can see the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Where in the document the best of its passages is: the headings it sits under
+    /// (`Returns › Refunds`), when the document has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]

@@ -161,6 +161,7 @@ pub(crate) async fn prepare_for(
                 title: h.title.clone(),
                 score: h.score,
                 url: None,
+                section: h.section.clone(),
             });
         }
     }
@@ -195,37 +196,12 @@ async fn link_sources(
     ws: crate::ids::WorkspaceId,
     sources: &mut [Source],
 ) -> Result<(), ApiError> {
-    if sources.is_empty() {
-        return Ok(());
-    }
     let ids: Vec<Uuid> = sources.iter().map(|s| s.document_id).collect();
-    let client = state.app.db.get().await?;
-    let urls = crate::repo::documents::source_urls(&**client, ws, &ids).await?;
-    drop(client);
+    let mut links = crate::services::knowledge::web_links(state, ws, &ids).await?;
     for source in sources.iter_mut() {
-        source.url = urls
-            .iter()
-            .find(|(id, _)| *id == source.document_id)
-            .map(|(_, url)| url.trim())
-            .filter(|url| is_web_link(url))
-            .map(str::to_owned);
+        source.url = links.remove(&source.document_id);
     }
     Ok(())
-}
-
-/// Whether `url` is an absolute `http` or `https` URL with a host.
-fn is_web_link(url: &str) -> bool {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        &url[8..]
-    } else if lower.starts_with("http://") {
-        &url[7..]
-    } else {
-        return false;
-    };
-    !rest.is_empty()
-        && !rest.starts_with('/')
-        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 /// Saves the question and the answer in one transaction (and the idempotency record, when given).
@@ -338,36 +314,4 @@ pub(crate) async fn answer(
 ) -> Result<ChatReply, ApiError> {
     let completion = state.llm.complete(&turn.messages, &turn.context).await?;
     save(state, turn, completion.text, completion.usage, key).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_web_link;
-
-    #[test]
-    fn only_absolute_http_and_https_urls_are_links() {
-        for url in [
-            "https://example.com/refunds",
-            "http://example.com",
-            "HTTPS://Example.com/a?b=c#d",
-        ] {
-            assert!(is_web_link(url), "{url}");
-        }
-        for url in [
-            "javascript:alert(1)",
-            "JavaScript://example.com/%0aalert(1)",
-            "data:text/html,<script>alert(1)</script>",
-            "mailto:help@example.com",
-            "ftp://example.com/file",
-            "//example.com/path",
-            "/relative",
-            "https://",
-            "https:///path",
-            "http://exa mple.com",
-            "https://example.com/\nx",
-            "",
-        ] {
-            assert!(!is_web_link(url), "{url}");
-        }
-    }
 }
