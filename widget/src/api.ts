@@ -23,6 +23,8 @@ export interface Source {
   documentId: string;
   title: string;
   url?: string;
+  /// The headings the passage sits under, when the document has them.
+  section?: string;
 }
 
 export interface Message {

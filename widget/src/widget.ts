@@ -293,8 +293,9 @@ class Chat {
       p.append(this.#t.sources + ": ");
       for (const s of sources) {
         const href = safeHref(s.url);
-        const item = href ? link(href, s.title) : document.createElement("span");
-        if (!href) item.textContent = s.title;
+        const label = s.section ? `${s.title} (${s.section})` : s.title;
+        const item = href ? link(href, label) : document.createElement("span");
+        if (!href) item.textContent = label;
         p.append(item);
       }
       div.append(p);

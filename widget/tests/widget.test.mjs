@@ -21,6 +21,11 @@ before(async () => {
   await team.ingest([
     { title: "Returns policy", content: RETURNS, sourceUrl: "https://acme.example/returns" },
     { title: "Gift wrapping", content: HOSTILE, sourceUrl: "javascript:window.__xss=4" },
+    {
+      title: "Care guide",
+      content: "# Tents\n\n## Drying\n\nDry your tent fully before packing it away, or mildew grows on it.",
+      contentType: "text/markdown",
+    },
   ]);
   site = await startSite(server.api);
   // A second key for the test site, reached as localhost (its 127.0.0.1 twin stays a foreign origin).
@@ -178,6 +183,16 @@ test("HTML and script from the knowledge base are shown as text, never run", asy
     `only http(s) and mailto links: ${inside.hrefs}`,
   );
   assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("a source names the section of its document the answer came from", async () => {
+  const { context, page } = await visitor();
+  await page.goto(server.demoUrl);
+  await part(page, "launcher").click();
+  const answer = await ask(page, "Should I dry my tent before packing it away, because of mildew?");
+  // The whole short guide is one chunk, which starts under "Tents".
+  await answer.locator('[part~="sources"]').getByText("Care guide (Tents)").waitFor();
   await context.close();
 });
 
