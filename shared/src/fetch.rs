@@ -108,22 +108,20 @@ fn v6_kind(a: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
+/// A name's addresses, being looked up.
+pub type Lookup<'a> =
+    std::pin::Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + 'a>>;
+
 /// Resolves names to addresses: the system's resolver in production, a fixed map in tests.
 pub trait Resolver: Send + Sync + 'static {
-    fn lookup(
-        &self,
-        host: &str,
-    ) -> std::pin::Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>>;
+    fn lookup(&self, host: &str) -> Lookup<'_>;
 }
 
 /// The operating system's resolver.
 pub struct SystemResolver;
 
 impl Resolver for SystemResolver {
-    fn lookup(
-        &self,
-        host: &str,
-    ) -> std::pin::Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
+    fn lookup(&self, host: &str) -> Lookup<'_> {
         let host = host.to_owned();
         Box::pin(async move {
             Ok(tokio::net::lookup_host((host.as_str(), 0))
@@ -139,10 +137,7 @@ impl Resolver for SystemResolver {
 pub struct StaticResolver(pub HashMap<String, Vec<IpAddr>>);
 
 impl Resolver for StaticResolver {
-    fn lookup(
-        &self,
-        host: &str,
-    ) -> std::pin::Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
+    fn lookup(&self, host: &str) -> Lookup<'_> {
         let found = self.0.get(&host.to_ascii_lowercase()).cloned();
         Box::pin(async move {
             found.ok_or_else(|| {
@@ -158,7 +153,7 @@ pub struct Guard {
     policy: FetchPolicy,
     resolver: Arc<dyn Resolver>,
     /// Addresses let through although private: a test's own "public" server on loopback.
-    exempt: Vec<SocketAddr>,
+    exempt: Vec<IpAddr>,
 }
 
 impl Guard {
@@ -174,9 +169,9 @@ impl Guard {
         }
     }
 
-    /// Lets one address and port through although it is not public (tests stand up a "public" site on
-    /// loopback this way, while every other private address stays refused).
-    pub fn exempting(mut self, addr: SocketAddr) -> Self {
+    /// Lets one address through although it is not public (tests stand up a "public" site on loopback
+    /// this way, while every other private address stays refused; the port rule still applies).
+    pub fn exempting(mut self, addr: IpAddr) -> Self {
         self.exempt.push(addr);
         self
     }
@@ -185,8 +180,8 @@ impl Guard {
         &self.policy
     }
 
-    fn check_addr(&self, host: &str, addr: IpAddr, port: u16) -> Result<(), Refusal> {
-        if self.policy.allow_private || self.exempt.contains(&SocketAddr::new(addr, port)) {
+    fn check_addr(&self, host: &str, addr: IpAddr) -> Result<(), Refusal> {
+        if self.policy.allow_private || self.exempt.contains(&addr) {
             return Ok(());
         }
         match forbidden_kind(addr) {
@@ -214,15 +209,15 @@ impl Guard {
             return Err(Refusal::Port(port));
         }
         match url.host() {
-            Some(url::Host::Ipv4(a)) => self.check_addr(&a.to_string(), IpAddr::V4(a), port),
-            Some(url::Host::Ipv6(a)) => self.check_addr(&a.to_string(), IpAddr::V6(a), port),
+            Some(url::Host::Ipv4(a)) => self.check_addr(&a.to_string(), IpAddr::V4(a)),
+            Some(url::Host::Ipv6(a)) => self.check_addr(&a.to_string(), IpAddr::V6(a)),
             Some(url::Host::Domain(_)) => Ok(()),
             None => Err(Refusal::Invalid(url.to_string())),
         }
     }
 
     /// A name's addresses, every one of them checked (the first refused one refuses the name).
-    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, Refusal> {
+    pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, Refusal> {
         let addrs = self
             .resolver
             .lookup(host)
@@ -232,35 +227,23 @@ impl Guard {
             return Err(Refusal::Unresolved(host.to_owned()));
         }
         for addr in &addrs {
-            self.check_addr(host, *addr, port)?;
+            self.check_addr(host, *addr)?;
         }
         Ok(addrs)
     }
 }
 
-/// reqwest's resolver: the guard's checked answer, so the connection uses only checked addresses. The
-/// port is not known here (reqwest fills it in afterwards), so the exemption of a test's server is
-/// checked with each allowed port.
+/// reqwest's resolver: the guard's checked answer, so the connection uses only checked addresses (the
+/// port is reqwest's to fill in).
 struct Pinned(Guard);
 
 impl Resolve for Pinned {
     fn resolve(&self, name: Name) -> Resolving {
         let guard = self.0.clone();
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let mut last = None;
-            for port in guard.policy.ports.clone() {
-                match guard.resolve(&host, port).await {
-                    Ok(addrs) => {
-                        let addrs: Addrs =
-                            Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
-                        return Ok(addrs);
-                    }
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(Box::new(last.unwrap_or(Refusal::Unresolved(host)))
-                as Box<dyn std::error::Error + Send + Sync>)
+            let addrs = guard.resolve(name.as_str()).await?;
+            let addrs: Addrs = Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
         })
     }
 }
@@ -507,15 +490,15 @@ mod tests {
         ]));
         let g = Guard::with_resolver(FetchPolicy::default(), Arc::new(resolver));
         assert!(matches!(
-            g.resolve("mixed.test", 443).await,
+            g.resolve("mixed.test").await,
             Err(Refusal::Address {
                 kind: "private",
                 ..
             })
         ));
-        assert_eq!(g.resolve("public.test", 443).await.unwrap().len(), 1);
+        assert_eq!(g.resolve("public.test").await.unwrap().len(), 1);
         assert_eq!(
-            g.resolve("nowhere.test", 443).await,
+            g.resolve("nowhere.test").await,
             Err(Refusal::Unresolved("nowhere.test".into()))
         );
     }

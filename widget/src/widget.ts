@@ -461,8 +461,7 @@ class Chat {
   #schedule(ms: number) {
     clearTimeout(this.#pollTimer);
     if (this.#panel.hidden || document.hidden || !this.#client.conversationId || this.#busy) return;
-    const wait = ms || 0;
-    this.#pollTimer = window.setTimeout(() => void this.#poll(), wait);
+    this.#pollTimer = window.setTimeout(() => void this.#poll(), ms);
   }
 
   async #poll() {

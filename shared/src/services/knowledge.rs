@@ -403,8 +403,7 @@ pub async fn search(
     score_threshold: Option<f32>,
 ) -> Result<Vec<SearchHit>, ApiError> {
     let mut hits = retrieve(state, tenant.workspace_id, query, limit, score_threshold).await?;
-    let mut ids: Vec<Uuid> = hits.iter().map(|h| h.document_id).collect();
-    ids.dedup();
+    let ids: Vec<Uuid> = hits.iter().map(|h| h.document_id).collect();
     let links = web_links(state, tenant.workspace_id, &ids).await?;
     for hit in &mut hits {
         hit.url = links.get(&hit.document_id).cloned();

@@ -1,6 +1,6 @@
 //! The SSRF guard's fetcher against real HTTP servers on loopback: what a tenant's URL may reach, what
 //! it may be redirected to, and how much it may send back. Names resolve through a test resolver, so a
-//! "public" site can stand on loopback (its one address exempted) while every other private address
+//! "public" site can stand on loopback (its one address, 127.0.0.1, exempted) while every other private address
 //! stays refused.
 
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ fn strict(site: &MockServer, resolver: Arc<StaticResolver>) -> Fetcher {
         ..FetchPolicy::default()
     };
     Fetcher::new(
-        Guard::with_resolver(policy, resolver).exempting(addr),
+        Guard::with_resolver(policy, resolver).exempting(addr.ip()),
         AGENT,
     )
     .unwrap()
