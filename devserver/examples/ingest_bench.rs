@@ -50,6 +50,7 @@ async fn main() {
         llm: studio::knowledge::Llm::offline(),
         vectors,
         queue: Queue::Local(tx),
+        files: None,
     };
     devserver::spawn_local_worker(k.clone(), rx);
     let app = TestApp::with_state(

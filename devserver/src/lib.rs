@@ -3,6 +3,7 @@
 //! merged OpenAPI document and an overall health route; and, on a second port, the widget's [`demo`] site.
 
 pub mod demo;
+pub mod uploads;
 
 use axum::Router;
 use axum::routing::get;
@@ -71,7 +72,7 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 };
 
 #[derive(OpenApi)]
-#[openapi(paths(live, openapi_json), tags((name = "devserver", description = "Served by the local devserver")), modifiers(&HEALTH))]
+#[openapi(paths(live, openapi_json, uploads::receive), tags((name = "devserver", description = "Served by the local devserver")), modifiers(&HEALTH))]
 struct Local;
 
 /// Liveness only: the process answers (no auth, no database). The load benchmark's anchor.

@@ -116,6 +116,8 @@ async fn main() -> anyhow::Result<()> {
         knowledge
     };
     devserver::spawn_scheduler(knowledge.clone(), devserver::local_schedule());
+    // File uploads: the extract worker, and the upload route when files go to UPLOADS_DIR.
+    let local_uploads = devserver::uploads::start(&knowledge);
     let demo = if demo_port == 0 {
         None
     } else {
@@ -127,7 +129,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let billing = studio::state::BillingState::new(state.clone())?;
     let admin = admin_api::AdminState::new(knowledge).await;
-    let app = studio::http::app(devserver::routes_with(admin, billing), state);
+    let mut routes = devserver::routes_with(admin, billing);
+    if let Some(uploads) = local_uploads {
+        routes = routes.merge(uploads);
+    }
+    let app = studio::http::app(routes, state);
     let host = source.get("HOST").unwrap_or("127.0.0.1");
     let listener = tokio::net::TcpListener::bind((host, port))
         .await

@@ -182,11 +182,49 @@ pub async fn app_state(needs: &[Need]) -> Result<AppState, Error> {
     })
 }
 
-/// The knowledge-base state on top of the core state (agents-api, agents-stream, ingest-worker, cron,
-/// admin-api).
+/// The knowledge-base state on top of the core state (agents-stream, ingest-worker, cron, admin-api,
+/// public-api).
 #[cfg(feature = "knowledge")]
 pub async fn knowledge_state() -> Result<crate::state::KnowledgeState, Error> {
-    let app = app_state(&[Need::Knowledge, Need::IngestQueue]).await?;
+    knowledge_state_needing(&[]).await
+}
+
+/// The extract worker's state: the uploads bucket, its own queue and the ingest queue, all required on
+/// Lambda (checked by [`app_state`] before this runs).
+#[cfg(feature = "extract")]
+pub async fn extract_state() -> Result<crate::state::ExtractState, Error> {
+    let app = app_state(&[Need::Uploads, Need::ExtractQueue, Need::IngestQueue]).await?;
+    let cfg = &app.config;
+    let missing = |name: &str| format!("{name} is not set: the extract worker needs it");
+    let files = crate::storage::FileStore::from_config(&cfg.uploads, cfg.on_lambda)
+        .ok_or_else(|| missing("UPLOADS_BUCKET"))?;
+    let queue = cfg
+        .uploads
+        .extract_queue_url
+        .clone()
+        .ok_or_else(|| missing("SQS_EXTRACT_QUEUE_URL"))?;
+    let ingest = cfg
+        .knowledge
+        .ingest_queue_url
+        .clone()
+        .ok_or_else(|| missing("SQS_INGEST_QUEUE_URL"))?;
+    Ok(crate::state::ExtractState {
+        files,
+        queue: crate::queue::Queue::sqs(queue),
+        ingest: crate::queue::Queue::sqs(ingest),
+        app,
+    })
+}
+
+/// The knowledge-base state for a function that also needs `more` (agents-api: the uploads bucket).
+#[cfg(feature = "knowledge")]
+pub async fn knowledge_state_needing(more: &[Need]) -> Result<crate::state::KnowledgeState, Error> {
+    let needs: Vec<Need> = [Need::Knowledge, Need::IngestQueue]
+        .iter()
+        .chain(more)
+        .copied()
+        .collect();
+    let app = app_state(&needs).await?;
     Ok(crate::state::KnowledgeState::new(app, None)
         .await
         .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "start-up failed"))?)

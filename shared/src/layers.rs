@@ -4,8 +4,8 @@
 //! | floor | modules | what lives there |
 //! |---|---|---|
 //! | 0 base | `error`, `ids`, `tls`, `telemetry`, `config`, `aws`, `text` | the error table, ids, TLS, logs and the request-id context, configuration, the text rules |
-//! | 1 model | `auth`, `agent`, `paging`, `billing::plan` | values and rules without I/O: tokens, passwords, the authorization proofs, the agent's configuration and prompt, pages, plans |
-//! | 2 adapters | `db`, `queue`, `ratelimit`, `fetch`, `repo`, `outbox`, `email`, `knowledge`, `billing::stripe` | everything that talks to PostgreSQL, SQS, SES, Upstash, OpenAI, Qdrant, Stripe |
+//! | 1 model | `auth`, `agent`, `paging`, `billing::plan`, `extract` | values and rules without I/O: tokens, passwords, the authorization proofs, the agent's configuration and prompt, pages, plans, text out of files |
+//! | 2 adapters | `db`, `queue`, `ratelimit`, `fetch`, `storage`, `repo`, `outbox`, `email`, `knowledge`, `billing::stripe` | everything that talks to PostgreSQL, SQS, SES, Upstash, OpenAI, Qdrant, Stripe |
 //! | 3 use cases | `services`, `billing`, `state` | what a route or a consumer asks for, over the adapters |
 //! | 4 edges | `http`, `lambda`, `openapi` | axum extractors and layers, the Lambda entry points, the API document |
 
@@ -22,10 +22,12 @@ const FLOORS: &[(&str, u8)] = &[
     ("agent", 1),
     ("paging", 1),
     ("billing/plan", 1),
+    ("extract", 1),
     ("db", 2),
     ("queue", 2),
     ("ratelimit", 2),
     ("fetch", 2),
+    ("storage", 2),
     ("repo", 2),
     ("outbox", 2),
     ("email", 2),

@@ -19,6 +19,8 @@ pub mod config;
 pub mod db;
 pub mod email;
 pub mod error;
+#[cfg(feature = "extract")]
+pub mod extract;
 pub mod fetch;
 pub mod http;
 pub mod ids;
@@ -35,6 +37,7 @@ pub mod ratelimit;
 pub mod repo;
 pub mod services;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod text;
 pub mod tls;

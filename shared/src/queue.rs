@@ -43,6 +43,15 @@ impl std::fmt::Display for QueueName {
     }
 }
 
+/// The message that announces an ingestion; our own API writes it (through the outbox), so the worker
+/// may trust the workspace id it carries.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngestMessage {
+    pub ingestion_id: uuid::Uuid,
+    pub workspace_id: uuid::Uuid,
+}
+
 #[derive(Clone)]
 pub enum Queue {
     Sqs { client: LazySqs, url: String },

@@ -59,6 +59,9 @@ pub struct KnowledgeState {
     pub llm: crate::knowledge::Llm,
     pub vectors: crate::knowledge::VectorStore,
     pub queue: crate::knowledge::Queue,
+    /// Uploaded files: S3, or locally a directory; none on Lambda without `UPLOADS_BUCKET` (the functions
+    /// that grant or delete uploads require it there).
+    pub files: Option<crate::storage::FileStore>,
 }
 
 #[cfg(feature = "knowledge")]
@@ -88,14 +91,29 @@ impl KnowledgeState {
                 "SQS_INGEST_QUEUE_URL is not set and there is no in-process queue: set it to the ingest queue's URL"
             ),
         };
+        let files =
+            crate::storage::FileStore::from_config(&app.config.uploads, app.config.on_lambda);
         Ok(Self {
             app,
             embedder,
             llm,
             vectors,
             queue,
+            files,
         })
     }
+}
+
+/// What the extract worker needs: the core state, the uploaded files, its own queue (retries are delayed
+/// through it) and the ingest queue the files' text goes on to. No knowledge adapter: it reads files,
+/// the ingest worker embeds them.
+#[cfg(feature = "extract")]
+#[derive(Clone, Debug)]
+pub struct ExtractState {
+    pub app: AppState,
+    pub files: crate::storage::FileStore,
+    pub queue: crate::queue::Queue,
+    pub ingest: crate::queue::Queue,
 }
 
 /// What the Stripe route group needs: the core state and the Stripe API client, built once per cold start.

@@ -14,6 +14,16 @@ pub fn knowledge(
     let dir = TempDir::new("studio-vectors");
     let vectors = studio::knowledge::VectorStore::embedded(dir.path_str(), embedder.dimensions())
         .expect("embedded store");
+    // The configured bucket (moto's, through AWS_ENDPOINT_URL) or a directory of the temporary one.
+    let files = match &app.config.uploads.bucket {
+        Some(_) => studio::storage::FileStore::from_config(&app.config.uploads, false),
+        None => Some(studio::storage::FileStore::Local(
+            studio::storage::LocalFiles::new(
+                std::path::Path::new(dir.path_str()).join("uploads"),
+                app.config.uploads.local_url.clone(),
+            ),
+        )),
+    };
     (
         studio::state::KnowledgeState {
             app: app.clone(),
@@ -21,6 +31,7 @@ pub fn knowledge(
             llm: studio::knowledge::Llm::offline(),
             vectors,
             queue,
+            files,
         },
         dir,
     )

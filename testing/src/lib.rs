@@ -8,6 +8,8 @@ pub mod app;
 pub mod aws;
 pub mod db;
 pub mod dir;
+/// Files for the upload tests, used by path (`files::pdf`), not re-exported.
+pub mod files;
 pub mod fixtures;
 pub mod knowledge;
 pub mod logs;

@@ -44,7 +44,7 @@ fn known_content_type(value: &str) -> Result<(), ValidationError> {
     })
 }
 
-fn json_object(value: &serde_json::Value) -> Result<(), ValidationError> {
+pub(crate) fn json_object(value: &serde_json::Value) -> Result<(), ValidationError> {
     if !value.is_object() {
         return Err(ValidationError::new("metadata").with_message("must be a JSON object".into()));
     }

@@ -4,6 +4,7 @@ use studio::lambda::Responses;
 
 #[tokio::main]
 async fn main() -> Result<(), studio::lambda::Error> {
-    let state = studio::lambda::knowledge_state();
+    // Uploads are granted here: the bucket is required on Lambda.
+    let state = studio::lambda::knowledge_state_needing(&[studio::config::Need::Uploads]);
     studio::lambda::http(Responses::Buffered, agents_api::routes(), state).await
 }

@@ -75,18 +75,21 @@ impl Plan {
                 llm_tokens_per_month: 2_000_000,
                 documents: 10_000,
                 members: 10,
+                upload_bytes: 25 * MB,
             },
             Plan::Business => Limits {
                 chat_turns_per_month: 50_000,
                 llm_tokens_per_month: 20_000_000,
                 documents: 100_000,
                 members: 50,
+                upload_bytes: 50 * MB,
             },
             Plan::Free => Limits {
                 chat_turns_per_month: 200,
                 llm_tokens_per_month: 100_000,
                 documents: 1_000,
                 members: 3,
+                upload_bytes: 10 * MB,
             },
         }
     }
@@ -108,7 +111,14 @@ pub struct Limits {
     pub documents: u64,
     /// Members plus pending invitations.
     pub members: u64,
+    /// Bytes an uploaded file may have (at most [`MAX_UPLOAD_BYTES`] on any plan).
+    pub upload_bytes: u64,
 }
+
+const MB: u64 = 1024 * 1024;
+
+/// The largest file any plan may upload: 50 MB.
+pub const MAX_UPLOAD_BYTES: u64 = 50 * MB;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -18,6 +18,8 @@ pub enum Consumption {
     ChatTurn,
     /// This many new documents.
     Documents(u64),
+    /// One uploaded file of this many bytes (a new document, and a file within the plan's size).
+    Upload(u64),
     /// This many new pending invitations: members and pending invitations together must fit the limit.
     Invitations(u64),
     /// This many new members taking the seats their invitations held (an acceptance): the members alone
@@ -79,6 +81,23 @@ pub async fn check_quota(
                 if used >= max {
                     return Err(exceeded(name, what, used, max));
                 }
+            }
+        }
+        Consumption::Upload(bytes) => {
+            if bytes > limit.upload_bytes {
+                let max = limit.upload_bytes;
+                return Err(ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!(
+                        "The {plan} plan allows files of up to {} MB; this one has {bytes} bytes. Split it, or upgrade the plan.",
+                        max / (1024 * 1024)
+                    ),
+                )
+                .with_details(serde_json::json!({"limit": "uploadBytes", "max": max, "size": bytes, "plan": plan})));
+            }
+            if u.documents + 1 > limit.documents {
+                let (used, max) = (u.documents, limit.documents);
+                return Err(exceeded("documents", "documents", used, max));
             }
         }
         Consumption::Documents(n) => {

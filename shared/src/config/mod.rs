@@ -5,7 +5,7 @@
 //! start-up with a message naming the variable. Secrets are wrapped in [`SecretString`] and never logged.
 //!
 //! One file per concern: [`source`] (the environment and the secret), [`database`], [`jwt`],
-//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), [`public`] (visitor sessions), and [`need`] (what a function requires
+//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), [`public`] (visitor sessions), [`uploads`], and [`need`] (what a function requires
 //! on Lambda).
 
 mod billing;
@@ -20,6 +20,7 @@ mod ops;
 mod public;
 mod rate_limits;
 mod source;
+mod uploads;
 
 pub use billing::BillingConfig;
 pub use database::DatabaseConfig;
@@ -32,6 +33,7 @@ pub use ops::OpsConfig;
 pub use public::PublicConfig;
 pub use rate_limits::RateLimitConfig;
 pub use source::{Source, fetch_secret};
+pub use uploads::UploadsConfig;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -66,6 +68,8 @@ pub struct Config {
     pub public: PublicConfig,
     /// How tenants' URLs are fetched (`FETCH_*`).
     pub fetch: FetchPolicy,
+    /// File uploads (`UPLOADS_*`, `SQS_EXTRACT_*`).
+    pub uploads: UploadsConfig,
     pub admin_api_key: Option<SecretString>,
     /// Origins allowed to call the API from a browser; empty means none.
     pub cors_allowed_origins: Vec<String>,
@@ -112,6 +116,7 @@ impl Config {
             identity: IdentityConfig::from_source(src)?,
             public: PublicConfig::from_source(src)?,
             fetch: FetchPolicy::from_source(src, on_lambda)?,
+            uploads: UploadsConfig::from_source(src)?,
             database,
             jwt,
             admin_api_key: src

@@ -19,6 +19,10 @@ pub enum Need {
     EmailQueue,
     /// Stripe's webhook signing secret(s).
     StripeWebhook,
+    /// The uploads bucket (granting, reading or deleting uploaded files).
+    Uploads,
+    /// The extract queue (its consumer delays retries through it).
+    ExtractQueue,
 }
 
 impl Config {
@@ -46,6 +50,11 @@ impl Config {
                 Need::IngestQueue => &[("SQS_INGEST_QUEUE_URL", k.ingest_queue_url.is_none())],
                 Need::Mail => &[("EMAIL_FROM", ops.email_from.is_none())],
                 Need::EmailQueue => &[("SQS_EMAIL_QUEUE_URL", ops.email_queue_url.is_none())],
+                Need::Uploads => &[("UPLOADS_BUCKET", self.uploads.bucket.is_none())],
+                Need::ExtractQueue => &[(
+                    "SQS_EXTRACT_QUEUE_URL",
+                    self.uploads.extract_queue_url.is_none(),
+                )],
                 Need::StripeWebhook => &[(
                     "STRIPE_WEBHOOK_SECRET",
                     self.billing.webhook_secrets.is_empty(),

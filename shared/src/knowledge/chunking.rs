@@ -18,7 +18,12 @@ pub enum ContentType {
     Plain,
     Markdown,
     Html,
+    /// A PDF's text, pages separated by a form feed (the extract worker writes it; clients cannot send
+    /// it, see [`ContentType::parse`]).
+    PdfPages,
 }
+
+pub use crate::text::PAGE_BREAK;
 
 impl ContentType {
     pub fn parse(raw: Option<&str>) -> Option<Self> {
@@ -39,40 +44,142 @@ impl ContentType {
         }
     }
 
+    /// A stored document's type: what clients may send, and the PDF pages the extract worker stores.
+    pub fn of_stored(raw: &str) -> Self {
+        if raw.trim().eq_ignore_ascii_case("application/pdf") {
+            Self::PdfPages
+        } else {
+            Self::parse(Some(raw)).unwrap_or(Self::Plain)
+        }
+    }
+
     pub const fn mime(self) -> &'static str {
         match self {
             Self::Plain => "text/plain",
             Self::Markdown => "text/markdown",
             Self::Html => "text/html",
+            Self::PdfPages => "application/pdf",
         }
     }
 }
 
-/// The text a document's chunks are cut from: HTML is converted to plain text.
+/// The text a document's chunks are cut from: HTML becomes Markdown-shaped text (its headings as `#`
+/// lines, so its chunks know their sections), from its main content only (see [`main_content`]).
 ///
 /// Links keep their text only: html2text's default appends a reference list (`[45]: #cmdoption-v`, one
 /// line per link), which on a documentation page fills whole chunks with URLs that answer nothing.
 pub fn to_text(content: &str, content_type: ContentType) -> anyhow::Result<String> {
     match content_type {
-        ContentType::Plain | ContentType::Markdown => Ok(content.to_owned()),
-        ContentType::Html => html2text::config::plain()
-            .link_footnotes(false)
-            .string_from_read(content.as_bytes(), 100_000)
-            .map_err(|e| anyhow::anyhow!("the HTML could not be converted to text: {e}")),
+        ContentType::Plain | ContentType::Markdown | ContentType::PdfPages => {
+            Ok(content.to_owned())
+        }
+        ContentType::Html => {
+            let failed = |e: html2text::Error| {
+                anyhow::anyhow!("the HTML could not be converted to text: {e}")
+            };
+            let config = html2text::config::plain().link_footnotes(false);
+            let dom = config.parse_html(content.as_bytes()).map_err(failed)?;
+            main_content(&dom.document);
+            let tree = config.dom_to_render_tree(&dom).map_err(failed)?;
+            config.render_to_string(tree, 100_000).map_err(failed)
+        }
     }
+}
+
+/// Elements that are a page's furniture, not its content.
+const NOT_CONTENT: &[&str] = &[
+    "nav", "header", "footer", "aside", "script", "style", "noscript", "template", "form",
+    "iframe", "svg", "button",
+];
+
+fn element_name(node: &html2text::Handle) -> Option<&str> {
+    match &node.data {
+        html2text::Element { name, .. } => Some(&name.local),
+        _ => None,
+    }
+}
+
+fn has_role(node: &html2text::Handle, role: &str) -> bool {
+    match &node.data {
+        html2text::Element { attrs, .. } => attrs
+            .borrow()
+            .iter()
+            .any(|a| &*a.name.local == "role" && a.value.eq_ignore_ascii_case(role)),
+        _ => false,
+    }
+}
+
+/// Keeps a page's main content: navigation, headers, footers, sidebars, scripts and forms (by element or
+/// ARIA role) are removed, and when the page marks its main content (`<main>`, `role="main"`, or a single
+/// `<article>`) only that is kept.
+fn main_content(document: &html2text::Handle) {
+    fn prune(node: &html2text::Handle) {
+        node.children.borrow_mut().retain(|child| {
+            !element_name(child).is_some_and(|n| NOT_CONTENT.contains(&n))
+                && ![
+                    "navigation",
+                    "banner",
+                    "contentinfo",
+                    "complementary",
+                    "search",
+                ]
+                .iter()
+                .any(|r| has_role(child, r))
+        });
+        for child in node.children.borrow().iter() {
+            prune(child);
+        }
+    }
+    fn find(
+        node: &html2text::Handle,
+        hit: &dyn Fn(&html2text::Handle) -> bool,
+        out: &mut Vec<html2text::Handle>,
+    ) {
+        for child in node.children.borrow().iter() {
+            if hit(child) {
+                out.push(child.clone());
+            } else {
+                find(child, hit, out);
+            }
+        }
+    }
+    prune(document);
+    let mut main = Vec::new();
+    find(
+        document,
+        &|n| element_name(n) == Some("main") || has_role(n, "main"),
+        &mut main,
+    );
+    if main.is_empty() {
+        find(document, &|n| element_name(n) == Some("article"), &mut main);
+        if main.len() != 1 {
+            return;
+        }
+    }
+    // html5ever always builds `html > body`: the main content becomes the body's only child.
+    let mut body = Vec::new();
+    find(document, &|n| element_name(n) == Some("body"), &mut body);
+    let Some(root) = body.into_iter().next() else {
+        return;
+    };
+    *root.children.borrow_mut() = main;
 }
 
 /// A chunk of a document, and where in it it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
     pub text: String,
-    /// The headings it sits under, outermost first, joined by " › " (Markdown); none for plain text.
+    /// The headings it sits under, outermost first, joined by " › " (Markdown and HTML); none for plain
+    /// text and PDFs.
     pub section: Option<String>,
+    /// The page it is on, from 1 (PDFs).
+    pub page: Option<u32>,
 }
 
 /// Splits text into chunks of at most `size` tokens with `overlap` tokens shared between neighbours;
-/// Markdown is split along its structure (headings, paragraphs, lists) first, and each of its chunks
-/// names the headings it sits under.
+/// Markdown (and HTML, once [`to_text`] made it Markdown-shaped) is split along its structure (headings,
+/// paragraphs, lists) first, and each of its chunks names the headings it sits under; a PDF's pages are
+/// chunked one by one, and each chunk names its page.
 pub fn chunk(
     text: &str,
     content_type: ContentType,
@@ -84,23 +191,38 @@ pub fn chunk(
         .map_err(|e| anyhow::anyhow!("chunk overlap: {e}"))?
         .with_sizer(tokenizer());
     let chunks: Vec<Chunk> = match content_type {
-        ContentType::Markdown => {
+        ContentType::Markdown | ContentType::Html => {
             let headings = headings(text);
             MarkdownSplitter::new(config)
                 .chunk_indices(text)
                 .map(|(offset, c)| Chunk {
                     text: c.to_owned(),
                     section: section_at(&headings, offset),
+                    page: None,
                 })
                 .collect()
         }
-        ContentType::Plain | ContentType::Html => TextSplitter::new(config)
+        ContentType::Plain => TextSplitter::new(config)
             .chunks(text)
             .map(|c| Chunk {
                 text: c.to_owned(),
                 section: None,
+                page: None,
             })
             .collect(),
+        ContentType::PdfPages => {
+            let splitter = TextSplitter::new(config);
+            text.split(PAGE_BREAK)
+                .zip(1u32..)
+                .flat_map(|(page, number)| {
+                    splitter.chunks(page).map(move |c| Chunk {
+                        text: c.to_owned(),
+                        section: None,
+                        page: Some(number),
+                    })
+                })
+                .collect()
+        }
     };
     Ok(chunks
         .into_iter()
@@ -308,5 +430,83 @@ mod tests {
             Some(ContentType::Markdown)
         );
         assert_eq!(ContentType::parse(Some("application/pdf")), None);
+        assert_eq!(
+            ContentType::of_stored("application/pdf"),
+            ContentType::PdfPages
+        );
+        assert_eq!(ContentType::of_stored("text/html"), ContentType::Html);
+        assert_eq!(ContentType::of_stored("unknown/thing"), ContentType::Plain);
+    }
+
+    #[test]
+    fn a_pdf_chunk_names_its_page_and_never_spans_two() {
+        let text = format!(
+            "Returns within 30 days.{PAGE_BREAK}{}{PAGE_BREAK}The warranty lasts five years.",
+            "Shipping takes two days. ".repeat(40)
+        );
+        let chunks = chunk(&text, ContentType::PdfPages, 32, 0).expect("chunks");
+        let page_of = |needle: &str| {
+            chunks
+                .iter()
+                .find(|c| c.text.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} in {chunks:#?}"))
+                .page
+        };
+        assert_eq!(page_of("Returns within"), Some(1));
+        assert_eq!(page_of("Shipping takes"), Some(2));
+        assert_eq!(page_of("warranty"), Some(3));
+        assert!(chunks.iter().filter(|c| c.page == Some(2)).count() > 1);
+        assert!(
+            chunks
+                .iter()
+                .all(|c| !c.text.contains(PAGE_BREAK) && c.section.is_none())
+        );
+    }
+
+    #[test]
+    fn when_html_is_a_page_only_its_main_content_is_kept_with_its_headings_as_sections() {
+        let html = r#"<!doctype html><html><head><title>T</title><style>p{}</style></head><body>
+            <header><a href="/">Shop</a> <nav><a href="/tents">Tents</a></nav></header>
+            <div role="navigation">Breadcrumbs here</div>
+            <main><h1>Care guide</h1><p>Dry the tent before storing it.</p>
+              <h2>Poles</h2><p>Wipe the poles after each trip.</p>
+              <aside>Related: sleeping bags</aside></main>
+            <footer>Copyright footer text</footer><script>track()</script></body></html>"#;
+        let text = to_text(html, ContentType::Html).expect("html");
+        for gone in [
+            "Shop",
+            "Tents",
+            "Breadcrumbs",
+            "sleeping bags",
+            "Copyright",
+            "track()",
+            "p{}",
+        ] {
+            assert!(!text.contains(gone), "{gone:?} should be gone: {text}");
+        }
+        let chunks = chunk(&text, ContentType::Html, 12, 0).expect("chunks");
+        let section_of = |needle: &str| {
+            chunks
+                .iter()
+                .find(|c| c.text.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} in {chunks:#?}"))
+                .section
+                .clone()
+        };
+        assert_eq!(section_of("Dry the tent").as_deref(), Some("Care guide"));
+        assert_eq!(
+            section_of("Wipe the poles").as_deref(),
+            Some("Care guide › Poles")
+        );
+        // Without a marked main content, the page less its furniture is kept.
+        let plain = to_text(
+            "<body><nav>Menu</nav><h1>Hours</h1><p>Open 9 to 5.</p></body>",
+            ContentType::Html,
+        )
+        .expect("html");
+        assert!(
+            plain.contains("Open 9 to 5") && !plain.contains("Menu"),
+            "{plain}"
+        );
     }
 }

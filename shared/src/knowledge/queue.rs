@@ -1,15 +1,7 @@
-//! The ingest queue's message; the queue itself is [`crate::queue::Queue`].
+//! The ingest queue: its message and the queue itself, from [`crate::queue`] (the extract worker, which
+//! links no knowledge adapter, sends the same message).
 
-pub use crate::queue::{MAX_ATTEMPTS, Queue, retry_delay};
-
-/// The message that announces an ingestion; our own API writes it (through the outbox), so the worker
-/// may trust the workspace id it carries.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct IngestMessage {
-    pub ingestion_id: uuid::Uuid,
-    pub workspace_id: uuid::Uuid,
-}
+pub use crate::queue::{IngestMessage, MAX_ATTEMPTS, Queue, retry_delay};
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,16 @@ pub struct DocumentRow {
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `text`, `file` or `url`.
+    pub source_type: String,
+    /// An uploaded file's name and declared size (signed into its upload), and its type as sniffed.
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
+    pub file_type: Option<String>,
+    /// Where an uploaded file is stored.
+    pub file_key: Option<String>,
+    /// A failure's stable code (`too_large`, `encrypted`, …).
+    pub error_code: Option<String>,
 }
 
 /// A document to store (content is kept apart from the row summary lists return).
@@ -34,7 +44,7 @@ pub struct NewDocument {
     pub metadata: serde_json::Value,
 }
 
-const COLUMNS: &str = "id, ingestion_id, title, content_type, source_url, metadata, status, error, chunk_count, attempts, created_at, updated_at";
+const COLUMNS: &str = "id, ingestion_id, title, content_type, source_url, metadata, status, error, chunk_count, attempts, created_at, updated_at, source_type, file_name, file_size, file_type, file_key, error_code";
 
 fn from_row(r: &Row) -> DocumentRow {
     DocumentRow {
@@ -50,7 +60,115 @@ fn from_row(r: &Row) -> DocumentRow {
         attempts: r.get("attempts"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
+        source_type: r.get("source_type"),
+        file_name: r.get("file_name"),
+        file_size: r.get("file_size"),
+        file_type: r.get("file_type"),
+        file_key: r.get("file_key"),
+        error_code: r.get("error_code"),
     }
+}
+
+/// A file upload granted to a client: its document waits as `uploading` until the file arrives.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub id: Uuid,
+    pub title: String,
+    pub file_name: String,
+    pub file_size: i64,
+    /// The content type the client declared (signed into the upload; the bytes decide what it is).
+    pub declared_type: String,
+    pub file_key: String,
+    pub metadata: serde_json::Value,
+}
+
+pub async fn insert_upload(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    ingestion: Uuid,
+    by: Caller,
+    upload: &NewUpload,
+) -> Result<(), Error> {
+    db.execute(
+        // The hash of no content until the text is known.
+        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, metadata,
+                                   created_by, api_key_id, content_hash, status, source_type,
+                                   file_name, file_size, file_key)
+         VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, sha256(''::bytea), 'uploading', 'file', $9, $10, $11)",
+        &[
+            &upload.id,
+            workspace.as_uuid(),
+            &ingestion,
+            &upload.title,
+            &upload.declared_type,
+            &upload.metadata,
+            &by.user_id(),
+            &by.api_key_id(),
+            &upload.file_name,
+            &upload.file_size,
+            &upload.file_key,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// The live document an uploaded file's key belongs to, in the workspace the key names.
+pub async fn by_file_key(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    key: &str,
+) -> Result<Option<DocumentRow>, Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM kb_documents WHERE file_key = $1 AND workspace_id = $2 AND deleted_at IS NULL"
+    );
+    Ok(db
+        .query_opt(&sql, &[&key, workspace.as_uuid()])
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+/// Counts an attempt at reading an uploaded file, before it starts: an attempt that never ends (the
+/// worker's time or memory ran out on a hostile file) leaves its mark for the sweep to report.
+pub async fn start_extraction(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<bool, Error> {
+    super::change_one(
+        db,
+        "UPDATE kb_documents SET attempts = attempts + 1, updated_at = now()
+          WHERE id = $1 AND workspace_id = $2 AND status = 'uploading' AND deleted_at IS NULL",
+        workspace,
+        id,
+        &[],
+    )
+    .await
+}
+
+/// An uploaded file's text, extracted: the document becomes `pending` (to be chunked and embedded) —
+/// only from `uploading`, so a repeated notification changes nothing. False when it was not uploading.
+pub async fn set_extracted(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    content: &str,
+    content_type: &str,
+    file_type: &str,
+    content_hash: &[u8],
+) -> Result<bool, Error> {
+    super::change_one(
+        db,
+        "UPDATE kb_documents
+            SET status = 'pending', content = $3, content_type = $4, file_type = $5, content_hash = $6,
+                error = NULL, error_code = NULL, updated_at = now()
+          WHERE id = $1 AND workspace_id = $2 AND status = 'uploading' AND deleted_at IS NULL",
+        workspace,
+        id,
+        &[&content, &content_type, &file_type, &content_hash],
+    )
+    .await
 }
 
 /// Records an ingestion of `count` documents, with those of them it did not store (`skipped`, a JSON
@@ -246,7 +364,8 @@ pub async fn list(
 }
 
 /// Claims a document for processing unless it is already ready (reprocessing a delivered message twice
-/// does no work twice). Returns false for a ready, deleted or unknown document.
+/// does no work twice) or still waiting for its file. Returns false for a ready, uploading, deleted or
+/// unknown document.
 pub async fn start_processing(
     db: &impl GenericClient,
     workspace: WorkspaceId,
@@ -254,8 +373,8 @@ pub async fn start_processing(
 ) -> Result<bool, Error> {
     super::change_one(
         db,
-        "UPDATE kb_documents SET status = 'processing', attempts = attempts + 1, error = NULL, updated_at = now()
-              WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL AND status <> 'ready'",
+        "UPDATE kb_documents SET status = 'processing', attempts = attempts + 1, error = NULL, error_code = NULL, updated_at = now()
+              WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL AND status NOT IN ('ready', 'uploading')",
         workspace,
         id,
         &[],
@@ -281,22 +400,24 @@ pub async fn mark_ready(
     .map(drop)
 }
 
+/// Fails a document that is not ready, with a stable `code` and a sentence saying what to do. Returns
+/// false when it was ready (or deleted, or unknown).
 pub async fn mark_failed(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     id: Uuid,
+    code: &str,
     reason: &str,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     super::change_one(
         db,
-        "UPDATE kb_documents SET status = 'failed', error = $3, updated_at = now()
-          WHERE id = $1 AND workspace_id = $2 AND status <> 'ready'",
+        "UPDATE kb_documents SET status = 'failed', error = $3, error_code = $4, updated_at = now()
+          WHERE id = $1 AND workspace_id = $2 AND status <> 'ready' AND deleted_at IS NULL",
         workspace,
         id,
-        &[&reason],
+        &[&reason, &code],
     )
     .await
-    .map(drop)
 }
 
 /// Puts a document back to (or leaves it) `pending` with the reason of a failed attempt that will be

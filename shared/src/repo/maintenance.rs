@@ -6,24 +6,39 @@ use crate::ids::WorkspaceId;
 use tokio_postgres::{Error, GenericClient};
 use uuid::Uuid;
 
-/// Fails documents still `pending` or `processing` whose last progress is older than `deadline_secs`,
-/// with a reason a user can act on. Returns (document id, workspace id) of each.
+/// Why a stuck document failed, by the state it was stuck in.
+pub struct StuckReasons<'a> {
+    /// `pending` or `processing`: `timed_out`.
+    pub indexing: &'a str,
+    /// `uploading`, no attempt at reading it: `upload_missing` (the file never arrived).
+    pub upload_missing: &'a str,
+    /// `uploading` with attempts that never finished (the worker's time or memory ran out): `unreadable`.
+    pub extraction: &'a str,
+}
+
+/// Fails documents still `uploading`, `pending` or `processing` whose last progress is older than
+/// `deadline_secs`, each with the code and reason of the state it was stuck in. Returns (document id,
+/// workspace id, code) of each.
 pub async fn fail_stuck_documents(
     db: &impl GenericClient,
     deadline_secs: f64,
-    reason: &str,
-) -> Result<Vec<(Uuid, Uuid)>, Error> {
+    reasons: &StuckReasons<'_>,
+) -> Result<Vec<(Uuid, Uuid, String)>, Error> {
     Ok(db
         .query(
-            "UPDATE kb_documents SET status = 'failed', error = $2, updated_at = now()
-              WHERE status IN ('pending', 'processing') AND deleted_at IS NULL
+            "UPDATE kb_documents
+                SET status = 'failed', updated_at = now(),
+                    error = CASE WHEN status <> 'uploading' THEN $2 WHEN attempts = 0 THEN $3 ELSE $4 END,
+                    error_code = CASE WHEN status <> 'uploading' THEN 'timed_out'
+                                      WHEN attempts = 0 THEN 'upload_missing' ELSE 'unreadable' END
+              WHERE status IN ('uploading', 'pending', 'processing') AND deleted_at IS NULL
                 AND updated_at < now() - make_interval(secs => $1)
-              RETURNING id, workspace_id",
-            &[&deadline_secs, &reason],
+              RETURNING id, workspace_id, error_code",
+            &[&deadline_secs, &reasons.indexing, &reasons.upload_missing, &reasons.extraction],
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect())
 }
 

@@ -228,11 +228,23 @@ async fn fail_stuck_ingestions(
         "ingestion did not finish within {} minutes (a worker may have stopped, or the queue was unreachable); ingest the document again",
         deadline.as_secs() / 60
     );
+    let minutes = deadline.as_secs() / 60;
+    let upload_missing = format!(
+        "the file did not arrive within {minutes} minutes of its upload URL (the upload was abandoned or refused); request a new upload"
+    );
+    let extraction = format!(
+        "reading the file did not finish within {minutes} minutes (it ran out of time or memory: it may be damaged or built to exhaust a reader); check the file and upload it again"
+    );
+    let reasons = maintenance::StuckReasons {
+        indexing: &reason,
+        upload_missing: &upload_missing,
+        extraction: &extraction,
+    };
     let client = state.app.db.get().await?;
     let failed =
-        maintenance::fail_stuck_documents(&**client, deadline.as_secs_f64(), &reason).await?;
-    for (document, workspace) in &failed {
-        tracing::warn!(document_id = %document, workspace_id = %workspace, "stuck document failed");
+        maintenance::fail_stuck_documents(&**client, deadline.as_secs_f64(), &reasons).await?;
+    for (document, workspace, code) in &failed {
+        tracing::warn!(document_id = %document, workspace_id = %workspace, code = %code, "stuck document failed");
     }
     Ok(BTreeMap::from([("documentsFailed", failed.len() as u64)]))
 }

@@ -13,9 +13,9 @@ use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::documents::{self, DocumentRow, NewDocument};
 use crate::services::idempotency::{self, IdempotencyKey, Recorded, Scope};
 use crate::state::KnowledgeState;
+use crate::text::sha256;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -68,11 +68,14 @@ pub struct DocumentProgress {
     pub id: Uuid,
     /// The title as sent.
     pub title: String,
-    /// pending, processing, ready or failed; skipped when it was not stored (see `reason`).
+    /// uploading (its file not yet read), pending, processing, ready or failed; skipped when it was not
+    /// stored (see `reason`).
     pub status: String,
     pub chunks: i32,
     /// Why the document failed (or why its last attempt failed, while it is retried).
     pub error: Option<String>,
+    /// Why it failed, as a stable code (see the document's `errorCode`).
+    pub error_code: Option<String>,
     /// Why a skipped document was not stored: `duplicate` (its content is identical to document `id`'s).
     pub reason: Option<String>,
 }
@@ -106,12 +109,32 @@ pub struct DocumentView {
     pub source_url: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
+    /// uploading (waiting for its file), pending, processing, ready or failed.
     pub status: String,
     pub error: Option<String>,
+    /// Why it failed, as a stable code: for an uploaded file `no_text_layer` (a scan), `encrypted`,
+    /// `unreadable`, `too_large`, `unsupported_type`, `empty` or `upload_missing` (the file never came);
+    /// for any document `unusable` (no text to index), `retries_exhausted` or `timed_out`.
+    pub error_code: Option<String>,
     pub chunks: i32,
     pub attempts: i32,
+    /// Where it came from: `text` (an ingest request), `file` (an upload) or `url`.
+    pub source_type: String,
+    /// An uploaded file: its name, size and type (sniffed from its bytes once it has arrived).
+    pub file: Option<FileView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// An uploaded file, as its document shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileView {
+    pub name: String,
+    /// Bytes.
+    pub size: i64,
+    /// The type its bytes say it is (`application/pdf`, …); none until it has been read.
+    pub content_type: Option<String>,
 }
 
 impl From<DocumentRow> for DocumentView {
@@ -125,16 +148,22 @@ impl From<DocumentRow> for DocumentView {
             metadata: r.metadata,
             status: r.status,
             error: r.error,
+            error_code: r.error_code,
             chunks: r.chunk_count,
             attempts: r.attempts,
+            source_type: r.source_type,
+            file: match (r.file_name, r.file_size) {
+                (Some(name), Some(size)) => Some(FileView {
+                    name,
+                    size,
+                    content_type: r.file_type,
+                }),
+                _ => None,
+            },
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
     }
-}
-
-pub fn sha256(bytes: &[u8]) -> Vec<u8> {
-    Sha256::digest(bytes).to_vec()
 }
 
 /// Which documents of a request to store, and the id each input document is answered with: a document
@@ -271,7 +300,7 @@ fn summarize(
     let (ready, failed) = (count("ready"), count("failed"));
     let status = if count("processing") > 0 {
         "processing"
-    } else if count("pending") > 0 {
+    } else if count("pending") + count("uploading") > 0 {
         if ready + failed > 0 {
             "processing"
         } else {
@@ -290,6 +319,7 @@ fn summarize(
             status: r.status,
             chunks: r.chunk_count,
             error: r.error,
+            error_code: r.error_code,
             reason: None,
         })
         .collect();
@@ -306,6 +336,7 @@ fn summarize(
                 status: "skipped".to_owned(),
                 chunks: 0,
                 error: None,
+                error_code: None,
                 reason: Some(s.reason),
             },
         );
@@ -476,6 +507,11 @@ fn is_web_link(url: &str) -> bool {
         && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
+/// The code of a document whose text cannot be indexed (no text, unconvertible HTML).
+pub const FAILED_UNUSABLE: &str = "unusable";
+/// The code of a document whose indexing failed on every attempt (embeddings API, vector store).
+pub const FAILED_RETRIES_EXHAUSTED: &str = "retries_exhausted";
+
 struct Prepared {
     doc: DocumentRow,
     chunks: Vec<chunking::Chunk>,
@@ -488,7 +524,7 @@ fn chunks_of(
     size: usize,
     overlap: usize,
 ) -> Result<Vec<chunking::Chunk>, String> {
-    let content_type = ContentType::parse(Some(&doc.content_type)).unwrap_or(ContentType::Plain);
+    let content_type = ContentType::of_stored(&doc.content_type);
     match chunking::to_text(content, content_type)
         .and_then(|text| chunking::chunk(&text, content_type, size, overlap))
     {
@@ -567,7 +603,9 @@ pub async fn process_ingestion(
     let rows = documents::for_ingestion(&**client, ws, message.ingestion_id).await?;
     let mut prepared = Vec::new();
     for doc in rows {
-        if doc.status == "ready" {
+        // Ready ones are done; an upload's file has not been read yet (its text comes with another
+        // message, once extracted).
+        if doc.status == "ready" || doc.status == "uploading" {
             continue;
         }
         let Some(content) = documents::content(&**client, ws, doc.id).await? else {
@@ -583,7 +621,7 @@ pub async fn process_ingestion(
             Err(reason) => {
                 if documents::start_processing(&**client, ws, doc.id).await? {
                     tracing::warn!(workspace_id = %ws, document_id = %doc.id, reason = %reason, "document failed");
-                    documents::mark_failed(&**client, ws, doc.id, &reason).await?;
+                    documents::mark_failed(&**client, ws, doc.id, FAILED_UNUSABLE, &reason).await?;
                 }
             }
         }
@@ -629,6 +667,7 @@ pub async fn process_ingestion(
                     title: p.doc.title.clone(),
                     text: chunk.text.clone(),
                     section: chunk.section.clone(),
+                    page: chunk.page,
                     vector: vectors
                         .get(&sha256(chunk.text.as_bytes()))
                         .cloned()
@@ -671,7 +710,7 @@ async fn settle_transient(
     if final_attempt {
         let reason = format!("gave up after the last attempt: {reason}");
         tracing::error!(workspace_id = %ws, document_id = %id, reason = %reason, "document failed");
-        documents::mark_failed(&***client, ws, id, &reason).await?;
+        documents::mark_failed(&***client, ws, id, FAILED_RETRIES_EXHAUSTED, &reason).await?;
     } else {
         tracing::warn!(workspace_id = %ws, document_id = %id, reason = %reason, "document will be retried");
         documents::mark_retrying(&***client, ws, id, reason).await?;

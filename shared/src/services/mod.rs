@@ -17,5 +17,6 @@ pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
 pub mod public;
+pub mod uploads;
 pub mod widget;
 pub mod workspaces;

@@ -6,6 +6,15 @@
 
 pub mod email;
 
+/// The separator between a PDF's pages in a document's content (a form feed, as `pdftotext` writes).
+pub const PAGE_BREAK: char = '\u{c}';
+
+/// The SHA-256 of bytes: documents' and chunks' content hashes.
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
 fn control_character(value: &str, allowed: &[char]) -> Option<char> {
     value
         .chars()

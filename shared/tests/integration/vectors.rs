@@ -34,7 +34,9 @@ fn chunk(doc: Uuid, index: u32, vector: Vec<f32>) -> ChunkPoint {
         chunk_index: index,
         title: format!("doc {doc}"),
         text: format!("chunk {index}"),
-        section: None,
+        // Where a chunk sits, as a PDF's and a Markdown document's chunks say it.
+        section: (index == 1).then(|| "Returns › Refunds".to_owned()),
+        page: (index == 1).then_some(7),
         vector,
     }
 }
@@ -77,6 +79,12 @@ async fn suite(store: &VectorStore) {
         ),
         (doc_a1, 1, "chunk 1")
     );
+    assert_eq!(
+        (hits[0].section.as_deref(), hits[0].page),
+        (Some("Returns › Refunds"), Some(7)),
+        "where the chunk sits is read back"
+    );
+    assert_eq!((hits[1].section.as_deref(), hits[1].page), (None, None));
     assert!(hits[0].score >= hits[1].score);
     let strict = store
         .search(query(a, unit(1), 10, Some(0.5)))

@@ -16,8 +16,10 @@ pub struct ChunkPoint {
     pub chunk_index: u32,
     pub title: String,
     pub text: String,
-    /// The headings the chunk sits under (Markdown), if any.
+    /// The headings the chunk sits under (Markdown, HTML), if any.
     pub section: Option<String>,
+    /// The page it is on (PDFs), from 1.
+    pub page: Option<u32>,
     pub vector: Vec<f32>,
 }
 
@@ -31,6 +33,9 @@ pub struct SearchHit {
     /// The headings the chunk sits under (`Returns › Refunds`), when the document has them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub section: Option<String>,
+    /// The page the chunk is on, from 1, when the document is a PDF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
     /// The document's `sourceUrl`, when it is an `http(s)` URL (filled in by the search, not stored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -75,6 +80,9 @@ pub fn payload(
     if let Some(section) = &chunk.section {
         map.insert("section".into(), section.clone().into());
     }
+    if let Some(page) = chunk.page {
+        map.insert("page".into(), page.into());
+    }
     map
 }
 
@@ -90,6 +98,10 @@ pub fn hit_from_payload(payload: &serde_json::Value, score: f32) -> Option<Searc
             .get("section")
             .and_then(|s| s.as_str())
             .map(str::to_owned),
+        page: payload
+            .get("page")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|p| u32::try_from(p).ok()),
         url: None,
         score,
     })
@@ -208,6 +220,7 @@ impl ChunkPoint {
             title: title.into(),
             text: text.into(),
             section: None,
+            page: None,
             vector,
         }
     }

@@ -44,6 +44,9 @@ pub struct Source {
     /// (`Returns › Refunds`), when the document has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section: Option<String>,
+    /// The page the best of its passages is on, when the document is a PDF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]

@@ -162,6 +162,7 @@ pub(crate) async fn prepare_for(
                 score: h.score,
                 url: None,
                 section: h.section.clone(),
+                page: h.page,
             });
         }
     }
