@@ -373,7 +373,7 @@ async fn when_messages_go_through_the_moto_sqs_queue_they_are_consumed_and_failu
         .messages
         .unwrap_or_default();
     assert_eq!(received.len(), 2);
-    let event = devserver_like_event(&received);
+    let event = studio_testing::sqs_event_of(&received);
     let response = ingest_worker::handle(&k, event).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(status(&app, &ada, &accepted).await["status"], "completed");
@@ -391,21 +391,6 @@ async fn when_messages_go_through_the_moto_sqs_queue_they_are_consumed_and_failu
         again.iter().all(|m| m.body.as_deref() != Some("poison")),
         "delayed, not immediately visible"
     );
-}
-
-fn devserver_like_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    for m in messages {
-        let mut record = SqsMessage::default();
-        record.message_id = m.message_id.clone();
-        record.receipt_handle = m.receipt_handle.clone();
-        record.body = m.body.clone();
-        for (k, v) in m.attributes.clone().unwrap_or_default() {
-            record.attributes.insert(k.as_str().to_owned(), v);
-        }
-        event.records.push(record);
-    }
-    event
 }
 
 /// Answers like the embeddings double, tells the test the number of each request as it arrives, and
