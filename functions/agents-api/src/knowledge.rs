@@ -98,7 +98,7 @@ pub struct SearchRequest {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DocumentsQuery {
-    /// Only documents in this state: pending, processing, ready or failed.
+    /// Only documents in this state: uploading, pending, processing, ready or failed.
     #[validate(custom(function = "known_status"))]
     pub status: Option<String>,
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
@@ -107,11 +107,11 @@ pub struct DocumentsQuery {
 }
 
 fn known_status(value: &str) -> Result<(), ValidationError> {
-    if ["pending", "processing", "ready", "failed"].contains(&value) {
+    if ["uploading", "pending", "processing", "ready", "failed"].contains(&value) {
         Ok(())
     } else {
         Err(ValidationError::new("status")
-            .with_message("must be pending, processing, ready or failed".into()))
+            .with_message("must be uploading, pending, processing, ready or failed".into()))
     }
 }
 

@@ -12,4 +12,5 @@ mod quota;
 mod secret_keys;
 mod stream;
 mod support;
+mod uploads;
 mod visitors;
