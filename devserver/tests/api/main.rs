@@ -9,3 +9,4 @@ mod http;
 mod mail;
 mod openapi;
 mod ratelimit;
+mod uploads;
