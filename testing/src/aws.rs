@@ -73,16 +73,28 @@ pub struct SesMail {
 /// Every message moto's SES accepted for `to`, read from its inspection endpoint.
 pub async fn ses_sent_to(to: &str) -> Vec<SesMail> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let data: Value = studio::tls::client_builder()
-        .build()
-        .expect("http client")
-        .get(format!("{endpoint}/moto-api/data.json"))
-        .send()
-        .await
-        .expect("moto data")
-        .json()
-        .await
-        .expect("moto json");
+    // moto's dump of its state races with concurrent writes (other tests' S3 and SQS calls) and may
+    // answer an error page: read it again.
+    let http = http_client();
+    let mut data = Value::Null;
+    for attempt in 1..=5 {
+        let res = http
+            .get(format!("{endpoint}/moto-api/data.json"))
+            .send()
+            .await
+            .expect("moto data");
+        match res.json::<Value>().await {
+            Ok(value) => {
+                data = value;
+                break;
+            }
+            Err(e) if attempt < 5 => {
+                tracing::warn!(error = %e, "moto's data.json unreadable; reading it again");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("moto json: {e}"),
+        }
+    }
     let messages = data["ses"]["Message"]
         .as_array()
         .cloned()

@@ -2,5 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), studio::lambda::Error> {
-    studio::lambda::schedule(studio::lambda::knowledge_state(), cron::handle).await
+    // The purge deletes uploaded files with their documents: the bucket is required on Lambda.
+    let state = studio::lambda::knowledge_state_needing(&[studio::config::Need::Uploads]);
+    studio::lambda::schedule(state, cron::handle).await
 }

@@ -42,22 +42,47 @@ pub async fn fail_stuck_documents(
         .collect())
 }
 
+/// A document the purge removes: its id, workspace, and uploaded file's storage key if it has one.
+pub type ExpiredDocument = (Uuid, WorkspaceId, Option<String>);
+
 /// Soft-deleted documents past retention, locked for this run (a concurrent run skips them).
 pub async fn claim_expired_documents(
     db: &impl GenericClient,
     retention_days: i32,
     limit: i64,
-) -> Result<Vec<(Uuid, WorkspaceId)>, Error> {
+) -> Result<Vec<ExpiredDocument>, Error> {
     Ok(db
         .query(
-            "SELECT id, workspace_id FROM kb_documents
+            "SELECT id, workspace_id, file_key FROM kb_documents
               WHERE deleted_at < now() - make_interval(days => $1)
               ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&retention_days, &limit],
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), WorkspaceId::from_trusted_source(r.get(1))))
+        .map(|r| {
+            (
+                r.get(0),
+                WorkspaceId::from_trusted_source(r.get(1)),
+                r.get(2),
+            )
+        })
+        .collect())
+}
+
+/// The storage keys of every uploaded file of these workspaces (deleted documents' included).
+pub async fn file_keys_of_workspaces(
+    db: &impl GenericClient,
+    workspaces: &[Uuid],
+) -> Result<Vec<String>, Error> {
+    Ok(db
+        .query(
+            "SELECT file_key FROM kb_documents WHERE workspace_id = ANY($1) AND file_key IS NOT NULL",
+            &[&workspaces],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
         .collect())
 }
 

@@ -157,10 +157,13 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
         if batch.is_empty() {
             break;
         }
-        for (id, ws) in &batch {
+        for (id, ws, file) in &batch {
             state.vectors.delete_document(*ws, *id).await?;
+            if let Some(key) = file {
+                delete_file(state, key).await?;
+            }
         }
-        let ids: Vec<_> = batch.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<_> = batch.iter().map(|(id, _, _)| *id).collect();
         *counts.entry("documents").or_default() +=
             maintenance::delete_documents(&*tx, &ids).await?;
         tx.commit().await?;
@@ -178,6 +181,9 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
             state.vectors.delete_workspace(*ws).await?;
         }
         let ids: Vec<_> = batch.iter().map(|ws| *ws.as_uuid()).collect();
+        for key in maintenance::file_keys_of_workspaces(&*tx, &ids).await? {
+            delete_file(state, &key).await?;
+        }
         *counts.entry("workspaces").or_default() +=
             maintenance::delete_workspaces(&*tx, &ids).await?;
         tx.commit().await?;
@@ -202,6 +208,16 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
         repo::visitors::purge_anonymous(&**client, default_days).await?,
     );
     Ok(counts)
+}
+
+/// Deletes an uploaded file (before its row goes: a failure leaves both for the next run).
+async fn delete_file(state: &KnowledgeState, key: &str) -> anyhow::Result<()> {
+    let files = state.files.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "UPLOADS_BUCKET is not set: uploaded files cannot be deleted with their documents"
+        )
+    })?;
+    files.delete(key).await
 }
 
 async fn resend_outbox(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {

@@ -463,3 +463,49 @@ async fn when_an_upload_never_arrives_or_its_reading_never_ends_the_sweep_fails_
     let doc = document(&w, &stuck).await;
     assert_eq!(doc["errorCode"], "unreadable", "{doc}");
 }
+
+#[tokio::test]
+async fn when_a_deleted_document_or_workspace_is_purged_its_uploaded_files_go_with_it() {
+    let mut w = world().await;
+    let kept = upload(&w, "kept.txt", "text/plain", b"Kept for now.").await;
+    let deleted = upload(&w, "old.txt", "text/plain", b"An old price list.").await;
+    let (_, failed) = extract_notified(&w).await;
+    assert!(failed.is_empty());
+    index_queued(&w.k, &mut w.ingest).await;
+    let key = |id: &str| format!("uploads/{}/{id}", w.ada.workspace_id);
+    let res = w
+        .app
+        .delete(
+            &format!("/api/v1/agents/documents/{deleted}"),
+            Some(&w.ada.access_token),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert!(
+        moto_object(&w.sdk, &w.bucket, &key(&deleted))
+            .await
+            .is_some(),
+        "kept while the document is restorable"
+    );
+    w.app
+        .execute(
+            "UPDATE kb_documents SET deleted_at = now() - interval '400 days' WHERE id = $1::text::uuid",
+            &[&deleted],
+        )
+        .await;
+    let report = jobs::run(&w.k, Job::PurgeDeleted).await.expect("purge");
+    assert_eq!(report.counts["documents"], 1);
+    assert_eq!(moto_object(&w.sdk, &w.bucket, &key(&deleted)).await, None);
+    assert!(moto_object(&w.sdk, &w.bucket, &key(&kept)).await.is_some());
+
+    // A workspace purged for good takes every file of its documents.
+    w.app
+        .execute(
+            "UPDATE workspaces SET deleted_at = now() - interval '400 days' WHERE id = $1",
+            &[&w.ada.workspace_id],
+        )
+        .await;
+    let report = jobs::run(&w.k, Job::PurgeDeleted).await.expect("purge");
+    assert_eq!(report.counts["workspaces"], 1);
+    assert_eq!(moto_object(&w.sdk, &w.bucket, &key(&kept)).await, None);
+}
