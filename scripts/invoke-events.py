@@ -65,6 +65,7 @@ EXPECTED = {
     },
     "agents-api": {
         "agents-ingest.json": UNAUTHENTICATED,
+        "agents-uploads.json": UNAUTHENTICATED,
         "agents-run.json": UNAUTHENTICATED,
         "agents-search.json": UNAUTHENTICATED,
         "agents-escalate.json": UNAUTHENTICATED,
@@ -107,6 +108,7 @@ LIVE = {
     },
     "agents-api": {
         "agents-ingest.json": 202,  # accepted and queued (moto's SQS); the worker is not running here
+        "agents-uploads.json": 201,  # an upload URL signed for moto's bucket
         "agents-search.json": 503,  # the embeddings API is unreachable in this run
         "agents-run.json": 503,
         "agents-inbox.json": 200,  # nobody is waiting yet: an empty page
@@ -132,6 +134,10 @@ OTHER = {
     # SQS redelivers it and, after three receives, moves it to the dead-letter queue (nothing is dropped).
     ("ingest-worker", "sqs-ingest.json"): ("the sample's message reported failed (its ids are placeholders)",
                                            lambda r: r == {"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"}]}),
+    # The sample announces a file whose document does not exist (a deleted one's): the worker deletes the
+    # orphan from the bucket (moto's) and reports no failure.
+    ("extract-worker", "sqs-extract.json"): ("an SQS batch answer with no failure (the orphan deleted)",
+                                             lambda r: r == {"batchItemFailures": []}),
     # The sample's mail is sent through SES (moto, the sender verified for this run): no failure.
     ("email-worker", "sqs-email.json"): ("an SQS batch answer with no failure (the mail sent)",
                                          lambda r: r == {"batchItemFailures": []}),
@@ -203,13 +209,19 @@ def fresh_database(server_url):
 
 
 def moto_queues():
-    """The ingest and email queues, made in the moto server for this run, and the sender verified in SES."""
+    """The ingest, email and extract queues and the uploads bucket, made in the moto server for this run,
+    and the sender verified in SES."""
     import boto3  # from the test venv (moto's dependency)
     sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
     suffix = secrets.token_hex(4)
     ses = boto3.client("sesv2", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
     ses.create_email_identity(EmailIdentity=SENDER)
-    return {name: sqs.create_queue(QueueName=f"invoke-{name}-{suffix}")["QueueUrl"] for name in ("ingest", "email")}
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    s3.create_bucket(Bucket=f"invoke-uploads-{suffix}")
+    queues = {name: sqs.create_queue(QueueName=f"invoke-{name}-{suffix}")["QueueUrl"]
+              for name in ("ingest", "email", "extract")}
+    queues["bucket"] = f"invoke-uploads-{suffix}"
+    return queues
 
 
 def environment(rt_port, db_url, upstash_url, upstash_token, queues):
@@ -239,6 +251,8 @@ def environment(rt_port, db_url, upstash_url, upstash_token, queues):
         "APP_URL": "https://app.example.com",
         "SQS_INGEST_QUEUE_URL": queues["ingest"],
         "SQS_EMAIL_QUEUE_URL": queues["email"],
+        "SQS_EXTRACT_QUEUE_URL": queues["extract"],
+        "UPLOADS_BUCKET": queues["bucket"],
     }
     return env
 

@@ -121,7 +121,7 @@ fi
 
 step "every sample in events/ through cargo lambda invoke --data-file (cargo-lambda's emulator)"
 cargo build --locked -p auth-api -p workspaces-api -p agents-api -p agents-stream -p ingest-worker \
-  -p stripe-webhook -p admin-api -p cron -p email-worker -p public-api -p devserver
+  -p extract-worker -p stripe-webhook -p admin-api -p cron -p email-worker -p public-api -p devserver
 "$VENV/bin/python" "$ROOT/scripts/invoke-events.py" --venv "$VENV"
 
 step "widget: the committed bundle is a build of its source; in Chromium against the devserver"
