@@ -110,7 +110,7 @@ fn check_key(key: &str) -> anyhow::Result<()> {
 #[derive(Clone)]
 pub struct S3Files {
     bucket: String,
-    sdk: Option<aws_config::SdkConfig>,
+    sdk: Option<Arc<aws_config::SdkConfig>>,
     http: Arc<tokio::sync::OnceCell<reqwest::Client>>,
 }
 
@@ -139,7 +139,7 @@ impl S3Files {
     pub fn with_sdk(bucket: String, sdk: aws_config::SdkConfig) -> Self {
         Self {
             bucket,
-            sdk: Some(sdk),
+            sdk: Some(Arc::new(sdk)),
             http: Arc::default(),
         }
     }
