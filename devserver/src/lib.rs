@@ -23,6 +23,8 @@ pub fn routes(knowledge: KnowledgeState) -> anyhow::Result<Router<AppState>> {
         knowledge,
         ingest_dlq: None,
         email_dlq: None,
+        extract: None,
+        extract_dlq: None,
     };
     Ok(routes_with(admin, billing))
 }

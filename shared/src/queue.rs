@@ -12,15 +12,18 @@ pub enum QueueName {
     Ingest,
     /// Mail to deliver (`SQS_EMAIL_QUEUE_URL`, dead letters in `SQS_EMAIL_DLQ_URL`).
     Email,
+    /// Uploaded files to read (`SQS_EXTRACT_QUEUE_URL`, dead letters in `SQS_EXTRACT_DLQ_URL`).
+    Extract,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 2] = [QueueName::Ingest, QueueName::Email];
+    pub const ALL: [QueueName; 3] = [QueueName::Ingest, QueueName::Email, QueueName::Extract];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             QueueName::Ingest => "ingest",
             QueueName::Email => "email",
+            QueueName::Extract => "extract",
         }
     }
 
@@ -33,6 +36,7 @@ impl QueueName {
         match self {
             QueueName::Ingest => "SQS_INGEST_DLQ_URL",
             QueueName::Email => "SQS_EMAIL_DLQ_URL",
+            QueueName::Extract => "SQS_EXTRACT_DLQ_URL",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The use cases the route groups call: plain async functions over the state, returning API types.
 
+#[cfg(feature = "knowledge")]
 pub mod admin;
 pub mod agent_config;
 pub mod api_keys;

@@ -24,23 +24,29 @@ async fn admin_with(queues: bool) -> Admin {
     let db = TestDb::new().await;
     let core = studio_testing::state_with(&db.url, &[("ADMIN_API_KEY", KEY)]);
     let sdk = moto_sdk().await;
-    let (ingest, ingest_dlq, email_dlq) = if queues {
+    let (ingest, ingest_dlq, email_dlq, extract, extract_dlq) = if queues {
         let dlq = moto_queue(&sdk, "ingest-dlq", None).await;
         let src = moto_queue(&sdk, "ingest", Some((&dlq, 3))).await;
         let email_dlq = moto_queue(&sdk, "email-dlq", None).await;
+        let extract_dlq = moto_queue(&sdk, "extract-dlq", None).await;
+        let extract = moto_queue(&sdk, "extract", Some((&extract_dlq, 3))).await;
         (
             Queue::sqs_with(&sdk, src, None),
             Some(Queue::sqs_with(&sdk, dlq, None)),
             Some(Queue::sqs_with(&sdk, email_dlq, None)),
+            Some(Queue::sqs_with(&sdk, extract, None)),
+            Some(Queue::sqs_with(&sdk, extract_dlq, None)),
         )
     } else {
-        (studio_testing::local_queue().0, None, None)
+        (studio_testing::local_queue().0, None, None, None, None)
     };
     let (knowledge, dir) = studio_testing::knowledge(&core, Embedder::offline(), ingest);
     let state = AdminState {
         knowledge,
         ingest_dlq,
         email_dlq,
+        extract,
+        extract_dlq,
     };
     let routes: Router<AppState> =
         workspaces_api::routes().merge(admin_api::routes().with_state(state.clone()));
@@ -116,6 +122,8 @@ async fn when_the_admin_key_is_presented_stats_answer_and_the_audit_log_names_th
     };
     assert_eq!(depth("ingest")["visible"], 0);
     assert_eq!(depth("ingestDeadLetter")["visible"], 0);
+    assert_eq!(depth("extract")["visible"], 0);
+    assert_eq!(depth("extractDeadLetter")["visible"], 0);
     assert!(depth("email").is_null(), "no email queue here");
 
     let audit = a.audit().await;
@@ -155,6 +163,8 @@ async fn when_the_key_is_wrong_or_missing_or_the_user_is_no_platform_admin_it_is
             knowledge: k,
             ingest_dlq: None,
             email_dlq: None,
+            extract: None,
+            extract_dlq: None,
         }),
         core,
         db.url,
@@ -615,6 +625,34 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
     let unknown = a.read("/api/v1/admin/dlq/billing").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 
+    // An upload's notification that failed three times (storage down) goes back to the extract queue.
+    let notification = json!({"Records": [{"eventName": "ObjectCreated:Put",
+        "s3": {"object": {"key": format!("uploads/{}/{}", uuid::Uuid::now_v7(), uuid::Uuid::now_v7())}}}]});
+    let extract_dlq = a.state.extract_dlq.clone().unwrap();
+    extract_dlq.send(notification.to_string()).await.unwrap();
+    let listed = a.read("/api/v1/admin/dlq/extract").await;
+    assert_eq!(listed.body[0]["body"], notification, "{}", listed.body);
+    let moved = a
+        .as_key(
+            Method::POST,
+            "/api/v1/admin/dlq/extract/redrive",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(moved.body["moved"], 1, "{}", moved.body);
+    let back = a
+        .state
+        .extract
+        .as_ref()
+        .unwrap()
+        .receive(10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&back[0].body).unwrap(),
+        notification
+    );
+
     let actions: Vec<_> = a
         .audit()
         .await
@@ -624,12 +662,15 @@ async fn when_dead_letters_are_listed_and_redriven_they_go_back_to_their_queue()
     assert_eq!(
         actions,
         vec![
+            "dlq.redrive",
+            "dlq.list",
             "dlq.list",
             "dlq.list",
             "dlq.redrive",
             "dlq.list",
             "dlq.list"
-        ]
+        ],
+        "newest first: every look and every redrive, the extract queue's included"
     );
 }
 
