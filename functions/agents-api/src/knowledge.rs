@@ -76,6 +76,34 @@ pub struct DocumentInput {
         length(max = 2048, message = "must be at most 2048 characters")
     )]
     pub source_url: Option<String>,
+    /// Your own key for the document (a product id, a help-centre article id): a later ingest with the
+    /// same key replaces the document (a new version, swapped in once indexed) instead of adding one, or
+    /// is skipped as `unchanged` when title and content are the same. 1 to 200 characters.
+    #[validate(
+        length(min = 1, max = 200, message = "must be 1 to 200 characters"),
+        custom(function = "single_line")
+    )]
+    pub external_id: Option<String>,
+}
+
+/// An edit of a document: each field given replaces the document's; at least one.
+#[derive(Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateDocumentRequest {
+    #[validate(
+        length(min = 1, max = 500, message = "must be 1 to 500 characters"),
+        custom(function = "single_line")
+    )]
+    pub title: Option<String>,
+    /// The new text; at most 1 MB (more: 413).
+    #[validate(custom(function = "free_text_not_blank"))]
+    pub content: Option<String>,
+    /// text/plain, text/markdown or text/html.
+    #[validate(custom(function = "known_content_type"))]
+    pub content_type: Option<String>,
+    #[validate(custom(function = "json_object"))]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -171,6 +199,17 @@ pub(crate) async fn ingest(
             ),
         ));
     }
+    let mut keys = std::collections::HashSet::new();
+    for (i, d) in req.documents.iter().enumerate() {
+        if let Some(key) = &d.external_id
+            && !keys.insert(key.as_str())
+        {
+            return Err(ApiError::validation(vec![studio::error::FieldError {
+                field: format!("documents[{i}].externalId"),
+                message: "is the external id of an earlier document of this request".into(),
+            }]));
+        }
+    }
     let key = IdempotencyKey::from_request(&headers, &req)?;
     let allow_duplicates = req.allow_duplicates;
     let docs = req
@@ -186,6 +225,7 @@ pub(crate) async fn ingest(
                 .to_owned(),
             source_url: d.source_url,
             metadata: d.metadata.unwrap_or_else(|| serde_json::json!({})),
+            external_id: d.external_id,
         })
         .collect();
     let accepted = knowledge::accept(&state, &tenant, docs, allow_duplicates, key).await?;
@@ -237,6 +277,59 @@ pub(crate) async fn document(
 ) -> Result<Json<DocumentView>, ApiError> {
     Ok(Json(
         knowledge::get_document(&state, &tenant, path.document_id).await?,
+    ))
+}
+
+/// Edits a document in place (member or higher). A new title, content or content type is a new
+/// version: it is chunked and embedded in the background and swapped in when complete — until then,
+/// search and chat keep using the current version, never neither or both. Follow the new version with
+/// the answer's `ingestionId`; `version` is the latest, `searchableVersion` the one searches see.
+/// Metadata alone changes at once. An uploaded file's text, or a document still uploading: 409.
+#[utoipa::path(operation_id = "updateDocument", put, path = "/api/v1/agents/documents/{documentId}", tag = "knowledge base", security(("bearer" = []), ("secretKey" = ["ingest"])),
+    params(("documentId" = Uuid, Path)),
+    request_body = UpdateDocumentRequest,
+    responses((status = 200, body = DocumentView), (status = 404, body = ErrorBody),
+        (status = 409, description = "the document is an uploaded file (upload it again) or still uploading", body = ErrorBody),
+        (status = 413, description = "content over 1 MB", body = ErrorBody), answers::WorkspaceInput))]
+pub(crate) async fn update_document(
+    State(state): State<KnowledgeState>,
+    tenant: Tenant<MemberRole, Ingest>,
+    Path(path): Path<DocumentPath>,
+    ValidJson(req): ValidJson<UpdateDocumentRequest>,
+) -> Result<Json<DocumentView>, ApiError> {
+    if req
+        .content
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_DOCUMENT_BYTES)
+    {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("content is larger than {MAX_DOCUMENT_BYTES} bytes; split the document."),
+        ));
+    }
+    if req.title.is_none()
+        && req.content.is_none()
+        && req.content_type.is_none()
+        && req.metadata.is_none()
+    {
+        return Err(ApiError::validation(vec![studio::error::FieldError {
+            field: "body".into(),
+            message: "must change at least one of title, content, contentType, metadata".into(),
+        }]));
+    }
+    let changes = knowledge::DocumentChanges {
+        title: req.title.map(|t| t.trim().to_owned()),
+        content: req.content,
+        content_type: req.content_type.map(|t| {
+            ContentType::parse(Some(&t))
+                .unwrap_or(ContentType::Plain)
+                .mime()
+                .to_owned()
+        }),
+        metadata: req.metadata,
+    };
+    Ok(Json(
+        knowledge::update_document(&state, &tenant, path.document_id, changes).await?,
     ))
 }
 

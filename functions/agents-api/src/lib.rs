@@ -14,7 +14,7 @@ mod visitors;
 
 pub use chat::{EscalateRequest, FeedbackRequest, RenameRequest, RunRequest};
 pub use inbox::{HumanReplyRequest, StatusRequest};
-pub use knowledge::{DocumentInput, IngestRequest, SearchRequest};
+pub use knowledge::{DocumentInput, IngestRequest, SearchRequest, UpdateDocumentRequest};
 pub use uploads::{ACCEPTED_TYPES, UploadFileRequest};
 
 use axum::Router;
@@ -23,7 +23,7 @@ use chat::{
     conversation, conversations, delete_conversation, escalate, feedback, list_feedback,
     rename_conversation, run,
 };
-use knowledge::{delete_document, document, documents, ingest, ingestion, search};
+use knowledge::{delete_document, document, documents, ingest, ingestion, search, update_document};
 use stream::stream;
 use studio::state::KnowledgeState;
 use utoipa::OpenApi;
@@ -41,7 +41,7 @@ pub fn routes() -> Router<KnowledgeState> {
         .route("/api/v1/agents/documents", get(documents))
         .route(
             "/api/v1/agents/documents/{documentId}",
-            get(document).delete(delete_document),
+            get(document).put(update_document).delete(delete_document),
         )
         .route("/api/v1/agents/uploads", post(uploads::upload))
         .route("/api/v1/agents/search", post(search))
@@ -103,8 +103,8 @@ const STREAM_HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(stream::stream, knowledge::ingest, knowledge::ingestion, knowledge::documents, knowledge::document, knowledge::delete_document, knowledge::search, uploads::upload, chat::run, chat::conversations, chat::conversation, chat::rename_conversation, chat::delete_conversation, chat::feedback, chat::list_feedback, chat::escalate, inbox::list, inbox::reply, inbox::set_status, visitors::export, visitors::erase),
-    components(schemas(stream::SseEvent, IngestRequest, DocumentInput, SearchRequest, UploadFileRequest, studio::services::uploads::UploadGranted, studio::services::knowledge::FileView, studio::services::knowledge::IngestAccepted, studio::services::knowledge::IngestionStatus, studio::services::knowledge::DocumentView, studio::knowledge::SearchHit, RunRequest, studio::services::chat::ChatReply, studio::services::chat::ConversationSummary, studio::services::chat::ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView, studio::services::chat::FeedbackView, studio::services::chat::StartedBy, studio::agent::ConversationStatus, inbox::HumanReplyRequest, inbox::StatusRequest, studio::services::chat::inbox::HumanReply, studio::services::chat::MessageView, studio::services::chat::visitors::VisitorExport, studio::services::chat::visitors::VisitorView)),
+    paths(stream::stream, knowledge::ingest, knowledge::ingestion, knowledge::documents, knowledge::document, knowledge::update_document, knowledge::delete_document, knowledge::search, uploads::upload, chat::run, chat::conversations, chat::conversation, chat::rename_conversation, chat::delete_conversation, chat::feedback, chat::list_feedback, chat::escalate, inbox::list, inbox::reply, inbox::set_status, visitors::export, visitors::erase),
+    components(schemas(stream::SseEvent, IngestRequest, DocumentInput, SearchRequest, UpdateDocumentRequest, UploadFileRequest, studio::services::uploads::UploadGranted, studio::services::knowledge::FileView, studio::services::knowledge::IngestAccepted, studio::services::knowledge::IngestionStatus, studio::services::knowledge::DocumentView, studio::knowledge::SearchHit, RunRequest, studio::services::chat::ChatReply, studio::services::chat::ConversationSummary, studio::services::chat::ConversationView, RenameRequest, FeedbackRequest, EscalateRequest, studio::services::chat::EscalationView, studio::services::chat::FeedbackView, studio::services::chat::StartedBy, studio::agent::ConversationStatus, inbox::HumanReplyRequest, inbox::StatusRequest, studio::services::chat::inbox::HumanReply, studio::services::chat::MessageView, studio::services::chat::visitors::VisitorExport, studio::services::chat::visitors::VisitorView)),
     tags((name = "knowledge base", description = "Documents the agent answers from"), (name = "agent", description = "The customer-service agent and its conversations")),
     modifiers(&HEALTH, &STREAM_HEALTH)
 )]

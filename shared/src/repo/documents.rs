@@ -31,6 +31,11 @@ pub struct DocumentRow {
     pub file_key: Option<String>,
     /// A failure's stable code (`too_large`, `encrypted`, …).
     pub error_code: Option<String>,
+    /// The version searches see (0: none yet) and the latest one (being indexed, or indexed).
+    pub version: i32,
+    pub target_version: i32,
+    /// The tenant's own key for the document.
+    pub external_id: Option<String>,
 }
 
 /// A document to store (content is kept apart from the row summary lists return).
@@ -42,9 +47,11 @@ pub struct NewDocument {
     pub content_type: String,
     pub source_url: Option<String>,
     pub metadata: serde_json::Value,
+    /// The tenant's own key (a later ingest with the same key replaces the document).
+    pub external_id: Option<String>,
 }
 
-const COLUMNS: &str = "id, ingestion_id, title, content_type, source_url, metadata, status, error, chunk_count, attempts, created_at, updated_at, source_type, file_name, file_size, file_type, file_key, error_code";
+const COLUMNS: &str = "id, ingestion_id, title, content_type, source_url, metadata, status, error, chunk_count, attempts, created_at, updated_at, source_type, file_name, file_size, file_type, file_key, error_code, version, target_version, external_id";
 
 fn from_row(r: &Row) -> DocumentRow {
     DocumentRow {
@@ -66,6 +73,9 @@ fn from_row(r: &Row) -> DocumentRow {
         file_type: r.get("file_type"),
         file_key: r.get("file_key"),
         error_code: r.get("error_code"),
+        version: r.get("version"),
+        target_version: r.get("target_version"),
+        external_id: r.get("external_id"),
     }
 }
 
@@ -254,8 +264,8 @@ pub async fn insert(
     content_hash: &[u8],
 ) -> Result<(), Error> {
     db.execute(
-        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by, content_hash, api_key_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by, content_hash, api_key_id, external_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         &[
             &doc.id,
             workspace.as_uuid(),
@@ -268,10 +278,138 @@ pub async fn insert(
             &by.user_id(),
             &content_hash,
             &by.api_key_id(),
+            &doc.external_id,
         ],
     )
     .await
     .map(drop)
+}
+
+/// The live document with this external id, locked until the end of the caller's transaction.
+pub async fn by_external_id_for_update(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    external_id: &str,
+) -> Result<Option<DocumentRow>, Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM kb_documents
+          WHERE workspace_id = $1 AND external_id = $2 AND deleted_at IS NULL FOR UPDATE"
+    );
+    Ok(db
+        .query_opt(&sql, &[workspace.as_uuid(), &external_id])
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+/// A document's content hash.
+pub async fn content_hash(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<Vec<u8>>, Error> {
+    Ok(super::read_one(
+        db,
+        "SELECT content_hash FROM kb_documents WHERE id = $1 AND workspace_id = $2",
+        workspace,
+        id,
+        &[],
+    )
+    .await?
+    .map(|r| r.get(0)))
+}
+
+/// A live document, locked until the end of the caller's transaction.
+pub async fn get_for_update(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<DocumentRow>, Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM kb_documents WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL FOR UPDATE"
+    );
+    Ok(super::read_one(db, &sql, workspace, id, &[])
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+/// What an edit sets: a new content (and its hash) or title makes a new version to index.
+#[derive(Debug, Clone)]
+pub struct Edit<'a> {
+    pub title: &'a str,
+    pub content: &'a str,
+    pub content_type: &'a str,
+    pub content_hash: &'a [u8],
+    pub metadata: &'a serde_json::Value,
+    pub source_url: Option<&'a str>,
+}
+
+/// Records a new version of a document, to be indexed by `ingestion`: the target version moves on, the
+/// document is `pending` again; searches keep seeing the current version until the new one is swapped in.
+pub async fn new_version(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    ingestion: Uuid,
+    edit: &Edit<'_>,
+) -> Result<bool, Error> {
+    super::change_one(
+        db,
+        "UPDATE kb_documents
+            SET title = $3, content = $4, content_type = $5, content_hash = $6, metadata = $7,
+                source_url = COALESCE($8, source_url), ingestion_id = $9,
+                target_version = target_version + 1, status = 'pending', error = NULL, error_code = NULL,
+                attempts = 0, updated_at = now()
+          WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+        workspace,
+        id,
+        &[
+            &edit.title,
+            &edit.content,
+            &edit.content_type,
+            &edit.content_hash,
+            edit.metadata,
+            &edit.source_url,
+            &ingestion,
+        ],
+    )
+    .await
+}
+
+/// Sets a document's metadata (nothing to index).
+pub async fn set_metadata(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    metadata: &serde_json::Value,
+) -> Result<bool, Error> {
+    super::change_one(
+        db,
+        "UPDATE kb_documents SET metadata = $3, updated_at = now() WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+        workspace,
+        id,
+        &[metadata],
+    )
+    .await
+}
+
+/// The current (searchable) version of each of these live documents that has one.
+pub async fn current_versions(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, i32>, Error> {
+    Ok(db
+        .query_typed(
+            "SELECT id, version FROM kb_documents
+              WHERE workspace_id = $1 AND id = ANY($2) AND deleted_at IS NULL AND version > 0",
+            &[(workspace.as_uuid(), Type::UUID), (&ids, Type::UUID_ARRAY)],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
 
 pub async fn get(
@@ -306,21 +444,22 @@ pub async fn source_urls(
         .collect())
 }
 
-/// A document's content, for the worker.
+/// A document's latest content and the version it is, read together (for the worker: the points it
+/// writes carry the version of the text they were cut from).
 pub async fn content(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     id: Uuid,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<(String, i32)>, Error> {
     Ok(super::read_one(
         db,
-        "SELECT content FROM kb_documents WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+        "SELECT content, target_version FROM kb_documents WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
         workspace,
         id,
         &[],
     )
     .await?
-    .map(|r| r.get(0)))
+    .map(|r| (r.get(0), r.get(1))))
 }
 
 pub async fn for_ingestion(
@@ -382,22 +521,24 @@ pub async fn start_processing(
     .await
 }
 
+/// Swaps `version` in (searches see it from now on) and marks the document ready — unless a newer
+/// version was asked for meanwhile (false: that version's own message will index it).
 pub async fn mark_ready(
     db: &impl GenericClient,
     workspace: WorkspaceId,
     id: Uuid,
     chunks: i32,
-) -> Result<(), Error> {
+    version: i32,
+) -> Result<bool, Error> {
     super::change_one(
         db,
-        "UPDATE kb_documents SET status = 'ready', chunk_count = $3, error = NULL, updated_at = now()
-          WHERE id = $1 AND workspace_id = $2",
+        "UPDATE kb_documents SET status = 'ready', chunk_count = $3, version = $4, error = NULL, updated_at = now()
+          WHERE id = $1 AND workspace_id = $2 AND target_version = $4",
         workspace,
         id,
-        &[&chunks],
+        &[&chunks, &version],
     )
     .await
-    .map(drop)
 }
 
 /// Fails a document that is not ready, with a stable `code` and a sentence saying what to do. Returns

@@ -50,6 +50,8 @@ pub struct SkippedDocument {
 
 /// Why a document was skipped.
 pub const SKIPPED_DUPLICATE: &str = "duplicate";
+/// Why a document with an external id was skipped: the document under that id has this title and content.
+pub const SKIPPED_UNCHANGED: &str = "unchanged";
 
 /// What an ingestion records of a skipped document (`ingestions.skipped`).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -120,6 +122,12 @@ pub struct DocumentView {
     pub attempts: i32,
     /// Where it came from: `text` (an ingest request), `file` (an upload) or `url`.
     pub source_type: String,
+    /// The latest version of its content (1 at first; each edit adds one).
+    pub version: i32,
+    /// The version searches see: the previous one while a new version is being indexed (0: none yet).
+    pub searchable_version: i32,
+    /// The tenant's own key for it (`externalId` on ingest).
+    pub external_id: Option<String>,
     /// An uploaded file: its name, size and type (sniffed from its bytes once it has arrived).
     pub file: Option<FileView>,
     pub created_at: DateTime<Utc>,
@@ -152,6 +160,9 @@ impl From<DocumentRow> for DocumentView {
             chunks: r.chunk_count,
             attempts: r.attempts,
             source_type: r.source_type,
+            version: r.target_version,
+            searchable_version: r.version,
+            external_id: r.external_id,
             file: match (r.file_name, r.file_size) {
                 (Some(name), Some(size)) => Some(FileView {
                     name,
@@ -168,7 +179,7 @@ impl From<DocumentRow> for DocumentView {
 
 /// Which documents of a request to store, and the id each input document is answered with: a document
 /// whose content hash is in `live` (the workspace's live documents) or equals an earlier input's is
-/// skipped as a duplicate, unless `allow_duplicates`.
+/// skipped as a duplicate, unless `allow_duplicates` or it has an external id.
 fn plan_ingestion(
     docs: &[NewDocument],
     hashes: &[Vec<u8>],
@@ -178,7 +189,8 @@ fn plan_ingestion(
     let mut ids = Vec::with_capacity(docs.len());
     let mut skipped = Vec::new();
     for (index, (doc, hash)) in docs.iter().zip(hashes).enumerate() {
-        if !allow_duplicates {
+        // A document under the tenant's own key is that key's, whatever else has the same content.
+        if !allow_duplicates && doc.external_id.is_none() {
             if let Some(&twin) = live.get(hash) {
                 ids.push(twin);
                 skipped.push(SkippedRecord {
@@ -221,6 +233,7 @@ pub async fn accept(
 
     let mut client = state.app.db.get().await?;
     let tx = client.transaction().await?;
+    let keyed = docs.iter().any(|d| d.external_id.is_some());
     let live = if allow_duplicates {
         HashMap::new()
     } else {
@@ -230,7 +243,36 @@ pub async fn accept(
             .into_iter()
             .collect()
     };
-    let (document_ids, skipped) = plan_ingestion(&docs, &hashes, live, allow_duplicates);
+    if keyed && allow_duplicates {
+        // Two requests with the same external id at once: one creates it, the other replaces it.
+        documents::lock_for_ingestion(&*tx, ws).await?;
+    }
+    let (mut document_ids, mut skipped) = plan_ingestion(&docs, &hashes, live, allow_duplicates);
+    // Documents under an external id the workspace already has replace that document (a new version),
+    // or are skipped when its title and content are the same.
+    let mut replaces: HashMap<usize, Uuid> = HashMap::new();
+    for (index, doc) in docs.iter().enumerate() {
+        let Some(key) = doc.external_id.as_deref() else {
+            continue;
+        };
+        let Some(existing) = documents::by_external_id_for_update(&*tx, ws, key).await? else {
+            continue;
+        };
+        document_ids[index] = existing.id;
+        let current_hash = documents::content_hash(&*tx, ws, existing.id).await?;
+        if existing.title == doc.title && current_hash.as_deref() == Some(hashes[index].as_slice())
+        {
+            skipped.push(SkippedRecord {
+                index,
+                document_id: existing.id,
+                title: doc.title.clone(),
+                reason: SKIPPED_UNCHANGED.to_owned(),
+            });
+        } else {
+            replaces.insert(index, existing.id);
+        }
+    }
+    skipped.sort_by_key(|s| s.index);
     let accepted = IngestAccepted {
         ok: true,
         ingestion_id,
@@ -253,20 +295,24 @@ pub async fn accept(
     for s in &skipped {
         is_skipped[s.index] = true;
     }
-    let to_store: Vec<(&NewDocument, &Vec<u8>)> = docs
+    let to_store: Vec<(usize, &NewDocument, &Vec<u8>)> = docs
         .iter()
         .zip(&hashes)
-        .zip(&is_skipped)
-        .filter(|(_, skip)| !**skip)
-        .map(|(pair, _)| pair)
+        .enumerate()
+        .filter(|(i, _)| !is_skipped[*i])
+        .map(|(i, (doc, hash))| (i, doc, hash))
         .collect();
+    let new_documents = to_store
+        .iter()
+        .filter(|(i, _, _)| !replaces.contains_key(i))
+        .count();
     // After the idempotency check: a retry of an accepted request replays even when the quota is now used
-    // up. Skipped documents consume nothing.
-    if !to_store.is_empty() {
+    // up. Skipped and replaced documents consume nothing.
+    if new_documents > 0 {
         crate::billing::check_quota(
             &*tx,
             ws,
-            crate::billing::Consumption::Documents(to_store.len() as u64),
+            crate::billing::Consumption::Documents(new_documents as u64),
         )
         .await?;
     }
@@ -274,18 +320,33 @@ pub async fn accept(
     let skipped_json = serde_json::to_value(&skipped).map_err(ApiError::internal)?;
     documents::insert_ingestion(&*tx, ws, ingestion_id, tenant.actor(), count, &skipped_json)
         .await?;
-    for (doc, hash) in &to_store {
-        documents::insert(&*tx, ws, ingestion_id, tenant.actor(), doc, hash).await?;
+    for (index, doc, hash) in &to_store {
+        match replaces.get(index) {
+            Some(&existing) => {
+                let edit = documents::Edit {
+                    title: &doc.title,
+                    content: &doc.content,
+                    content_type: &doc.content_type,
+                    content_hash: hash,
+                    metadata: &doc.metadata,
+                    source_url: doc.source_url.as_deref(),
+                };
+                documents::new_version(&*tx, ws, existing, ingestion_id, &edit).await?;
+            }
+            None => {
+                documents::insert(&*tx, ws, ingestion_id, tenant.actor(), doc, hash).await?;
+            }
+        }
     }
     if to_store.is_empty() {
         // Nothing to index: no message.
         tx.commit().await?;
-        tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, skipped = skipped.len(), "ingestion accepted, every document a duplicate");
+        tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, skipped = skipped.len(), "ingestion accepted, every document a duplicate or unchanged");
         return Ok(accepted);
     }
     let outbox_id = outbox::write(&*tx, Some(ws), Topic::Ingest, &payload).await?;
     tx.commit().await?;
-    tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, documents = to_store.len(), skipped = skipped.len(), "ingestion accepted");
+    tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, documents = to_store.len(), replaced = replaces.len(), skipped = skipped.len(), "ingestion accepted");
 
     outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload).await;
     Ok(accepted)
@@ -403,6 +464,105 @@ pub async fn get_document(
         .ok_or_else(|| ApiError::not_found("Document"))
 }
 
+/// An edit of a document: what to change (none: keep).
+#[derive(Debug, Clone, Default)]
+pub struct DocumentChanges {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub content_type: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Edits a document in place (member or higher). A new title or content is a new version: chunked and
+/// embedded in the background, then swapped in — searches see the current version until the new one
+/// is fully indexed (follow it with the answer's `ingestionId`). Metadata alone changes at once. An
+/// uploaded file's text changes by uploading the file again (409), as does a document still uploading.
+pub async fn update_document(
+    state: &KnowledgeState,
+    tenant: &Tenant<MemberRole, impl Access>,
+    id: Uuid,
+    changes: DocumentChanges,
+) -> Result<DocumentView, ApiError> {
+    let ws = tenant.workspace_id;
+    let mut client = state.app.db.get().await?;
+    let tx = client.transaction().await?;
+    let current = documents::get_for_update(&*tx, ws, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Document"))?;
+    if current.status == "uploading" {
+        return Err(ApiError::new(
+            crate::ErrorCode::Conflict,
+            "The document's file has not arrived yet: upload it first, then edit the document.",
+        ));
+    }
+    if changes.content.is_some() && current.source_type == "file" {
+        return Err(ApiError::new(
+            crate::ErrorCode::Conflict,
+            "An uploaded file's text comes from the file: upload the new file (and delete this document) instead.",
+        ));
+    }
+    let metadata = changes
+        .metadata
+        .clone()
+        .unwrap_or_else(|| current.metadata.clone());
+    let title = changes
+        .title
+        .clone()
+        .unwrap_or_else(|| current.title.clone());
+    let old_content = documents::content(&*tx, ws, id)
+        .await?
+        .map(|(c, _)| c)
+        .unwrap_or_default();
+    let content = changes.content.clone().unwrap_or(old_content.clone());
+    let content_type = changes
+        .content_type
+        .clone()
+        .unwrap_or_else(|| current.content_type.clone());
+    let reindex =
+        title != current.title || content != old_content || content_type != current.content_type;
+    let mut sent = None;
+    if reindex {
+        let ingestion_id = Uuid::now_v7();
+        let hash = sha256(content.as_bytes());
+        documents::insert_ingestion(
+            &*tx,
+            ws,
+            ingestion_id,
+            tenant.actor(),
+            1,
+            &serde_json::json!([]),
+        )
+        .await?;
+        let edit = documents::Edit {
+            title: &title,
+            content: &content,
+            content_type: &content_type,
+            content_hash: &hash,
+            metadata: &metadata,
+            source_url: None,
+        };
+        documents::new_version(&*tx, ws, id, ingestion_id, &edit).await?;
+        let payload = serde_json::to_value(IngestMessage {
+            ingestion_id,
+            workspace_id: *ws.as_uuid(),
+        })
+        .map_err(ApiError::internal)?;
+        let outbox_id = outbox::write(&*tx, Some(ws), Topic::Ingest, &payload).await?;
+        sent = Some((outbox_id, payload));
+    } else if changes.metadata.is_some() {
+        documents::set_metadata(&*tx, ws, id, &metadata).await?;
+    }
+    tx.commit().await?;
+    if let Some((outbox_id, payload)) = sent {
+        tracing::info!(workspace_id = %ws, document_id = %id, "document edited: a new version to index");
+        outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload).await;
+    }
+    documents::get(&**client, ws, id)
+        .await?
+        .map(Into::into)
+        .ok_or_else(|| ApiError::not_found("Document"))
+}
+
 /// Deletes a document and its vectors. The vectors go first: if the store is down, nothing changes.
 pub async fn delete_document(
     state: &KnowledgeState,
@@ -443,7 +603,11 @@ pub async fn search(
 }
 
 /// Retrieval, as search and every chat turn do it: the query embedded, then the workspace's closest
-/// chunks. Either dependency down is a 503 naming it.
+/// chunks of each document's current version. Either dependency down is a 503 naming it.
+///
+/// While a new version of a document is being indexed its points sit beside the current version's: the
+/// store is asked for more than `limit` and the hits of other versions (and of deleted documents) are
+/// dropped here, against the versions in PostgreSQL — one indexed lookup per search.
 pub(crate) async fn retrieve(
     state: &KnowledgeState,
     workspace: WorkspaceId,
@@ -459,16 +623,48 @@ pub(crate) async fn retrieve(
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("no embedding returned for the query"))
         })?;
-    state
-        .vectors
-        .search(VectorQuery {
-            workspace,
-            vector,
-            limit,
-            score_threshold,
-        })
-        .await
-        .map_err(|e| ApiError::unavailable("vector store", e))
+    let mut fetch = limit.saturating_mul(2).saturating_add(8);
+    loop {
+        let hits = state
+            .vectors
+            .search(VectorQuery {
+                workspace,
+                vector: vector.clone(),
+                limit: fetch,
+                score_threshold,
+            })
+            .await
+            .map_err(|e| ApiError::unavailable("vector store", e))?;
+        let exhausted = (hits.len() as u64) < fetch;
+        let kept = current_only(state, workspace, hits).await?;
+        if kept.len() as u64 >= limit || exhausted || fetch >= MAX_FETCH {
+            return Ok(kept.into_iter().take(limit as usize).collect());
+        }
+        fetch = (fetch * 4).min(MAX_FETCH);
+    }
+}
+
+/// The most points one search asks the store for (over-fetching past other versions' points).
+const MAX_FETCH: u64 = 400;
+
+/// The hits of each live document's current version.
+async fn current_only(
+    state: &KnowledgeState,
+    ws: WorkspaceId,
+    hits: Vec<SearchHit>,
+) -> Result<Vec<SearchHit>, ApiError> {
+    if hits.is_empty() {
+        return Ok(hits);
+    }
+    let mut ids: Vec<Uuid> = hits.iter().map(|h| h.document_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let client = state.app.db.get().await?;
+    let versions = documents::current_versions(&**client, ws, &ids).await?;
+    Ok(hits
+        .into_iter()
+        .filter(|h| versions.get(&h.document_id).copied() == i32::try_from(h.version).ok())
+        .collect())
 }
 
 /// The web links of these documents: each one's `sourceUrl` when it is an absolute `http(s)` URL (a
@@ -515,6 +711,8 @@ pub const FAILED_RETRIES_EXHAUSTED: &str = "retries_exhausted";
 struct Prepared {
     doc: DocumentRow,
     chunks: Vec<chunking::Chunk>,
+    /// The version the chunks are of (read with the content).
+    version: i32,
 }
 
 /// A document's chunks, or why the document is unusable (retrying will not help).
@@ -608,7 +806,7 @@ pub async fn process_ingestion(
         if doc.status == "ready" || doc.status == "uploading" {
             continue;
         }
-        let Some(content) = documents::content(&**client, ws, doc.id).await? else {
+        let Some((content, version)) = documents::content(&**client, ws, doc.id).await? else {
             continue;
         };
         match chunks_of(
@@ -617,7 +815,11 @@ pub async fn process_ingestion(
             cfg.chunk_size_tokens,
             cfg.chunk_overlap_tokens,
         ) {
-            Ok(chunks) => prepared.push(Prepared { doc, chunks }),
+            Ok(chunks) => prepared.push(Prepared {
+                doc,
+                chunks,
+                version,
+            }),
             Err(reason) => {
                 if documents::start_processing(&**client, ws, doc.id).await? {
                     tracing::warn!(workspace_id = %ws, document_id = %doc.id, reason = %reason, "document failed");
@@ -668,6 +870,7 @@ pub async fn process_ingestion(
                     text: chunk.text.clone(),
                     section: chunk.section.clone(),
                     page: chunk.page,
+                    version: version_u32(p.version),
                     vector: vectors
                         .get(&sha256(chunk.text.as_bytes()))
                         .cloned()
@@ -675,16 +878,24 @@ pub async fn process_ingestion(
                 })
                 .collect();
             let count = i32::try_from(points.len()).unwrap_or(i32::MAX);
-            // Clear what an earlier, different version of the document left, then write this one.
-            let stored = async {
-                state.vectors.delete_document(ws, p.doc.id).await?;
-                state.vectors.upsert(ws, points).await
-            }
-            .await;
-            match stored {
+            // The new version's points go beside the current version's; searches keep to the current
+            // one until the swap below, so they never see neither or both.
+            match state.vectors.upsert(ws, points).await {
                 Ok(()) => {
-                    documents::mark_ready(&**client, ws, p.doc.id, count).await?;
-                    tracing::info!(workspace_id = %ws, document_id = %p.doc.id, chunks = count, "document ready");
+                    if documents::mark_ready(&**client, ws, p.doc.id, count, p.version).await? {
+                        tracing::info!(workspace_id = %ws, document_id = %p.doc.id, version = p.version, chunks = count, "document ready");
+                        if p.version > 1
+                            && let Err(e) = state
+                                .vectors
+                                .delete_versions_before(ws, p.doc.id, version_u32(p.version))
+                                .await
+                        {
+                            // Searches skip them; the next version or the document's deletion removes them.
+                            tracing::warn!(workspace_id = %ws, document_id = %p.doc.id, error = format!("{e:#}"), "older versions' points not removed");
+                        }
+                    } else {
+                        tracing::info!(workspace_id = %ws, document_id = %p.doc.id, version = p.version, "a newer version was asked for meanwhile: its own message indexes it");
+                    }
                 }
                 Err(e) => {
                     settle_transient(&client, ws, p.doc.id, &format!("{e:#}"), final_attempt)
@@ -698,6 +909,10 @@ pub async fn process_ingestion(
         Some(e) => Err(e.context(format!("ingestion {}", message.ingestion_id))),
         None => Ok(()),
     }
+}
+
+fn version_u32(version: i32) -> u32 {
+    u32::try_from(version).unwrap_or(1).max(1)
 }
 
 async fn settle_transient(
@@ -757,6 +972,7 @@ mod tests {
             content_type: "text/plain".into(),
             source_url: None,
             metadata: serde_json::json!({}),
+            external_id: None,
         }
     }
 

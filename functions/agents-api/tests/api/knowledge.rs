@@ -765,3 +765,241 @@ async fn a_search_hit_names_the_section_it_comes_from_and_links_only_web_urls() 
     assert_eq!(manual["section"], "Returns › Refunds", "{manual}");
     assert_eq!(manual["url"], "https://acme.test/manual");
 }
+
+/// The texts of the hits for `query`.
+async fn hit_texts(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let res = search(app, token, json!({"query": query, "limit": 10})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn when_a_document_is_edited_searches_see_the_old_version_until_the_new_one_is_indexed() {
+    let (app, k, mut rx, ada) = setup().await;
+    let token = &ada.access_token;
+    let res = ingest(
+        &app,
+        token,
+        vec![doc(
+            "Returns",
+            "Returns are accepted within 30 days of delivery.",
+        )],
+    )
+    .await;
+    let id = res.body["documentIds"][0].as_str().unwrap().to_owned();
+    index_queued(&k, &mut rx).await;
+    let before = document(&app, token, &id).await;
+    assert_eq!(
+        (
+            before.body["version"].as_i64(),
+            before.body["searchableVersion"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+
+    let edited = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/agents/documents/{id}"),
+            Some(token),
+            Some(json!({"content": "Returns are accepted within 60 days of delivery."})),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    assert_eq!(edited.body["version"], 2);
+    assert_eq!(
+        edited.body["searchableVersion"], 1,
+        "the old version stays searchable"
+    );
+    assert_eq!(edited.body["status"], "pending");
+    let progress_of = progress(&app, token, edited.str("/ingestionId").as_str()).await;
+    assert_eq!(progress_of.body["documents"][0]["id"], id.as_str());
+    assert_eq!(
+        hit_texts(&app, token, "how many days to return").await,
+        vec!["Returns are accepted within 30 days of delivery."]
+    );
+
+    // Half-way: the new version's points are stored beside the old ones, not yet swapped in.
+    let text = "Returns are accepted within 60 days of delivery.".to_owned();
+    let vector = k.embedder.embed(&[text.clone()]).await.unwrap().remove(0);
+    let ws = studio::WorkspaceId::from_trusted_source(ada.workspace_id);
+    k.vectors
+        .upsert(
+            ws,
+            vec![studio::knowledge::ChunkPoint {
+                document_id: id.parse().unwrap(),
+                chunk_index: 0,
+                title: "Returns".into(),
+                text,
+                section: None,
+                page: None,
+                version: 2,
+                vector,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        hit_texts(&app, token, "how many days to return").await,
+        vec!["Returns are accepted within 30 days of delivery."],
+        "never both versions"
+    );
+
+    // Indexed: the new version is swapped in, the old one's points are gone.
+    assert_eq!(index_queued(&k, &mut rx).await, 1);
+    assert_eq!(
+        hit_texts(&app, token, "how many days to return").await,
+        vec!["Returns are accepted within 60 days of delivery."]
+    );
+    let after = document(&app, token, &id).await;
+    assert_eq!(
+        (
+            after.body["version"].as_i64(),
+            after.body["searchableVersion"].as_i64(),
+            after.body["status"].as_str()
+        ),
+        (Some(2), Some(2), Some("ready"))
+    );
+    assert_eq!(
+        k.vectors
+            .count(ws, Some(id.parse().unwrap()))
+            .await
+            .unwrap(),
+        1
+    );
+
+    // Metadata alone: no new version.
+    let meta = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/agents/documents/{id}"),
+            Some(token),
+            Some(json!({"metadata": {"lang": "en"}})),
+        )
+        .await;
+    assert_eq!(
+        (meta.body["version"].as_i64(), meta.body["status"].as_str()),
+        (Some(2), Some("ready")),
+        "{}",
+        meta.body
+    );
+    assert_eq!(meta.body["metadata"], json!({"lang": "en"}));
+}
+
+#[tokio::test]
+async fn when_an_edit_is_refused_it_says_why_and_changes_nothing() {
+    let (app, _k, _rx, ada) = setup().await;
+    let token = &ada.access_token;
+    let res = ingest(&app, token, vec![doc("Hours", "Open nine to five.")]).await;
+    let id = res.body["documentIds"][0].as_str().unwrap().to_owned();
+    let put = |token: String, path: String, body: Value| {
+        let app = app.clone();
+        async move { app.send(Method::PUT, &path, Some(&token), Some(body)).await }
+    };
+    let path = format!("/api/v1/agents/documents/{id}");
+    let empty = put(token.clone(), path.clone(), json!({})).await;
+    assert_error(&empty, StatusCode::BAD_REQUEST, "validation_failed");
+    let blank = put(token.clone(), path.clone(), json!({"content": "   "})).await;
+    assert_error(&blank, StatusCode::BAD_REQUEST, "validation_failed");
+    let unknown = put(
+        token.clone(),
+        format!("/api/v1/agents/documents/{}", uuid::Uuid::now_v7()),
+        json!({"title": "x"}),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let bob = app.user("Bob").await;
+    let foreign = put(
+        bob.access_token.clone(),
+        path.clone(),
+        json!({"title": "Mine now"}),
+    )
+    .await;
+    assert_eq!(
+        foreign.status,
+        StatusCode::NOT_FOUND,
+        "another workspace's document is a 404"
+    );
+    let viewer = app.member("Viewer", &ada, Role::Viewer).await;
+    let by_viewer = app
+        .send_with(
+            Method::PUT,
+            &path,
+            Some(&viewer.access_token),
+            Some(json!({"title": "x"})),
+            &[("x-workspace-id", &ada.workspace_id.to_string())],
+        )
+        .await;
+    assert_error(&by_viewer, StatusCode::FORBIDDEN, "forbidden");
+    // An upload's document: its text comes from its file.
+    let granted = app
+        .post(
+            "/api/v1/agents/uploads",
+            Some(token),
+            json!({"filename": "a.pdf", "contentType": "application/pdf", "size": 10}),
+        )
+        .await;
+    let upload = granted.str("/documentId");
+    let uploading = put(
+        token.clone(),
+        format!("/api/v1/agents/documents/{upload}"),
+        json!({"title": "x"}),
+    )
+    .await;
+    assert_error(&uploading, StatusCode::CONFLICT, "conflict");
+    assert_eq!(document(&app, token, &id).await.body["title"], "Hours");
+}
+
+#[tokio::test]
+async fn when_an_ingest_carries_an_external_id_the_same_id_replaces_the_document_or_is_skipped_unchanged()
+ {
+    let (app, k, mut rx, ada) = setup().await;
+    let token = &ada.access_token;
+    let keyed =
+        |content: &str| json!({"title": "FAQ 1", "content": content, "externalId": "faq-1"});
+    let first = ingest(&app, token, vec![keyed("Shipping takes two days.")]).await;
+    let id = first.body["documentIds"][0].as_str().unwrap().to_owned();
+    index_queued(&k, &mut rx).await;
+    assert_eq!(document(&app, token, &id).await.body["externalId"], "faq-1");
+
+    let second = ingest(&app, token, vec![keyed("Shipping takes three days.")]).await;
+    assert_eq!(second.status, StatusCode::ACCEPTED, "{}", second.body);
+    assert_eq!(second.body["documentIds"], json!([id]), "the same document");
+    assert_eq!(second.body["skipped"], json!([]));
+    assert_eq!(index_queued(&k, &mut rx).await, 1);
+    assert_eq!(
+        hit_texts(&app, token, "how long is shipping").await,
+        vec!["Shipping takes three days."]
+    );
+    let doc_now = document(&app, token, &id).await;
+    assert_eq!(doc_now.body["version"], 2);
+    let listed = app.get("/api/v1/agents/documents", Some(token)).await;
+    assert_eq!(listed.items().len(), 1, "replaced, not added");
+
+    let same = ingest(&app, token, vec![keyed("Shipping takes three days.")]).await;
+    assert_eq!(
+        same.body["skipped"],
+        json!([{"index": 0, "documentId": id, "reason": "unchanged"}])
+    );
+    assert_eq!(index_queued(&k, &mut rx).await, 0, "nothing to index");
+
+    let twice = ingest(&app, token, vec![keyed("a"), keyed("b")]).await;
+    assert_error(&twice, StatusCode::BAD_REQUEST, "validation_failed");
+    assert!(
+        twice
+            .invalid_fields()
+            .contains(&"documents[1].externalId".to_owned()),
+        "{}",
+        twice.body
+    );
+
+    // The key is the workspace's: another workspace's faq-1 is its own document.
+    let bob = app.user("Bob").await;
+    let other = ingest(&app, &bob.access_token, vec![keyed("Bob's shipping text.")]).await;
+    assert_ne!(other.body["documentIds"][0], json!(id));
+}

@@ -6,8 +6,8 @@
 //! the engine's API is synchronous, so every call runs on a blocking thread.
 
 use super::{
-    ChunkPoint, DOCUMENT_KEY, SearchHit, VectorQuery, WORKSPACE_KEY, hit_from_payload, payload,
-    point_id,
+    ChunkPoint, DOCUMENT_KEY, SearchHit, VERSION_KEY, VectorQuery, WORKSPACE_KEY, hit_from_payload,
+    payload, point_id,
 };
 use crate::ids::WorkspaceId;
 use anyhow::{Context, anyhow};
@@ -107,7 +107,7 @@ impl EmbeddedStore {
             .iter()
             .map(|c| {
                 json!({
-                    "id": point_id(c.document_id, c.chunk_index).to_string(),
+                    "id": point_id(c.document_id, c.version, c.chunk_index).to_string(),
                     "vector": c.vector,
                     "payload": payload(workspace, c),
                 })
@@ -161,6 +161,26 @@ impl EmbeddedStore {
         let filter = must_match(&pairs)?;
         let op: UpdateOperation = from_json(json!({ "delete_points_by_filter": filter }))?;
         self.blocking(move |shard| engine(shard.update(op), "deleting points"))
+            .await
+    }
+
+    /// Deletes one document's points of versions before `current` (a point without a version is of 1).
+    pub async fn delete_versions_before(
+        &self,
+        workspace: WorkspaceId,
+        document: Uuid,
+        current: u32,
+    ) -> anyhow::Result<()> {
+        let filter: Filter = from_json(json!({
+            "must": [
+                {"key": WORKSPACE_KEY, "match": {"value": workspace.to_string()}},
+                {"key": DOCUMENT_KEY, "match": {"value": document.to_string()}},
+            ],
+            // Not (version >= current): older versions, and points written before versions existed.
+            "must_not": [{"key": VERSION_KEY, "range": {"gte": current}}],
+        }))?;
+        let op: UpdateOperation = from_json(json!({ "delete_points_by_filter": filter }))?;
+        self.blocking(move |shard| engine(shard.update(op), "deleting old versions' points"))
             .await
     }
 

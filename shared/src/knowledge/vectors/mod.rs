@@ -20,6 +20,9 @@ pub struct ChunkPoint {
     pub section: Option<String>,
     /// The page it is on (PDFs), from 1.
     pub page: Option<u32>,
+    /// The document's version these chunks are of (from 1): a new version is written beside the current
+    /// one and swapped in when complete.
+    pub version: u32,
     pub vector: Vec<f32>,
 }
 
@@ -40,6 +43,9 @@ pub struct SearchHit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub score: f32,
+    /// The document's version the chunk is of (a search keeps the current version's only).
+    #[serde(skip)]
+    pub version: u32,
 }
 
 /// A search: the chunks of one workspace closest to a vector, at most `limit`, none scoring below the
@@ -58,13 +64,20 @@ pub const DOCUMENT_KEY: &str = "document_id";
 
 const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6b8f_2c1e_5d3a_4f7b_9e0c_1a2b_3c4d_5e6f);
 
-/// The deterministic point id of a document's chunk: reprocessing a document overwrites its points.
-pub fn point_id(document_id: Uuid, chunk_index: u32) -> Uuid {
-    Uuid::new_v5(
-        &POINT_NAMESPACE,
-        format!("{document_id}:{chunk_index}").as_bytes(),
-    )
+/// The deterministic point id of a document version's chunk: reprocessing a version overwrites its
+/// points, and a new version's points sit beside the current one's. Version 1 keeps the ids points had
+/// before documents had versions.
+pub fn point_id(document_id: Uuid, version: u32, chunk_index: u32) -> Uuid {
+    let name = if version <= 1 {
+        format!("{document_id}:{chunk_index}")
+    } else {
+        format!("{document_id}:v{version}:{chunk_index}")
+    };
+    Uuid::new_v5(&POINT_NAMESPACE, name.as_bytes())
 }
+
+/// The payload key of a chunk's document version.
+pub const VERSION_KEY: &str = "version";
 
 /// The payload stored with a chunk (both adapters use it, so filters mean the same thing).
 pub fn payload(
@@ -83,6 +96,7 @@ pub fn payload(
     if let Some(page) = chunk.page {
         map.insert("page".into(), page.into());
     }
+    map.insert(VERSION_KEY.into(), chunk.version.into());
     map
 }
 
@@ -104,6 +118,12 @@ pub fn hit_from_payload(payload: &serde_json::Value, score: f32) -> Option<Searc
             .and_then(|p| u32::try_from(p).ok()),
         url: None,
         score,
+        // Points stored before documents had versions are of version 1.
+        version: payload
+            .get(VERSION_KEY)
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(1),
     })
 }
 
@@ -187,6 +207,20 @@ impl VectorStore {
         }
     }
 
+    /// Removes one document's points of versions older than `current` (after `current` is swapped in).
+    pub async fn delete_versions_before(
+        &self,
+        workspace: WorkspaceId,
+        document: Uuid,
+        current: u32,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Qdrant(q) => q.delete_versions_before(workspace, document, current).await,
+            #[cfg(feature = "embedded-vectors")]
+            Self::Embedded(e) => e.delete_versions_before(workspace, document, current).await,
+        }
+    }
+
     /// Removes every point of this workspace (its hard deletion).
     pub async fn delete_workspace(&self, workspace: WorkspaceId) -> anyhow::Result<()> {
         match self {
@@ -221,6 +255,7 @@ impl ChunkPoint {
             text: text.into(),
             section: None,
             page: None,
+            version: 1,
             vector,
         }
     }

@@ -2,8 +2,8 @@
 //! tested on their own; the shared vector-store suite runs against a real server when `QDRANT_URL` is set.
 
 use super::{
-    ChunkPoint, DOCUMENT_KEY, SearchHit, VectorQuery, WORKSPACE_KEY, hit_from_payload, payload,
-    point_id,
+    ChunkPoint, DOCUMENT_KEY, SearchHit, VERSION_KEY, VectorQuery, WORKSPACE_KEY, hit_from_payload,
+    payload, point_id,
 };
 use crate::ids::WorkspaceId;
 use anyhow::Context;
@@ -47,9 +47,24 @@ pub fn document_filter(workspace: WorkspaceId, document: Uuid) -> Filter {
     ])
 }
 
+/// One document's points of versions before `current` (a point without a version is of version 1).
+pub fn older_versions_filter(workspace: WorkspaceId, document: Uuid, current: u32) -> Filter {
+    Filter {
+        must: document_filter(workspace, document).must,
+        must_not: vec![Condition::range(
+            VERSION_KEY,
+            qdrant_client::qdrant::Range {
+                gte: Some(f64::from(current)),
+                ..Default::default()
+            },
+        )],
+        ..Default::default()
+    }
+}
+
 pub fn to_point(workspace: WorkspaceId, chunk: &ChunkPoint) -> PointStruct {
     PointStruct::new(
-        point_id(chunk.document_id, chunk.chunk_index).to_string(),
+        point_id(chunk.document_id, chunk.version, chunk.chunk_index).to_string(),
         chunk.vector.clone(),
         qdrant_client::Payload::from(payload(workspace, chunk)),
     )
@@ -185,6 +200,24 @@ impl QdrantStore {
             )
             .await
             .context("deleting points from Qdrant")?;
+        Ok(())
+    }
+
+    pub async fn delete_versions_before(
+        &self,
+        workspace: WorkspaceId,
+        document: Uuid,
+        current: u32,
+    ) -> anyhow::Result<()> {
+        self.ready().await?;
+        self.client
+            .delete_points(
+                DeletePointsBuilder::new(&self.collection)
+                    .points(older_versions_filter(workspace, document, current))
+                    .wait(true),
+            )
+            .await
+            .context("deleting old versions' points from Qdrant")?;
         Ok(())
     }
 
