@@ -66,6 +66,7 @@ EXPECTED = {
     "agents-api": {
         "agents-ingest.json": UNAUTHENTICATED,
         "agents-uploads.json": UNAUTHENTICATED,
+        "agents-document-update.json": UNAUTHENTICATED,
         "agents-run.json": UNAUTHENTICATED,
         "agents-search.json": UNAUTHENTICATED,
         "agents-escalate.json": UNAUTHENTICATED,
@@ -109,6 +110,7 @@ LIVE = {
     "agents-api": {
         "agents-ingest.json": 202,  # accepted and queued (moto's SQS); the worker is not running here
         "agents-uploads.json": 201,  # an upload URL signed for moto's bucket
+        "agents-document-update.json": 404,  # the sample's document is not in the new workspace
         "agents-search.json": 503,  # the embeddings API is unreachable in this run
         "agents-run.json": 503,
         "agents-inbox.json": 200,  # nobody is waiting yet: an empty page
