@@ -37,6 +37,7 @@ fn chunk(doc: Uuid, index: u32, vector: Vec<f32>) -> ChunkPoint {
         // Where a chunk sits, as a PDF's and a Markdown document's chunks say it.
         section: (index == 1).then(|| "Returns › Refunds".to_owned()),
         page: (index == 1).then_some(7),
+        version: 1,
         vector,
     }
 }
@@ -102,6 +103,42 @@ async fn suite(store: &VectorStore) {
         .unwrap();
     assert_eq!(store.count(a, None).await.unwrap(), 3);
     assert_eq!(store.count(a, Some(doc_a1)).await.unwrap(), 2);
+
+    // A new version's points sit beside the current one's (their own ids); after the swap the older
+    // versions' points go, and only this document's.
+    let mut v2 = chunk(doc_a2, 0, unit(3));
+    v2.version = 2;
+    store.upsert(a, vec![v2]).await.unwrap();
+    assert_eq!(
+        store.count(a, Some(doc_a2)).await.unwrap(),
+        2,
+        "both versions stored"
+    );
+    let hits = store.search(query(a, unit(3), 1, None)).await.unwrap();
+    assert_eq!(
+        (hits[0].document_id, hits[0].version),
+        (doc_a2, 2),
+        "a hit says its version"
+    );
+    store.delete_versions_before(a, doc_a2, 2).await.unwrap();
+    assert_eq!(store.count(a, Some(doc_a2)).await.unwrap(), 1);
+    assert_eq!(
+        store.count(a, Some(doc_a1)).await.unwrap(),
+        2,
+        "other documents untouched"
+    );
+    let hits = store.search(query(a, unit(2), 10, None)).await.unwrap();
+    assert!(
+        hits.iter()
+            .filter(|h| h.document_id == doc_a2)
+            .all(|h| h.version == 2)
+    );
+    store.delete_versions_before(b, doc_a1, 5).await.unwrap();
+    assert_eq!(
+        store.count(a, Some(doc_a1)).await.unwrap(),
+        2,
+        "scoped to its workspace"
+    );
 
     // Deleting a document removes its vectors only, and only in its workspace.
     store.delete_document(a, doc_a1).await.unwrap();

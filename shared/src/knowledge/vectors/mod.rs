@@ -266,11 +266,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn when_a_chunk_is_reprocessed_its_point_id_is_the_same() {
+    fn when_a_chunk_is_reprocessed_its_point_id_is_the_same_and_each_version_has_its_own() {
         let doc = Uuid::now_v7();
-        assert_eq!(point_id(doc, 3), point_id(doc, 3));
-        assert_ne!(point_id(doc, 3), point_id(doc, 4));
-        assert_ne!(point_id(doc, 0), point_id(Uuid::now_v7(), 0));
+        assert_eq!(point_id(doc, 1, 3), point_id(doc, 1, 3));
+        assert_ne!(point_id(doc, 1, 3), point_id(doc, 1, 4));
+        assert_ne!(point_id(doc, 1, 0), point_id(Uuid::now_v7(), 1, 0));
+        assert_ne!(
+            point_id(doc, 1, 0),
+            point_id(doc, 2, 0),
+            "a new version beside the old"
+        );
+        // Version 1 keeps the ids points had before versions (no re-index needed on upgrade).
+        assert_eq!(
+            point_id(doc, 1, 5),
+            Uuid::new_v5(&POINT_NAMESPACE, format!("{doc}:5").as_bytes())
+        );
     }
 
     #[test]

@@ -328,4 +328,26 @@ mod tests {
             "{debug}"
         );
     }
+
+    #[test]
+    fn when_older_versions_are_deleted_the_filter_keeps_the_current_one_and_reaches_unversioned_points()
+     {
+        let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
+        let doc = Uuid::now_v7();
+        let filter = older_versions_filter(ws, doc, 3);
+        assert_eq!(
+            keyword(&filter),
+            vec![
+                (WORKSPACE_KEY.to_owned(), ws.to_string()),
+                (DOCUMENT_KEY.to_owned(), doc.to_string())
+            ]
+        );
+        // `must_not (version >= 3)`: versions 1 and 2, and points stored before versions (no field).
+        let debug = format!("{:?}", filter.must_not);
+        assert!(
+            debug.contains("\"version\"") && debug.contains("gte: Some(3.0)"),
+            "{debug}"
+        );
+        assert_eq!(filter.must_not.len(), 1);
+    }
 }
