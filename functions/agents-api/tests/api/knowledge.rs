@@ -826,7 +826,12 @@ async fn when_a_document_is_edited_searches_see_the_old_version_until_the_new_on
 
     // Half-way: the new version's points are stored beside the old ones, not yet swapped in.
     let text = "Returns are accepted within 60 days of delivery.".to_owned();
-    let vector = k.embedder.embed(&[text.clone()]).await.unwrap().remove(0);
+    let vector = k
+        .embedder
+        .embed(std::slice::from_ref(&text))
+        .await
+        .unwrap()
+        .remove(0);
     let ws = studio::WorkspaceId::from_trusted_source(ada.workspace_id);
     k.vectors
         .upsert(
