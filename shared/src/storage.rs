@@ -89,6 +89,14 @@ impl FileStore {
     }
 }
 
+/// The headers an upload must carry as they were signed (S3's and the devserver's alike).
+fn upload_headers(content_type: &str, length: u64) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("Content-Type".to_owned(), content_type.to_owned()),
+        ("Content-Length".to_owned(), length.to_string()),
+    ])
+}
+
 /// Keys are ours (`uploads/<workspace>/<document>`): plain ASCII segments, nothing a path or a URL would
 /// read differently.
 fn check_key(key: &str) -> anyhow::Result<()> {
@@ -217,10 +225,7 @@ impl S3Files {
         Ok(PresignedUpload {
             url: signed,
             method: "PUT",
-            headers: BTreeMap::from([
-                ("Content-Type".to_owned(), content_type.to_owned()),
-                ("Content-Length".to_owned(), length.to_string()),
-            ]),
+            headers: upload_headers(content_type, length),
             expires_at: DateTime::<Utc>::from(now + ttl),
         })
     }
@@ -457,10 +462,7 @@ impl LocalFiles {
         PresignedUpload {
             url: format!("{}{LOCAL_UPLOAD_PATH}{payload}.{signature}", self.base_url),
             method: "PUT",
-            headers: BTreeMap::from([
-                ("Content-Type".to_owned(), content_type.to_owned()),
-                ("Content-Length".to_owned(), length.to_string()),
-            ]),
+            headers: upload_headers(content_type, length),
             expires_at,
         }
     }

@@ -203,6 +203,16 @@ pub async fn insert_ingestion(
     .map(drop)
 }
 
+/// Records an ingestion of one document that skipped nothing (an upload, an edit).
+pub async fn insert_single_ingestion(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    id: Uuid,
+    by: Caller,
+) -> Result<(), Error> {
+    insert_ingestion(db, workspace, id, by, 1, &serde_json::json!([])).await
+}
+
 /// The documents an ingestion of the workspace skipped, or None when there is no such ingestion.
 pub async fn ingestion_skipped(
     db: &impl GenericClient,

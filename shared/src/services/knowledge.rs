@@ -524,15 +524,7 @@ pub async fn update_document(
     if reindex {
         let ingestion_id = Uuid::now_v7();
         let hash = sha256(content.as_bytes());
-        documents::insert_ingestion(
-            &*tx,
-            ws,
-            ingestion_id,
-            tenant.actor(),
-            1,
-            &serde_json::json!([]),
-        )
-        .await?;
+        documents::insert_single_ingestion(&*tx, ws, ingestion_id, tenant.actor()).await?;
         let edit = documents::Edit {
             title: &title,
             content: &content,

@@ -91,15 +91,7 @@ pub async fn grant(
         )
         .await
         .map_err(|e| ApiError::unavailable("file storage", e))?;
-    documents::insert_ingestion(
-        &*tx,
-        ws,
-        ingestion_id,
-        tenant.actor(),
-        1,
-        &serde_json::json!([]),
-    )
-    .await?;
+    documents::insert_single_ingestion(&*tx, ws, ingestion_id, tenant.actor()).await?;
     let upload = NewUpload {
         id: document_id,
         title: request.title.unwrap_or_else(|| request.file_name.clone()),
