@@ -210,18 +210,20 @@ impl S3Files {
         let (url, region) = self.url(key).await?;
         let identity = self.identity().await?;
         let now = SystemTime::now();
-        let signed = presign(&Presign {
-            method: "PUT",
-            url: &url,
-            headers: &[
-                ("content-type", content_type),
-                ("content-length", &length.to_string()),
-            ],
-            identity: &identity,
-            region: &region,
-            time: now,
+        let signed = presign(
+            &Signing {
+                method: "PUT",
+                url: &url,
+                headers: &[
+                    ("content-type", content_type),
+                    ("content-length", &length.to_string()),
+                ],
+                identity: &identity,
+                region: &region,
+                time: now,
+            },
             ttl,
-        })?;
+        )?;
         Ok(PresignedUpload {
             url: signed,
             method: "PUT",
@@ -232,31 +234,23 @@ impl S3Files {
 
     /// A request signed in its headers, as the SDK sends them.
     async fn signed(&self, method: reqwest::Method, key: &str) -> anyhow::Result<reqwest::Request> {
-        use aws_sigv4::http_request::{
-            PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
-        };
+        use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SigningSettings};
         let (url, region) = self.url(key).await?;
         let identity = self.identity().await?;
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode =
-            aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&region)
-            .name("s3")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()?
-            .into();
-        let signable = SignableRequest::new(
-            method.as_str(),
-            url.as_str(),
-            std::iter::empty(),
+        let instructions = sign_s3(
+            &Signing {
+                method: method.as_str(),
+                url: &url,
+                headers: &[],
+                identity: &identity,
+                region: &region,
+                time: SystemTime::now(),
+            },
+            settings,
             SignableBody::Bytes(&[]),
         )?;
-        let (instructions, _) = sign(signable, &params)?.into_parts();
         let mut request = http::Request::builder()
             .method(method)
             .uri(&url)
@@ -322,46 +316,57 @@ impl S3Files {
     }
 }
 
-/// What a presigned URL is made of.
-struct Presign<'a> {
+/// What a signature covers.
+struct Signing<'a> {
     method: &'a str,
     url: &'a str,
-    /// Headers the client must send as they are (lower-case names).
+    /// Headers the request carries as they are (lower-case names).
     headers: &'a [(&'a str, &'a str)],
     identity: &'a aws_smithy_runtime_api::client::identity::Identity,
     region: &'a str,
     time: SystemTime,
-    ttl: Duration,
 }
 
-/// A SigV4 query-string signature (S3's presigned URL): the payload unsigned, the headers signed.
-fn presign(p: &Presign<'_>) -> anyhow::Result<String> {
+/// A SigV4 signature for S3 with `settings` and S3's own rules (paths encoded once, never normalised).
+fn sign_s3(
+    request: &Signing<'_>,
+    mut settings: aws_sigv4::http_request::SigningSettings,
+    body: aws_sigv4::http_request::SignableBody<'_>,
+) -> anyhow::Result<aws_sigv4::http_request::SigningInstructions> {
     use aws_sigv4::http_request::{
-        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-        SigningSettings, UriPathNormalizationMode, sign,
+        PercentEncodingMode, SignableRequest, UriPathNormalizationMode, sign,
     };
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(p.ttl);
-    settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
     settings.percent_encoding_mode = PercentEncodingMode::Single;
     settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(p.identity)
-        .region(p.region)
+        .identity(request.identity)
+        .region(request.region)
         .name("s3")
-        .time(p.time)
+        .time(request.time)
         .settings(settings)
         .build()?
         .into();
     let signable = SignableRequest::new(
-        p.method,
-        p.url,
-        p.headers.iter().copied(),
-        SignableBody::UnsignedPayload,
+        request.method,
+        request.url,
+        request.headers.iter().copied(),
+        body,
     )?;
-    let (instructions, _) = sign(signable, &params)?.into_parts();
-    let mut url = url::Url::parse(p.url)?;
+    Ok(sign(signable, &params)?.into_parts().0)
+}
+
+/// A SigV4 query-string signature (S3's presigned URL) valid for `ttl`: the payload unsigned, the
+/// headers signed.
+fn presign(request: &Signing<'_>, ttl: Duration) -> anyhow::Result<String> {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, SignableBody, SignatureLocation, SigningSettings,
+    };
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(ttl);
+    settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+    let instructions = sign_s3(request, settings, SignableBody::UnsignedPayload)?;
+    let mut url = url::Url::parse(request.url)?;
     {
         let mut query = url.query_pairs_mut();
         for (name, value) in instructions.params() {
@@ -600,15 +605,17 @@ mod tests {
     #[test]
     fn when_the_documented_example_is_presigned_the_signature_is_the_published_one() {
         let identity = example_identity();
-        let url = presign(&Presign {
-            method: "GET",
-            url: "https://examplebucket.s3.amazonaws.com/test.txt",
-            headers: &[],
-            identity: &identity,
-            region: "us-east-1",
-            time: example_time(),
-            ttl: Duration::from_secs(86400),
-        })
+        let url = presign(
+            &Signing {
+                method: "GET",
+                url: "https://examplebucket.s3.amazonaws.com/test.txt",
+                headers: &[],
+                identity: &identity,
+                region: "us-east-1",
+                time: example_time(),
+            },
+            Duration::from_secs(86400),
+        )
         .expect("presigned");
         let q = query(&url);
         assert_eq!(
@@ -627,18 +634,20 @@ mod tests {
     #[test]
     fn when_an_upload_is_presigned_its_type_and_length_are_signed_as_botocore_signs_them() {
         let identity = example_identity();
-        let url = presign(&Presign {
-            method: "PUT",
-            url: "https://examplebucket.s3.us-east-1.amazonaws.com/uploads/ws/doc",
-            headers: &[
-                ("content-type", "application/pdf"),
-                ("content-length", "1234"),
-            ],
-            identity: &identity,
-            region: "us-east-1",
-            time: example_time(),
-            ttl: Duration::from_secs(900),
-        })
+        let url = presign(
+            &Signing {
+                method: "PUT",
+                url: "https://examplebucket.s3.us-east-1.amazonaws.com/uploads/ws/doc",
+                headers: &[
+                    ("content-type", "application/pdf"),
+                    ("content-length", "1234"),
+                ],
+                identity: &identity,
+                region: "us-east-1",
+                time: example_time(),
+            },
+            Duration::from_secs(900),
+        )
         .expect("presigned");
         assert!(
             url.starts_with("https://examplebucket.s3.us-east-1.amazonaws.com/uploads/ws/doc?")

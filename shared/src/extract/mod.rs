@@ -23,6 +23,16 @@ pub struct Limits {
     pub max_pages: usize,
 }
 
+impl Limits {
+    /// The error of a file whose text passes `max_text_bytes`.
+    pub(crate) fn text_too_large(&self) -> ExtractError {
+        ExtractError::TooLarge(format!(
+            "its text is over {} MB",
+            self.max_text_bytes / (1024 * 1024)
+        ))
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -205,10 +215,7 @@ pub fn extract(
         Sniffed::Other => text(bytes, declared_type, file_name)?,
     };
     if extracted.content.len() > limits.max_text_bytes {
-        return Err(ExtractError::TooLarge(format!(
-            "its text is over {} MB",
-            limits.max_text_bytes / (1024 * 1024)
-        )));
+        return Err(limits.text_too_large());
     }
     if extracted.content.trim().is_empty() {
         return Err(if extracted.kind == FileKind::Pdf {

@@ -35,10 +35,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractError>
                 let text = tidy(&text);
                 size += text.len();
                 if size > limits.max_text_bytes {
-                    return Err(ExtractError::TooLarge(format!(
-                        "its text is over {} MB",
-                        limits.max_text_bytes / (1024 * 1024)
-                    )));
+                    return Err(limits.text_too_large());
                 }
                 texts.push(text);
             }

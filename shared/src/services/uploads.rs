@@ -145,9 +145,10 @@ pub struct S3Object {
 impl S3Record {
     /// The object's key, decoded.
     pub fn key(&self) -> String {
-        form_urlencoded::parse(format!("k={}", self.s3.object.key).as_bytes())
+        // One form-encoded name (its `&` and `=` arrive encoded): decoding it decodes the key.
+        form_urlencoded::parse(self.s3.object.key.as_bytes())
             .next()
-            .map(|(_, v)| v.into_owned())
+            .map(|(key, _)| key.into_owned())
             .unwrap_or_default()
     }
 }
