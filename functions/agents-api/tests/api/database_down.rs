@@ -51,6 +51,32 @@ async fn when_the_database_goes_away_during_ingest_nothing_is_half_written_and_t
         "service_unavailable",
     );
     assert!(rx.try_recv().is_err(), "nothing was announced");
+    // The other writes of the knowledge base answer the same way: an upload grant, an edit.
+    let upload = app
+        .post(
+            "/api/v1/agents/uploads",
+            Some(&ada.access_token),
+            json!({"filename": "a.pdf", "contentType": "application/pdf", "size": 10}),
+        )
+        .await;
+    assert_error(
+        &upload,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    let edit = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/agents/documents/{}", uuid::Uuid::now_v7()),
+            Some(&ada.access_token),
+            Some(json!({"title": "New"})),
+        )
+        .await;
+    assert_error(
+        &edit,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
 
     pg.resume();
     let mut accepted = None;

@@ -911,6 +911,19 @@ async fn when_an_edit_is_refused_it_says_why_and_changes_nothing() {
     assert_error(&empty, StatusCode::BAD_REQUEST, "validation_failed");
     let blank = put(token.clone(), path.clone(), json!({"content": "   "})).await;
     assert_error(&blank, StatusCode::BAD_REQUEST, "validation_failed");
+    for (body, field) in [
+        (json!({"content": "Open\u{0} nine"}), "content"),
+        (json!({"title": "Hours\u{0}"}), "title"),
+        (json!({"contentType": "application/pdf"}), "contentType"),
+    ] {
+        let bad = put(token.clone(), path.clone(), body).await;
+        assert_error(&bad, StatusCode::BAD_REQUEST, "validation_failed");
+        assert!(
+            bad.invalid_fields().contains(&field.to_owned()),
+            "{}",
+            bad.body
+        );
+    }
     let unknown = put(
         token.clone(),
         format!("/api/v1/agents/documents/{}", uuid::Uuid::now_v7()),

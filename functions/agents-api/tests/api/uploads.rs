@@ -170,6 +170,14 @@ async fn when_the_request_is_malformed_each_field_is_named_and_nothing_is_stored
             "filename",
         ),
         (
+            json!({"filename": "a\u{0}b.txt", "contentType": "text/plain", "size": 10}),
+            "filename",
+        ),
+        (
+            json!({"filename": "a.txt", "contentType": "text/plain", "size": 10, "title": "T\u{0}"}),
+            "title",
+        ),
+        (
             json!({"filename": "a.txt", "contentType": "text/plain", "size": 10, "metadata": [1]}),
             "metadata",
         ),
