@@ -51,6 +51,7 @@ async fn main() {
         vectors,
         queue: Queue::Local(tx),
         files: None,
+        crawl: None,
     };
     devserver::spawn_local_worker(k.clone(), rx);
     let app = TestApp::with_state(

@@ -154,6 +154,7 @@ async fn end_to_end() {
         files: Some(studio::storage::FileStore::Local(
             studio::storage::LocalFiles::new(dir.join("uploads"), "http://localhost:3000".into()),
         )),
+        crawl: None,
     };
     devserver::spawn_local_worker(k.clone(), rx);
     let uploads = devserver::uploads::start(&k).unwrap();

@@ -1,7 +1,8 @@
 //! The devserver: every route group on one port, from the same routers the Lambdas run, the ingest and
-//! email workers in-process (or consuming the real queues), the cron's jobs on a local schedule, the
+//! email workers in-process (or consuming the real queues), the extract and crawl workers likewise, the cron's jobs on a local schedule, the
 //! merged OpenAPI document and an overall health route; and, on a second port, the widget's [`demo`] site.
 
+pub mod crawl;
 pub mod demo;
 pub mod uploads;
 
@@ -25,6 +26,7 @@ pub fn routes(knowledge: KnowledgeState) -> anyhow::Result<Router<AppState>> {
         email_dlq: None,
         extract: None,
         extract_dlq: None,
+        crawl_dlq: None,
     };
     Ok(routes_with(admin, billing))
 }
@@ -278,7 +280,7 @@ pub fn local_schedule() -> Vec<(Job, Duration)> {
         .map(|job| {
             let every = match job {
                 Job::ResendOutbox => Duration::from_secs(30),
-                Job::FailStuckIngestions => Duration::from_secs(300),
+                Job::FailStuckIngestions | Job::SyncSources => Duration::from_secs(300),
                 _ => Duration::from_secs(3600),
             };
             (job, every)

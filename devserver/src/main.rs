@@ -105,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
         devserver::spawn_sqs_mailer(mailer_state(&state, &mailer, email_queue.clone()));
     }
     state = state.with_email_queue(email_queue);
-    let knowledge = if state.config.knowledge.ingest_queue_url.is_some() {
+    let mut knowledge = if state.config.knowledge.ingest_queue_url.is_some() {
         let knowledge = KnowledgeState::new(state.clone(), None).await?;
         devserver::spawn_sqs_worker(knowledge.clone());
         knowledge
@@ -115,6 +115,8 @@ async fn main() -> anyhow::Result<()> {
         devserver::spawn_local_worker(knowledge.clone(), rx);
         knowledge
     };
+    // Website sources: the crawl worker, on the queue crawls are announced on.
+    devserver::crawl::start(&mut knowledge)?;
     devserver::spawn_scheduler(knowledge.clone(), devserver::local_schedule());
     // File uploads: the extract worker, and the upload route when files go to UPLOADS_DIR.
     let local_uploads = devserver::uploads::start(&knowledge);

@@ -301,6 +301,11 @@ impl Fetcher {
         Ok(Self { guard, client })
     }
 
+    /// How long one request may take, redirects included.
+    pub fn timeout(&self) -> Duration {
+        self.guard.policy.timeout
+    }
+
     /// GETs `url` under the guard's rules; the body is read up to the size limit.
     pub async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
         let url = Url::parse(url).map_err(|_| Refusal::Invalid(url.to_owned()))?;

@@ -216,6 +216,35 @@ pub async fn extract_state() -> Result<crate::state::ExtractState, Error> {
     })
 }
 
+/// The crawl worker's state: the fetcher under the configured policy, its own queue and the ingest
+/// queue, both required on Lambda (checked by [`app_state`] before this runs).
+#[cfg(feature = "crawl")]
+pub async fn crawl_state() -> Result<crate::state::CrawlState, Error> {
+    let app = app_state(&[Need::CrawlQueue, Need::IngestQueue]).await?;
+    let cfg = &app.config;
+    let missing = |name: &str| format!("{name} is not set: the crawl worker needs it");
+    let queue = cfg
+        .crawl
+        .queue_url
+        .clone()
+        .ok_or_else(|| missing("SQS_CRAWL_QUEUE_URL"))?;
+    let ingest = cfg
+        .knowledge
+        .ingest_queue_url
+        .clone()
+        .ok_or_else(|| missing("SQS_INGEST_QUEUE_URL"))?;
+    let fetcher = crate::fetch::Fetcher::new(
+        crate::fetch::Guard::new(cfg.fetch.clone()),
+        &crate::crawl::user_agent(cfg.app_url()),
+    )?;
+    Ok(crate::state::CrawlState {
+        fetcher,
+        queue: crate::queue::Queue::sqs(queue),
+        ingest: crate::queue::Queue::sqs(ingest),
+        app,
+    })
+}
+
 /// The knowledge-base state for a function that also needs `more` (agents-api: the uploads bucket).
 #[cfg(feature = "knowledge")]
 pub async fn knowledge_state_needing(more: &[Need]) -> Result<crate::state::KnowledgeState, Error> {

@@ -16,6 +16,8 @@ pub mod auth;
 pub mod aws;
 pub mod billing;
 pub mod config;
+#[cfg(feature = "crawl")]
+pub mod crawl;
 pub mod db;
 pub mod email;
 pub mod error;

@@ -16,6 +16,8 @@ pub enum Topic {
     Ingest,
     /// A rendered email to deliver (the email queue).
     Email,
+    /// A website source's crawl to start (the crawl queue).
+    Crawl,
 }
 
 impl Topic {
@@ -24,13 +26,14 @@ impl Topic {
         match self {
             Topic::Ingest => "ingest",
             Topic::Email => "email",
+            Topic::Crawl => "crawl",
         }
     }
 
+    const ALL: [Topic; 3] = [Topic::Ingest, Topic::Email, Topic::Crawl];
+
     fn parse(stored: &str) -> Option<Self> {
-        [Topic::Ingest, Topic::Email]
-            .into_iter()
-            .find(|t| t.as_str() == stored)
+        Self::ALL.into_iter().find(|t| t.as_str() == stored)
     }
 }
 
@@ -52,6 +55,7 @@ pub async fn write(
 pub struct Queues<'a> {
     pub ingest: Option<&'a Queue>,
     pub email: Option<&'a Queue>,
+    pub crawl: Option<&'a Queue>,
 }
 
 impl<'a> Queues<'a> {
@@ -59,11 +63,12 @@ impl<'a> Queues<'a> {
         match topic {
             Topic::Ingest => self.ingest,
             Topic::Email => self.email,
+            Topic::Crawl => self.crawl,
         }
     }
 
     fn topics(&self) -> Vec<String> {
-        [Topic::Ingest, Topic::Email]
+        Topic::ALL
             .into_iter()
             .filter(|t| self.for_topic(*t).is_some())
             .map(|t| t.as_str().to_owned())

@@ -14,16 +14,24 @@ pub enum QueueName {
     Email,
     /// Uploaded files to read (`SQS_EXTRACT_QUEUE_URL`, dead letters in `SQS_EXTRACT_DLQ_URL`).
     Extract,
+    /// Steps of website sources' crawls (`SQS_CRAWL_QUEUE_URL`, dead letters in `SQS_CRAWL_DLQ_URL`).
+    Crawl,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 3] = [QueueName::Ingest, QueueName::Email, QueueName::Extract];
+    pub const ALL: [QueueName; 4] = [
+        QueueName::Ingest,
+        QueueName::Email,
+        QueueName::Extract,
+        QueueName::Crawl,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             QueueName::Ingest => "ingest",
             QueueName::Email => "email",
             QueueName::Extract => "extract",
+            QueueName::Crawl => "crawl",
         }
     }
 
@@ -37,6 +45,7 @@ impl QueueName {
             QueueName::Ingest => "SQS_INGEST_DLQ_URL",
             QueueName::Email => "SQS_EMAIL_DLQ_URL",
             QueueName::Extract => "SQS_EXTRACT_DLQ_URL",
+            QueueName::Crawl => "SQS_CRAWL_DLQ_URL",
         }
     }
 }
@@ -54,6 +63,17 @@ impl std::fmt::Display for QueueName {
 pub struct IngestMessage {
     pub ingestion_id: uuid::Uuid,
     pub workspace_id: uuid::Uuid,
+}
+
+/// One step of a website source's crawl (our API, the cron and the crawl worker itself write it): the
+/// step continues the crawl `crawl_id` of the source, or does nothing when that crawl is over or another
+/// step holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrawlMessage {
+    pub source_id: uuid::Uuid,
+    pub workspace_id: uuid::Uuid,
+    pub crawl_id: uuid::Uuid,
 }
 
 #[derive(Clone)]

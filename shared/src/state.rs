@@ -62,6 +62,9 @@ pub struct KnowledgeState {
     /// Uploaded files: S3, or locally a directory; none on Lambda without `UPLOADS_BUCKET` (the functions
     /// that grant or delete uploads require it there).
     pub files: Option<crate::storage::FileStore>,
+    /// The crawl queue website sources' crawls are announced on (`SQS_CRAWL_QUEUE_URL`; the devserver's
+    /// in-process channel locally); none leaves announced crawls in the outbox.
+    pub crawl: Option<crate::queue::Queue>,
 }
 
 #[cfg(feature = "knowledge")]
@@ -93,6 +96,12 @@ impl KnowledgeState {
         };
         let files =
             crate::storage::FileStore::from_config(&app.config.uploads, app.config.on_lambda);
+        let crawl = app
+            .config
+            .crawl
+            .queue_url
+            .clone()
+            .map(crate::queue::Queue::sqs);
         Ok(Self {
             app,
             embedder,
@@ -100,6 +109,7 @@ impl KnowledgeState {
             vectors,
             queue,
             files,
+            crawl,
         })
     }
 }
@@ -112,6 +122,18 @@ impl KnowledgeState {
 pub struct ExtractState {
     pub app: AppState,
     pub files: crate::storage::FileStore,
+    pub queue: crate::queue::Queue,
+    pub ingest: crate::queue::Queue,
+}
+
+/// What the crawl worker needs: the core state, the fetcher (the SSRF guard's), its own queue (a long
+/// crawl continues through it) and the ingest queue the pages' text goes on to. No knowledge adapter: a
+/// page gone from its site is deleted as a document, and its vectors leave with the purge.
+#[cfg(feature = "crawl")]
+#[derive(Clone)]
+pub struct CrawlState {
+    pub app: AppState,
+    pub fetcher: crate::fetch::Fetcher,
     pub queue: crate::queue::Queue,
     pub ingest: crate::queue::Queue,
 }

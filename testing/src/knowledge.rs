@@ -32,6 +32,12 @@ pub fn knowledge(
             vectors,
             queue,
             files,
+            crawl: app
+                .config
+                .crawl
+                .queue_url
+                .clone()
+                .map(studio::queue::Queue::sqs),
         },
         dir,
     )

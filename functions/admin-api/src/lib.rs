@@ -25,7 +25,8 @@ use uuid::Uuid;
 use validator::Validate;
 
 /// The admin function's state: the knowledge-base state (jobs delete vectors and send to the queues),
-/// the extract queue (its dead letters are redriven to it) and the three dead-letter queues.
+/// the extract queue (its dead letters are redriven to it) and the four dead-letter queues (the crawl
+/// queue is the knowledge state's).
 #[derive(Clone, Debug)]
 pub struct AdminState {
     pub knowledge: KnowledgeState,
@@ -33,6 +34,7 @@ pub struct AdminState {
     pub email_dlq: Option<Queue>,
     pub extract: Option<Queue>,
     pub extract_dlq: Option<Queue>,
+    pub crawl_dlq: Option<Queue>,
 }
 
 impl FromRef<AdminState> for AppState {
@@ -42,20 +44,22 @@ impl FromRef<AdminState> for AppState {
 }
 
 impl AdminState {
-    /// The dead-letter queues from `SQS_INGEST_DLQ_URL`, `SQS_EMAIL_DLQ_URL` and `SQS_EXTRACT_DLQ_URL`,
-    /// and the extract queue from `SQS_EXTRACT_QUEUE_URL`.
+    /// The dead-letter queues from `SQS_INGEST_DLQ_URL`, `SQS_EMAIL_DLQ_URL`, `SQS_EXTRACT_DLQ_URL` and
+    /// `SQS_CRAWL_DLQ_URL`, and the extract queue from `SQS_EXTRACT_QUEUE_URL`.
     pub async fn new(knowledge: KnowledgeState) -> Self {
         let config = &knowledge.app.config;
         let ingest_dlq = config.ops.ingest_dlq_url.clone().map(Queue::sqs);
         let email_dlq = config.ops.email_dlq_url.clone().map(Queue::sqs);
         let extract = config.uploads.extract_queue_url.clone().map(Queue::sqs);
         let extract_dlq = config.uploads.extract_dlq_url.clone().map(Queue::sqs);
+        let crawl_dlq = config.crawl.dlq_url.clone().map(Queue::sqs);
         Self {
             knowledge,
             ingest_dlq,
             email_dlq,
             extract,
             extract_dlq,
+            crawl_dlq,
         }
     }
 
@@ -77,6 +81,7 @@ impl AdminState {
                 self.knowledge.app.email_queue.as_ref(),
             ),
             QueueName::Extract => (self.extract_dlq.as_ref(), self.extract.as_ref()),
+            QueueName::Crawl => (self.crawl_dlq.as_ref(), self.knowledge.crawl.as_ref()),
         };
         let dlq = dlq.ok_or_else(|| {
             ApiError::new(
@@ -244,6 +249,14 @@ async fn stats(
             name: "extractDeadLetter",
             queue: state.extract_dlq.as_ref(),
         },
+        NamedQueue {
+            name: "crawl",
+            queue: state.knowledge.crawl.as_ref(),
+        },
+        NamedQueue {
+            name: "crawlDeadLetter",
+            queue: state.crawl_dlq.as_ref(),
+        },
     ];
     Ok(Json(admin::stats(state.db(), &admin, &queues).await?))
 }
@@ -390,10 +403,10 @@ async fn run_job(
     ))
 }
 
-/// Looks at up to 10 messages of a dead-letter queue (`ingest`, `email` or `extract`) without taking
+/// Looks at up to 10 messages of a dead-letter queue (`ingest`, `email`, `extract` or `crawl`) without taking
 /// them. Email messages show their id and kind only.
 #[utoipa::path(operation_id = "adminListDeadLetters", get, path = "/api/v1/admin/dlq/{queue}", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
-    params(("queue" = String, Path, description = "ingest, email or extract"), DeadLetterQuery),
+    params(("queue" = String, Path, description = "ingest, email, extract or crawl"), DeadLetterQuery),
     responses((status = 200, body = Vec<DeadLetterView>), answers::WorkspaceInput))]
 async fn dead_letters(
     State(state): State<AdminState>,
@@ -410,7 +423,7 @@ async fn dead_letters(
 
 /// Moves messages from a dead-letter queue back to its queue, to be processed again.
 #[utoipa::path(operation_id = "adminRedrive", post, path = "/api/v1/admin/dlq/{queue}/redrive", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
-    params(("queue" = String, Path, description = "ingest, email or extract")), request_body = RedriveRequest,
+    params(("queue" = String, Path, description = "ingest, email, extract or crawl")), request_body = RedriveRequest,
     responses((status = 200, body = RedriveReport), answers::WorkspaceInput))]
 async fn redrive(
     State(state): State<AdminState>,

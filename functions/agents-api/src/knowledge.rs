@@ -226,6 +226,7 @@ pub(crate) async fn ingest(
             source_url: d.source_url,
             metadata: d.metadata.unwrap_or_else(|| serde_json::json!({})),
             external_id: d.external_id,
+            source_id: None,
         })
         .collect();
     let accepted = knowledge::accept(&state, &tenant, docs, allow_duplicates, key).await?;

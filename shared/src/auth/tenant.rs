@@ -115,6 +115,9 @@ pub enum Caller {
     User(Uuid),
     Key(Uuid),
     Visitor(Uuid),
+    /// The platform acting on the workspace's standing instruction (a website source's crawl, on its
+    /// schedule): no user, key or visitor.
+    Platform,
 }
 
 impl Caller {
@@ -122,7 +125,7 @@ impl Caller {
     pub const fn user_id(self) -> Option<Uuid> {
         match self {
             Caller::User(id) => Some(id),
-            Caller::Key(_) | Caller::Visitor(_) => None,
+            Caller::Key(_) | Caller::Visitor(_) | Caller::Platform => None,
         }
     }
 
@@ -130,7 +133,7 @@ impl Caller {
     pub const fn api_key_id(self) -> Option<Uuid> {
         match self {
             Caller::Key(id) => Some(id),
-            Caller::User(_) | Caller::Visitor(_) => None,
+            Caller::User(_) | Caller::Visitor(_) | Caller::Platform => None,
         }
     }
 
@@ -138,7 +141,7 @@ impl Caller {
     pub const fn visitor_id(self) -> Option<Uuid> {
         match self {
             Caller::Visitor(id) => Some(id),
-            Caller::User(_) | Caller::Key(_) => None,
+            Caller::User(_) | Caller::Key(_) | Caller::Platform => None,
         }
     }
 }

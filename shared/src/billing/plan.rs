@@ -76,6 +76,8 @@ impl Plan {
                 documents: 10_000,
                 members: 10,
                 upload_bytes: 25 * MB,
+                sources: 20,
+                pages_per_source: 500,
             },
             Plan::Business => Limits {
                 chat_turns_per_month: 50_000,
@@ -83,6 +85,8 @@ impl Plan {
                 documents: 100_000,
                 members: 50,
                 upload_bytes: 50 * MB,
+                sources: 100,
+                pages_per_source: 2_000,
             },
             Plan::Free => Limits {
                 chat_turns_per_month: 200,
@@ -90,6 +94,8 @@ impl Plan {
                 documents: 1_000,
                 members: 3,
                 upload_bytes: 10 * MB,
+                sources: 3,
+                pages_per_source: 50,
             },
         }
     }
@@ -113,6 +119,10 @@ pub struct Limits {
     pub members: u64,
     /// Bytes an uploaded file may have (at most [`MAX_UPLOAD_BYTES`] on any plan).
     pub upload_bytes: u64,
+    /// Website sources.
+    pub sources: u64,
+    /// Pages one website source may crawl (its `maxPages`, at most).
+    pub pages_per_source: u64,
 }
 
 const MB: u64 = 1024 * 1024;
@@ -130,6 +140,8 @@ pub struct Usage {
     pub members: u64,
     /// Pending invitations, which count against the members limit with the members.
     pub pending_invitations: u64,
+    /// Website sources.
+    pub sources: u64,
 }
 
 /// A workspace's billing status: its Stripe subscription's status, `none` before it has one

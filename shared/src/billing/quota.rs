@@ -20,6 +20,8 @@ pub enum Consumption {
     Documents(u64),
     /// One uploaded file of this many bytes (a new document, and a file within the plan's size).
     Upload(u64),
+    /// A new website source that may crawl this many pages (each page a document).
+    Source { pages: u64 },
     /// This many new pending invitations: members and pending invitations together must fit the limit.
     Invitations(u64),
     /// This many new members taking the seats their invitations held (an acceptance): the members alone
@@ -100,6 +102,24 @@ pub async fn check_quota(
                 return Err(exceeded("documents", "documents", used, max));
             }
         }
+        Consumption::Source { pages } => {
+            if u.sources + 1 > limit.sources {
+                return Err(exceeded(
+                    "sources",
+                    "website sources",
+                    u.sources,
+                    limit.sources,
+                ));
+            }
+            if pages > limit.pages_per_source {
+                let max = limit.pages_per_source;
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!("The {plan} plan crawls up to {max} pages a source; maxPages is {pages}. Lower it, or upgrade the plan."),
+                )
+                .with_details(serde_json::json!({"limit": "pagesPerSource", "max": max, "used": pages, "plan": plan})));
+            }
+        }
         Consumption::Documents(n) => {
             if u.documents + n > limit.documents {
                 let (used, max) = (u.documents, limit.documents);
@@ -160,7 +180,8 @@ pub async fn check_quota(
     Ok(())
 }
 
-async fn account(
+/// The workspace's plan, status and usage, counted now.
+pub async fn account(
     db: &impl tokio_postgres::GenericClient,
     workspace: WorkspaceId,
 ) -> Result<Account, ApiError> {

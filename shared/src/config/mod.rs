@@ -5,11 +5,12 @@
 //! start-up with a message naming the variable. Secrets are wrapped in [`SecretString`] and never logged.
 //!
 //! One file per concern: [`source`] (the environment and the secret), [`database`], [`jwt`],
-//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), [`public`] (visitor sessions), [`uploads`], and [`need`] (what a function requires
+//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), [`public`] (visitor sessions), [`uploads`], [`fetch`] and [`crawl`] (website sources), and [`need`] (what a function requires
 //! on Lambda).
 
 mod billing;
 mod cors;
+mod crawl;
 mod database;
 mod fetch;
 mod identity;
@@ -23,6 +24,7 @@ mod source;
 mod uploads;
 
 pub use billing::BillingConfig;
+pub use crawl::{CrawlConfig, MAX_CRAWL_DELAY};
 pub use database::DatabaseConfig;
 pub use fetch::FetchPolicy;
 pub use identity::{IdentityConfig, MAX_IDENTITY_TOKEN_LIFETIME_SECS};
@@ -68,6 +70,8 @@ pub struct Config {
     pub public: PublicConfig,
     /// How tenants' URLs are fetched (`FETCH_*`).
     pub fetch: FetchPolicy,
+    /// Website sources' crawls (`SQS_CRAWL_*`, `CRAWL_*`).
+    pub crawl: CrawlConfig,
     /// File uploads (`UPLOADS_*`, `SQS_EXTRACT_*`).
     pub uploads: UploadsConfig,
     pub admin_api_key: Option<SecretString>,
@@ -116,6 +120,7 @@ impl Config {
             identity: IdentityConfig::from_source(src)?,
             public: PublicConfig::from_source(src)?,
             fetch: FetchPolicy::from_source(src, on_lambda)?,
+            crawl: CrawlConfig::from_source(src)?,
             uploads: UploadsConfig::from_source(src)?,
             database,
             jwt,

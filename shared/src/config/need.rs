@@ -23,6 +23,8 @@ pub enum Need {
     Uploads,
     /// The extract queue (its consumer delays retries through it).
     ExtractQueue,
+    /// The crawl queue (the API and the cron announce crawls on it; its consumer continues through it).
+    CrawlQueue,
 }
 
 impl Config {
@@ -55,6 +57,7 @@ impl Config {
                     "SQS_EXTRACT_QUEUE_URL",
                     self.uploads.extract_queue_url.is_none(),
                 )],
+                Need::CrawlQueue => &[("SQS_CRAWL_QUEUE_URL", self.crawl.queue_url.is_none())],
                 Need::StripeWebhook => &[(
                     "STRIPE_WEBHOOK_SECRET",
                     self.billing.webhook_secrets.is_empty(),

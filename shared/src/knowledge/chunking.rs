@@ -64,105 +64,15 @@ impl ContentType {
 }
 
 /// The text a document's chunks are cut from: HTML becomes Markdown-shaped text (its headings as `#`
-/// lines, so its chunks know their sections), from its main content only (see [`main_content`]).
-///
-/// Links keep their text only: html2text's default appends a reference list (`[45]: #cmdoption-v`, one
-/// line per link), which on a documentation page fills whole chunks with URLs that answer nothing.
+/// lines, so its chunks know their sections), from its main content only (see
+/// [`crate::text::html::main_text`]).
 pub fn to_text(content: &str, content_type: ContentType) -> anyhow::Result<String> {
     match content_type {
         ContentType::Plain | ContentType::Markdown | ContentType::PdfPages => {
             Ok(content.to_owned())
         }
-        ContentType::Html => {
-            let failed = |e: html2text::Error| {
-                anyhow::anyhow!("the HTML could not be converted to text: {e}")
-            };
-            let config = html2text::config::plain().link_footnotes(false);
-            let dom = config.parse_html(content.as_bytes()).map_err(failed)?;
-            main_content(&dom.document);
-            let tree = config.dom_to_render_tree(&dom).map_err(failed)?;
-            config.render_to_string(tree, 100_000).map_err(failed)
-        }
+        ContentType::Html => crate::text::html::main_text(content),
     }
-}
-
-/// Elements that are a page's furniture, not its content.
-const NOT_CONTENT: &[&str] = &[
-    "nav", "header", "footer", "aside", "script", "style", "noscript", "template", "form",
-    "iframe", "svg", "button",
-];
-
-fn element_name(node: &html2text::Handle) -> Option<&str> {
-    match &node.data {
-        html2text::Element { name, .. } => Some(&name.local),
-        _ => None,
-    }
-}
-
-fn has_role(node: &html2text::Handle, role: &str) -> bool {
-    match &node.data {
-        html2text::Element { attrs, .. } => attrs
-            .borrow()
-            .iter()
-            .any(|a| &*a.name.local == "role" && a.value.eq_ignore_ascii_case(role)),
-        _ => false,
-    }
-}
-
-/// Keeps a page's main content: navigation, headers, footers, sidebars, scripts and forms (by element or
-/// ARIA role) are removed, and when the page marks its main content (`<main>`, `role="main"`, or a single
-/// `<article>`) only that is kept.
-fn main_content(document: &html2text::Handle) {
-    fn prune(node: &html2text::Handle) {
-        node.children.borrow_mut().retain(|child| {
-            !element_name(child).is_some_and(|n| NOT_CONTENT.contains(&n))
-                && ![
-                    "navigation",
-                    "banner",
-                    "contentinfo",
-                    "complementary",
-                    "search",
-                ]
-                .iter()
-                .any(|r| has_role(child, r))
-        });
-        for child in node.children.borrow().iter() {
-            prune(child);
-        }
-    }
-    fn find(
-        node: &html2text::Handle,
-        hit: &dyn Fn(&html2text::Handle) -> bool,
-        out: &mut Vec<html2text::Handle>,
-    ) {
-        for child in node.children.borrow().iter() {
-            if hit(child) {
-                out.push(child.clone());
-            } else {
-                find(child, hit, out);
-            }
-        }
-    }
-    prune(document);
-    let mut main = Vec::new();
-    find(
-        document,
-        &|n| element_name(n) == Some("main") || has_role(n, "main"),
-        &mut main,
-    );
-    if main.is_empty() {
-        find(document, &|n| element_name(n) == Some("article"), &mut main);
-        if main.len() != 1 {
-            return;
-        }
-    }
-    // html5ever always builds `html > body`: the main content becomes the body's only child.
-    let mut body = Vec::new();
-    find(document, &|n| element_name(n) == Some("body"), &mut body);
-    let Some(root) = body.into_iter().next() else {
-        return;
-    };
-    *root.children.borrow_mut() = main;
 }
 
 /// A chunk of a document, and where in it it comes from.

@@ -164,7 +164,8 @@ pub async fn account(
                       WHERE m.workspace_id = w.id AND m.created_at >= date_trunc('month', now()))::bigint AS tokens,
                     (SELECT count(*) FROM kb_documents d WHERE d.workspace_id = w.id AND d.deleted_at IS NULL) AS documents,
                     (SELECT count(*) FROM workspace_members wm WHERE wm.workspace_id = w.id) AS members,
-                    (SELECT count(*) FROM invitations i WHERE i.workspace_id = w.id AND {pending}) AS pending_invitations
+                    (SELECT count(*) FROM invitations i WHERE i.workspace_id = w.id AND {pending}) AS pending_invitations,
+                    (SELECT count(*) FROM kb_sources s WHERE s.workspace_id = w.id) AS sources
                FROM workspaces w WHERE w.id = $1"
             ),
             &[workspace.as_uuid()],
@@ -181,6 +182,7 @@ pub async fn account(
             documents: count("documents"),
             members: count("members"),
             pending_invitations: count("pending_invitations"),
+            sources: count("sources"),
         },
         plan: Plan::from_db(row.get("plan")),
         // The column's CHECK admits exactly the statuses the enum has.

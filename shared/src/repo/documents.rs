@@ -36,6 +36,8 @@ pub struct DocumentRow {
     pub target_version: i32,
     /// The tenant's own key for the document.
     pub external_id: Option<String>,
+    /// The website source whose page it is.
+    pub source_id: Option<Uuid>,
 }
 
 /// A document to store (content is kept apart from the row summary lists return).
@@ -49,9 +51,11 @@ pub struct NewDocument {
     pub metadata: serde_json::Value,
     /// The tenant's own key (a later ingest with the same key replaces the document).
     pub external_id: Option<String>,
+    /// The website source whose page it is (`source_url` is the page): its source type is `url`.
+    pub source_id: Option<Uuid>,
 }
 
-const COLUMNS: &str = "id, ingestion_id, title, content_type, source_url, metadata, status, error, chunk_count, attempts, created_at, updated_at, source_type, file_name, file_size, file_type, file_key, error_code, version, target_version, external_id";
+const COLUMNS: &str = "id, ingestion_id, title, content_type, source_url, metadata, status, error, chunk_count, attempts, created_at, updated_at, source_type, file_name, file_size, file_type, file_key, error_code, version, target_version, external_id, source_id";
 
 fn from_row(r: &Row) -> DocumentRow {
     DocumentRow {
@@ -76,6 +80,7 @@ fn from_row(r: &Row) -> DocumentRow {
         version: r.get("version"),
         target_version: r.get("target_version"),
         external_id: r.get("external_id"),
+        source_id: r.get("source_id"),
     }
 }
 
@@ -274,8 +279,8 @@ pub async fn insert(
     content_hash: &[u8],
 ) -> Result<(), Error> {
     db.execute(
-        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by, content_hash, api_key_id, external_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO kb_documents (id, workspace_id, ingestion_id, title, content, content_type, source_url, metadata, created_by, content_hash, api_key_id, external_id, source_id, source_type)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $13::uuid IS NULL THEN 'text' ELSE 'url' END)",
         &[
             &doc.id,
             workspace.as_uuid(),
@@ -289,6 +294,7 @@ pub async fn insert(
             &content_hash,
             &by.api_key_id(),
             &doc.external_id,
+            &doc.source_id,
         ],
     )
     .await

@@ -17,6 +17,7 @@ pub mod members;
 pub mod outbox;
 pub mod password_resets;
 pub mod refresh_tokens;
+pub mod sources;
 pub mod users;
 pub mod visitors;
 pub mod widget_settings;
@@ -57,4 +58,16 @@ pub(crate) async fn read_one(
     rest: &[Param<'_>],
 ) -> Result<Option<Row>, Error> {
     db.query_opt(sql, &one_row(&workspace, &id, rest)).await
+}
+
+/// The rows a statement about the children of one row of a tenant's table returns (see [`one_row`]: `$1`
+/// is the parent's id).
+pub(crate) async fn read_many(
+    db: &impl GenericClient,
+    sql: &str,
+    workspace: WorkspaceId,
+    id: Uuid,
+    rest: &[Param<'_>],
+) -> Result<Vec<Row>, Error> {
+    db.query(sql, &one_row(&workspace, &id, rest)).await
 }

@@ -145,6 +145,7 @@ pub async fn bootstrap(state: &KnowledgeState, origins: &[String]) -> Result<Dem
             source_url: None,
             metadata: serde_json::json!({"demo": true}),
             external_id: None,
+            source_id: None,
         };
         let accepted = knowledge::accept(state, &member, vec![doc], false, None).await?;
         accepted.document_ids.first().copied()

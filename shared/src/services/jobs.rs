@@ -25,15 +25,19 @@ pub enum Job {
     FailStuckIngestions,
     /// Records each workspace's monthly usage (the current month, and the previous month closed).
     RolloverUsage,
+    /// Starts website sources' scheduled syncs that are due, and announces again crawls that stopped
+    /// moving.
+    SyncSources,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::PurgeExpiredTokens,
         Job::PurgeDeleted,
         Job::ResendOutbox,
         Job::FailStuckIngestions,
         Job::RolloverUsage,
+        Job::SyncSources,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Job {
             Job::ResendOutbox => "resend-outbox",
             Job::FailStuckIngestions => "fail-stuck-ingestions",
             Job::RolloverUsage => "rollover-usage",
+            Job::SyncSources => "sync-sources",
         }
     }
 
@@ -78,6 +83,7 @@ pub async fn run(state: &KnowledgeState, job: Job) -> anyhow::Result<JobReport> 
         Job::ResendOutbox => resend_outbox(state).await,
         Job::FailStuckIngestions => fail_stuck_ingestions(state).await,
         Job::RolloverUsage => rollover_usage(state).await,
+        Job::SyncSources => sync_sources(state).await,
     }
     .map_err(|e| e.context(format!("job {} failed", job.name())))?;
     let report = JobReport {
@@ -220,12 +226,21 @@ async fn delete_file(state: &KnowledgeState, key: &str) -> anyhow::Result<()> {
     files.delete(key).await
 }
 
+async fn sync_sources(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let report = crate::services::sources::sync_due(state).await?;
+    Ok(BTreeMap::from([
+        ("syncsStarted", report.started),
+        ("stalledCrawlsResumed", report.resumed),
+    ]))
+}
+
 async fn resend_outbox(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {
     let report = outbox::sweep(
         &state.app.db,
         Queues {
             ingest: Some(&state.queue),
             email: state.app.email_queue.as_ref(),
+            crawl: state.crawl.as_ref(),
         },
         OUTBOX_MIN_AGE_SECS,
     )

@@ -128,6 +128,8 @@ pub struct DocumentView {
     pub searchable_version: i32,
     /// The tenant's own key for it (`externalId` on ingest).
     pub external_id: Option<String>,
+    /// The website source whose page it is (`sourceUrl` is the page).
+    pub source_id: Option<Uuid>,
     /// An uploaded file: its name, size and type (sniffed from its bytes once it has arrived).
     pub file: Option<FileView>,
     pub created_at: DateTime<Utc>,
@@ -163,6 +165,7 @@ impl From<DocumentRow> for DocumentView {
             version: r.target_version,
             searchable_version: r.version,
             external_id: r.external_id,
+            source_id: r.source_id,
             file: match (r.file_name, r.file_size) {
                 (Some(name), Some(size)) => Some(FileView {
                     name,
@@ -499,6 +502,12 @@ pub async fn update_document(
         return Err(ApiError::new(
             crate::ErrorCode::Conflict,
             "An uploaded file's text comes from the file: upload the new file (and delete this document) instead.",
+        ));
+    }
+    if changes.content.is_some() && current.source_type == "url" {
+        return Err(ApiError::new(
+            crate::ErrorCode::Conflict,
+            "A website page's text comes from the page: change it on the site, then sync its source (POST /api/v1/agents/sources/{sourceId}/sync).",
         ));
     }
     let metadata = changes
@@ -965,6 +974,7 @@ mod tests {
             source_url: None,
             metadata: serde_json::json!({}),
             external_id: None,
+            source_id: None,
         }
     }
 

@@ -18,6 +18,8 @@ pub mod jobs;
 #[cfg(feature = "knowledge")]
 pub mod knowledge;
 pub mod public;
+#[cfg(feature = "knowledge")]
+pub mod sources;
 pub mod uploads;
 pub mod widget;
 pub mod workspaces;

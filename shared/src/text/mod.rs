@@ -5,6 +5,8 @@
 //! Use them on a field as `#[validate(custom(function = "studio::text::single_line"))]`.
 
 pub mod email;
+#[cfg(feature = "html")]
+pub mod html;
 
 /// The separator between a PDF's pages in a document's content (a form feed, as `pdftotext` writes).
 pub const PAGE_BREAK: char = '\u{c}';

@@ -47,6 +47,7 @@ async fn admin_with(queues: bool) -> Admin {
         email_dlq,
         extract,
         extract_dlq,
+        crawl_dlq: None,
     };
     let routes: Router<AppState> =
         workspaces_api::routes().merge(admin_api::routes().with_state(state.clone()));
@@ -165,6 +166,7 @@ async fn when_the_key_is_wrong_or_missing_or_the_user_is_no_platform_admin_it_is
             email_dlq: None,
             extract: None,
             extract_dlq: None,
+            crawl_dlq: None,
         }),
         core,
         db.url,

@@ -15,6 +15,7 @@ async fn sweep_ingest(k: &KnowledgeState) -> usize {
         Queues {
             ingest: Some(&k.queue),
             email: None,
+            crawl: None,
         },
         0.0,
     )

@@ -175,6 +175,7 @@ async fn when_mail_waits_in_the_outbox_the_sweep_queues_it_and_the_worker_delive
         Queues {
             ingest: None,
             email: Some(&state.queue),
+            crawl: None,
         },
         0.0,
     )

@@ -137,6 +137,7 @@ async fn mail_team(
                 |u| format!("{} <{}>", u.name, u.email),
             ),
         Caller::Key(key) => format!("the workspace's API key {key}"),
+        Caller::Platform => "the platform".to_owned(),
         Caller::Visitor(_) => row.contact_email.as_deref().map_or_else(
             || "the visitor".to_owned(),
             |email| format!("the visitor <{email}>"),
