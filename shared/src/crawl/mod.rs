@@ -379,7 +379,10 @@ impl Crawl<'_> {
         let client = self.state.app.db.get().await?;
         let (id, crawl) = (self.source.id, self.source.crawl_id);
         let reached = sources::pages_in_crawl(&**client, self.ws, id, crawl).await?;
-        let room = usize::try_from(i64::from(self.source.max_pages) - reached).unwrap_or(0);
+        let room = i64::from(self.source.max_pages) - reached;
+        if room <= 0 {
+            return Ok(());
+        }
         let mut unique: Vec<String> = Vec::new();
         for u in urls {
             let s = u.to_string();
@@ -387,8 +390,10 @@ impl Crawl<'_> {
                 unique.push(s);
             }
         }
-        unique.truncate(room);
-        sources::add_pages(&**client, self.ws, id, crawl, &unique, depth, status, error).await?;
+        sources::add_pages(
+            &**client, self.ws, id, crawl, &unique, depth, status, error, room,
+        )
+        .await?;
         Ok(())
     }
 

@@ -486,9 +486,10 @@ pub async fn pages_in_crawl(
     .map_or(0, |r| r.get(0)))
 }
 
-/// Adds pages to the crawl `crawl` at `depth` with `status` (`queued`, or `skipped` with `error`):
-/// a page this crawl already reached is left as it is; one an earlier crawl reached keeps its document
-/// and content hash. Returns how many were added.
+/// Adds pages to the crawl `crawl` at `depth` with `status` (`queued`, or `skipped` with `error`), the
+/// first `room` of them this crawl has not reached yet, in the given order: a page this crawl already
+/// reached is left as it is; one an earlier crawl reached keeps its document and content hash. Returns
+/// how many were added.
 #[allow(clippy::too_many_arguments)]
 pub async fn add_pages(
     db: &impl GenericClient,
@@ -499,10 +500,14 @@ pub async fn add_pages(
     depth: i32,
     status: &str,
     error: Option<&str>,
+    room: i64,
 ) -> Result<u64, Error> {
     db.execute(
         "INSERT INTO kb_source_pages (source_id, url, workspace_id, depth, crawl_id, status, error)
-         SELECT $1, u, $2, $3, $4, $5, $6 FROM unnest($7::text[]) AS u
+         SELECT $1, u.url, $2, $3, $4, $5, $6 FROM unnest($7::text[]) WITH ORDINALITY AS u(url, n)
+          WHERE NOT EXISTS (SELECT 1 FROM kb_source_pages p
+                             WHERE p.source_id = $1 AND p.url = u.url AND p.crawl_id = $4)
+          ORDER BY u.n LIMIT $8
          ON CONFLICT (source_id, url) DO UPDATE
             SET crawl_id = EXCLUDED.crawl_id, depth = EXCLUDED.depth, status = EXCLUDED.status,
                 error = EXCLUDED.error
@@ -515,6 +520,7 @@ pub async fn add_pages(
             &status,
             &error,
             &urls,
+            &room,
         ],
     )
     .await
