@@ -10,7 +10,7 @@ shift || true
 packages=("$@")
 if [ "${#packages[@]}" -eq 0 ]; then packages=(agents-api); fi
 if [ "${packages[0]}" = "--all" ]; then
-  packages=(auth-api workspaces-api agents-api agents-stream ingest-worker stripe-webhook admin-api email-worker cron public-api)
+  packages=(auth-api workspaces-api agents-api agents-stream ingest-worker extract-worker crawl-worker stripe-webhook admin-api email-worker cron public-api)
 fi
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 args=()

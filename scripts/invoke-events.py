@@ -72,6 +72,9 @@ EXPECTED = {
         "agents-escalate.json": UNAUTHENTICATED,
         "agents-inbox.json": UNAUTHENTICATED,
         "agents-visitor-export.json": UNAUTHENTICATED,
+        "agents-sources-create.json": UNAUTHENTICATED,
+        "agents-sources-list.json": UNAUTHENTICATED,
+        "agents-source-sync.json": UNAUTHENTICATED,
     },
     # The public samples carry a placeholder key or session token: refused before anything is read.
     "public-api": {
@@ -115,6 +118,10 @@ LIVE = {
         "agents-run.json": 503,
         "agents-inbox.json": 200,  # nobody is waiting yet: an empty page
         "agents-visitor-export.json": 404,  # the sample's visitor does not exist
+        "agents-sources-list.json": 200,  # the new workspace has no website source yet: an empty list
+        "agents-source-sync.json": 404,  # the sample's source is not in the new workspace
+        # agents-sources-create.json is not made live: its URL is checked by resolving the site's name,
+        # which needs DNS and the internet, and the crawl it announces would fetch the site.
     },
     "public-api": {
         "public-session.json": 201,  # the live publishable key, from its allowed origin
@@ -143,8 +150,13 @@ OTHER = {
     # The sample's mail is sent through SES (moto, the sender verified for this run): no failure.
     ("email-worker", "sqs-email.json"): ("an SQS batch answer with no failure (the mail sent)",
                                          lambda r: r == {"batchItemFailures": []}),
+    # The sample's step names a source that does not exist (a deleted one's, or a crawl already over): the
+    # worker claims nothing, fetches nothing, and reports no failure.
+    ("crawl-worker", "sqs-crawl.json"): ("an SQS batch answer with no failure (no such source: nothing to do)",
+                                         lambda r: r == {"batchItemFailures": []}),
     ("cron", "cron-purge-expired-tokens.json"): ("the job's report", lambda r: r.get("job") == "purge-expired-tokens"),
     ("cron", "cron-resend-outbox.json"): ("the job's report", lambda r: r.get("job") == "resend-outbox"),
+    ("cron", "cron-sync-sources.json"): ("the job's report", lambda r: r.get("job") == "sync-sources"),
 }
 
 
@@ -211,8 +223,8 @@ def fresh_database(server_url):
 
 
 def moto_queues():
-    """The ingest, email and extract queues and the uploads bucket, made in the moto server for this run,
-    and the sender verified in SES."""
+    """The ingest, email, extract and crawl queues (and the crawl queue's dead-letter queue) and the uploads
+    bucket, made in the moto server for this run, and the sender verified in SES."""
     import boto3  # from the test venv (moto's dependency)
     sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
     suffix = secrets.token_hex(4)
@@ -221,7 +233,7 @@ def moto_queues():
     s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
     s3.create_bucket(Bucket=f"invoke-uploads-{suffix}")
     queues = {name: sqs.create_queue(QueueName=f"invoke-{name}-{suffix}")["QueueUrl"]
-              for name in ("ingest", "email", "extract")}
+              for name in ("ingest", "email", "extract", "crawl", "crawl-dlq")}
     queues["bucket"] = f"invoke-uploads-{suffix}"
     return queues
 
@@ -254,6 +266,9 @@ def environment(rt_port, db_url, upstash_url, upstash_token, queues):
         "SQS_INGEST_QUEUE_URL": queues["ingest"],
         "SQS_EMAIL_QUEUE_URL": queues["email"],
         "SQS_EXTRACT_QUEUE_URL": queues["extract"],
+        # Required on Lambda by crawl-worker, agents-api and cron; admin-api reads both queues' depths.
+        "SQS_CRAWL_QUEUE_URL": queues["crawl"],
+        "SQS_CRAWL_DLQ_URL": queues["crawl-dlq"],
         "UPLOADS_BUCKET": queues["bucket"],
     }
     return env

@@ -121,7 +121,7 @@ fi
 
 step "every sample in events/ through cargo lambda invoke --data-file (cargo-lambda's emulator)"
 cargo build --locked -p auth-api -p workspaces-api -p agents-api -p agents-stream -p ingest-worker \
-  -p extract-worker -p stripe-webhook -p admin-api -p cron -p email-worker -p public-api -p devserver
+  -p extract-worker -p crawl-worker -p stripe-webhook -p admin-api -p cron -p email-worker -p public-api -p devserver
 "$VENV/bin/python" "$ROOT/scripts/invoke-events.py" --venv "$VENV"
 
 step "widget: the committed bundle is a build of its source; in Chromium against the devserver"
@@ -147,7 +147,7 @@ bash "$ROOT/scripts/fuzz.sh" "$VENV"
 
 # One function: ingest-worker is both the largest bundle and links every piece of native code (ring, zstd)
 # the others do, so it proves the cross build and the size ceiling at half the cost of two fat-LTO links.
-# `scripts/cross-build.sh .venv --all` builds and sizes all ten (BENCHMARKS.md).
+# `scripts/cross-build.sh .venv --all` builds and sizes all twelve (BENCHMARKS.md).
 step "arm64 cross build (cargo-lambda) of the largest bundle, ingest-worker (≤ 8 MB)"
 bash "$ROOT/scripts/cross-build.sh" "$VENV" ingest-worker
 step "done in $(((SECONDS - STARTED) / 60)) min $(((SECONDS - STARTED) % 60)) s"

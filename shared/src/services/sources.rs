@@ -184,12 +184,16 @@ pub struct SourceDetail {
 pub const MAX_LISTED_PAGES: i64 = 2_500;
 
 /// The URL a source may be made of: the guard's rules (scheme, port, no credentials, no private address
-/// written in it, and the name resolving to public addresses only), said as a field error.
+/// written in it, and a name that resolves to public addresses only), said as a field error. A name that
+/// does not resolve now is let through: the crawl checks every request again and says so on the source.
 pub async fn check_source_url(guard: &Guard, url: &url::Url) -> Result<(), ApiError> {
     let refused = |r: Refusal| ApiError::field("url", format!("is not fetched: {r}"));
     guard.check_url(url).map_err(refused)?;
     if let Some(url::Host::Domain(host)) = url.host() {
-        guard.resolve(host).await.map_err(refused)?;
+        match guard.resolve(host).await {
+            Ok(_) | Err(Refusal::Unresolved(_)) => {}
+            Err(r) => return Err(refused(r)),
+        }
     }
     Ok(())
 }

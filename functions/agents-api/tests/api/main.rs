@@ -10,6 +10,7 @@ mod lambda_event;
 mod outbox;
 mod quota;
 mod secret_keys;
+mod sources;
 mod stream;
 mod support;
 mod uploads;
