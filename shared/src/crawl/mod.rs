@@ -161,10 +161,10 @@ impl Crawl<'_> {
     }
 
     async fn run(&mut self) -> anyhow::Result<Next> {
-        if !self.source.robots_checked {
-            if let Some(finish) = self.begin().await? {
-                return Ok(finish);
-            }
+        if !self.source.robots_checked
+            && let Some(finish) = self.begin().await?
+        {
+            return Ok(finish);
         }
         let rules = Rules::parse(self.source.robots_txt.as_deref());
         let started = self.source.crawl_started_at;
@@ -561,24 +561,24 @@ impl Crawl<'_> {
             Some(id) => documents::get_for_update(&*tx, ws, id).await?,
             None => None,
         };
-        if let Some(doc) = &live {
-            if page.content_hash.as_deref() == Some(&hash[..]) {
-                sources::set_page(
-                    &*tx,
-                    ws,
-                    self.source.id,
-                    url,
-                    &PageOutcome {
-                        status: "unchanged",
-                        document_id: Some(doc.id),
-                        content_hash: Some(&hash),
-                        error: None,
-                    },
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(None);
-            }
+        if let Some(doc) = &live
+            && page.content_hash.as_deref() == Some(&hash[..])
+        {
+            sources::set_page(
+                &*tx,
+                ws,
+                self.source.id,
+                url,
+                &PageOutcome {
+                    status: "unchanged",
+                    document_id: Some(doc.id),
+                    content_hash: Some(&hash),
+                    error: None,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(None);
         }
         let ingestion_id = Uuid::now_v7();
         let by = self

@@ -66,15 +66,13 @@ pub fn read_page(html: &str, url: &Url) -> anyhow::Result<Page> {
                 }
             }
             "base" if base.is_none() => base = attr(node, "href"),
-            "meta" => {
-                if attr(node, "name").is_some_and(|n| n.eq_ignore_ascii_case("robots")) {
-                    let content = attr(node, "content")
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
-                    for word in content.split(',').map(str::trim) {
-                        noindex |= word == "noindex" || word == "none";
-                        nofollow |= word == "nofollow" || word == "none";
-                    }
+            "meta" if attr(node, "name").is_some_and(|n| n.eq_ignore_ascii_case("robots")) => {
+                let content = attr(node, "content")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                for word in content.split(',').map(str::trim) {
+                    noindex |= word == "noindex" || word == "none";
+                    nofollow |= word == "nofollow" || word == "none";
                 }
             }
             _ => {}

@@ -24,10 +24,13 @@ use studio_testing::{
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
-/// A site: each path's status, type and body, and every path requested, in order.
+/// A path's status, content type and body.
+type Answer = (u16, &'static str, Vec<u8>);
+
+/// A site: each path's answer, and every path requested, in order.
 #[derive(Clone, Default)]
 struct Site {
-    pages: Arc<Mutex<HashMap<String, (u16, &'static str, Vec<u8>)>>>,
+    pages: Arc<Mutex<HashMap<String, Answer>>>,
     hits: Arc<Mutex<Vec<String>>>,
 }
 
