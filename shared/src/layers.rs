@@ -23,6 +23,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("paging", 1),
     ("billing/plan", 1),
     ("extract", 1),
+    ("crawl", 3),
     ("db", 2),
     ("queue", 2),
     ("ratelimit", 2),

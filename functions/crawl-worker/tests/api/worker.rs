@@ -326,6 +326,23 @@ async fn a_site_is_crawled_through_its_sitemap_honouring_robots_and_a_resync_upd
         "{doc}"
     );
     assert_eq!(doc["sourceUrl"], format!("{base}/shipping"));
+    // A page's text comes from the page: not edited in place.
+    let res = w
+        .app
+        .send(
+            http::Method::PUT,
+            &format!("/api/v1/agents/documents/{shipping_doc}"),
+            Some(&w.ada.access_token),
+            Some(json!({"content": "Edited by hand."})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert!(
+        res.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sync")
+    );
     let hits = search(&w, "tent poles five year warranty").await;
     assert_eq!(hits[0]["documentId"], warranty_doc.as_str(), "{hits:?}");
     assert_eq!(hits[0]["url"], format!("{base}/warranty"));
