@@ -24,9 +24,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Limits raised for the run: the fuzzer is one client sending thousands of requests.
+# Limits raised for the run: the fuzzer is one client sending thousands of requests. No widget demo
+# (its port, PORT+1, may be taken; the fuzzer reads only the API).
 env -u AWS_ENDPOINT_URL -u SQS_INGEST_QUEUE_URL -u SQS_EMAIL_QUEUE_URL -u SQS_CRAWL_QUEUE_URL \
-  PORT="$PORT" DATABASE_URL="$DB_URL" ADMIN_API_KEY="$ADMIN_KEY" STRIPE_WEBHOOK_SECRET=whsec_fuzz \
+  PORT="$PORT" DEMO_PORT=0 DATABASE_URL="$DB_URL" ADMIN_API_KEY="$ADMIN_KEY" STRIPE_WEBHOOK_SECRET=whsec_fuzz \
   RATE_LIMIT_AUTH_PER_MINUTE=1000000 RATE_LIMIT_API_PER_IP_PER_MINUTE=1000000 \
   RATE_LIMIT_API_PER_TENANT_PER_MINUTE=1000000 MAIL_DIR="$WORK/mail" VECTOR_DATA_DIR="$WORK/vectors" \
   RUST_LOG=warn target/debug/devserver >"$WORK/devserver.log" 2>&1 &
