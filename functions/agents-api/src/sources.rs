@@ -3,14 +3,14 @@
 //! GET /api/v1/agents/sources/{sourceId}.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use studio::ApiError;
 use studio::auth::{Admin, Tenant, Viewer};
 use studio::error::ErrorBody;
 use studio::fetch::Guard;
-use studio::http::ValidJson;
+use studio::http::{Path, ValidJson};
 use studio::openapi::answers;
 use studio::services::sources::{
     self, CreateSource, SourceDetail, SourceKind, SourceView, SyncEvery,
