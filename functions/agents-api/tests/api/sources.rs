@@ -334,7 +334,11 @@ async fn bad_input_is_refused_naming_the_field() {
         )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
-    assert!(res.body["error"]["code"].is_string(), "a JSON error: {}", res.body);
+    assert!(
+        res.body["error"]["code"].is_string(),
+        "a JSON error: {}",
+        res.body
+    );
     let list = w
         .app
         .get("/api/v1/agents/sources", Some(&w.ada.access_token))
