@@ -8,10 +8,7 @@ use studio::state::{CrawlState, KnowledgeState};
 /// Starts the crawl worker and gives `knowledge` the queue crawls are announced on.
 pub fn start(knowledge: &mut KnowledgeState) -> anyhow::Result<()> {
     let config = &knowledge.app.config;
-    let fetcher = studio::fetch::Fetcher::new(
-        studio::fetch::Guard::new(config.fetch.clone()),
-        &studio::crawl::user_agent(config.app_url()),
-    )?;
+    let fetcher = studio::crawl::fetcher(config)?;
     let state = |queue: Queue| CrawlState {
         app: knowledge.app.clone(),
         fetcher: fetcher.clone(),

@@ -233,10 +233,7 @@ pub async fn crawl_state() -> Result<crate::state::CrawlState, Error> {
         .ingest_queue_url
         .clone()
         .ok_or_else(|| missing("SQS_INGEST_QUEUE_URL"))?;
-    let fetcher = crate::fetch::Fetcher::new(
-        crate::fetch::Guard::new(cfg.fetch.clone()),
-        &crate::crawl::user_agent(cfg.app_url()),
-    )?;
+    let fetcher = crate::crawl::fetcher(cfg)?;
     Ok(crate::state::CrawlState {
         fetcher,
         queue: crate::queue::Queue::sqs(queue),

@@ -1,5 +1,5 @@
 //! Fixtures the tests share: sample events as Lambda delivers them, a workspace's plan, documents
-//! ingested and indexed, and the shape of an error answer.
+//! ingested and indexed, the knowledge base searched, and the shape of an error answer.
 
 use crate::{TestApp, TestResponse};
 use axum::body::Body;
@@ -53,6 +53,19 @@ pub async fn index_queued(k: &KnowledgeState, rx: &mut UnboundedReceiver<String>
         processed += 1;
     }
     processed
+}
+
+/// The top three hits of `POST /api/v1/agents/search` for `query`, as `user` (the search must answer 200).
+pub async fn search_hits(app: &TestApp, user: &crate::TestUser, query: &str) -> Vec<Value> {
+    let res = app
+        .post(
+            "/api/v1/agents/search",
+            Some(&user.access_token),
+            json!({"query": query, "limit": 3}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body.as_array().expect("hits").clone()
 }
 
 /// Ingests `documents` (`[{title, content, …}]`) through the route as `token`, checks that they were

@@ -52,10 +52,14 @@ pub async fn check_quota(
     workspace: WorkspaceId,
     what: Consumption,
 ) -> Result<(), ApiError> {
-    let current = account(db, workspace).await?;
+    check(&account(db, workspace).await?, what)
+}
+
+/// [`check_quota`] against an account already read (for a request that needs the plan as well).
+pub fn check(current: &Account, what: Consumption) -> Result<(), ApiError> {
     let plan = current.plan;
     let limit = plan.limits();
-    let u = current.usage;
+    let u = &current.usage;
     let exceeded = |name: &str, what: &str, used: u64, max: u64| {
         ApiError::new(
             ErrorCode::QuotaExceeded,

@@ -48,6 +48,15 @@ pub fn user_agent(app_url: &str) -> String {
     format!("{ROBOT_NAME}/1.0 (+{app_url})")
 }
 
+/// The fetcher crawls fetch with: the configured policy's guard (the system's resolver) and our user
+/// agent.
+pub fn fetcher(config: &crate::config::Config) -> Result<crate::fetch::Fetcher, FetchError> {
+    crate::fetch::Fetcher::new(
+        crate::fetch::Guard::new(config.fetch.clone()),
+        &user_agent(config.app_url()),
+    )
+}
+
 /// Runs one step of a crawl. Errors only for what a retry may cure (the database or the queue down);
 /// anything about the site is recorded on the source and its pages.
 pub async fn step(state: &CrawlState, message: &CrawlMessage) -> anyhow::Result<()> {
@@ -70,9 +79,13 @@ pub async fn step(state: &CrawlState, message: &CrawlMessage) -> anyhow::Result<
         return Ok(());
     };
     drop(client);
+    let start = Url::parse(&source.url)?;
+    let kind = SourceKind::parse(&source.kind).unwrap_or(SourceKind::Page);
     let mut crawl = Crawl {
         state,
         ws,
+        start,
+        kind,
         source,
         bytes: 0,
         last_request: None,
@@ -122,6 +135,9 @@ enum Next {
 struct Crawl<'a> {
     state: &'a CrawlState,
     ws: WorkspaceId,
+    /// The source's URL, and what it is.
+    start: Url,
+    kind: SourceKind,
     source: SourceRow,
     /// Bytes fetched by this step.
     bytes: i64,
@@ -156,10 +172,6 @@ pub fn same_site(start: &Url, url: &Url) -> bool {
 }
 
 impl Crawl<'_> {
-    fn start(&self) -> anyhow::Result<Url> {
-        Ok(Url::parse(&self.source.url)?)
-    }
-
     async fn run(&mut self) -> anyhow::Result<Next> {
         if !self.source.robots_checked
             && let Some(finish) = self.begin().await?
@@ -177,17 +189,8 @@ impl Crawl<'_> {
             if Instant::now() >= self.deadline {
                 return Ok(Next::Continue);
             }
+            // A source deleted meanwhile has no pages left: the crawl ends here.
             let client = self.state.app.db.get().await?;
-            if sources::get(&**client, self.ws, self.source.id)
-                .await?
-                .is_none_or(|s| s.crawl_id != self.source.crawl_id)
-            {
-                // Deleted, or a new crawl replaced this one: stop without a word.
-                return Ok(Next::Finish {
-                    failed: false,
-                    error: None,
-                });
-            }
             let Some(page) =
                 sources::next_queued(&**client, self.ws, self.source.id, self.source.crawl_id)
                     .await?
@@ -222,7 +225,7 @@ impl Crawl<'_> {
     /// The crawl's first step: robots.txt, the delay, and the pages to start from. `Some` ends the crawl
     /// (it cannot start).
     async fn begin(&mut self) -> anyhow::Result<Option<Next>> {
-        let start = self.start()?;
+        let start = self.start.clone();
         let fail = |error: String| {
             Ok(Some(Next::Finish {
                 failed: true,
@@ -260,24 +263,14 @@ impl Crawl<'_> {
             .map(|d| Duration::from_secs_f32(d).min(crate::config::MAX_CRAWL_DELAY))
             .unwrap_or_default();
         let delay = theirs.max(self.state.app.config.crawl.delay);
-        let delay_ms = i32::try_from(delay.as_millis()).unwrap_or(i32::MAX);
-        let client = self.state.app.db.get().await?;
-        sources::set_robots(
-            &**client,
-            self.ws,
-            self.source.id,
-            robots.as_deref(),
-            delay_ms,
-        )
-        .await?;
-        drop(client);
-        self.source.robots_checked = true;
-        self.source.robots_txt = robots;
-        self.source.crawl_delay_ms = delay_ms;
-
-        let kind = SourceKind::parse(&self.source.kind).unwrap_or(SourceKind::Page);
+        self.source.crawl_delay_ms = i32::try_from(delay.as_millis()).unwrap_or(i32::MAX);
+        if self.kind != SourceKind::Sitemap && !rules.allowed(&start) {
+            return fail(format!(
+                "the site's robots.txt does not allow {ROBOT_NAME} to fetch {start}: nothing was crawled"
+            ));
+        }
         let mut seeds = Vec::new();
-        match kind {
+        match self.kind {
             SourceKind::Page => seeds.push(start.clone()),
             SourceKind::Site => {
                 seeds.push(start.clone());
@@ -299,25 +292,32 @@ impl Crawl<'_> {
                 seeds.extend(pages);
             }
         }
-        if kind != SourceKind::Sitemap && !rules.allowed(&start) {
-            return fail(format!(
-                "the site's robots.txt does not allow {ROBOT_NAME} to fetch {start}: nothing was crawled"
-            ));
-        }
         let (allowed, disallowed): (Vec<Url>, Vec<Url>) =
             seeds.into_iter().partition(|u| rules.allowed(u));
         self.add(&allowed, 0, "queued", None).await?;
         self.add(&disallowed, 0, "skipped", Some("robots.txt disallows it"))
             .await?;
+        // Recorded last: a step that fails before this point is retried from robots.txt, so a crawl is
+        // never left without its seeds (which would remove every page an earlier crawl reached).
+        let client = self.state.app.db.get().await?;
+        let delay_ms = self.source.crawl_delay_ms;
+        sources::set_robots(
+            &**client,
+            self.ws,
+            self.source.id,
+            robots.as_deref(),
+            delay_ms,
+        )
+        .await?;
+        self.source.robots_checked = true;
+        self.source.robots_txt = robots;
         Ok(None)
     }
 
     /// The pages of the site the sitemaps list (sitemap indexes followed, [`MAX_SITEMAPS`] at most), and
     /// the last error met reading them.
     async fn read_sitemaps(&mut self, mut queue: Vec<String>) -> (Vec<Url>, Option<String>) {
-        let Ok(start) = self.start() else {
-            return (Vec::new(), None);
-        };
+        let start = self.start.clone();
         let mut pages = Vec::new();
         let mut error = None;
         let mut read = 0;
@@ -431,7 +431,6 @@ impl Crawl<'_> {
 
     /// Fetches and reads one page. `Some` ends the crawl (the plan's documents are used up).
     async fn visit(&mut self, rules: &Rules, page: PageRow) -> anyhow::Result<Option<Next>> {
-        let start = self.start()?;
         let url = page.url.clone();
         let fetched = match self.fetch(&url).await {
             Ok(f) => f,
@@ -444,7 +443,7 @@ impl Crawl<'_> {
                 return Ok(None);
             }
         };
-        if !same_site(&start, &fetched.url) {
+        if !same_site(&self.start, &fetched.url) {
             let why = format!("it redirects to another site ({})", fetched.url);
             self.skipped(&url, &why).await?;
             return Ok(None);
@@ -519,11 +518,10 @@ impl Crawl<'_> {
             )
         };
         // Links first: a page skipped for `noindex` still leads to others.
-        let kind = SourceKind::parse(&self.source.kind).unwrap_or(SourceKind::Page);
-        if kind == SourceKind::Site && page.depth < MAX_DEPTH {
+        if self.kind == SourceKind::Site && page.depth < MAX_DEPTH {
             let next: Vec<Url> = links
                 .into_iter()
-                .filter(|l| same_site(&start, l) && rules.allowed(l))
+                .filter(|l| same_site(&self.start, l) && rules.allowed(l))
                 .collect();
             self.add(&next, page.depth + 1, "queued", None).await?;
         }
@@ -665,12 +663,12 @@ impl Crawl<'_> {
     /// crawl could not read where it starts (the site may be down: nothing is removed then).
     async fn complete(&mut self) -> anyhow::Result<Next> {
         let client = self.state.app.db.get().await?;
-        let start = self.start()?;
+        let start = &self.start;
         let (id, crawl) = (self.source.id, self.source.crawl_id);
         let start_read = match sources::page(&**client, self.ws, id, start.as_str()).await? {
             Some(p) if p.current => !matches!(p.status.as_str(), "failed" | "queued"),
             // A sitemap's crawl starts from the sitemap, read in the first step.
-            _ => SourceKind::parse(&self.source.kind) == Some(SourceKind::Sitemap),
+            _ => self.kind == SourceKind::Sitemap,
         };
         if !start_read {
             return Ok(Next::Finish {
@@ -715,21 +713,7 @@ impl Crawl<'_> {
         };
         let client = self.state.app.db.get().await?;
         let (id, crawl) = (self.source.id, self.source.crawl_id);
-        while let Some(page) = sources::next_queued(&**client, self.ws, id, crawl).await? {
-            sources::set_page(
-                &**client,
-                self.ws,
-                id,
-                &page.url,
-                &PageOutcome {
-                    status: "skipped",
-                    document_id: None,
-                    content_hash: None,
-                    error: Some(&why),
-                },
-            )
-            .await?;
-        }
+        sources::skip_queued(&**client, self.ws, id, crawl, &why).await?;
         Ok(Next::Finish {
             failed: false,
             error: Some(format!(

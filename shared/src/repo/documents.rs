@@ -612,6 +612,27 @@ pub async fn soft_delete(
     .await
 }
 
+/// Soft-deletes (unsearchable at once, purged later) the live documents a website source's pages became;
+/// returns their ids.
+pub async fn soft_delete_of_source(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    source: Uuid,
+) -> Result<Vec<Uuid>, Error> {
+    Ok(super::read_many(
+        db,
+        "UPDATE kb_documents SET deleted_at = now(), updated_at = now()
+          WHERE source_id = $1 AND workspace_id = $2 AND deleted_at IS NULL RETURNING id",
+        workspace,
+        source,
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect())
+}
+
 /// Cached embeddings of these content hashes for the workspace and model.
 pub async fn cached_embeddings(
     db: &impl GenericClient,

@@ -246,25 +246,6 @@ pub async fn page(
         .map(page_from_row))
 }
 
-/// The ids of the live documents the source's pages became.
-pub async fn document_ids(
-    db: &impl GenericClient,
-    workspace: WorkspaceId,
-    source: Uuid,
-) -> Result<Vec<Uuid>, Error> {
-    Ok(super::read_many(
-        db,
-        "SELECT id FROM kb_documents WHERE source_id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
-        workspace,
-        source,
-        &[],
-    )
-    .await?
-    .iter()
-    .map(|r| r.get(0))
-    .collect())
-}
-
 /// Deletes a source and its pages; its documents must be deleted first.
 pub async fn delete(
     db: &impl GenericClient,
@@ -372,19 +353,29 @@ pub async fn finish(
     bytes: i64,
 ) -> Result<bool, Error> {
     let status = if failed { "failed" } else { "ready" };
+    let next = next_sync("sync_every", "now()");
     super::change_one(
         db,
-        "UPDATE kb_sources
+        &format!(
+            "UPDATE kb_sources
             SET status = $4, last_error = $5, step_until = NULL, crawl_finished_at = now(),
                 last_synced_at = now(), bytes_fetched = bytes_fetched + $6, updated_at = now(),
-                next_sync_at = CASE sync_every WHEN 'daily' THEN now() + interval '1 day'
-                                               WHEN 'weekly' THEN now() + interval '7 days' END
-          WHERE id = $1 AND workspace_id = $2 AND crawl_id = $3",
+                next_sync_at = {next}
+          WHERE id = $1 AND workspace_id = $2 AND crawl_id = $3"
+        ),
         workspace,
         id,
         &[&crawl, &status, &error, &bytes],
     )
     .await
+}
+
+/// When a source whose schedule is `every` (`daily`, `weekly` or null; SQL) syncs next after `from`
+/// (SQL): the one place the schedules' intervals are.
+fn next_sync(every: &str, from: &str) -> String {
+    format!(
+        "CASE {every} WHEN 'daily' THEN {from} + interval '1 day' WHEN 'weekly' THEN {from} + interval '7 days' END"
+    )
 }
 
 /// Changes how often a source re-syncs (none: only on request), rescheduling from its last sync.
@@ -394,13 +385,13 @@ pub async fn set_schedule(
     id: Uuid,
     sync_every: Option<&str>,
 ) -> Result<bool, Error> {
+    let next = next_sync("$3::text", "COALESCE(last_synced_at, now())");
     super::change_one(
         db,
-        "UPDATE kb_sources
-            SET sync_every = $3, updated_at = now(),
-                next_sync_at = CASE $3::text WHEN 'daily' THEN COALESCE(last_synced_at, now()) + interval '1 day'
-                                             WHEN 'weekly' THEN COALESCE(last_synced_at, now()) + interval '7 days' END
-          WHERE id = $1 AND workspace_id = $2",
+        &format!(
+            "UPDATE kb_sources SET sync_every = $3, updated_at = now(), next_sync_at = {next}
+              WHERE id = $1 AND workspace_id = $2"
+        ),
         workspace,
         id,
         &[&sync_every],
@@ -542,6 +533,22 @@ pub async fn next_queued(
         .await?
         .as_ref()
         .map(page_from_row))
+}
+
+/// Skips every page of the crawl still queued, saying why (a crawl stopped early).
+pub async fn skip_queued(
+    db: &impl GenericClient,
+    workspace: WorkspaceId,
+    source: Uuid,
+    crawl: Uuid,
+    why: &str,
+) -> Result<u64, Error> {
+    db.execute(
+        "UPDATE kb_source_pages SET status = 'skipped', error = $4, fetched_at = now()
+          WHERE source_id = $1 AND workspace_id = $2 AND crawl_id = $3 AND status = 'queued'",
+        &[&source, workspace.as_uuid(), &crawl, &why],
+    )
+    .await
 }
 
 /// What became of a page in this crawl.

@@ -4,7 +4,7 @@
 //! ([`crate::crawl`]).
 
 use crate::auth::{Access, Admin, Tenant, Viewer};
-use crate::billing::quota::{Consumption, check_quota};
+use crate::billing::quota::{self, Consumption};
 use crate::error::ApiError;
 use crate::fetch::{Guard, Refusal};
 use crate::ids::WorkspaceId;
@@ -209,13 +209,11 @@ pub async fn create(
     let ws = tenant.workspace_id;
     let mut client = state.app.db.get().await?;
     let tx = client.transaction().await?;
-    let plan_pages = crate::billing::quota::account(&*tx, ws)
-        .await?
-        .plan
-        .limits()
-        .pages_per_source;
-    let max_pages = request.max_pages.unwrap_or(plan_pages);
-    check_quota(&*tx, ws, Consumption::Source { pages: max_pages }).await?;
+    let account = quota::account(&*tx, ws).await?;
+    let max_pages = request
+        .max_pages
+        .unwrap_or(account.plan.limits().pages_per_source);
+    quota::check(&account, Consumption::Source { pages: max_pages })?;
     let id = Uuid::now_v7();
     let crawl_id = Uuid::now_v7();
     let url = request.url.to_string();
@@ -385,10 +383,7 @@ pub async fn delete(
     if sources::get(&*tx, ws, id).await?.is_none() {
         return Err(ApiError::not_found("Source"));
     }
-    let docs = sources::document_ids(&*tx, ws, id).await?;
-    for doc in &docs {
-        documents::soft_delete(&*tx, ws, *doc).await?;
-    }
+    let docs = documents::soft_delete_of_source(&*tx, ws, id).await?;
     sources::delete(&*tx, ws, id).await?;
     tx.commit().await?;
     let mut vectors_left = 0usize;

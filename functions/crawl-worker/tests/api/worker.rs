@@ -107,33 +107,63 @@ struct World {
     sdk: aws_config::SdkConfig,
     crawl_url: String,
     site: Site,
+    addr: SocketAddr,
     base: String,
 }
 
+/// How far the crawl may reach.
+#[derive(PartialEq)]
+enum Reach {
+    /// The development setting on: the site on loopback is reachable.
+    Private,
+    /// The setting off; a test resolver maps `public.test` to the site on loopback (exempted as if it
+    /// were public) and any other name, `rebinding.test` among them, to 127.0.0.2.
+    PublicOnly,
+}
+
 /// The agents routes announcing crawls on a moto queue, the crawl worker's state, and a site on
-/// loopback that the development setting lets the crawl reach.
+/// loopback that the development setting lets the crawl reach; no crawl delay.
 async fn world() -> World {
+    world_with(Reach::Private, &[("CRAWL_DELAY_MS", "0")]).await
+}
+
+async fn world_with(reach: Reach, extra: &[(&str, &str)]) -> World {
     let site = Site::default();
     let addr = site.serve().await;
     let sdk = moto_sdk().await;
     let crawl_url = moto_queue(&sdk, "crawl", None).await;
     let (queue, ingest) = local_queue();
     let port = addr.port().to_string();
+    let mut config = vec![("SQS_CRAWL_QUEUE_URL", crawl_url.as_str())];
+    if reach == Reach::Private {
+        config.extend([
+            ("FETCH_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("FETCH_ALLOWED_PORTS", port.as_str()),
+        ]);
+    }
+    config.extend_from_slice(extra);
     let (app, k) = knowledge_app_with(
         Embedder::offline(),
         Llm::offline(),
         queue,
         agents_api::routes(),
-        &[
-            ("SQS_CRAWL_QUEUE_URL", &crawl_url),
-            ("FETCH_ALLOW_PRIVATE_NETWORKS", "true"),
-            ("FETCH_ALLOWED_PORTS", &port),
-            ("CRAWL_DELAY_MS", "0"),
-        ],
+        &config,
     )
     .await;
     let ada = app.user("Ada").await;
-    let c = crawl_state(&k, &sdk, &crawl_url, Guard::new(k.app.config.fetch.clone()));
+    let guard = match reach {
+        Reach::Private => Guard::new(k.app.config.fetch.clone()),
+        Reach::PublicOnly => {
+            assert!(!k.app.config.fetch.allow_private, "the setting is off");
+            let policy = FetchPolicy {
+                ports: vec![80, 443, addr.port()],
+                ..k.app.config.fetch.clone()
+            };
+            let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+            Guard::with_resolver(policy, Arc::new(PublicOnly)).exempting(loopback)
+        }
+    };
+    let c = crawl_state(&k, &sdk, &crawl_url, guard);
     World {
         c,
         app,
@@ -143,6 +173,7 @@ async fn world() -> World {
         sdk,
         crawl_url,
         site,
+        addr,
         base: format!("http://{addr}"),
     }
 }
@@ -181,9 +212,7 @@ async fn crawl(w: &World) -> usize {
 }
 
 async fn get(w: &World, path: &str) -> Value {
-    let res = w.app.get(path, Some(&w.ada.access_token)).await;
-    assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
-    res.body
+    get_with(&w.app, &w.ada, path).await
 }
 
 async fn source(w: &World, id: &str) -> Value {
@@ -202,16 +231,7 @@ fn page<'a>(source: &'a Value, base: &str, path: &str) -> &'a Value {
 }
 
 async fn search(w: &World, query: &str) -> Vec<Value> {
-    let res = w
-        .app
-        .post(
-            "/api/v1/agents/search",
-            Some(&w.ada.access_token),
-            json!({"query": query, "limit": 3}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    res.body.as_array().unwrap().clone()
+    studio_testing::search_hits(&w.app, &w.ada, query).await
 }
 
 fn sitemap(base: &str, paths: &[&str]) -> String {
@@ -558,29 +578,12 @@ async fn a_site_is_crawled_by_its_links_within_the_site_up_to_its_page_cap() {
 #[tokio::test]
 async fn a_crawl_runs_in_steps_through_its_queue_and_a_repeated_message_does_nothing() {
     // One page every 2.5 s: a 10 s step leaves the rest to the next step.
-    let site = Site::default();
-    let addr = site.serve().await;
-    let sdk = moto_sdk().await;
-    let crawl_url = moto_queue(&sdk, "crawl", None).await;
-    let (queue, mut ingest) = local_queue();
-    let port = addr.port().to_string();
-    let (app, k) = knowledge_app_with(
-        Embedder::offline(),
-        Llm::offline(),
-        queue,
-        agents_api::routes(),
-        &[
-            ("SQS_CRAWL_QUEUE_URL", &crawl_url),
-            ("FETCH_ALLOW_PRIVATE_NETWORKS", "true"),
-            ("FETCH_ALLOWED_PORTS", &port),
-            ("CRAWL_DELAY_MS", "2500"),
-            ("CRAWL_STEP_SECONDS", "10"),
-        ],
+    let mut w = world_with(
+        Reach::Private,
+        &[("CRAWL_DELAY_MS", "2500"), ("CRAWL_STEP_SECONDS", "10")],
     )
     .await;
-    let ada = app.user("Ada").await;
-    let c = crawl_state(&k, &sdk, &crawl_url, Guard::new(k.app.config.fetch.clone()));
-    let base = format!("http://{addr}");
+    let (app, ada, site, base) = (&w.app, &w.ada, &w.site, w.base.clone());
     let paths = ["/p1", "/p2", "/p3", "/p4", "/p5"];
     site.set("/robots.txt", 404, "text/plain", "");
     site.set(
@@ -601,14 +604,14 @@ async fn a_crawl_runs_in_steps_through_its_queue_and_a_repeated_message_does_not
         .await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     let id = res.str("/id");
-    let first = moto_receive(&sdk, &crawl_url, 1).await;
+    let first = moto_receive(&w.sdk, &w.crawl_url, 1).await;
     assert_eq!(first.records.len(), 1);
     let message: CrawlMessage =
         serde_json::from_str(first.records[0].body.as_deref().unwrap()).unwrap();
     // The same message delivered twice at once: one step runs, the other finds the crawl held.
     let (a, b) = tokio::join!(
-        crawl_worker::handle(&c, first.clone()),
-        crawl_worker::handle(&c, first.clone())
+        crawl_worker::handle(&w.c, first.clone()),
+        crawl_worker::handle(&w.c, first.clone())
     );
     assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty());
     let s = app
@@ -626,13 +629,13 @@ async fn a_crawl_runs_in_steps_through_its_queue_and_a_repeated_message_does_not
     );
     assert!(s.body["bytesFetched"].as_i64().unwrap() > 0);
     // The next step, handed on through the queue, finishes the crawl.
-    let next = moto_receive(&sdk, &crawl_url, 1).await;
+    let next = moto_receive(&w.sdk, &w.crawl_url, 1).await;
     assert_eq!(next.records.len(), 1, "exactly one continuation");
     let continued: CrawlMessage =
         serde_json::from_str(next.records[0].body.as_deref().unwrap()).unwrap();
     assert_eq!(continued, message);
     assert!(
-        crawl_worker::handle(&c, next)
+        crawl_worker::handle(&w.c, next)
             .await
             .batch_item_failures
             .is_empty()
@@ -645,7 +648,7 @@ async fn a_crawl_runs_in_steps_through_its_queue_and_a_repeated_message_does_not
         .await;
     assert_eq!(s.body["status"], "ready", "{}", s.body);
     assert_eq!(s.body["progress"]["new"], 5);
-    assert_eq!(index_queued(&k, &mut ingest).await, 5);
+    assert_eq!(index_queued(&w.k, &mut w.ingest).await, 5);
     // Every page fetched once, the crawl delay apart.
     let hits = site.hits();
     for p in paths {
@@ -655,7 +658,6 @@ async fn a_crawl_runs_in_steps_through_its_queue_and_a_repeated_message_does_not
             "{hits:?}"
         );
     }
-    drop(k);
 }
 
 /// The source's row and its announced crawl, written as the route would (the route's own check resolves
@@ -688,7 +690,7 @@ async fn insert_source(k: &KnowledgeState, ada: &TestUser, url: &str, kind: &str
 #[tokio::test]
 async fn without_the_development_setting_no_private_address_is_reached_by_the_route_or_the_crawler()
 {
-    let w = world_strict().await;
+    let w = world_with(Reach::PublicOnly, &[("CRAWL_DELAY_MS", "0")]).await;
     // The route refuses what is written in the URL, and names resolving to private addresses.
     for (url, kind) in [
         ("http://127.0.0.1/", "loopback"),
@@ -800,50 +802,6 @@ async fn get_with(app: &TestApp, user: &TestUser, path: &str) -> Value {
     let res = app.get(path, Some(&user.access_token)).await;
     assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
     res.body
-}
-
-/// The strict world: the setting off; the test resolver maps `public.test` to the site on loopback
-/// (exempted as if it were public) and any other name, `rebinding.test` among them, to 127.0.0.2.
-struct Strict {
-    k: KnowledgeState,
-    c: CrawlState,
-    app: TestApp,
-    ada: TestUser,
-    site: Site,
-    addr: SocketAddr,
-}
-
-async fn world_strict() -> Strict {
-    let site = Site::default();
-    let addr = site.serve().await;
-    let sdk = moto_sdk().await;
-    let crawl_url = moto_queue(&sdk, "crawl", None).await;
-    let (queue, _ingest) = local_queue();
-    let (app, k) = knowledge_app_with(
-        Embedder::offline(),
-        Llm::offline(),
-        queue,
-        agents_api::routes(),
-        &[("SQS_CRAWL_QUEUE_URL", &crawl_url), ("CRAWL_DELAY_MS", "0")],
-    )
-    .await;
-    assert!(!k.app.config.fetch.allow_private, "the setting is off");
-    let ada = app.user("Ada").await;
-    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
-    let policy = FetchPolicy {
-        ports: vec![80, 443, addr.port()],
-        ..k.app.config.fetch.clone()
-    };
-    let guard = Guard::with_resolver(policy, Arc::new(PublicOnly)).exempting(loopback);
-    let c = crawl_state(&k, &sdk, &crawl_url, guard);
-    Strict {
-        k,
-        c,
-        app,
-        ada,
-        site,
-        addr,
-    }
 }
 
 /// A resolver under which `public.test` stands for a public site (the exempted loopback address of the

@@ -133,16 +133,7 @@ async fn document(w: &World, id: &str) -> Value {
 }
 
 async fn search(w: &World, query: &str) -> Vec<Value> {
-    let res = w
-        .app
-        .post(
-            "/api/v1/agents/search",
-            Some(&w.ada.access_token),
-            json!({"query": query, "limit": 3}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    res.body.as_array().expect("hits").clone()
+    studio_testing::search_hits(&w.app, &w.ada, query).await
 }
 
 #[tokio::test]
