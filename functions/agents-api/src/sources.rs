@@ -35,6 +35,7 @@ pub struct CreateSourceRequest {
     /// addresses on the allowed ports are fetched.
     #[validate(
         length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
+        custom(function = "studio::text::single_line"),
         custom(function = "absolute_url")
     )]
     pub url: String,

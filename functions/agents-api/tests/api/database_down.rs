@@ -77,6 +77,29 @@ async fn when_the_database_goes_away_during_ingest_nothing_is_half_written_and_t
         StatusCode::SERVICE_UNAVAILABLE,
         "service_unavailable",
     );
+    // And the website sources' routes: adding, listing, syncing.
+    let source = app
+        .post(
+            "/api/v1/agents/sources",
+            Some(&ada.access_token),
+            json!({"url": "https://docs.example.com/", "kind": "page"}),
+        )
+        .await;
+    assert_error(
+        &source,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    );
+    for (method, path) in [
+        (Method::GET, "/api/v1/agents/sources".to_owned()),
+        (
+            Method::POST,
+            format!("/api/v1/agents/sources/{}/sync", uuid::Uuid::now_v7()),
+        ),
+    ] {
+        let res = app.send(method, &path, Some(&ada.access_token), None).await;
+        assert_error(&res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+    }
 
     pg.resume();
     let mut accepted = None;

@@ -5,8 +5,10 @@
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use studio::Role;
+use studio::auth::Caller;
 use studio::billing::plan::Plan;
 use studio::knowledge::{Embedder, Llm};
+use studio::repo::documents::{self, NewDocument};
 use studio::services::jobs::{self, Job};
 use studio::state::KnowledgeState;
 use studio_testing::{
@@ -320,6 +322,14 @@ async fn bad_input_is_refused_naming_the_field() {
             "depth",
         ),
         (json!({"kind": "page"}), "url"),
+        (
+            json!({"url": "https://docs.example.com/a\u{0}b", "kind": "page"}),
+            "url",
+        ),
+        (
+            json!({"url": "https://docs.example.com/\nx", "kind": "page"}),
+            "url",
+        ),
     ] {
         let res = add(&w, &w.ada, body.clone()).await;
         assert_error(&res, StatusCode::BAD_REQUEST, "validation_failed");
@@ -473,4 +483,68 @@ async fn the_cron_starts_due_syncs_once_and_announces_stalled_crawls_again() {
 
 fn uuid(v: &Value) -> uuid::Uuid {
     v.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn with_the_vector_store_down_a_source_is_still_deleted_and_its_vectors_left_to_the_purge() {
+    let w = world(true).await;
+    let id = add(&w, &w.ada, docs(1)).await.str("/id");
+    // One of its pages, stored as the crawl stores it.
+    let ws = studio::WorkspaceId::from_trusted_source(w.ada.workspace_id);
+    let (doc, ingestion) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let by = Caller::User(w.ada.id);
+    let client = w.k.app.db.get().await.unwrap();
+    documents::insert_single_ingestion(&**client, ws, ingestion, by)
+        .await
+        .unwrap();
+    let page = NewDocument {
+        id: doc,
+        title: "Page".into(),
+        content: "Text of the page.".into(),
+        content_type: "text/markdown".into(),
+        source_url: Some("https://docs1.example.com/".into()),
+        metadata: json!({}),
+        external_id: None,
+        source_id: Some(uuid(&json!(id))),
+    };
+    documents::insert(&**client, ws, ingestion, by, &page, b"hash")
+        .await
+        .unwrap();
+    drop(client);
+    // The same routes over a Qdrant nobody answers at.
+    let mut cfg = w.k.app.config.knowledge.clone();
+    cfg.qdrant_url = Some("http://127.0.0.1:9".into());
+    let down = KnowledgeState {
+        vectors: studio::knowledge::VectorStore::from_config(&cfg, 256)
+            .await
+            .unwrap(),
+        ..w.k.clone()
+    };
+    let app = TestApp::with_router(
+        studio::http::app(agents_api::routes(), down),
+        w.app.state.clone(),
+        w.app.db_url.clone(),
+    );
+    let res = app
+        .delete(
+            &format!("/api/v1/agents/sources/{id}"),
+            Some(&w.ada.access_token),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let res = app
+        .get(
+            &format!("/api/v1/agents/documents/{doc}"),
+            Some(&w.ada.access_token),
+        )
+        .await;
+    assert_error(&res, StatusCode::NOT_FOUND, "not_found");
+    let deleted: bool = w
+        .app
+        .value(
+            "SELECT deleted_at IS NOT NULL FROM kb_documents WHERE id = $1",
+            &[&doc],
+        )
+        .await;
+    assert!(deleted, "kept for the purge, which deletes its vectors");
 }
