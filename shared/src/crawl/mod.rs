@@ -62,9 +62,11 @@ pub fn fetcher(config: &crate::config::Config) -> Result<crate::fetch::Fetcher, 
 pub async fn step(state: &CrawlState, message: &CrawlMessage) -> anyhow::Result<()> {
     let ws = WorkspaceId::from_trusted_source(message.workspace_id);
     let step = state.app.config.crawl.step;
-    // Held a little past the step's own end, for the page being fetched when the time runs out.
-    let hold =
-        chrono::Duration::from_std(step + state.fetcher.timeout() + Duration::from_secs(30))?;
+    // Held past the step's own end by what the last page may still take: the crawl delay before it,
+    // its fetch, and a margin for reading and storing it.
+    let hold = chrono::Duration::from_std(
+        step + crate::config::MAX_CRAWL_DELAY + state.fetcher.timeout() + Duration::from_secs(30),
+    )?;
     let client = state.app.db.get().await?;
     let Some(source) = sources::claim_step(
         &**client,
@@ -326,6 +328,13 @@ impl Crawl<'_> {
                 error = Some(format!(
                     "more than {MAX_SITEMAPS} sitemaps: the rest were not read"
                 ));
+                break;
+            }
+            // A slow site cannot keep the first step past its time (nor the function past its timeout).
+            if Instant::now() >= self.deadline {
+                error = Some(
+                    "the sitemaps took longer than a step to read: the rest were not read".into(),
+                );
                 break;
             }
             read += 1;
