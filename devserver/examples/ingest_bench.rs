@@ -42,8 +42,11 @@ async fn main() {
     // its directory out of any drop guard (the next run clears it).
     let dir = std::env::temp_dir().join("studio-ingest-bench-vectors");
     let _ = std::fs::remove_dir_all(&dir);
-    let vectors =
-        VectorStore::embedded(dir.to_str().unwrap(), Embedder::offline().dimensions()).unwrap();
+    let vectors = VectorStore::embedded(
+        dir.to_str().unwrap(),
+        Some(Embedder::offline().dimensions()),
+    )
+    .unwrap();
     let k = KnowledgeState {
         app: app_state.clone(),
         embedder: Embedder::offline(),

@@ -142,7 +142,7 @@ async fn end_to_end() {
     let _ = std::fs::remove_dir_all(&dir);
     let vectors = VectorStore::embedded(
         dir.join("vectors").to_str().unwrap(),
-        Embedder::offline().dimensions(),
+        Some(Embedder::offline().dimensions()),
     )
     .unwrap();
     let k = KnowledgeState {

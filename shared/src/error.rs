@@ -41,6 +41,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     LlmUnavailable,
     BillingNotConfigured,
+    DenseSearchUnavailable,
+    VectorStoreMisconfigured,
 }
 
 impl ErrorCode {
@@ -50,7 +52,8 @@ impl ErrorCode {
             ErrorCode::ValidationFailed
             | ErrorCode::MalformedJson
             | ErrorCode::InvalidSignature
-            | ErrorCode::InvalidToken => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidToken
+            | ErrorCode::DenseSearchUnavailable => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized | ErrorCode::InvalidCredentials | ErrorCode::TokenExpired => {
                 StatusCode::UNAUTHORIZED
             }
@@ -69,7 +72,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal | ErrorCode::VectorStoreMisconfigured => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ErrorCode::ServiceUnavailable
             | ErrorCode::LlmUnavailable
             | ErrorCode::BillingNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
@@ -105,11 +110,13 @@ impl ErrorCode {
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::LlmUnavailable => "llm_unavailable",
             ErrorCode::BillingNotConfigured => "billing_not_configured",
+            ErrorCode::DenseSearchUnavailable => "dense_search_unavailable",
+            ErrorCode::VectorStoreMisconfigured => "vector_store_misconfigured",
         }
     }
 
     /// Every code, for documentation and for the test that keeps the table complete.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::ValidationFailed,
         ErrorCode::MalformedJson,
         ErrorCode::InvalidSignature,
@@ -137,6 +144,8 @@ impl ErrorCode {
         ErrorCode::ServiceUnavailable,
         ErrorCode::LlmUnavailable,
         ErrorCode::BillingNotConfigured,
+        ErrorCode::DenseSearchUnavailable,
+        ErrorCode::VectorStoreMisconfigured,
     ];
 }
 

@@ -85,8 +85,7 @@ impl KnowledgeState {
         let cfg = &app.config.knowledge;
         let embedder = crate::knowledge::Embedder::from_config(cfg)?;
         let llm = crate::knowledge::Llm::from_config(cfg)?;
-        let vectors =
-            crate::knowledge::VectorStore::from_config(cfg, embedder.dimensions()).await?;
+        let vectors = crate::knowledge::VectorStore::from_config(cfg, embedder.dense()).await?;
         let queue = match (&cfg.ingest_queue_url, local_queue) {
             (Some(url), _) => crate::knowledge::Queue::sqs(url.clone()),
             (None, Some(tx)) => crate::knowledge::Queue::Local(tx),

@@ -12,8 +12,9 @@ pub fn knowledge(
     queue: studio::knowledge::Queue,
 ) -> (studio::state::KnowledgeState, TempDir) {
     let dir = TempDir::new("studio-vectors");
-    let vectors = studio::knowledge::VectorStore::embedded(dir.path_str(), embedder.dimensions())
-        .expect("embedded store");
+    let dense = embedder.dense().map(|(_, d)| d);
+    let vectors =
+        studio::knowledge::VectorStore::embedded(dir.path_str(), dense).expect("embedded store");
     // The configured bucket (moto's, through AWS_ENDPOINT_URL) or a directory of the temporary one.
     let files = match &app.config.uploads.bucket {
         Some(_) => studio::storage::FileStore::from_config(&app.config.uploads, false),

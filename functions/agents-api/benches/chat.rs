@@ -98,10 +98,11 @@ fn bench(c: &mut Criterion) {
     let ws = studio::WorkspaceId::from_trusted_source(user.workspace_id);
     let query = studio::knowledge::VectorQuery {
         workspace: ws,
-        vector: studio::knowledge::embedder::offline_vector(
+        dense: Some(studio::knowledge::embedder::offline_vector(
             "How long do refunds take for orders of type 3?",
             256,
-        ),
+        )),
+        sparse: None,
         limit: 5,
         score_threshold: None,
     };

@@ -117,9 +117,15 @@ pub struct SearchRequest {
     /// 1 to 50 (default 5).
     #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
     pub limit: Option<u64>,
-    /// Cosine similarity from -1 to 1; weaker hits are left out.
+    /// A cosine similarity from -1 to 1: dense hits below it are left out. It bounds the dense side
+    /// only — in `hybrid` mode the dense candidates (BM25 candidates are kept: a lexical match is a
+    /// match), and it is ignored in `sparse` mode (a BM25 score has no fixed scale).
     #[validate(range(min = -1.0, max = 1.0, message = "must be between -1 and 1"))]
     pub score_threshold: Option<f32>,
+    /// `hybrid` (dense and BM25 fused by reciprocal rank fusion), `dense` or `sparse` (BM25). Default:
+    /// hybrid, or sparse on a deployment without a dense embedder (where `dense` and `hybrid` are
+    /// `400 dense_search_unavailable`).
+    pub mode: Option<knowledge::SearchMode>,
 }
 
 #[derive(Deserialize, Validate, IntoParams)]
@@ -360,9 +366,12 @@ pub(crate) async fn search(
         knowledge::search(
             &state,
             &tenant,
-            req.query.trim(),
-            req.limit.unwrap_or(5),
-            req.score_threshold,
+            knowledge::Retrieval {
+                query: req.query.trim(),
+                limit: req.limit.unwrap_or(5),
+                score_threshold: req.score_threshold,
+                mode: req.mode,
+            },
         )
         .await?,
     ))

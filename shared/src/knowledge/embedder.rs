@@ -1,5 +1,6 @@
-//! Embeddings: OpenAI (or any OpenAI-compatible server) through async-openai, or — locally, when no key
-//! is configured — an offline deterministic embedder, announced loudly in the log.
+//! Embeddings: OpenAI (or any OpenAI-compatible server) through async-openai; locally, when no key is
+//! configured, none — search is BM25 alone, announced in the log — or, asked for by name
+//! (`EMBEDDING_MODEL=offline-hash-256`), the old hashed-words vectors, kept for comparison.
 //!
 //! Requests are packed into as few calls as the API allows (≤ 2,048 inputs and ≤ 300,000 tokens each);
 //! 429 and 5xx answers are retried by async-openai's retry layer with exponential backoff that honours
@@ -16,6 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Dimensions of the offline embedder's vectors.
 pub const OFFLINE_DIMENSIONS: u32 = 256;
+/// The offline (hashed words) embedder's model name; `EMBEDDING_MODEL` set to it without an API key
+/// selects it.
+pub const OFFLINE_MODEL: &str = "offline-hash-256";
 
 #[derive(Clone)]
 pub struct Embedder {
@@ -32,6 +36,8 @@ pub struct Embedder {
 enum Kind {
     OpenAi(Box<Client<OpenAIConfig>>),
     Offline,
+    /// No dense embedder: search is BM25 alone.
+    None,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -39,6 +45,7 @@ impl std::fmt::Debug for Embedder {
         let kind = match self.kind {
             Kind::OpenAi(_) => "openai",
             Kind::Offline => "offline",
+            Kind::None => "none",
         };
         f.debug_struct("Embedder")
             .field("kind", &kind)
@@ -74,13 +81,40 @@ impl Embedder {
                     requests,
                 })
             }
-            None => {
+            None if cfg.embedding_model == OFFLINE_MODEL => {
                 tracing::warn!(
-                    "OPENAI_API_KEY is not set: using the OFFLINE deterministic embedder (hashed words, {OFFLINE_DIMENSIONS} dimensions). \
-                     Search quality is lexical only; set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) for real embeddings."
+                    "EMBEDDING_MODEL={OFFLINE_MODEL} without OPENAI_API_KEY: using the hashed-words embedder ({OFFLINE_DIMENSIONS} dimensions), \
+                     lexical only and kept for comparison; BM25 already covers lexical search"
                 );
                 Ok(Self::offline_with(max_inputs, max_tokens))
             }
+            None => {
+                tracing::warn!(
+                    "OPENAI_API_KEY is not set: no dense embedder, search is BM25 alone (lexical). \
+                     Set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) for hybrid search."
+                );
+                Ok(Self::none())
+            }
+        }
+    }
+
+    /// No dense embedder: search is BM25 alone.
+    pub fn none() -> Self {
+        Self {
+            kind: Kind::None,
+            model: "none".into(),
+            dimensions: 0,
+            max_inputs: 1,
+            max_tokens: 1,
+            requests: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The dense vectors this embedder makes (model and dimensions), or `None` without one.
+    pub fn dense(&self) -> Option<(&str, u32)> {
+        match self.kind {
+            Kind::None => None,
+            _ => Some((&self.model, self.dimensions)),
         }
     }
 
@@ -114,8 +148,14 @@ impl Embedder {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Embeds `texts` in order, in as few requests as the limits allow.
+    /// Embeds `texts` in order, in as few requests as the limits allow. Without a dense embedder this is
+    /// an error: ask [`Embedder::dense`] first.
     pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if matches!(self.kind, Kind::None) {
+            return Err(EmbedError(
+                "there is no dense embedder (search is BM25 alone)".into(),
+            ));
+        }
         let mut out = Vec::with_capacity(texts.len());
         for range in batches(texts, self.max_inputs, self.max_tokens) {
             self.requests.fetch_add(1, Ordering::Relaxed);
@@ -127,6 +167,7 @@ impl Embedder {
                         .map(|t| offline_vector(t, self.dimensions as usize)),
                 ),
                 Kind::OpenAi(client) => out.extend(self.call(client, batch).await?),
+                Kind::None => {}
             }
         }
         Ok(out)
@@ -207,11 +248,7 @@ pub fn offline_vector(text: &str, dimensions: usize) -> Vec<f32> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in word.to_lowercase().bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        let h = super::bm25::fnv1a(word.to_lowercase().as_bytes());
         let bucket = (h % dimensions as u64) as usize;
         v[bucket] += if h >> 63 == 1 { -1.0 } else { 1.0 };
     }

@@ -5,6 +5,7 @@
 //! channel). On Lambda no embedded default may stand in: the cold start fails naming what is missing
 //! ([`crate::config::Need::Knowledge`]).
 
+pub mod bm25;
 pub mod chunking;
 pub mod embedder;
 pub mod llm;

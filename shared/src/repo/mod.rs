@@ -18,6 +18,8 @@ pub mod outbox;
 pub mod password_resets;
 pub mod refresh_tokens;
 pub mod sources;
+#[cfg(feature = "knowledge")]
+pub mod term_stats;
 pub mod users;
 pub mod visitors;
 pub mod widget_settings;

@@ -840,11 +840,15 @@ async fn when_a_document_is_edited_searches_see_the_old_version_until_the_new_on
                 document_id: id.parse().unwrap(),
                 chunk_index: 0,
                 title: "Returns".into(),
-                text,
                 section: None,
                 page: None,
                 version: 2,
-                vector,
+                sparse: studio::knowledge::bm25::document_vector(
+                    &studio::knowledge::bm25::Analyzer::for_language("en").count(&text),
+                    8.0,
+                ),
+                dense: Some(vector),
+                text,
             }],
         )
         .await

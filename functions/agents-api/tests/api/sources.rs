@@ -515,7 +515,7 @@ async fn with_the_vector_store_down_a_source_is_still_deleted_and_its_vectors_le
     let mut cfg = w.k.app.config.knowledge.clone();
     cfg.qdrant_url = Some("http://127.0.0.1:9".into());
     let down = KnowledgeState {
-        vectors: studio::knowledge::VectorStore::from_config(&cfg, 256)
+        vectors: studio::knowledge::VectorStore::from_config(&cfg, Some(("offline-hash-256", 256)))
             .await
             .unwrap(),
         ..w.k.clone()

@@ -6,14 +6,15 @@
 //! the engine's API is synchronous, so every call runs on a blocking thread.
 
 use super::{
-    ChunkPoint, DOCUMENT_KEY, SearchHit, VERSION_KEY, VectorQuery, WORKSPACE_KEY, hit_from_payload,
-    payload, point_id,
+    ChunkPoint, DENSE_VECTOR, DOCUMENT_KEY, Misconfigured, RRF_K, SPARSE_VECTOR, SearchHit,
+    VERSION_KEY, VectorQuery, WORKSPACE_KEY, hit_from_payload, payload, point_id,
 };
 use crate::ids::WorkspaceId;
 use anyhow::{Context, anyhow};
 use qdrant_edge::{
-    CountRequest, EdgeConfig, EdgeShard, Filter, NamedQuery, QueryEnum, SearchRequest,
-    UpdateOperation, WithPayloadInterface,
+    CountRequest, EdgeConfig, EdgeShard, Filter, Fusion, NamedQuery, Prefetch, QueryEnum,
+    QueryRequest, ScoringQuery, SparseVector, UpdateOperation, VectorInternal,
+    WithPayloadInterface, WithVector,
 };
 use serde_json::json;
 use std::path::Path;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 #[derive(Clone)]
 pub struct EmbeddedStore {
     shard: Arc<EdgeShard>,
+    collection: String,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -31,6 +33,10 @@ impl std::fmt::Debug for EmbeddedStore {
             .field("path", &self.shard.path())
             .finish()
     }
+}
+
+fn ordered_float(x: f32) -> qdrant_edge::external::ordered_float::OrderedFloat<f32> {
+    qdrant_edge::external::ordered_float::OrderedFloat(x)
 }
 
 fn engine<T>(result: Result<T, qdrant_edge::OperationError>, what: &str) -> anyhow::Result<T> {
@@ -51,25 +57,48 @@ fn must_match(pairs: &[(&str, String)]) -> anyhow::Result<Filter> {
 }
 
 impl EmbeddedStore {
-    /// Opens the store under `dir`, creating it (cosine, `dimensions`, keyword indexes on the tenant and
-    /// document ids) the first time.
-    pub fn open(dir: &Path, dimensions: u32) -> anyhow::Result<Self> {
+    /// Opens the store under `dir`, creating it the first time: a `dense` vector (cosine,
+    /// `dense_dimensions`) when there is a dense embedder, the `bm25` sparse vector, and keyword indexes
+    /// on the tenant and document ids. An existing store made for another embedder is refused, naming
+    /// both.
+    pub fn open(dir: &Path, dense_dimensions: Option<u32>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let vectors = match dense_dimensions {
+            Some(size) => json!({ DENSE_VECTOR: { "size": size, "distance": "Cosine" } }),
+            None => json!({}),
+        };
         let config: EdgeConfig = from_json(json!({
-            "vectors": { "": { "size": dimensions, "distance": "Cosine" } }
+            "vectors": vectors,
+            "sparse_vectors": { SPARSE_VECTOR: {} },
         }))?;
         let existing = match EdgeConfig::load(dir) {
             None => None,
             Some(loaded) => Some(engine(loaded, "reading its configuration")?),
         };
         let fresh = existing.is_none();
+        let collection = dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         if let Some(existing) = &existing {
-            let size = existing.vectors.get("").map(|v| v.size);
-            if size != Some(dimensions as usize) {
-                anyhow::bail!(
-                    "the vectors in {} have {size:?} dimensions but the embedder makes {dimensions}: remove the directory (VECTOR_DATA_DIR) or change the embedder back",
-                    dir.display()
-                );
+            let size = existing.vectors.get(DENSE_VECTOR).map(|v| v.size);
+            let problem = if existing.vectors.contains_key("") {
+                Some("it holds unnamed vectors (made before hybrid search)".to_owned())
+            } else if size != dense_dimensions.map(|d| d as usize) {
+                Some(format!(
+                    "its dense vectors have {size:?} dimensions but the embedder makes {dense_dimensions:?}"
+                ))
+            } else if !existing.sparse_vectors.contains_key(SPARSE_VECTOR) {
+                Some("it has no `bm25` sparse vector".to_owned())
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(Misconfigured {
+                    collection: dir.display().to_string(),
+                    problem,
+                }
+                .into());
             }
         }
         let shard = if fresh {
@@ -87,7 +116,12 @@ impl EmbeddedStore {
         }
         Ok(Self {
             shard: Arc::new(shard),
+            collection,
         })
+    }
+
+    pub fn collection(&self) -> &str {
+        &self.collection
     }
 
     async fn blocking<T: Send + 'static>(
@@ -106,9 +140,19 @@ impl EmbeddedStore {
         let points: Vec<serde_json::Value> = chunks
             .iter()
             .map(|c| {
+                let mut vectors = serde_json::Map::new();
+                if let Some(dense) = &c.dense {
+                    vectors.insert(DENSE_VECTOR.into(), json!(dense));
+                }
+                if !c.sparse.is_empty() {
+                    vectors.insert(
+                        SPARSE_VECTOR.into(),
+                        json!({"indices": c.sparse.indices, "values": c.sparse.values}),
+                    );
+                }
                 json!({
                     "id": point_id(c.document_id, c.version, c.chunk_index).to_string(),
-                    "vector": c.vector,
+                    "vector": vectors,
                     "payload": payload(workspace, c),
                 })
             })
@@ -118,26 +162,63 @@ impl EmbeddedStore {
             .await
     }
 
+    /// The same query as the Qdrant adapter's: one branch, or a dense and a sparse prefetch fused by
+    /// reciprocal rank fusion, every branch filtered to the tenant.
     pub async fn search(&self, query: VectorQuery) -> anyhow::Result<Vec<SearchHit>> {
-        let VectorQuery {
-            workspace,
-            vector,
-            limit,
-            score_threshold,
-        } = query;
-        let filter = must_match(&[(WORKSPACE_KEY, workspace.to_string())])?;
-        let request = SearchRequest {
-            query: QueryEnum::Nearest(NamedQuery::default_dense(vector)),
-            filter: Some(filter),
+        let tenant = must_match(&[(WORKSPACE_KEY, query.workspace.to_string())])?;
+        let prefetch = usize::try_from(query.prefetch_limit()).unwrap_or(usize::MAX);
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        let threshold = query.score_threshold.map(ordered_float);
+        let dense = query.dense.map(|v| {
+            ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
+                VectorInternal::Dense(v),
+                DENSE_VECTOR,
+            )))
+        });
+        let sparse = match query.sparse.filter(|s| !s.is_empty()) {
+            Some(s) => Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
+                VectorInternal::Sparse(
+                    SparseVector::new(s.indices, s.values)
+                        .map_err(|e| anyhow!("embedded vector store: a bad sparse vector: {e}"))?,
+                ),
+                SPARSE_VECTOR,
+            )))),
+            None => None,
+        };
+        let branch = |query: ScoringQuery, threshold| Prefetch {
+            prefetches: Vec::new(),
+            query: Some(query),
+            limit: prefetch,
             params: None,
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            filter: Some(tenant.clone()),
+            score_threshold: threshold,
+        };
+        let (prefetches, query, threshold) = match (dense, sparse) {
+            (Some(d), Some(s)) => (
+                vec![branch(d, threshold), branch(s, None)],
+                ScoringQuery::Fusion(Fusion::Rrf {
+                    k: RRF_K as usize,
+                    weights: None,
+                }),
+                None,
+            ),
+            (Some(d), None) => (Vec::new(), d, threshold),
+            (None, Some(s)) => (Vec::new(), s, None),
+            (None, None) => return Ok(Vec::new()),
+        };
+        let request = QueryRequest {
+            prefetches,
+            query: Some(query),
+            filter: Some(tenant.clone()),
+            score_threshold: threshold,
+            limit,
             offset: 0,
-            with_payload: Some(WithPayloadInterface::Bool(true)),
-            with_vector: None,
-            score_threshold,
+            params: None,
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(true),
         };
         let points = self
-            .blocking(move |shard| engine(shard.search(request), "searching"))
+            .blocking(move |shard| engine(shard.query(request), "searching"))
             .await?;
         Ok(points
             .into_iter()

@@ -1,5 +1,13 @@
 //! The vector store port. Every read and delete takes a [`WorkspaceId`]: a search or delete without a
 //! tenant filter cannot be written. Points carry the workspace id in their payload under a tenant index.
+//!
+//! Each point holds two named vectors: `dense` (the embedder's, when there is one) and `bm25` (the chunk's
+//! BM25 terms, see [`crate::knowledge::bm25`]). A search asks for one or both: both are fused in the
+//! store, in one query, by reciprocal rank fusion, each branch filtered to the tenant.
+//!
+//! Collections are named by what made their vectors ([`collection_name`]): changing the embedding model
+//! builds a new collection beside the old one instead of mixing vectors of two models, and a collection
+//! whose vectors do not fit the configuration is a [`Misconfigured`] error said at first use.
 
 #[cfg(feature = "embedded-vectors")]
 pub mod embedded;
@@ -7,7 +15,57 @@ pub mod qdrant;
 
 use crate::config::KnowledgeConfig;
 use crate::ids::WorkspaceId;
+use crate::knowledge::bm25::SparseVector;
 use uuid::Uuid;
+
+/// The name of the dense vector in a point.
+pub const DENSE_VECTOR: &str = "dense";
+/// The name of the BM25 sparse vector in a point.
+pub const SPARSE_VECTOR: &str = "bm25";
+/// Reciprocal rank fusion's constant: a hit at rank r of a branch scores 1/(k + r). 60 is the value of
+/// the method's paper (Cormack et al., 2009), stated here rather than tuned on any test collection; both
+/// adapters pass it explicitly (Qdrant's own default is 2).
+pub const RRF_K: u32 = 60;
+
+/// The collection (Qdrant) or directory (embedded engine) of a configuration: the prefix, then the
+/// embedding model and its dimensions (`kb_chunks_text-embedding-3-small_1536`), or `bm25` when there is
+/// no dense embedder. Characters other than letters, digits, `-` and `_` become `-`.
+pub fn collection_name(prefix: &str, dense: Option<(&str, u32)>) -> String {
+    match dense {
+        Some((model, dimensions)) => {
+            let model: String = model
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            format!("{prefix}_{model}_{dimensions}")
+        }
+        None => format!("{prefix}_bm25"),
+    }
+}
+
+/// What a collection must hold to serve this configuration: a dense vector of this size (or none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub collection: String,
+    pub dense_dimensions: Option<u32>,
+}
+
+/// The store's collection does not fit the configuration (another embedder made it, or it was made by
+/// hand): a configuration error for the operator, not an outage — retrying cannot help.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the vector collection {collection} does not fit this configuration: {problem}. Point QDRANT_COLLECTION (or VECTOR_DATA_DIR) at another name, or re-index into a new collection (POST /api/v1/admin/reindex); collections are named by embedding model and dimensions, so a model change builds its own"
+)]
+pub struct Misconfigured {
+    pub collection: String,
+    pub problem: String,
+}
 
 /// One chunk's vector and what a search shows of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +81,10 @@ pub struct ChunkPoint {
     /// The document's version these chunks are of (from 1): a new version is written beside the current
     /// one and swapped in when complete.
     pub version: u32,
-    pub vector: Vec<f32>,
+    /// The embedder's vector (none without a dense embedder).
+    pub dense: Option<Vec<f32>>,
+    /// The chunk's BM25 terms (document side).
+    pub sparse: SparseVector,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -42,20 +103,31 @@ pub struct SearchHit {
     /// The document's `sourceUrl`, when it is an `http(s)` URL (filled in by the search, not stored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// How well the chunk matches: cosine similarity in `dense` mode, the BM25 score in `sparse` mode, the
+    /// reciprocal-rank-fusion score in `hybrid` mode (comparable within one answer only).
     pub score: f32,
     /// The document's version the chunk is of (a search keeps the current version's only).
     #[serde(skip)]
     pub version: u32,
 }
 
-/// A search: the chunks of one workspace closest to a vector, at most `limit`, none scoring below the
-/// threshold.
+/// A search: the chunks of one workspace best matching a dense vector, a sparse one, or both (fused),
+/// at most `limit`. The threshold is a cosine similarity: it applies to the dense branch only (BM25 and
+/// fused scores have no fixed scale, so a bound on them would mean something different per query).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorQuery {
     pub workspace: WorkspaceId,
-    pub vector: Vec<f32>,
+    pub dense: Option<Vec<f32>>,
+    pub sparse: Option<SparseVector>,
     pub limit: u64,
     pub score_threshold: Option<f32>,
+}
+
+impl VectorQuery {
+    /// How many candidates each branch of a hybrid search hands to the fusion.
+    pub fn prefetch_limit(&self) -> u64 {
+        self.limit.saturating_mul(2).clamp(50, 2000)
+    }
 }
 
 /// Payload keys, shared by both adapters.
@@ -136,34 +208,49 @@ pub enum VectorStore {
 }
 
 impl VectorStore {
-    pub async fn from_config(cfg: &KnowledgeConfig, dimensions: u32) -> anyhow::Result<Self> {
+    /// The store for an embedder making `dense` vectors (model and dimensions), or none (BM25 only): its
+    /// collection named by them under `QDRANT_COLLECTION` (or `VECTOR_DATA_DIR`).
+    pub async fn from_config(
+        cfg: &KnowledgeConfig,
+        dense: Option<(&str, u32)>,
+    ) -> anyhow::Result<Self> {
+        let layout = Layout {
+            collection: collection_name(&cfg.qdrant_collection, dense),
+            dense_dimensions: dense.map(|(_, d)| d),
+        };
         if let Some(url) = &cfg.qdrant_url {
-            let store = qdrant::QdrantStore::connect(
-                url,
-                cfg.qdrant_api_key.as_ref(),
-                &cfg.qdrant_collection,
-                dimensions,
-            )
-            .await?;
+            let store =
+                qdrant::QdrantStore::connect(url, cfg.qdrant_api_key.as_ref(), layout).await?;
             return Ok(Self::Qdrant(store));
         }
-        Self::embedded(&cfg.vector_data_dir, dimensions)
+        let dir = std::path::Path::new(&cfg.vector_data_dir).join(&layout.collection);
+        Self::embedded(&dir.to_string_lossy(), layout.dense_dimensions)
     }
 
+    /// The collection's name.
+    pub fn collection(&self) -> &str {
+        match self {
+            Self::Qdrant(q) => q.collection(),
+            #[cfg(feature = "embedded-vectors")]
+            Self::Embedded(e) => e.collection(),
+        }
+    }
+
+    /// The embedded engine under `dir`, with dense vectors of `dense_dimensions` (or none).
     #[cfg(feature = "embedded-vectors")]
-    pub fn embedded(dir: &str, dimensions: u32) -> anyhow::Result<Self> {
+    pub fn embedded(dir: &str, dense_dimensions: Option<u32>) -> anyhow::Result<Self> {
         tracing::warn!(
             dir,
             "QDRANT_URL is not set: using the embedded Qdrant engine in-process (local use only)"
         );
         Ok(Self::Embedded(embedded::EmbeddedStore::open(
             std::path::Path::new(dir),
-            dimensions,
+            dense_dimensions,
         )?))
     }
 
     #[cfg(not(feature = "embedded-vectors"))]
-    pub fn embedded(_dir: &str, _dimensions: u32) -> anyhow::Result<Self> {
+    pub fn embedded(_dir: &str, _dense_dimensions: Option<u32>) -> anyhow::Result<Self> {
         anyhow::bail!(
             "QDRANT_URL is not set, and this binary has no embedded vector store: set QDRANT_URL"
         )
@@ -185,7 +272,7 @@ impl VectorStore {
         }
     }
 
-    /// The closest chunks in this workspace only.
+    /// The best matching chunks in this workspace only.
     pub async fn search(&self, query: VectorQuery) -> anyhow::Result<Vec<SearchHit>> {
         match self {
             Self::Qdrant(q) => q.search(query).await,
@@ -256,7 +343,11 @@ impl ChunkPoint {
             section: None,
             page: None,
             version: 1,
-            vector,
+            dense: Some(vector),
+            sparse: SparseVector {
+                indices: vec![7, 9],
+                values: vec![0.5, 1.0],
+            },
         }
     }
 }
@@ -280,6 +371,24 @@ mod tests {
         assert_eq!(
             point_id(doc, 1, 5),
             Uuid::new_v5(&POINT_NAMESPACE, format!("{doc}:5").as_bytes())
+        );
+    }
+
+    #[test]
+    fn when_collections_are_named_the_model_and_dimensions_are_in_the_name() {
+        assert_eq!(
+            collection_name("kb_chunks", Some(("text-embedding-3-small", 1536))),
+            "kb_chunks_text-embedding-3-small_1536"
+        );
+        assert_eq!(
+            collection_name("kb", Some(("BAAI/bge-small-en-v1.5", 384))),
+            "kb_baai-bge-small-en-v1-5_384"
+        );
+        assert_eq!(collection_name("kb", None), "kb_bm25");
+        assert_ne!(
+            collection_name("kb", Some(("m", 256))),
+            collection_name("kb", Some(("m", 1536))),
+            "a dimension change is another collection"
         );
     }
 

@@ -2,16 +2,19 @@
 //! tested on their own; the shared vector-store suite runs against a real server when `QDRANT_URL` is set.
 
 use super::{
-    ChunkPoint, DOCUMENT_KEY, SearchHit, VERSION_KEY, VectorQuery, WORKSPACE_KEY, hit_from_payload,
-    payload, point_id,
+    ChunkPoint, DENSE_VECTOR, DOCUMENT_KEY, Layout, Misconfigured, RRF_K, SPARSE_VECTOR, SearchHit,
+    VERSION_KEY, VectorQuery, WORKSPACE_KEY, hit_from_payload, payload, point_id,
 };
 use crate::ids::WorkspaceId;
 use anyhow::Context;
 use qdrant_client::Qdrant;
+use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, KeywordIndexParamsBuilder, PointStruct,
-    QueryPointsBuilder, ScoredPoint, UpsertPointsBuilder, VectorParamsBuilder,
+    CollectionInfo, Condition, CountPointsBuilder, CreateCollectionBuilder,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
+    KeywordIndexParamsBuilder, NamedVectors, PointStruct, PrefetchQueryBuilder, Query,
+    QueryPointsBuilder, Rrf, ScoredPoint, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
+    UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
@@ -19,8 +22,7 @@ use uuid::Uuid;
 #[derive(Clone)]
 pub struct QdrantStore {
     client: std::sync::Arc<Qdrant>,
-    collection: String,
-    dimensions: u32,
+    layout: Layout,
     /// The collection is checked (and created) on first use, not at cold start: init waits on no network
     /// but the secret fetch. A failed check is retried by the next call.
     ready: std::sync::Arc<tokio::sync::OnceCell<()>>,
@@ -29,7 +31,7 @@ pub struct QdrantStore {
 impl std::fmt::Debug for QdrantStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QdrantStore")
-            .field("collection", &self.collection)
+            .field("collection", &self.layout.collection)
             .finish()
     }
 }
@@ -62,24 +64,72 @@ pub fn older_versions_filter(workspace: WorkspaceId, document: Uuid, current: u3
     }
 }
 
+/// A chunk as a point: its dense vector (if any) and its BM25 terms (if any) under their names.
 pub fn to_point(workspace: WorkspaceId, chunk: &ChunkPoint) -> PointStruct {
+    let mut vectors = NamedVectors::default();
+    if let Some(dense) = &chunk.dense {
+        vectors = vectors.add_vector(DENSE_VECTOR, Vector::new_dense(dense.clone()));
+    }
+    if !chunk.sparse.is_empty() {
+        vectors = vectors.add_vector(
+            SPARSE_VECTOR,
+            Vector::new_sparse(chunk.sparse.indices.clone(), chunk.sparse.values.clone()),
+        );
+    }
     PointStruct::new(
         point_id(chunk.document_id, chunk.version, chunk.chunk_index).to_string(),
-        chunk.vector.clone(),
+        vectors,
         qdrant_client::Payload::from(payload(workspace, chunk)),
     )
 }
 
-pub fn search_request(collection: &str, query: VectorQuery) -> QueryPointsBuilder {
-    let mut request = QueryPointsBuilder::new(collection)
-        .query(query.vector)
-        .filter(tenant_filter(query.workspace))
+/// One Query API call: the dense branch, the sparse branch, or both fused by reciprocal rank fusion —
+/// each branch and the fusion filtered to the tenant; the cosine threshold on the dense branch only.
+/// `None` when the query has neither vector (nothing can match).
+pub fn search_request(collection: &str, query: VectorQuery) -> Option<QueryPointsBuilder> {
+    let tenant = tenant_filter(query.workspace);
+    let prefetch = query.prefetch_limit();
+    let base = QueryPointsBuilder::new(collection)
+        .filter(tenant.clone())
         .limit(query.limit)
         .with_payload(true);
-    if let Some(threshold) = query.score_threshold {
-        request = request.score_threshold(threshold);
-    }
-    request
+    let sparse = query
+        .sparse
+        .filter(|s| !s.is_empty())
+        .map(|s| VectorInput::new_sparse(s.indices, s.values));
+    Some(match (query.dense, sparse) {
+        (Some(dense), Some(sparse)) => {
+            let mut dense_branch = PrefetchQueryBuilder::default()
+                .query(Query::new_nearest(dense))
+                .using(DENSE_VECTOR)
+                .filter(tenant.clone())
+                .limit(prefetch);
+            if let Some(threshold) = query.score_threshold {
+                dense_branch = dense_branch.score_threshold(threshold);
+            }
+            base.add_prefetch(dense_branch)
+                .add_prefetch(
+                    PrefetchQueryBuilder::default()
+                        .query(Query::new_nearest(sparse))
+                        .using(SPARSE_VECTOR)
+                        .filter(tenant)
+                        .limit(prefetch),
+                )
+                .query(Query::new_rrf(Rrf {
+                    k: Some(RRF_K),
+                    weights: Vec::new(),
+                }))
+        }
+        (Some(dense), None) => {
+            let request = base.query(Query::new_nearest(dense)).using(DENSE_VECTOR);
+            match query.score_threshold {
+                Some(threshold) => request.score_threshold(threshold),
+                None => request,
+            }
+        }
+        (None, Some(sparse)) => base.query(Query::new_nearest(sparse)).using(SPARSE_VECTOR),
+        (None, None) => return None,
+    })
 }
 
 pub fn hit(point: ScoredPoint) -> Option<SearchHit> {
@@ -91,12 +141,62 @@ pub fn hit(point: ScoredPoint) -> Option<SearchHit> {
     hit_from_payload(&serde_json::Value::Object(payload), point.score)
 }
 
-/// The collection: cosine distance, and a keyword tenant index on the workspace id.
-pub fn create_collection_request(collection: &str, dimensions: u32) -> CreateCollectionBuilder {
-    CreateCollectionBuilder::new(collection).vectors_config(VectorParamsBuilder::new(
-        u64::from(dimensions),
-        Distance::Cosine,
-    ))
+/// The collection: the dense vector (cosine) when the layout has one, and the BM25 sparse vector (no
+/// `idf` modifier: the query carries the workspace's own IDF).
+pub fn create_collection_request(layout: &Layout) -> CreateCollectionBuilder {
+    let mut sparse = SparseVectorsConfigBuilder::default();
+    sparse.add_named_vector_params(SPARSE_VECTOR, SparseVectorParamsBuilder::default());
+    let request = CreateCollectionBuilder::new(&layout.collection).sparse_vectors_config(sparse);
+    match layout.dense_dimensions {
+        Some(dimensions) => {
+            let mut dense = VectorsConfigBuilder::default();
+            dense.add_named_vector_params(
+                DENSE_VECTOR,
+                VectorParamsBuilder::new(u64::from(dimensions), Distance::Cosine),
+            );
+            request.vectors_config(dense)
+        }
+        None => request,
+    }
+}
+
+/// What is wrong with an existing collection for this layout, if anything.
+pub fn layout_problem(layout: &Layout, info: &CollectionInfo) -> Option<String> {
+    let params = info.config.as_ref().and_then(|c| c.params.as_ref());
+    let dense = params
+        .and_then(|p| p.vectors_config.as_ref())
+        .and_then(|v| v.config.as_ref());
+    let (dense_size, unnamed) = match dense {
+        Some(VectorsConfigKind::ParamsMap(map)) => {
+            (map.map.get(DENSE_VECTOR).map(|p| p.size), false)
+        }
+        Some(VectorsConfigKind::Params(p)) => (Some(p.size), true),
+        None => (None, false),
+    };
+    let has_sparse = params
+        .and_then(|p| p.sparse_vectors_config.as_ref())
+        .is_some_and(|s| s.map.contains_key(SPARSE_VECTOR));
+    let want = layout.dense_dimensions.map(u64::from);
+    if unnamed {
+        return Some(format!(
+            "it holds unnamed {}-dimension vectors (made before hybrid search); this version needs named `dense` and `bm25` vectors",
+            dense_size.unwrap_or(0)
+        ));
+    }
+    if dense_size != want {
+        let say = |d: Option<u64>| {
+            d.map_or_else(
+                || "no dense vector".to_owned(),
+                |d| format!("{d}-dimension dense vectors"),
+            )
+        };
+        return Some(format!(
+            "it holds {}, the embedder makes {}",
+            say(dense_size),
+            say(want)
+        ));
+    }
+    (!has_sparse).then(|| "it has no `bm25` sparse vector".to_owned())
 }
 
 pub fn tenant_index_request(collection: &str) -> CreateFieldIndexCollectionBuilder {
@@ -108,8 +208,7 @@ impl QdrantStore {
     pub async fn connect(
         url: &str,
         api_key: Option<&SecretString>,
-        collection: &str,
-        dimensions: u32,
+        layout: Layout,
     ) -> anyhow::Result<Self> {
         let client = Qdrant::from_url(url)
             .api_key(api_key.map(|k| k.expose_secret().to_owned()))
@@ -119,41 +218,65 @@ impl QdrantStore {
             .with_context(|| format!("connecting to Qdrant at {url}"))?;
         Ok(Self {
             client: std::sync::Arc::new(client),
-            collection: collection.to_owned(),
-            dimensions,
+            layout,
             ready: std::sync::Arc::new(tokio::sync::OnceCell::new()),
         })
+    }
+
+    pub fn collection(&self) -> &str {
+        &self.layout.collection
     }
 
     /// Checks the collection once per container, on first use.
     async fn ready(&self) -> anyhow::Result<()> {
         self.ready
-            .get_or_try_init(|| self.ensure_collection(self.dimensions))
+            .get_or_try_init(|| self.ensure_collection())
             .await
             .map(drop)
     }
 
-    pub async fn ensure_collection(&self, dimensions: u32) -> anyhow::Result<()> {
-        if !self
+    /// Creates the collection if it is missing; an existing one must fit the layout, or the error is
+    /// [`Misconfigured`] (never retried into a 503: the operator must act).
+    pub async fn ensure_collection(&self) -> anyhow::Result<()> {
+        let collection = &self.layout.collection;
+        if self
             .client
-            .collection_exists(&self.collection)
+            .collection_exists(collection)
             .await
             .context("checking the Qdrant collection")?
         {
-            self.client
-                .create_collection(create_collection_request(&self.collection, dimensions))
-                .await?;
-            self.client
-                .create_field_index(tenant_index_request(&self.collection))
-                .await?;
-            self.client
-                .create_field_index(CreateFieldIndexCollectionBuilder::new(
-                    &self.collection,
-                    DOCUMENT_KEY,
-                    FieldType::Keyword,
-                ))
-                .await?;
+            let info = self
+                .client
+                .collection_info(collection)
+                .await
+                .context("reading the Qdrant collection's configuration")?;
+            if let Some(problem) = info
+                .result
+                .as_ref()
+                .and_then(|i| layout_problem(&self.layout, i))
+            {
+                return Err(Misconfigured {
+                    collection: collection.clone(),
+                    problem,
+                }
+                .into());
+            }
+            return Ok(());
         }
+        tracing::info!(collection, dense = ?self.layout.dense_dimensions, "creating the Qdrant collection");
+        self.client
+            .create_collection(create_collection_request(&self.layout))
+            .await?;
+        self.client
+            .create_field_index(tenant_index_request(collection))
+            .await?;
+        self.client
+            .create_field_index(CreateFieldIndexCollectionBuilder::new(
+                collection,
+                DOCUMENT_KEY,
+                FieldType::Keyword,
+            ))
+            .await?;
         Ok(())
     }
 
@@ -165,7 +288,7 @@ impl QdrantStore {
         self.ready().await?;
         let points: Vec<PointStruct> = chunks.iter().map(|c| to_point(workspace, c)).collect();
         self.client
-            .upsert_points(UpsertPointsBuilder::new(&self.collection, points).wait(true))
+            .upsert_points(UpsertPointsBuilder::new(self.collection(), points).wait(true))
             .await
             .context("upserting points into Qdrant")?;
         Ok(())
@@ -173,11 +296,21 @@ impl QdrantStore {
 
     pub async fn search(&self, query: VectorQuery) -> anyhow::Result<Vec<SearchHit>> {
         self.ready().await?;
-        let response = self
-            .client
-            .query(search_request(&self.collection, query))
-            .await
-            .context("searching Qdrant")?;
+        let Some(request) = search_request(self.collection(), query) else {
+            return Ok(Vec::new());
+        };
+        let response = self.client.query(request).await.map_err(|e| {
+            // A query vector of the wrong size is the configuration's fault, not an outage.
+            let text = e.to_string();
+            if text.contains("dimension") || text.contains("Not existing vector name") {
+                anyhow::Error::new(Misconfigured {
+                    collection: self.layout.collection.clone(),
+                    problem: text,
+                })
+            } else {
+                anyhow::Error::new(e).context("searching Qdrant")
+            }
+        })?;
         Ok(response.result.into_iter().filter_map(hit).collect())
     }
 
@@ -194,7 +327,7 @@ impl QdrantStore {
         };
         self.client
             .delete_points(
-                DeletePointsBuilder::new(&self.collection)
+                DeletePointsBuilder::new(self.collection())
                     .points(filter)
                     .wait(true),
             )
@@ -212,7 +345,7 @@ impl QdrantStore {
         self.ready().await?;
         self.client
             .delete_points(
-                DeletePointsBuilder::new(&self.collection)
+                DeletePointsBuilder::new(self.collection())
                     .points(older_versions_filter(workspace, document, current))
                     .wait(true),
             )
@@ -234,7 +367,7 @@ impl QdrantStore {
         let response = self
             .client
             .count(
-                CountPointsBuilder::new(&self.collection)
+                CountPointsBuilder::new(self.collection())
                     .filter(filter)
                     .exact(true),
             )
@@ -247,6 +380,7 @@ impl QdrantStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::knowledge::bm25::SparseVector;
     use qdrant_client::qdrant::condition::ConditionOneOf;
     use qdrant_client::qdrant::r#match::MatchValue;
 
@@ -266,28 +400,103 @@ mod tests {
             .collect()
     }
 
+    fn sparse() -> SparseVector {
+        SparseVector {
+            indices: vec![3, 11],
+            values: vec![1.5, 0.2],
+        }
+    }
+
+    fn query(ws: WorkspaceId, dense: bool, sparse_on: bool) -> VectorQuery {
+        VectorQuery {
+            workspace: ws,
+            dense: dense.then(|| vec![0.1, 0.2]),
+            sparse: sparse_on.then(sparse),
+            limit: 7,
+            score_threshold: Some(0.4),
+        }
+    }
+
     #[test]
-    fn when_searching_the_request_is_filtered_to_the_tenant_with_limit_and_threshold() {
+    fn when_searching_hybrid_both_branches_and_the_fusion_are_filtered_to_the_tenant() {
         let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
-        let request = search_request(
-            "kb",
-            VectorQuery {
-                workspace: ws,
-                vector: vec![0.1, 0.2],
-                limit: 7,
-                score_threshold: Some(0.4),
-            },
-        )
-        .build();
+        let request = search_request("kb", query(ws, true, true))
+            .expect("a query")
+            .build();
         assert_eq!(request.collection_name, "kb");
         assert_eq!(request.limit, Some(7));
-        assert_eq!(request.score_threshold, Some(0.4));
-        let filter = request.filter.expect("tenant filter");
+        let tenant = vec![(WORKSPACE_KEY.to_owned(), ws.to_string())];
         assert_eq!(
-            keyword(&filter),
-            vec![(WORKSPACE_KEY.to_owned(), ws.to_string())]
+            keyword(request.filter.as_ref().expect("outer filter")),
+            tenant
         );
-        assert!(request.with_payload.is_some());
+        assert!(
+            format!("{:?}", request.query).contains("Rrf")
+                && format!("{:?}", request.query).contains("k: Some(60)"),
+            "fused: {:?}",
+            request.query
+        );
+        assert_eq!(
+            request.score_threshold, None,
+            "fused scores have no threshold"
+        );
+        assert_eq!(request.prefetch.len(), 2);
+        let by_name = |name: &str| {
+            request
+                .prefetch
+                .iter()
+                .find(|p| p.using.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("a {name} branch"))
+        };
+        let (dense, bm25) = (by_name(DENSE_VECTOR), by_name(SPARSE_VECTOR));
+        for branch in [dense, bm25] {
+            assert_eq!(
+                keyword(branch.filter.as_ref().expect("branch filter")),
+                tenant
+            );
+            assert_eq!(
+                branch.limit,
+                Some(50),
+                "each branch hands the fusion 50 candidates at least"
+            );
+        }
+        assert_eq!(
+            dense.score_threshold,
+            Some(0.4),
+            "the cosine threshold on the dense branch"
+        );
+        assert_eq!(bm25.score_threshold, None);
+        let sparse_query = format!("{:?}", bm25.query);
+        assert!(sparse_query.contains("[3, 11]"), "{sparse_query}");
+    }
+
+    #[test]
+    fn when_searching_one_mode_the_request_names_its_vector_and_keeps_the_threshold_for_cosine() {
+        let ws = WorkspaceId::from_trusted_source(Uuid::now_v7());
+        let dense = search_request("kb", query(ws, true, false))
+            .expect("q")
+            .build();
+        assert_eq!(dense.using.as_deref(), Some(DENSE_VECTOR));
+        assert_eq!(dense.score_threshold, Some(0.4));
+        assert!(dense.prefetch.is_empty());
+        assert_eq!(keyword(dense.filter.as_ref().expect("filter")).len(), 1);
+        let bm25 = search_request("kb", query(ws, false, true))
+            .expect("q")
+            .build();
+        assert_eq!(bm25.using.as_deref(), Some(SPARSE_VECTOR));
+        assert_eq!(bm25.score_threshold, None, "a BM25 score is not a cosine");
+        assert_eq!(keyword(bm25.filter.as_ref().expect("filter")).len(), 1);
+        assert!(search_request("kb", query(ws, false, false)).is_none());
+        // An empty sparse vector is no branch.
+        let mut q = query(ws, true, false);
+        q.sparse = Some(SparseVector::default());
+        assert!(
+            search_request("kb", q)
+                .expect("q")
+                .build()
+                .prefetch
+                .is_empty()
+        );
     }
 
     #[test]
@@ -311,22 +520,90 @@ mod tests {
         let a = to_point(ws, &chunk);
         let b = to_point(ws, &chunk);
         assert_eq!(a.id, b.id);
+        let vectors = format!("{:?}", a.vectors);
+        assert!(
+            vectors.contains(DENSE_VECTOR) && vectors.contains(SPARSE_VECTOR),
+            "both named vectors: {vectors}"
+        );
         let json = serde_json::Value::from(qdrant_client::Payload::from(a.payload));
         assert_eq!(json[WORKSPACE_KEY], ws.to_string());
         assert_eq!(json["chunk_index"], 1);
     }
 
     #[test]
-    fn when_the_collection_is_created_it_is_cosine_with_a_tenant_index() {
-        let c = create_collection_request("kb", 1536).build();
-        assert_eq!(c.collection_name, "kb");
+    fn when_the_collection_is_created_it_has_named_dense_and_bm25_vectors_and_a_tenant_index() {
+        let layout = Layout {
+            collection: "kb_m_1536".into(),
+            dense_dimensions: Some(1536),
+        };
+        let c = create_collection_request(&layout).build();
+        assert_eq!(c.collection_name, "kb_m_1536");
         let index = tenant_index_request("kb").build();
         assert_eq!(index.field_name, WORKSPACE_KEY);
-        let debug = format!("{:?} {:?}", c.vectors_config, index.field_index_params);
-        assert!(
-            debug.contains("1536") && debug.contains("is_tenant: Some(true)"),
-            "{debug}"
+        let debug = format!(
+            "{:?} {:?} {:?}",
+            c.vectors_config, c.sparse_vectors_config, index.field_index_params
         );
+        for part in [
+            "\"dense\"",
+            "1536",
+            "Cosine",
+            "\"bm25\"",
+            "is_tenant: Some(true)",
+        ] {
+            assert!(debug.contains(part), "{part} in {debug}");
+        }
+        assert!(
+            !debug.contains("modifier: Some(1)"),
+            "no collection-wide idf: {debug}"
+        );
+        let bm25_only = create_collection_request(&Layout {
+            collection: "kb_bm25".into(),
+            dense_dimensions: None,
+        })
+        .build();
+        assert!(bm25_only.vectors_config.is_none());
+        assert!(bm25_only.sparse_vectors_config.is_some());
+    }
+
+    #[test]
+    fn when_an_existing_collection_does_not_fit_the_layout_the_problem_is_named() {
+        let layout = Layout {
+            collection: "kb".into(),
+            dense_dimensions: Some(256),
+        };
+        let info_of = |request: CreateCollectionBuilder| {
+            let c = request.build();
+            CollectionInfo {
+                config: Some(qdrant_client::qdrant::CollectionConfig {
+                    params: Some(qdrant_client::qdrant::CollectionParams {
+                        vectors_config: c.vectors_config,
+                        sparse_vectors_config: c.sparse_vectors_config,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        };
+        assert_eq!(
+            layout_problem(&layout, &info_of(create_collection_request(&layout))),
+            None
+        );
+        let other = Layout {
+            collection: "kb".into(),
+            dense_dimensions: Some(1536),
+        };
+        let problem = layout_problem(&layout, &info_of(create_collection_request(&other)))
+            .expect("a mismatch");
+        assert!(
+            problem.contains("1536") && problem.contains("256"),
+            "{problem}"
+        );
+        let legacy = CreateCollectionBuilder::new("kb")
+            .vectors_config(VectorParamsBuilder::new(256, Distance::Cosine));
+        let problem = layout_problem(&layout, &info_of(legacy)).expect("legacy");
+        assert!(problem.contains("unnamed"), "{problem}");
     }
 
     #[test]

@@ -141,9 +141,12 @@ pub(crate) async fn prepare_for(
     let hits = crate::services::knowledge::retrieve(
         state,
         ws,
-        message,
-        cfg.chat_top_k,
-        cfg.chat_score_threshold,
+        crate::services::knowledge::Retrieval {
+            query: message,
+            limit: cfg.chat_top_k,
+            score_threshold: cfg.chat_score_threshold,
+            mode: None,
+        },
     )
     .await?;
     let context: Vec<ContextChunk> = hits
