@@ -245,3 +245,24 @@ fn a_config_that_is_not_json_is_an_error_naming_it() {
     );
     println!("{error}");
 }
+
+/// Not a check: how long loading the model and embedding 100 short texts take on this machine.
+/// `cargo test -p studio --test integration local_model::timing -- --ignored --nocapture` (debug builds
+/// run candle at opt-level 3, so this is close to a release build's numbers).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn timing() {
+    let started = std::time::Instant::now();
+    let model = LocalModel::load(&model_dir()).unwrap();
+    let loaded = started.elapsed();
+    let many: Vec<String> = (0..100)
+        .map(|i| format!("How long does refund number {i} take to reach my card?"))
+        .collect();
+    let started = std::time::Instant::now();
+    let vectors = model.embed(&many).unwrap();
+    println!(
+        "load {loaded:?}; embed 100 short texts {:?} ({} vectors)",
+        started.elapsed(),
+        vectors.len()
+    );
+}
