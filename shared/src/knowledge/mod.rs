@@ -9,6 +9,8 @@ pub mod bm25;
 pub mod chunking;
 pub mod embedder;
 pub mod llm;
+#[cfg(feature = "local-model")]
+pub mod local_model;
 pub mod openai;
 pub mod queue;
 pub mod vectors;

@@ -4,6 +4,8 @@
 
 mod extract;
 mod fetch;
+#[cfg(feature = "local-model")]
+mod local_model;
 mod migrations;
 mod quota;
 mod ratelimit;
