@@ -21,6 +21,10 @@ pub struct KnowledgeConfig {
     pub qdrant_collection: String,
     /// Where the embedded vector store keeps its data (local use only).
     pub vector_data_dir: String,
+    /// A folder holding a local sentence-embedding model (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`: all-MiniLM-L6-v2), used without an OpenAI key by binaries built with the
+    /// `local-model` feature (the devserver; never a Lambda function).
+    pub embeddings_model_dir: Option<String>,
     pub ingest_queue_url: Option<String>,
     pub chunk_size_tokens: usize,
     pub chunk_overlap_tokens: usize,
@@ -67,6 +71,7 @@ impl KnowledgeConfig {
                 .get("VECTOR_DATA_DIR")
                 .unwrap_or(".data/vectors")
                 .to_owned(),
+            embeddings_model_dir: src.get("EMBEDDINGS_MODEL_DIR").map(str::to_owned),
             ingest_queue_url: src.get("SQS_INGEST_QUEUE_URL").map(str::to_owned),
             chunk_size_tokens: src.parsed("CHUNK_SIZE_TOKENS", 512usize)?,
             chunk_overlap_tokens: src.parsed("CHUNK_OVERLAP_TOKENS", 64usize)?,

@@ -36,6 +36,9 @@ pub struct Embedder {
 enum Kind {
     OpenAi(Box<Client<OpenAIConfig>>),
     Offline,
+    /// all-MiniLM-L6-v2 in-process (the devserver's semantic half without an API key).
+    #[cfg(feature = "local-model")]
+    Local(Arc<super::local_model::LocalModel>),
     /// No dense embedder: search is BM25 alone.
     None,
 }
@@ -45,6 +48,8 @@ impl std::fmt::Debug for Embedder {
         let kind = match self.kind {
             Kind::OpenAi(_) => "openai",
             Kind::Offline => "offline",
+            #[cfg(feature = "local-model")]
+            Kind::Local(_) => "local",
             Kind::None => "none",
         };
         f.debug_struct("Embedder")
@@ -88,14 +93,58 @@ impl Embedder {
                 );
                 Ok(Self::offline_with(max_inputs, max_tokens))
             }
-            None => {
-                tracing::warn!(
-                    "OPENAI_API_KEY is not set: no dense embedder, search is BM25 alone (lexical). \
-                     Set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server) for hybrid search."
+            None => match &cfg.embeddings_model_dir {
+                Some(dir) => Ok(Self::local_or_none(std::path::Path::new(dir))),
+                None => {
+                    tracing::warn!(
+                        "OPENAI_API_KEY is not set: no dense embedder, search is BM25 alone (lexical). \
+                         Set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server), or EMBEDDINGS_MODEL_DIR \
+                         for the local model (devserver), for hybrid search."
+                    );
+                    Ok(Self::none())
+                }
+            },
+        }
+    }
+
+    /// The local model in `dir`, or — when it cannot be loaded, or this binary has no local model — no
+    /// dense embedder (BM25 alone), with an error in the log naming the file and what to do.
+    pub fn local_or_none(dir: &std::path::Path) -> Self {
+        match Self::local(dir) {
+            Ok(embedder) => {
+                tracing::info!(dir = %dir.display(), model = embedder.model(), "dense embeddings from the local model");
+                embedder
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "EMBEDDINGS_MODEL_DIR is set but the local model cannot be used: search is BM25 alone until it is fixed"
                 );
-                Ok(Self::none())
+                Self::none()
             }
         }
+    }
+
+    /// The local model in `dir` (all-MiniLM-L6-v2); an error names the missing or corrupt file.
+    #[cfg(feature = "local-model")]
+    pub fn local(dir: &std::path::Path) -> anyhow::Result<Self> {
+        let model = super::local_model::LocalModel::load(dir)?;
+        Ok(Self {
+            model: model.name().to_owned(),
+            dimensions: model.dimensions(),
+            kind: Kind::Local(Arc::new(model)),
+            max_inputs: 256,
+            max_tokens: usize::MAX,
+            requests: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    #[cfg(not(feature = "local-model"))]
+    pub fn local(dir: &std::path::Path) -> anyhow::Result<Self> {
+        anyhow::bail!(
+            "EMBEDDINGS_MODEL_DIR={} is set, but this binary was built without the local model (the `local-model` feature: the devserver has it, Lambda functions never)",
+            dir.display()
+        )
     }
 
     /// No dense embedder: search is BM25 alone.
@@ -167,6 +216,15 @@ impl Embedder {
                         .map(|t| offline_vector(t, self.dimensions as usize)),
                 ),
                 Kind::OpenAi(client) => out.extend(self.call(client, batch).await?),
+                #[cfg(feature = "local-model")]
+                Kind::Local(model) => {
+                    let (model, batch) = (model.clone(), batch.to_vec());
+                    let vectors = tokio::task::spawn_blocking(move || model.embed(&batch))
+                        .await
+                        .map_err(|e| EmbedError(format!("the local model's task failed: {e}")))?
+                        .map_err(|e| EmbedError(format!("{e:#}")))?;
+                    out.extend(vectors);
+                }
                 Kind::None => {}
             }
         }

@@ -266,3 +266,48 @@ fn timing() {
         vectors.len()
     );
 }
+
+#[tokio::test]
+async fn when_the_configuration_names_the_model_folder_the_embedder_is_the_local_model_else_bm25_alone()
+ {
+    let config = |dir: &str| {
+        let mut src = studio_testing::source("postgres://unused@127.0.0.1/unused");
+        src.set("EMBEDDINGS_MODEL_DIR", dir);
+        studio::Config::from_source(&src).unwrap().knowledge
+    };
+    let dir = model_dir();
+    let embedder =
+        studio::knowledge::Embedder::from_config(&config(dir.to_str().unwrap())).unwrap();
+    assert_eq!(embedder.dense(), Some(("all-MiniLM-L6-v2", 384)));
+    let v = embedder
+        .embed(&["Refunds are paid within 5 days".to_owned()])
+        .await
+        .unwrap();
+    assert!((dot(&v[0], &v[0]) - 1.0).abs() < 1e-4, "unit vectors");
+
+    // A missing or corrupt folder: no dense embedder (search is BM25 alone), the reason logged; the
+    // error itself names the file.
+    let missing = embedder_for(&config("/nonexistent/minilm"));
+    assert_eq!(missing.dense(), None);
+    let broken = TempDir::new("minilm-broken");
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::copy(
+            dir.join(file),
+            std::path::Path::new(broken.path_str()).join(file),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        std::path::Path::new(broken.path_str()).join("model.safetensors"),
+        b"not a model",
+    )
+    .unwrap();
+    assert_eq!(embedder_for(&config(broken.path_str())).dense(), None);
+    let err = studio::knowledge::Embedder::local(std::path::Path::new(broken.path_str()))
+        .expect_err("corrupt");
+    assert!(format!("{err:#}").contains("model.safetensors"), "{err:#}");
+}
+
+fn embedder_for(cfg: &studio::config::KnowledgeConfig) -> studio::knowledge::Embedder {
+    studio::knowledge::Embedder::from_config(cfg).unwrap()
+}
