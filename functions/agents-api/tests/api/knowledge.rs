@@ -1025,3 +1025,200 @@ async fn when_an_ingest_carries_an_external_id_the_same_id_replaces_the_document
     let other = ingest(&app, &bob.access_token, vec![keyed("Bob's shipping text.")]).await;
     assert_ne!(other.body["documentIds"][0], json!(id));
 }
+
+/// `(title, score)` of each hit of `query` in `mode`.
+async fn scored(app: &TestApp, token: &str, query: &str, mode: &str) -> Vec<(String, f64)> {
+    let res = search(
+        app,
+        token,
+        json!({"query": query, "limit": 10, "mode": mode}),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["title"].as_str().unwrap().to_owned(),
+                h["score"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn titles(hits: &[(String, f64)]) -> Vec<&str> {
+    hits.iter().map(|(t, _)| t.as_str()).collect()
+}
+
+#[tokio::test]
+async fn when_searching_by_mode_bm25_finds_product_codes_and_rare_terms_exactly() {
+    let (app, k, mut rx, ada) = setup().await;
+    let token = ada.access_token.as_str();
+    ingest(
+        &app,
+        token,
+        vec![
+            doc("Parts", "Replacement part SKU-4411 ships within 2 days."),
+            doc("Other parts", "Replacement part SKU-4412 is discontinued."),
+            doc(
+                "Refunds",
+                "Refunds are processed within five business days.",
+            ),
+            doc("Shipping", "We ship worldwide; shipping takes a week."),
+        ],
+    )
+    .await;
+    index_queued(&k, &mut rx).await;
+
+    // The code, typed as written or in parts, finds its document first; its sibling code does not win.
+    for query in ["SKU-4411", "sku 4411", "do you have sku-4411?"] {
+        let hits = scored(&app, token, query, "sparse").await;
+        assert_eq!(
+            hits.first().map(|h| h.0.as_str()),
+            Some("Parts"),
+            "{query}: {hits:?}"
+        );
+    }
+    // Stemming: the question's inflections meet the document's.
+    let hits = scored(&app, token, "how long is a refund processing?", "sparse").await;
+    assert_eq!(
+        titles(&hits),
+        vec!["Refunds"],
+        "only documents sharing a term"
+    );
+    // Every chunk got its sparse vector: each document is found by a word only it has.
+    for (word, title) in [
+        ("discontinued", "Other parts"),
+        ("worldwide", "Shipping"),
+        ("business", "Refunds"),
+    ] {
+        assert_eq!(
+            titles(&scored(&app, token, word, "sparse").await),
+            vec![title],
+            "{word}"
+        );
+    }
+    // Hybrid (the default) and dense answer too; hybrid ranks the code's document first.
+    let hybrid = scored(&app, token, "SKU-4411", "hybrid").await;
+    assert_eq!(hybrid[0].0, "Parts", "{hybrid:?}");
+    let default = search(&app, token, json!({"query": "SKU-4411"})).await;
+    assert_eq!(default.body[0]["title"], "Parts");
+    assert!(!scored(&app, token, "refund", "dense").await.is_empty());
+    // A query with no term the workspace has finds nothing in BM25 (and is no error).
+    assert!(scored(&app, token, "zyzzyva", "sparse").await.is_empty());
+    // Bad modes are named.
+    let res = search(&app, token, json!({"query": "refund", "mode": "fuzzy"})).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+}
+
+#[tokio::test]
+async fn when_there_is_no_dense_embedder_search_is_bm25_and_dense_modes_are_refused_by_name() {
+    let (queue, mut rx) = local_queue();
+    let (app, k) = knowledge_app(Embedder::none(), queue, agents_api::routes()).await;
+    let ada = app.user("Ada").await;
+    let token = ada.access_token.as_str();
+    ingest(
+        &app,
+        token,
+        vec![doc("Refunds", "Refunds take five business days.")],
+    )
+    .await;
+    assert_eq!(index_queued(&k, &mut rx).await, 1);
+    let res = search(&app, token, json!({"query": "refunds"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body[0]["title"], "Refunds", "the default is BM25 here");
+    for mode in ["dense", "hybrid"] {
+        let res = search(&app, token, json!({"query": "refunds", "mode": mode})).await;
+        assert_error(&res, StatusCode::BAD_REQUEST, "dense_search_unavailable");
+        assert!(
+            res.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("sparse"),
+            "{}",
+            res.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn when_another_workspace_adds_documents_our_bm25_scores_do_not_move() {
+    let (app, k, mut rx, ada) = setup().await;
+    let bob = app.user("Bob").await;
+    let (a, b) = (ada.access_token.as_str(), bob.access_token.as_str());
+    ingest(
+        &app,
+        a,
+        vec![
+            doc(
+                "Refunds",
+                "Refunds are paid to the original card within five days.",
+            ),
+            doc(
+                "Warranty",
+                "The warranty covers parts for two years; refunds are not part of it.",
+            ),
+            doc("Contact", "Call us any day of the week."),
+        ],
+    )
+    .await;
+    index_queued(&k, &mut rx).await;
+    let query = "refunds to the card";
+    let before = scored(&app, a, query, "sparse").await;
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    // Workspace B fills up with "refunds" and "card": in a collection-wide IDF both would become common
+    // words and A's scores would drop.
+    let flood: Vec<Value> = (0..30)
+        .map(|i| {
+            doc(
+                &format!("B{i}"),
+                &format!("Refunds on card {i}: refunds refunds card card."),
+            )
+        })
+        .collect();
+    ingest(&app, b, flood).await;
+    index_queued(&k, &mut rx).await;
+    assert_eq!(
+        scored(&app, b, query, "sparse").await.len(),
+        10,
+        "B's own search sees B's"
+    );
+    let after = scored(&app, a, query, "sparse").await;
+    assert_eq!(after, before, "A's scores are A's alone");
+
+    // The statistics do matter: the same words added to A itself change A's scores.
+    ingest(
+        &app,
+        a,
+        vec![doc("More refunds", "Refunds refunds card card card.")],
+    )
+    .await;
+    index_queued(&k, &mut rx).await;
+    let grown = scored(&app, a, query, "sparse").await;
+    let refunds = |hits: &[(String, f64)]| hits.iter().find(|h| h.0 == "Refunds").map(|h| h.1);
+    assert_ne!(refunds(&grown), refunds(&before), "{grown:?}");
+
+    // A deleted document stops counting: after deleting it, A scores as before it came.
+    let listed = app.get("/api/v1/agents/documents", Some(a)).await;
+    let more = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["title"] == "More refunds")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .delete(&format!("/api/v1/agents/documents/{more}"), Some(a))
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scored(&app, a, query, "sparse").await,
+        before,
+        "no trace of the deleted document"
+    );
+}
