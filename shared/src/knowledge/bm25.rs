@@ -16,8 +16,10 @@
 //! Terms are 32-bit hashes of the analysed words (the sparse vector's indices); a collision merges two
 //! rare words' counts, which at 2³² buckets is negligible.
 
-use icu_segmenter::options::WordBreakInvariantOptions;
-use icu_segmenter::{WordSegmenter, WordSegmenterBorrowed};
+use icu_segmenter::options::{SentenceBreakInvariantOptions, WordBreakInvariantOptions};
+use icu_segmenter::{
+    SentenceSegmenter, SentenceSegmenterBorrowed, WordSegmenter, WordSegmenterBorrowed,
+};
 use rust_stemmers::{Algorithm, Stemmer};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -33,6 +35,26 @@ const MAX_TERM_CHARS: usize = 64;
 /// spaces), so the analyzer adds no segmentation data to a binary.
 static WORDS: LazyLock<WordSegmenterBorrowed<'static>> =
     LazyLock::new(|| WordSegmenter::new_dictionary(WordBreakInvariantOptions::default()));
+
+/// The sentence segmenter (UAX #29), also already linked by text-splitter.
+static SENTENCES: LazyLock<SentenceSegmenterBorrowed<'static>> =
+    LazyLock::new(|| SentenceSegmenter::new(SentenceBreakInvariantOptions::default()));
+
+/// The sentences of a text (UAX #29 sentence breaks), trimmed, empty ones left out.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for at in SENTENCES.segment_str(text) {
+        if at > last {
+            let sentence = text[last..at].trim();
+            if !sentence.is_empty() {
+                out.push(sentence);
+            }
+        }
+        last = at;
+    }
+    out
+}
 
 static ANALYZERS: LazyLock<Mutex<HashMap<String, Arc<Analyzer>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
@@ -456,6 +478,15 @@ mod tests {
             vec![2]
         );
         assert!(rank_sentences(&a, "unicorn", &sentences).is_empty());
+    }
+
+    #[test]
+    fn when_text_is_split_into_sentences_abbreviations_and_numbers_stay_whole() {
+        assert_eq!(
+            sentences("Refunds take 5.5 days. Call us!  Open 9-5?\n\nThanks"),
+            vec!["Refunds take 5.5 days.", "Call us!", "Open 9-5?", "Thanks"]
+        );
+        assert!(sentences("  ").is_empty());
     }
 
     #[test]

@@ -105,14 +105,16 @@ impl Llm {
         serde_json::from_value(body).map_err(LlmError::Request)
     }
 
-    /// Answers the prompt; the offline kind answers from `context` alone.
+    /// Answers the prompt; the offline kind answers from `context` alone, quoting what best matches the
+    /// last user message (analysed in `language`).
     pub async fn complete(
         &self,
         messages: &[Message],
         context: &[ContextChunk],
+        language: &str,
     ) -> Result<Completion, LlmError> {
         match &self.kind {
-            Kind::Offline => Ok(extractive(context)),
+            Kind::Offline => Ok(extractive(question(messages), language, context)),
             Kind::OpenAi(client) => {
                 let request = self.request(messages, false)?;
                 let response: CreateChatCompletionResponse =
@@ -137,6 +139,15 @@ impl Llm {
     }
 }
 
+/// The question a prompt asks: its last user message.
+fn question(messages: &[Message]) -> &str {
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.role == crate::agent::message::MessageRole::User)
+        .map_or("", |m| m.content.as_str())
+}
+
 /// A piece of a streamed answer: text, and at the end the token usage.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
@@ -153,11 +164,12 @@ impl Llm {
         &self,
         messages: &[Message],
         context: &[ContextChunk],
+        language: &str,
     ) -> Result<PieceStream, LlmError> {
         use futures::StreamExt;
         match &self.kind {
             Kind::Offline => {
-                let text = extractive(context).text;
+                let text = extractive(question(messages), language, context).text;
                 let words: Vec<Result<Piece, LlmError>> = text
                     .split_inclusive(' ')
                     .map(|w| Ok(Piece::Text(w.to_owned())))
@@ -200,30 +212,63 @@ impl Llm {
     }
 }
 
-/// The offline answer: the best chunks, quoted, and a note saying what this is.
-pub fn extractive(context: &[ContextChunk]) -> Completion {
+/// The offline answer: the sentences of the retrieved chunks that best match the question (BM25 over
+/// those sentences, in the workspace's language), quoted with their documents' titles, and a note
+/// saying what this is. When no sentence shares a word with the question, the best chunk's opening.
+pub fn extractive(question: &str, language: &str, context: &[ContextChunk]) -> Completion {
     let text = if context.is_empty() {
         format!(
             "I couldn't find this in the knowledge base. Would you like me to connect you with a human colleague?\n\n{OFFLINE_NOTE}"
         )
     } else {
-        let quotes: Vec<String> = context
-            .iter()
-            .take(2)
-            .map(|c| {
-                let excerpt: String = c.text.chars().take(400).collect();
-                format!("From \"{}\": {}", c.title, excerpt.trim())
-            })
-            .collect();
         format!(
             "Here is what I found in the knowledge base:\n\n{}\n\n{OFFLINE_NOTE}",
-            quotes.join("\n\n")
+            best_sentences(question, language, context).join("\n\n")
         )
     };
     Completion {
         text,
         usage: TokenUsage::default(),
     }
+}
+
+/// Sentences quoted in an offline answer, at most.
+const EXTRACTIVE_SENTENCES: usize = 3;
+
+/// The quotes of an offline answer: up to three best-matching sentences, grouped under their chunk's
+/// title in the order of the best one of each chunk.
+fn best_sentences(question: &str, language: &str, context: &[ContextChunk]) -> Vec<String> {
+    let mut all: Vec<(usize, &str)> = Vec::new();
+    for (i, chunk) in context.iter().enumerate() {
+        all.extend(
+            super::bm25::sentences(&chunk.text)
+                .into_iter()
+                .map(|s| (i, s)),
+        );
+    }
+    let texts: Vec<&str> = all.iter().map(|(_, s)| *s).collect();
+    let analyzer = super::bm25::Analyzer::for_language(language);
+    let ranked = super::bm25::rank_sentences(&analyzer, question, &texts);
+    if ranked.is_empty() {
+        let first = &context[0];
+        let excerpt: String = first.text.chars().take(400).collect();
+        return vec![format!("From \"{}\": {}", first.title, excerpt.trim())];
+    }
+    let mut picked: Vec<(usize, Vec<&str>)> = Vec::new();
+    for &i in ranked.iter().take(EXTRACTIVE_SENTENCES) {
+        let (chunk, sentence) = all[i];
+        match picked.iter_mut().find(|(c, _)| *c == chunk) {
+            Some((_, sentences)) => sentences.push(sentence),
+            None => picked.push((chunk, vec![sentence])),
+        }
+    }
+    picked
+        .into_iter()
+        .map(|(chunk, sentences)| {
+            let quoted: String = sentences.join(" ").chars().take(600).collect();
+            format!("From \"{}\": {}", context[chunk].title, quoted)
+        })
+        .collect()
 }
 
 impl From<LlmError> for crate::ApiError {

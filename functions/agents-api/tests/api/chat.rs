@@ -349,6 +349,37 @@ async fn when_no_llm_is_configured_the_offline_answer_quotes_the_knowledge_base_
 }
 
 #[tokio::test]
+async fn when_the_offline_answer_quotes_it_picks_the_sentences_that_answer_the_question() {
+    let (app, k, ada, mut rx) = setup(Llm::offline(), &[]).await;
+    // The answer is deep in a long document, after sentences on other topics.
+    let long = "Welcome to Acme, the home of fine anvils. Our company was founded in 1902. \
+                We ship anvils to every continent. Our catalogue lists forty models. \
+                Customers love our service. Refunds are paid to the original card within five business days. \
+                Our office dog is called Rex.";
+    ingest(&app, &k, &mut rx, &ada, "About Acme", long).await;
+    let res = run(
+        &app,
+        &ada,
+        json!({"message": "How many days until my refund is paid?"}),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let reply = res.str("/reply");
+    let quoted = reply
+        .split("From \"About Acme\": ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a quote: {reply}"));
+    assert!(
+        quoted.starts_with("Refunds are paid to the original card within five business days."),
+        "the answering sentence first: {reply}"
+    );
+    assert!(
+        !reply.contains("founded in 1902"),
+        "not the document's opening: {reply}"
+    );
+}
+
+#[tokio::test]
 async fn when_roles_and_tenants_differ_viewers_cannot_chat_and_other_workspaces_get_404() {
     let (app, _k, ada, _rx) = setup(Llm::offline(), &[]).await;
     let viewer = app.member("Viewer", &ada, Role::Viewer).await;

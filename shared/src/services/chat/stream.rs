@@ -106,7 +106,11 @@ pub fn stream(
                 request_id,
             }
         };
-        let mut pieces = match state.llm.stream(&turn.messages, &turn.context).await {
+        let mut pieces = match state
+            .llm
+            .stream(&turn.messages, &turn.context, &turn.language)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 let _ = tx.send(fail(e.into())).await;

@@ -26,6 +26,8 @@ pub struct PreparedTurn {
     pub(super) messages: Vec<Message>,
     pub(super) context: Vec<ContextChunk>,
     pub(super) sources: Vec<Source>,
+    /// The workspace's first language (the offline answer analyses the question in it).
+    pub(super) language: String,
     /// Where the answer's tokens are counted once it is saved (a visitor's turn: the workspace's daily
     /// public token budget).
     meter: Option<crate::services::public::budgets::TokenMeter>,
@@ -188,6 +190,11 @@ pub(crate) async fn prepare_for(
         messages,
         context,
         sources,
+        language: agent
+            .languages
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "en".to_owned()),
         meter: None,
         new_conversation: Uuid::now_v7(),
     }))
@@ -316,6 +323,9 @@ pub(crate) async fn answer(
     turn: &PreparedTurn,
     key: Option<&IdempotencyKey>,
 ) -> Result<ChatReply, ApiError> {
-    let completion = state.llm.complete(&turn.messages, &turn.context).await?;
+    let completion = state
+        .llm
+        .complete(&turn.messages, &turn.context, &turn.language)
+        .await?;
     save(state, turn, completion.text, completion.usage, key).await
 }
