@@ -46,6 +46,13 @@ pub async fn set_plan(app: &TestApp, workspace: Uuid, plan: Plan) {
 pub async fn index_queued(k: &KnowledgeState, rx: &mut UnboundedReceiver<String>) -> usize {
     let mut processed = 0;
     while let Ok(body) = rx.try_recv() {
+        if let Ok(step) = serde_json::from_str::<studio::services::reindex::ReindexMessage>(&body) {
+            studio::services::reindex::step(k, &step, false, Default::default())
+                .await
+                .expect("re-indexing");
+            processed += 1;
+            continue;
+        }
         let message: IngestMessage = serde_json::from_str(&body).expect("an ingest message");
         studio::services::knowledge::process_ingestion(k, &message, false)
             .await

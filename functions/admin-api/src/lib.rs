@@ -18,6 +18,7 @@ use studio::services::admin::{
     PlatformAdminView, QueueStat, RedriveReport, Stats, WorkspaceFilter,
 };
 use studio::services::jobs::{Job, JobReport, Retention};
+use studio::services::reindex::{self, ReindexJobView};
 use studio::state::KnowledgeState;
 use studio::{ApiError, AppState};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -122,6 +123,11 @@ pub fn routes() -> Router<AdminState> {
         .route("/api/v1/admin/dlq/{queue}", get(dead_letters))
         .route("/api/v1/admin/dlq/{queue}/redrive", post(redrive))
         .route("/api/v1/admin/audit-log", get(audit_log))
+        .route(
+            "/api/v1/admin/reindex",
+            get(list_reindex).post(start_reindex),
+        )
+        .route("/api/v1/admin/reindex/{jobId}", get(get_reindex))
 }
 
 /// Liveness and database reachability of the admin function (no credentials needed).
@@ -134,8 +140,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(stats, workspaces, suspend, unsuspend, restore, grant_platform_admin, revoke_platform_admin, list_jobs, run_job, dead_letters, redrive, audit_log),
-    components(schemas(Stats, QueueStat, studio::queue::QueueDepth, AdminWorkspaceView, SuspendRequest, PlatformAdminView, Job, JobReport, DeadLetterView, RedriveRequest, RedriveReport, AuditPage, AuditEntryView)),
+    paths(stats, workspaces, suspend, unsuspend, restore, grant_platform_admin, revoke_platform_admin, list_jobs, run_job, dead_letters, redrive, audit_log, start_reindex, list_reindex, get_reindex),
+    components(schemas(Stats, QueueStat, studio::queue::QueueDepth, AdminWorkspaceView, SuspendRequest, PlatformAdminView, Job, JobReport, DeadLetterView, RedriveRequest, RedriveReport, AuditPage, AuditEntryView, ReindexRequest, ReindexJobView)),
     tags((name = "admin", description = "The platform's operators (X-Admin-Key or a platform admin's token)")),
     modifiers(&HEALTH)
 )]
@@ -470,4 +476,80 @@ async fn audit_log(
         )
         .await?,
     ))
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReindexRequest {
+    /// The workspace to re-index; absent: every workspace.
+    pub workspace_id: Option<Uuid>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub struct ReindexPath {
+    /// The re-index job.
+    pub job_id: Uuid,
+}
+
+/// Re-indexes every live document of a workspace (or of all) into the current collection: after an
+/// upgrade or a change of embedding model (collections are named by model, so the new one starts
+/// empty), or to bring BM25's length normalisation to the current averages. Answers 202 with the job;
+/// while a job of the same scope is open, 200 with that job (nothing new starts). The work runs in
+/// steps on the ingest queue and resumes after an interruption; follow it at
+/// `GET /api/v1/admin/reindex/{jobId}`.
+#[utoipa::path(operation_id = "adminStartReindex", post, path = "/api/v1/admin/reindex", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    request_body = ReindexRequest,
+    responses((status = 202, body = ReindexJobView, description = "started"), (status = 200, body = ReindexJobView, description = "a job of this scope is already open"), (status = 404, description = "no such workspace", body = ErrorBody), answers::WorkspaceInput))]
+async fn start_reindex(
+    State(state): State<AdminState>,
+    admin: PlatformAdmin,
+    ValidJson(req): ValidJson<ReindexRequest>,
+) -> Result<(axum::http::StatusCode, Json<ReindexJobView>), ApiError> {
+    let workspace = match req.workspace_id {
+        Some(id) => Some(admin::live_workspace(state.db(), id).await?),
+        None => None,
+    };
+    let (job, started) =
+        reindex::start(&state.knowledge, workspace, reindex::Reason::Requested).await?;
+    let client = state.db().get().await?;
+    if started {
+        admin::audit(
+            &**client,
+            &admin,
+            "reindex.start",
+            Some(("reindex_job", job.id.to_string())),
+            serde_json::json!({"workspaceId": job.workspace_id, "total": job.total, "collection": job.collection}),
+        )
+        .await?;
+    }
+    let status = if started {
+        axum::http::StatusCode::ACCEPTED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((status, Json(job)))
+}
+
+/// The latest re-index jobs (50), newest first, with their progress.
+#[utoipa::path(operation_id = "adminListReindex", get, path = "/api/v1/admin/reindex", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    responses((status = 200, body = Vec<ReindexJobView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_reindex(
+    State(state): State<AdminState>,
+    _admin: PlatformAdmin,
+) -> Result<Json<Vec<ReindexJobView>>, ApiError> {
+    Ok(Json(reindex::list(&state.knowledge).await?))
+}
+
+/// One re-index job's progress: `total`, `done`, `failed`, `steps`, `status`.
+#[utoipa::path(operation_id = "adminGetReindex", get, path = "/api/v1/admin/reindex/{jobId}", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
+    params(ReindexPath),
+    responses((status = 200, body = ReindexJobView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_reindex(
+    State(state): State<AdminState>,
+    _admin: PlatformAdmin,
+    Path(path): Path<ReindexPath>,
+) -> Result<Json<ReindexJobView>, ApiError> {
+    Ok(Json(reindex::get(&state.knowledge, path.job_id).await?))
 }

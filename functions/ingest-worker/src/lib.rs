@@ -2,10 +2,12 @@
 //! upserted. Messages of a batch are processed concurrently and fail alone (partial batch response);
 //! a failed message comes back after a delay that grows with its receive count; on the third attempt
 //! its documents are marked `failed` with the reason and the message goes on to the dead-letter queue.
+//! The same queue carries re-index steps (`{"reindexJobId": …}`, see `studio::services::reindex`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use studio::knowledge::queue::{IngestMessage, MAX_ATTEMPTS};
 use studio::services::knowledge::process_ingestion;
+use studio::services::reindex::{self, ReindexMessage};
 use studio::state::KnowledgeState;
 
 /// Handles one SQS batch; the response lists the messages to retry.
@@ -22,8 +24,14 @@ pub async fn process_body(
     body: &str,
     receive_count: u32,
 ) -> anyhow::Result<()> {
+    let final_attempt = receive_count >= MAX_ATTEMPTS;
+    if let Ok(step) = serde_json::from_str::<ReindexMessage>(body) {
+        return reindex::step(state, &step, final_attempt, reindex::Budget::default()).await;
+    }
     let message: IngestMessage = serde_json::from_str(body).map_err(|e| {
-        anyhow::anyhow!("not an ingest message ({e}); it will go to the dead-letter queue")
+        anyhow::anyhow!(
+            "neither an ingest nor a re-index message ({e}); it will go to the dead-letter queue"
+        )
     })?;
-    process_ingestion(state, &message, receive_count >= MAX_ATTEMPTS).await
+    process_ingestion(state, &message, final_attempt).await
 }

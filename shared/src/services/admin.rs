@@ -27,6 +27,15 @@ pub async fn audit(
     super::audit::write(db, admin.actor, None, action, target, details).await
 }
 
+/// A live workspace by id, for a platform operator's action on it (404 when there is none).
+pub async fn live_workspace(db: &Pool, id: Uuid) -> Result<crate::ids::WorkspaceId, ApiError> {
+    let client = db.get().await?;
+    repo::admin::workspace(&**client, id)
+        .await?
+        .map(|_| crate::ids::WorkspaceId::from_trusted_source(id))
+        .ok_or_else(|| ApiError::not_found("Workspace"))
+}
+
 /// Runs the scheduled job called `name` now, on behalf of `admin`, and records it in the audit log with
 /// what it did (or why it failed). An unknown name is a 404 listing the jobs; a failed job a 503.
 pub async fn run_job(

@@ -823,11 +823,87 @@ pub const FAILED_UNUSABLE: &str = "unusable";
 /// The code of a document whose indexing failed on every attempt (embeddings API, vector store).
 pub const FAILED_RETRIES_EXHAUSTED: &str = "retries_exhausted";
 
-struct Prepared {
-    doc: DocumentRow,
-    chunks: Vec<chunking::Chunk>,
+pub(crate) struct Prepared {
+    pub(crate) doc: DocumentRow,
+    pub(crate) chunks: Vec<chunking::Chunk>,
     /// The version the chunks are of (read with the content).
-    version: i32,
+    pub(crate) version: i32,
+}
+
+impl Prepared {
+    /// A document's content of `version`, chunked; why it cannot be indexed otherwise.
+    pub(crate) fn new(
+        cfg: &crate::config::KnowledgeConfig,
+        doc: DocumentRow,
+        content: &str,
+        version: i32,
+    ) -> Result<Self, Box<(DocumentRow, String)>> {
+        match chunks_of(
+            &doc,
+            content,
+            cfg.chunk_size_tokens,
+            cfg.chunk_overlap_tokens,
+        ) {
+            Ok(chunks) => Ok(Self {
+                doc,
+                chunks,
+                version,
+            }),
+            Err(reason) => Err(Box::new((doc, reason))),
+        }
+    }
+}
+
+/// The points of documents' chunks: each chunk's text with its context ([`indexed_text`]) embedded
+/// (through the cache, in as few requests as the limits allow) when there is a dense embedder, and its
+/// BM25 terms counted, recorded in the workspace's statistics and weighted. Ingestion and re-indexing
+/// both build points here.
+pub(crate) async fn points_for(
+    state: &KnowledgeState,
+    client: &deadpool_postgres::Client,
+    ws: WorkspaceId,
+    analyzer: &Analyzer,
+    docs: &[&Prepared],
+) -> anyhow::Result<Vec<Vec<ChunkPoint>>> {
+    let texts: Vec<Vec<String>> = docs
+        .iter()
+        .map(|p| {
+            p.chunks
+                .iter()
+                .map(|c| indexed_text(&p.doc.title, c))
+                .collect()
+        })
+        .collect();
+    let vectors = if state.embedder.dense().is_some() {
+        let all: Vec<&str> = texts.iter().flatten().map(String::as_str).collect();
+        embed_cached(state, client, ws, &all).await?
+    } else {
+        HashMap::new()
+    };
+    let mut out = Vec::with_capacity(docs.len());
+    for (p, texts) in docs.iter().zip(&texts) {
+        let sparse = sparse_vectors(client, ws, analyzer, p, texts).await?;
+        out.push(
+            p.chunks
+                .iter()
+                .zip(texts)
+                .zip(sparse)
+                .enumerate()
+                .map(|(i, ((chunk, text), sparse))| ChunkPoint {
+                    document_id: p.doc.id,
+                    chunk_index: u32::try_from(i).unwrap_or(u32::MAX),
+                    title: p.doc.title.clone(),
+                    text: chunk.text.clone(),
+                    section: chunk.section.clone(),
+                    page: chunk.page,
+                    version: version_u32(p.version),
+                    dense: vectors.get(&sha256(text.as_bytes())).cloned(),
+                    sparse,
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
 }
 
 /// A document's chunks, or why the document is unusable (retrying will not help).
@@ -924,18 +1000,10 @@ pub async fn process_ingestion(
         let Some((content, version)) = documents::content(&**client, ws, doc.id).await? else {
             continue;
         };
-        match chunks_of(
-            &doc,
-            &content,
-            cfg.chunk_size_tokens,
-            cfg.chunk_overlap_tokens,
-        ) {
-            Ok(chunks) => prepared.push(Prepared {
-                doc,
-                chunks,
-                version,
-            }),
-            Err(reason) => {
+        match Prepared::new(cfg, doc, &content, version) {
+            Ok(p) => prepared.push(p),
+            Err(unusable) => {
+                let (doc, reason) = *unusable;
                 if documents::start_processing(&**client, ws, doc.id).await? {
                     tracing::warn!(workspace_id = %ws, document_id = %doc.id, reason = %reason, "document failed");
                     documents::mark_failed(&**client, ws, doc.id, FAILED_UNUSABLE, &reason).await?;
@@ -958,52 +1026,20 @@ pub async fn process_ingestion(
         if piece.is_empty() {
             continue;
         }
-        let texts: Vec<Vec<String>> = piece
-            .iter()
-            .map(|p| {
-                p.chunks
-                    .iter()
-                    .map(|c| indexed_text(&p.doc.title, c))
-                    .collect()
-            })
-            .collect();
-        let vectors = if state.embedder.dense().is_some() {
-            let all: Vec<&str> = texts.iter().flatten().map(String::as_str).collect();
-            match embed_cached(state, &client, ws, &all).await {
-                Ok(v) => v,
-                Err(e) => {
-                    // The embeddings API failed after its own retries: this piece and the ones after
-                    // it wait for the queue's retry (or fail, on the last attempt).
-                    let reason = format!("{e:#}");
-                    for p in &prepared[range.start..] {
-                        settle_transient(&client, ws, p.doc.id, &reason, final_attempt).await?;
-                    }
-                    return Err(e.context(format!("ingestion {}", message.ingestion_id)));
+        let built = match points_for(state, &client, ws, &analyzer, &piece).await {
+            Ok(points) => points,
+            Err(e) => {
+                // The embeddings API failed after its own retries (or the statistics could not be
+                // written): this piece and the ones after it wait for the queue's retry (or fail, on
+                // the last attempt).
+                let reason = format!("{e:#}");
+                for p in &prepared[range.start..] {
+                    settle_transient(&client, ws, p.doc.id, &reason, final_attempt).await?;
                 }
+                return Err(e.context(format!("ingestion {}", message.ingestion_id)));
             }
-        } else {
-            HashMap::new()
         };
-        for (p, texts) in piece.into_iter().zip(&texts) {
-            let sparse = sparse_vectors(&client, ws, &analyzer, p, texts).await?;
-            let points: Vec<ChunkPoint> = p
-                .chunks
-                .iter()
-                .zip(texts)
-                .zip(sparse)
-                .enumerate()
-                .map(|(i, ((chunk, text), sparse))| ChunkPoint {
-                    document_id: p.doc.id,
-                    chunk_index: u32::try_from(i).unwrap_or(u32::MAX),
-                    title: p.doc.title.clone(),
-                    text: chunk.text.clone(),
-                    section: chunk.section.clone(),
-                    page: chunk.page,
-                    version: version_u32(p.version),
-                    dense: vectors.get(&sha256(text.as_bytes())).cloned(),
-                    sparse,
-                })
-                .collect();
+        for (p, points) in piece.into_iter().zip(built) {
             let count = i32::try_from(points.len()).unwrap_or(i32::MAX);
             // The new version's points go beside the current version's; searches keep to the current
             // one until the swap below, so they never see neither or both.

@@ -19,6 +19,8 @@ pub mod jobs;
 pub mod knowledge;
 pub mod public;
 #[cfg(feature = "knowledge")]
+pub mod reindex;
+#[cfg(feature = "knowledge")]
 pub mod sources;
 pub mod uploads;
 pub mod widget;

@@ -693,3 +693,81 @@ async fn when_the_admin_events_arrive_through_api_gateway_they_are_served() {
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn when_a_reindex_is_started_it_answers_202_with_the_job_once_and_its_progress_is_readable() {
+    let a = admin().await;
+    let ada = a.app.user("Ada").await;
+    let ws = ada.workspace_id.to_string();
+    // Not an admin: refused.
+    let denied = a
+        .app
+        .post("/api/v1/admin/reindex", Some(&ada.access_token), json!({}))
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.body);
+
+    let started = a
+        .as_key(
+            Method::POST,
+            "/api/v1/admin/reindex",
+            Some(json!({"workspaceId": ws})),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    assert_eq!(started.body["workspaceId"], ws.as_str());
+    assert_eq!(started.body["status"], "queued");
+    assert_eq!(started.body["reason"], "requested");
+    assert_eq!(started.body["total"], 0, "no documents yet");
+    assert_eq!(
+        started.body["collection"],
+        a.state.knowledge.vectors.collection(),
+        "the collection it writes into"
+    );
+    let id = started.str("/id");
+    // Asked again while it is open: the same job, 200, nothing new.
+    let again = a
+        .as_key(
+            Method::POST,
+            "/api/v1/admin/reindex",
+            Some(json!({"workspaceId": ws})),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.str("/id")),
+        (StatusCode::OK, id.clone())
+    );
+    // Every workspace is another scope: a job of its own.
+    let all = a
+        .as_key(Method::POST, "/api/v1/admin/reindex", Some(json!({})))
+        .await;
+    assert_eq!(all.status, StatusCode::ACCEPTED);
+    assert!(all.body["workspaceId"].is_null());
+
+    let one = a.read(&format!("/api/v1/admin/reindex/{id}")).await;
+    assert_eq!((one.status, one.str("/id")), (StatusCode::OK, id.clone()));
+    let listed = a.read("/api/v1/admin/reindex").await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 2);
+    assert_eq!(a.audit().await[0]["action"], "reindex.start");
+
+    // Bad input and unknown ids are named.
+    let missing = a
+        .as_key(
+            Method::POST,
+            "/api/v1/admin/reindex",
+            Some(json!({"workspaceId": uuid::Uuid::now_v7()})),
+        )
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
+    let bad = a
+        .as_key(
+            Method::POST,
+            "/api/v1/admin/reindex",
+            Some(json!({"workspace": ws})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let unknown = a
+        .read(&format!("/api/v1/admin/reindex/{}", uuid::Uuid::now_v7()))
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
+}

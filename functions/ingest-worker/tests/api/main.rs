@@ -2,4 +2,5 @@
 //! file or concern (a route's test is in the module of its route file's name).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod reindex;
 mod worker;
