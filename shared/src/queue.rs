@@ -65,6 +65,14 @@ pub struct IngestMessage {
     pub workspace_id: uuid::Uuid,
 }
 
+/// One step of a re-index job, on the ingest queue (the admin API, the intake when a workspace's
+/// language changes, and the previous step write it): see `services::reindex`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReindexMessage {
+    pub reindex_job_id: uuid::Uuid,
+}
+
 /// One step of a website source's crawl (our API, the cron and the crawl worker itself write it): the
 /// step continues the crawl `crawl_id` of the source, or does nothing when that crawl is over or another
 /// step holds it.

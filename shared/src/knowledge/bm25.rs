@@ -111,15 +111,7 @@ impl std::fmt::Debug for Analyzer {
     }
 }
 
-/// The primary subtag of a language tag, lower-cased: `pt-BR` → `pt`; empty or malformed → `en`.
-pub fn language_code(tag: &str) -> String {
-    let primary = tag.trim().split(['-', '_']).next().unwrap_or("");
-    if (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic()) {
-        primary.to_ascii_lowercase()
-    } else {
-        "en".to_owned()
-    }
-}
+pub use crate::text::language_code;
 
 fn algorithm(code: &str) -> Option<Algorithm> {
     Some(match code {

@@ -17,7 +17,6 @@ pub mod members;
 pub mod outbox;
 pub mod password_resets;
 pub mod refresh_tokens;
-#[cfg(feature = "knowledge")]
 pub mod reindex;
 pub mod sources;
 #[cfg(feature = "knowledge")]

@@ -4,6 +4,24 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::{Error, GenericClient, Row};
 use uuid::Uuid;
 
+/// Why a job was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The admin API.
+    Requested,
+    /// The workspace's language changed.
+    Language,
+}
+
+impl Reason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::Requested => "requested",
+            Reason::Language => "language",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct JobRow {
     pub id: Uuid,
@@ -134,24 +152,40 @@ pub async fn list(db: &impl GenericClient, limit: i64) -> Result<Vec<JobRow>, Er
         .collect())
 }
 
-/// Holds an open job for one step (until `hold_seconds` from now); `None` when it is finished or held
-/// by another step.
+/// Sets the language a workspace's text is analysed in; true when it changed.
+pub async fn set_language(
+    db: &impl GenericClient,
+    workspace: Uuid,
+    language: &str,
+) -> Result<bool, Error> {
+    Ok(db
+        .execute(
+            "UPDATE workspaces SET search_language = $2 WHERE id = $1 AND search_language <> $2",
+            &[&workspace, &language],
+        )
+        .await?
+        == 1)
+}
+
+/// Holds an open job for one step (until `hold_seconds` from now), recording the collection the step
+/// writes into; `None` when it is finished or held by another step.
 pub async fn claim(
     db: &impl GenericClient,
     id: Uuid,
     hold_seconds: f64,
+    collection: &str,
 ) -> Result<Option<JobRow>, Error> {
     Ok(db
         .query_opt(
             &format!(
                 "UPDATE kb_reindex_jobs
                     SET status = 'running', steps = steps + 1, started_at = coalesce(started_at, now()),
-                        step_until = now() + make_interval(secs => $2), updated_at = now()
+                        step_until = now() + make_interval(secs => $2), collection = $3, updated_at = now()
                   WHERE id = $1 AND status IN ('queued', 'running')
                     AND (step_until IS NULL OR step_until < now())
                   RETURNING {COLUMNS}"
             ),
-            &[&id, &hold_seconds],
+            &[&id, &hold_seconds, &collection],
         )
         .await?
         .as_ref()

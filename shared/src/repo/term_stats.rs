@@ -138,18 +138,3 @@ pub async fn language(db: &impl GenericClient, workspace: WorkspaceId) -> Result
         .await?
         .map_or_else(|| "en".to_owned(), |r| r.get(0)))
 }
-
-/// Sets the workspace's analysis language; true when it changed.
-pub async fn set_language(
-    db: &impl GenericClient,
-    workspace: WorkspaceId,
-    language: &str,
-) -> Result<bool, Error> {
-    Ok(db
-        .execute(
-            "UPDATE workspaces SET search_language = $2 WHERE id = $1 AND search_language <> $2",
-            &[workspace.as_uuid(), &language],
-        )
-        .await?
-        == 1)
-}

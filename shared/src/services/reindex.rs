@@ -18,7 +18,7 @@ use crate::repo::{documents, term_stats};
 use crate::services::knowledge::{Prepared, points_for};
 use crate::state::KnowledgeState;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -32,30 +32,9 @@ const HOLD_SECONDS: f64 = 300.0;
 /// Documents read per query of a step.
 const BATCH: i64 = 16;
 
-/// The ingest queue's re-index message: run the next step of this job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ReindexMessage {
-    pub reindex_job_id: Uuid,
-}
+pub use crate::queue::ReindexMessage;
 
-/// Why a job was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The admin API.
-    Requested,
-    /// The workspace's language changed.
-    Language,
-}
-
-impl Reason {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Reason::Requested => "requested",
-            Reason::Language => "language",
-        }
-    }
-}
+pub use crate::repo::reindex::Reason;
 
 /// A re-index job and its progress.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -186,7 +165,8 @@ pub async fn step(
 ) -> anyhow::Result<()> {
     let id = message.reindex_job_id;
     let mut client = state.app.db.get().await?;
-    let Some(job) = repo::claim(&**client, id, HOLD_SECONDS).await? else {
+    let Some(job) = repo::claim(&**client, id, HOLD_SECONDS, state.vectors.collection()).await?
+    else {
         tracing::info!(job_id = %id, "re-index job finished or held by another step: nothing to do");
         return Ok(());
     };

@@ -12,6 +12,18 @@ pub mod html;
 pub const PAGE_BREAK: char = '\u{c}';
 
 /// The SHA-256 of bytes: documents' and chunks' content hashes.
+/// The primary subtag of a language tag, lower-cased (`pt-BR` → `pt`); empty or malformed → `en`. It
+/// names the language a workspace's text is analysed in (stemmer and stop words, see
+/// `knowledge::bm25`).
+pub fn language_code(tag: &str) -> String {
+    let primary = tag.trim().split(['-', '_']).next().unwrap_or("");
+    if (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic()) {
+        primary.to_ascii_lowercase()
+    } else {
+        "en".to_owned()
+    }
+}
+
 pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).to_vec()

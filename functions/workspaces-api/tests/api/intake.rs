@@ -113,3 +113,81 @@ async fn when_the_escalation_email_has_surrounding_spaces_they_are_trimmed() {
         serde_json::Value::Null
     );
 }
+
+#[tokio::test]
+async fn when_the_intake_changes_the_first_language_the_knowledge_base_is_reindexed_in_it_once() {
+    let app = TestApp::new(workspaces_api::routes()).await;
+    let owner = app.user("Owner").await;
+    let ws = owner.workspace_id;
+    let base = format!("/api/v1/workspaces/{ws}");
+    let put = |languages: serde_json::Value| {
+        let app = &app;
+        let token = owner.access_token.clone();
+        let base = base.clone();
+        async move {
+            let res = app
+                .send(
+                    Method::PUT,
+                    &format!("{base}/intake"),
+                    Some(&token),
+                    Some(json!({"companyName": "Acme", "languages": languages})),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        }
+    };
+    // No documents yet: the language is recorded, nothing to re-index.
+    put(json!(["de-AT", "en"])).await;
+    assert_eq!(language(&app, ws).await, "de");
+    assert_eq!(jobs(&app, ws).await, 0);
+
+    // With a searchable document, a change of the first language re-indexes the workspace, once.
+    app.execute(
+        "INSERT INTO kb_documents (id, workspace_id, title, content, content_hash, status, version) VALUES ($1, $2, 'Doc', 'Rückerstattungen', '\\x00', 'ready', 1)",
+        &[&uuid::Uuid::now_v7(), &ws],
+    )
+    .await;
+    put(json!(["fr"])).await;
+    assert_eq!(language(&app, ws).await, "fr");
+    assert_eq!(
+        (jobs(&app, ws).await, announced(&app).await),
+        (1, 1),
+        "a job and its first step's message"
+    );
+    // Saving the same language again, or a change while that job is open, starts nothing new.
+    put(json!(["fr", "de"])).await;
+    put(json!(["it"])).await;
+    assert_eq!(
+        language(&app, ws).await,
+        "it",
+        "the open job reads each document's language as it goes"
+    );
+    assert_eq!(jobs(&app, ws).await, 1);
+    // No languages: English.
+    put(json!([])).await;
+    assert_eq!(language(&app, ws).await, "en");
+}
+
+async fn language(app: &TestApp, ws: uuid::Uuid) -> String {
+    app.value(
+        "SELECT search_language FROM workspaces WHERE id = $1",
+        &[&ws],
+    )
+    .await
+}
+
+async fn jobs(app: &TestApp, ws: uuid::Uuid) -> i64 {
+    app.value(
+        "SELECT count(*) FROM kb_reindex_jobs WHERE workspace_id = $1 AND reason = 'language'",
+        &[&ws],
+    )
+    .await
+}
+
+async fn announced(app: &TestApp) -> i64 {
+    app.value(
+        "SELECT count(*) FROM outbox WHERE topic = 'ingest' AND payload ? 'reindexJobId'",
+        &[],
+    )
+    .await
+}

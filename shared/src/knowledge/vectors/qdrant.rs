@@ -8,13 +8,12 @@ use super::{
 use crate::ids::WorkspaceId;
 use anyhow::Context;
 use qdrant_client::Qdrant;
-use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
-    CollectionInfo, Condition, CountPointsBuilder, CreateCollectionBuilder,
-    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
-    KeywordIndexParamsBuilder, NamedVectors, PointStruct, PrefetchQueryBuilder, Query,
-    QueryPointsBuilder, Rrf, ScoredPoint, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
-    UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, KeywordIndexParamsBuilder, NamedVectors,
+    PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder, Rrf, ScoredPoint,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
+    VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
@@ -160,43 +159,15 @@ pub fn create_collection_request(layout: &Layout) -> CreateCollectionBuilder {
     }
 }
 
-/// What is wrong with an existing collection for this layout, if anything.
-pub fn layout_problem(layout: &Layout, info: &CollectionInfo) -> Option<String> {
-    let params = info.config.as_ref().and_then(|c| c.params.as_ref());
-    let dense = params
-        .and_then(|p| p.vectors_config.as_ref())
-        .and_then(|v| v.config.as_ref());
-    let (dense_size, unnamed) = match dense {
-        Some(VectorsConfigKind::ParamsMap(map)) => {
-            (map.map.get(DENSE_VECTOR).map(|p| p.size), false)
-        }
-        Some(VectorsConfigKind::Params(p)) => (Some(p.size), true),
-        None => (None, false),
-    };
-    let has_sparse = params
-        .and_then(|p| p.sparse_vectors_config.as_ref())
-        .is_some_and(|s| s.map.contains_key(SPARSE_VECTOR));
-    let want = layout.dense_dimensions.map(u64::from);
-    if unnamed {
-        return Some(format!(
-            "it holds unnamed {}-dimension vectors (made before hybrid search); this version needs named `dense` and `bm25` vectors",
-            dense_size.unwrap_or(0)
-        ));
-    }
-    if dense_size != want {
-        let say = |d: Option<u64>| {
-            d.map_or_else(
-                || "no dense vector".to_owned(),
-                |d| format!("{d}-dimension dense vectors"),
-            )
-        };
-        return Some(format!(
-            "it holds {}, the embedder makes {}",
-            say(dense_size),
-            say(want)
-        ));
-    }
-    (!has_sparse).then(|| "it has no `bm25` sparse vector".to_owned())
+/// Whether a Qdrant error says the request does not fit the collection (a vector of another size, a
+/// vector name the collection does not have — one made by another embedder, or before hybrid search):
+/// the configuration's fault, said as [`Misconfigured`], not an outage.
+pub fn misfit(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("vector dimension error")
+        || m.contains("wrong input: vector")
+        || m.contains("not existing vector name")
+        || (m.contains("vector") && m.contains("dimension") && m.contains("expected"))
 }
 
 pub fn tenant_index_request(collection: &str) -> CreateFieldIndexCollectionBuilder {
@@ -227,6 +198,20 @@ impl QdrantStore {
         &self.layout.collection
     }
 
+    /// A failed request as an error: [`Misconfigured`] when the request does not fit the collection,
+    /// else the failure with what was being done.
+    fn classify(&self, e: qdrant_client::QdrantError, doing: &'static str) -> anyhow::Error {
+        let text = e.to_string();
+        if misfit(&text) {
+            anyhow::Error::new(Misconfigured {
+                collection: self.layout.collection.clone(),
+                problem: text,
+            })
+        } else {
+            anyhow::Error::new(e).context(doing)
+        }
+    }
+
     /// Checks the collection once per container, on first use.
     async fn ready(&self) -> anyhow::Result<()> {
         self.ready
@@ -235,8 +220,8 @@ impl QdrantStore {
             .map(drop)
     }
 
-    /// Creates the collection if it is missing; an existing one must fit the layout, or the error is
-    /// [`Misconfigured`] (never retried into a 503: the operator must act).
+    /// Creates the collection if it is missing. An existing one that does not fit the layout fails its
+    /// first request as [`Misconfigured`] (never a retried 503: the operator must act).
     pub async fn ensure_collection(&self) -> anyhow::Result<()> {
         let collection = &self.layout.collection;
         if self
@@ -245,22 +230,8 @@ impl QdrantStore {
             .await
             .context("checking the Qdrant collection")?
         {
-            let info = self
-                .client
-                .collection_info(collection)
-                .await
-                .context("reading the Qdrant collection's configuration")?;
-            if let Some(problem) = info
-                .result
-                .as_ref()
-                .and_then(|i| layout_problem(&self.layout, i))
-            {
-                return Err(Misconfigured {
-                    collection: collection.clone(),
-                    problem,
-                }
-                .into());
-            }
+            // Whether it fits is said by the first request that does not (see `misfit`): reading the
+            // collection's whole configuration here would link its every message type into each binary.
             return Ok(());
         }
         tracing::info!(collection, dense = ?self.layout.dense_dimensions, "creating the Qdrant collection");
@@ -290,7 +261,7 @@ impl QdrantStore {
         self.client
             .upsert_points(UpsertPointsBuilder::new(self.collection(), points).wait(true))
             .await
-            .context("upserting points into Qdrant")?;
+            .map_err(|e| self.classify(e, "upserting points into Qdrant"))?;
         Ok(())
     }
 
@@ -299,18 +270,11 @@ impl QdrantStore {
         let Some(request) = search_request(self.collection(), query) else {
             return Ok(Vec::new());
         };
-        let response = self.client.query(request).await.map_err(|e| {
-            // A query vector of the wrong size is the configuration's fault, not an outage.
-            let text = e.to_string();
-            if text.contains("dimension") || text.contains("Not existing vector name") {
-                anyhow::Error::new(Misconfigured {
-                    collection: self.layout.collection.clone(),
-                    problem: text,
-                })
-            } else {
-                anyhow::Error::new(e).context("searching Qdrant")
-            }
-        })?;
+        let response = self
+            .client
+            .query(request)
+            .await
+            .map_err(|e| self.classify(e, "searching Qdrant"))?;
         Ok(response.result.into_iter().filter_map(hit).collect())
     }
 
@@ -567,43 +531,25 @@ mod tests {
     }
 
     #[test]
-    fn when_an_existing_collection_does_not_fit_the_layout_the_problem_is_named() {
-        let layout = Layout {
-            collection: "kb".into(),
-            dense_dimensions: Some(256),
-        };
-        let info_of = |request: CreateCollectionBuilder| {
-            let c = request.build();
-            CollectionInfo {
-                config: Some(qdrant_client::qdrant::CollectionConfig {
-                    params: Some(qdrant_client::qdrant::CollectionParams {
-                        vectors_config: c.vectors_config,
-                        sparse_vectors_config: c.sparse_vectors_config,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }
-        };
-        assert_eq!(
-            layout_problem(&layout, &info_of(create_collection_request(&layout))),
-            None
-        );
-        let other = Layout {
-            collection: "kb".into(),
-            dense_dimensions: Some(1536),
-        };
-        let problem = layout_problem(&layout, &info_of(create_collection_request(&other)))
-            .expect("a mismatch");
-        assert!(
-            problem.contains("1536") && problem.contains("256"),
-            "{problem}"
-        );
-        let legacy = CreateCollectionBuilder::new("kb")
-            .vectors_config(VectorParamsBuilder::new(256, Distance::Cosine));
-        let problem = layout_problem(&layout, &info_of(legacy)).expect("legacy");
-        assert!(problem.contains("unnamed"), "{problem}");
+    fn when_qdrant_says_a_request_does_not_fit_the_collection_it_is_a_misconfiguration() {
+        // Qdrant's own answers for a vector of another size, and for a vector name the collection lacks
+        // (a collection made before hybrid search has one unnamed vector).
+        for message in [
+            "status: InvalidArgument, message: \"Wrong input: Vector dimension error: expected dim: 1536, got 256\"",
+            "Wrong input: Not existing vector name error: dense",
+        ] {
+            assert!(misfit(message), "{message}");
+        }
+        for message in [
+            "status: Unavailable, message: \"error trying to connect: tcp connect error\"",
+            "status: NotFound, message: \"Collection `kb` doesn't exist!\"",
+            "deadline has elapsed",
+        ] {
+            assert!(
+                !misfit(message),
+                "an outage or a bug, not the configuration: {message}"
+            );
+        }
     }
 
     #[test]
