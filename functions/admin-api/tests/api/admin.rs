@@ -692,6 +692,9 @@ async fn when_the_admin_events_arrive_through_api_gateway_they_are_served() {
     let listed = a.app.call(event("admin-workspaces.json")).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    let reindex = a.app.call(event("admin-reindex.json")).await;
+    assert_eq!(reindex.status, StatusCode::ACCEPTED, "{}", reindex.body);
+    assert!(reindex.body["workspaceId"].is_null(), "every workspace");
 }
 
 #[tokio::test]
