@@ -49,6 +49,8 @@ EXPECTED = {
         "auth-token.json": 401,  # the sample's refresh token was never issued
         "auth-logout.json": 204,  # logging out an unknown refresh token is not an error
         "auth-me.json": UNAUTHENTICATED,
+        "auth-identities.json": UNAUTHENTICATED,
+        "auth-identities-link.json": UNAUTHENTICATED,
         "auth-password-forgot.json": 202,  # the same answer whether or not the address exists
         "auth-password-reset.json": 400,  # the sample's reset token was never issued
     },
@@ -102,6 +104,10 @@ EXPECTED = {
 LIVE = {
     "auth-api": {
         "auth-me.json": 200,
+        "auth-identities.json": 200,  # a password account: no identity linked, an empty list
+        # No identity provider is configured in this run: the placeholder token is refused as a body
+        # field (400 invalid_token), not as the caller's session.
+        "auth-identities-link.json": 400,
         "auth-token.json": 200,  # the login's refresh token, spent once here
     },
     "workspaces-api": {

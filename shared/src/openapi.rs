@@ -20,6 +20,12 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "A member's token: our access token (HS256, from POST /api/v1/auth/login or /token), or a token \
+                         from one of the deployment's identity providers (AUTH_OIDC_ISSUERS: Clerk's session token, an \
+                         OIDC provider's token; RS256, ES256 or EdDSA, verified against the provider's JWKS). A \
+                         provider's first token provisions an account with a first workspace.",
+                    ))
                     .build(),
             ),
         );

@@ -12,6 +12,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Pool,
     pub jwt: Arc<JwtKeys>,
+    /// The external identity providers' verifier; `None` when none is configured.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
     pub passwords: Passwords,
     pub limiter: crate::ratelimit::Limiter,
     /// The email queue; `None` leaves mail in the outbox for the sweep (see [`crate::services::outbox`]).
@@ -24,6 +26,8 @@ impl AppState {
         let db = crate::db::pool(&config.database)?;
         let jwt = Arc::new(JwtKeys::new(&config.jwt));
         let passwords = Passwords::new()?;
+        let oidc =
+            crate::auth::oidc::Oidc::new(&config.oidc, &config.cors_allowed_origins)?.map(Arc::new);
         let rl = &config.rate_limits;
         let limiter = match (&rl.upstash_url, &rl.upstash_token) {
             (Some(url), Some(token)) => {
@@ -37,6 +41,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             jwt,
+            oidc,
             passwords,
             limiter,
             email_queue: None,

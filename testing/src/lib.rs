@@ -14,6 +14,8 @@ pub mod fixtures;
 pub mod knowledge;
 pub mod logs;
 pub mod mail;
+/// A local identity provider for the OIDC tests, used by path (`oidc::TestProvider`).
+pub mod oidc;
 pub mod openai;
 pub mod postgres;
 pub mod upstash;

@@ -1,16 +1,19 @@
-//! `/api/v1/auth/*`: register, login, token refresh, logout, and the caller's profile and default workspace.
+//! `/api/v1/auth/*`: register, login, token refresh, logout, the caller's profile and default workspace, and
+//! the identity providers' accounts linked to it.
 
 use axum::Json;
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use studio::error::ErrorBody;
 use studio::http::{AuthUser, ValidJson};
 use studio::openapi::answers;
 use studio::services::auth::{self, LoginResponse, MeResponse, RegisterResponse, TokenPair};
+use studio::services::identities::{self, IdentityView};
 use studio::text::single_line;
 use studio::{ApiError, AppState};
 use utoipa::{OpenApi, ToSchema};
@@ -31,6 +34,14 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/auth/me/default-workspace",
             put(set_default_workspace),
         )
+        .route(
+            "/api/v1/auth/identities",
+            get(list_identities).post(link_identity),
+        )
+        .route(
+            "/api/v1/auth/identities/{identityId}",
+            delete(unlink_identity),
+        )
         .route("/api/v1/auth/password/forgot", post(forgot_password))
         .route("/api/v1/auth/password/reset", post(reset_password))
 }
@@ -45,8 +56,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, login, token, logout, me, set_default_workspace, forgot_password, reset_password),
-    components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, DefaultWorkspaceRequest, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
+    paths(register, login, token, logout, me, set_default_workspace, list_identities, link_identity, unlink_identity, forgot_password, reset_password),
+    components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, DefaultWorkspaceRequest, LinkIdentityRequest, Identities, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
     tags((name = "auth", description = "Accounts, sessions and tokens")),
     modifiers(&HEALTH)
 )]
@@ -106,6 +117,27 @@ pub struct LogoutRequest {
 pub struct DefaultWorkspaceRequest {
     /// A workspace you are a member of.
     pub workspace_id: Uuid,
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LinkIdentityRequest {
+    /// A fresh token from one of the deployment's identity providers (`AUTH_OIDC_ISSUERS`): Clerk's
+    /// session token, or an OIDC provider's ID or access token.
+    #[validate(length(min = 1, max = 16384, message = "must be 1 to 16384 characters"))]
+    pub token: String,
+}
+
+/// The identities an account signs in with.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Identities {
+    pub items: Vec<IdentityView>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityPath {
+    identity_id: Uuid,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -229,6 +261,67 @@ async fn set_default_workspace(
     ValidJson(req): ValidJson<DefaultWorkspaceRequest>,
 ) -> Result<StatusCode, ApiError> {
     auth::set_default_workspace(&state, user.user_id, req.workspace_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The identity providers' accounts the caller signs in with (Clerk, OIDC), oldest first.
+#[utoipa::path(operation_id = "listIdentities", get, path = "/api/v1/auth/identities", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Identities),
+        (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody), answers::Unavailable))]
+async fn list_identities(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<Identities>, ApiError> {
+    Ok(Json(Identities {
+        items: identities::list(&state, user.user_id).await?,
+    }))
+}
+
+/// Links an identity provider's account to the caller's, so that its tokens sign in to it.
+///
+/// The way to bring a provider to an existing account: a provider's first token whose verified email
+/// an account already owns is refused (`email_taken`), never linked on its own. An account without an
+/// email takes the token's verified one (when no other account has it).
+#[utoipa::path(operation_id = "linkIdentity", post, path = "/api/v1/auth/identities", tag = "auth", security(("bearer" = [])),
+    request_body = LinkIdentityRequest,
+    responses(
+        (status = 201, description = "linked", body = IdentityView),
+        (status = 200, description = "it was linked to this account already", body = IdentityView),
+        (status = 400, description = "invalid_token (not a configured provider's, expired, or refused: the message says why) or validation_failed", body = ErrorBody),
+        (status = 401, description = "unauthorized or token_expired (the caller's own token)", body = ErrorBody),
+        (status = 409, description = "conflict: the identity signs in to another account", body = ErrorBody),
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody), answers::Unavailable))]
+async fn link_identity(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ValidJson(req): ValidJson<LinkIdentityRequest>,
+) -> Result<Response, ApiError> {
+    let (created, view) = identities::link(&state, user.user_id, &req.token).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+/// Unlinks one of the caller's identities; refused while it is the account's only way to sign in.
+#[utoipa::path(operation_id = "unlinkIdentity", delete, path = "/api/v1/auth/identities/{identityId}", tag = "auth", security(("bearer" = [])),
+    params(("identityId" = Uuid, Path)),
+    responses(
+        (status = 204),
+        (status = 401, description = "unauthorized or token_expired", body = ErrorBody),
+        (status = 404, description = "no such identity on this account", body = ErrorBody),
+        (status = 409, description = "conflict: the account has no password and no other identity", body = ErrorBody),
+        (status = 429, description = "rate_limited (per user, with Retry-After)", body = ErrorBody), answers::Unavailable))]
+async fn unlink_identity(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(path): Path<IdentityPath>,
+) -> Result<StatusCode, ApiError> {
+    identities::unlink(&state, user.user_id, path.identity_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod identity;
 pub mod jwt;
+pub mod oidc;
 pub mod password;
 pub mod refresh;
 pub mod tenant;

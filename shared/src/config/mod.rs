@@ -5,7 +5,7 @@
 //! start-up with a message naming the variable. Secrets are wrapped in [`SecretString`] and never logged.
 //!
 //! One file per concern: [`source`] (the environment and the secret), [`database`], [`jwt`],
-//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), [`public`] (visitor sessions), [`uploads`], [`fetch`] and [`crawl`] (website sources), and [`need`] (what a function requires
+//! [`knowledge`], [`billing`], [`rate_limits`], [`ops`], [`cors`], [`identity`] (signed identity), [`oidc`] (external identity providers), [`public`] (visitor sessions), [`uploads`], [`fetch`] and [`crawl`] (website sources), and [`need`] (what a function requires
 //! on Lambda).
 
 mod billing;
@@ -17,6 +17,7 @@ mod identity;
 mod jwt;
 mod knowledge;
 mod need;
+mod oidc;
 mod ops;
 mod public;
 mod rate_limits;
@@ -31,6 +32,7 @@ pub use identity::{IdentityConfig, MAX_IDENTITY_TOKEN_LIFETIME_SECS};
 pub use jwt::{JwtConfig, MIN_JWT_SECRET_BYTES};
 pub use knowledge::KnowledgeConfig;
 pub use need::Need;
+pub use oidc::{OidcConfig, OidcIssuer, Provider};
 pub use ops::OpsConfig;
 pub use public::PublicConfig;
 pub use rate_limits::RateLimitConfig;
@@ -67,6 +69,8 @@ pub struct Config {
     pub knowledge: KnowledgeConfig,
     pub ops: OpsConfig,
     pub identity: IdentityConfig,
+    /// External identity providers (`AUTH_OIDC_ISSUERS`).
+    pub oidc: OidcConfig,
     pub public: PublicConfig,
     /// How tenants' URLs are fetched (`FETCH_*`).
     pub fetch: FetchPolicy,
@@ -118,6 +122,7 @@ impl Config {
             knowledge: KnowledgeConfig::from_source(src)?,
             ops: OpsConfig::from_source(src)?,
             identity: IdentityConfig::from_source(src)?,
+            oidc: OidcConfig::from_source(src, &jwt.issuer)?,
             public: PublicConfig::from_source(src)?,
             fetch: FetchPolicy::from_source(src, on_lambda)?,
             crawl: CrawlConfig::from_source(src)?,

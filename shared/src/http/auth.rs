@@ -1,4 +1,5 @@
-//! `requireAuth`: a valid access token in `Authorization: Bearer …`. A workspace API key in its place is
+//! `requireAuth`: a valid access token in `Authorization: Bearer …` — ours, or an external identity
+//! provider's (`auth::oidc`). A workspace API key in its place is
 //! refused here with its own answer: routes that take an [`AuthUser`] need a person.
 
 use crate::auth::api_keys::KeyKind;
@@ -58,12 +59,26 @@ pub(crate) fn bearer_of(parts: &Parts) -> Option<&str> {
 }
 
 impl AuthUser {
-    /// The caller an access token names, once verified; recorded on the request's log span.
-    pub(crate) fn verify(state: &AppState, token: &str) -> Result<Self, ApiError> {
-        let claims = state.jwt.verify(token)?;
-        let user = AuthUser {
-            user_id: claims.sub,
-            token_workspace: claims.wid,
+    /// The caller a bearer token names, once verified; recorded on the request's log span. A token
+    /// whose `iss` is a configured identity provider's is verified against that provider's keys (and its
+    /// account provisioned on first use, `services::identities`); any other is one of ours (HS256).
+    pub(crate) async fn verify(state: &AppState, token: &str) -> Result<Self, ApiError> {
+        let user = match &state.oidc {
+            Some(oidc) if oidc.claims_issuer(token) => {
+                let identity = oidc.verify(token).await?;
+                let signed_in = crate::services::identities::resolve(state, &identity).await?;
+                AuthUser {
+                    user_id: signed_in.user_id,
+                    token_workspace: signed_in.default_workspace,
+                }
+            }
+            _ => {
+                let claims = state.jwt.verify(token)?;
+                AuthUser {
+                    user_id: claims.sub,
+                    token_workspace: claims.wid,
+                }
+            }
         };
         tracing::Span::current().record("user_id", tracing::field::display(user.user_id));
         Ok(user)
@@ -94,7 +109,7 @@ where
         if let Some(kind) = KeyKind::of_token(token) {
             return Err(key_refusal(&parts.headers, kind).unwrap_or_else(person_required));
         }
-        let user = AuthUser::verify(&AppState::from_ref(state), token)?;
+        let user = AuthUser::verify(&AppState::from_ref(state), token).await?;
         parts.extensions.insert(user);
         Ok(user)
     }

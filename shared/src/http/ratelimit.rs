@@ -47,6 +47,8 @@ pub(crate) fn client_ip(extensions: &http::Extensions, headers: &http::HeaderMap
 /// user like the rest of the API. Every other `/api/v1/auth/*` path is a credential route.
 const AUTHENTICATED_AUTH_ROUTES: [&str; 2] =
     ["/api/v1/auth/me", "/api/v1/auth/me/default-workspace"];
+/// The linked identities (`/api/v1/auth/identities[/{id}]`): authenticated too.
+const IDENTITIES_ROUTES: &str = "/api/v1/auth/identities";
 
 /// What a request's budget protects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +62,12 @@ enum Purpose {
 }
 
 fn purpose(path: &str) -> Purpose {
-    if AUTHENTICATED_AUTH_ROUTES.contains(&path) {
+    if AUTHENTICATED_AUTH_ROUTES.contains(&path)
+        || path == IDENTITIES_ROUTES
+        || path
+            .strip_prefix(IDENTITIES_ROUTES)
+            .is_some_and(|rest| rest.starts_with('/'))
+    {
         Purpose::Account
     } else if path.starts_with("/api/v1/auth/") {
         Purpose::Credentials
@@ -73,14 +80,17 @@ fn purpose(path: &str) -> Purpose {
 /// its user for [`Purpose::Account`]), or the workspace key it carries. An unverified header never
 /// chooses whose budget is spent. The verified caller is kept on the request, so that [`AuthUser`] does
 /// not verify the token again.
-fn tenant_key(state: &AppState, req: &mut Request, purpose: Purpose) -> Option<String> {
-    let token = bearer(req.headers().get(http::header::AUTHORIZATION)?)?;
-    if KeyKind::of_token(token).is_some() {
+async fn tenant_key(state: &AppState, req: &mut Request, purpose: Purpose) -> Option<String> {
+    let token = bearer(req.headers().get(http::header::AUTHORIZATION)?)?.to_owned();
+    if KeyKind::of_token(&token).is_some() {
         // A workspace key counts against itself, named by (part of) its hash: no lookup here, and an
         // unknown key costs its sender only the per-IP budget's worth of lookups.
-        return Some(format!("key:{}", hex::encode(&api_keys::hash(token)[..16])));
+        return Some(format!(
+            "key:{}",
+            hex::encode(&api_keys::hash(&token)[..16])
+        ));
     }
-    let user = AuthUser::verify(state, token).ok()?;
+    let user = AuthUser::verify(state, &token).await.ok()?;
     req.extensions_mut().insert(user);
     Some(match user.token_workspace {
         Some(wid) if purpose == Purpose::Api => format!("ws:{wid}"),
@@ -132,7 +142,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         limits.push(limit(format!("rl:auth:ip:{ip}"), rl.auth_per_ip_per_minute));
     } else {
         limits.push(limit(format!("rl:api:ip:{ip}"), rl.api_per_ip_per_minute));
-        if let Some(tenant) = tenant_key(&state, &mut req, purpose) {
+        if let Some(tenant) = tenant_key(&state, &mut req, purpose).await {
             limits.push(limit(
                 format!("rl:api:{tenant}"),
                 rl.api_per_tenant_per_minute,
@@ -197,10 +207,14 @@ mod tests {
             "/api/v1/auth/me/",
             "/api/v1/auth/me/other",
             "/api/v1/auth/nothing",
+            "/api/v1/auth/identitiesx",
         ] {
             assert_eq!(purpose(credential), Purpose::Credentials, "{credential}");
         }
-        for account in AUTHENTICATED_AUTH_ROUTES {
+        for account in AUTHENTICATED_AUTH_ROUTES.into_iter().chain([
+            "/api/v1/auth/identities",
+            "/api/v1/auth/identities/0190a0a0-0000-7000-8000-000000000000",
+        ]) {
             assert_eq!(purpose(account), Purpose::Account, "{account}");
         }
         assert_eq!(purpose("/api/v1/workspaces"), Purpose::Api);

@@ -8,7 +8,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct MemberRow {
     pub user_id: Uuid,
-    pub email: String,
+    /// None for an account made by an identity provider that gave no verified email.
+    pub email: Option<String>,
     pub name: String,
     pub role: String,
     pub joined_at: DateTime<Utc>,

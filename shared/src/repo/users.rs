@@ -7,9 +7,11 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct UserRow {
     pub id: Uuid,
-    pub email: String,
+    /// None for an account provisioned by an identity provider without a verified email.
+    pub email: Option<String>,
     pub name: String,
-    pub password_hash: String,
+    /// None for an account that signs in only through identity providers.
+    pub password_hash: Option<String>,
     pub last_workspace_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
@@ -44,6 +46,61 @@ pub async fn insert(
     .map(drop)
 }
 
+/// An account provisioned by an identity provider: no password, and an email only when verified.
+/// Fails with a unique violation on `users_email_key` when the email is taken.
+pub async fn insert_external(
+    db: &impl GenericClient,
+    id: Uuid,
+    email: Option<&str>,
+    name: &str,
+) -> Result<(), Error> {
+    db.execute(
+        "INSERT INTO users (id, email, name) VALUES ($1, $2::text::citext, $3)",
+        &[&id, &email, &name],
+    )
+    .await
+    .map(drop)
+}
+
+/// Who holds an address (case-insensitively), deleted accounts included (they keep it reserved).
+#[derive(Debug, Clone, Copy)]
+pub struct EmailOwner {
+    pub id: Uuid,
+    pub active: bool,
+}
+
+pub async fn email_owner(
+    db: &impl GenericClient,
+    email: &str,
+) -> Result<Option<EmailOwner>, Error> {
+    Ok(db
+        .query_opt(
+            "SELECT id, deleted_at IS NULL FROM users WHERE email = $1::text::citext",
+            &[&email],
+        )
+        .await?
+        .map(|r| EmailOwner {
+            id: r.get(0),
+            active: r.get(1),
+        }))
+}
+
+/// Gives an account without an address this one; false when it has one (or the address is taken, as
+/// a unique violation).
+pub async fn set_email_if_none(
+    db: &impl GenericClient,
+    id: Uuid,
+    email: &str,
+) -> Result<bool, Error> {
+    Ok(db
+        .execute(
+            "UPDATE users SET email = $2::text::citext, updated_at = now() WHERE id = $1 AND email IS NULL",
+            &[&id, &email],
+        )
+        .await?
+        == 1)
+}
+
 pub async fn find_active_by_email(
     db: &impl GenericClient,
     email: &str,
@@ -72,7 +129,7 @@ pub async fn find_active(db: &impl GenericClient, id: Uuid) -> Result<Option<Use
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: Uuid,
-    pub email: String,
+    pub email: Option<String>,
     pub name: String,
     pub default_workspace_id: Option<Uuid>,
     pub memberships: Vec<AccountMembership>,

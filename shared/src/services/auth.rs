@@ -17,7 +17,8 @@ use uuid::Uuid;
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub id: Uuid,
-    pub email: String,
+    /// Null for an account made by an identity provider that gave no verified email.
+    pub email: Option<String>,
     pub name: String,
 }
 
@@ -161,7 +162,7 @@ pub async fn register(
     Ok(RegisterResponse {
         user: UserView {
             id: user_id,
-            email,
+            email: Some(email),
             name: name.trim().to_owned(),
         },
         workspace: WorkspaceSummary::from(&workspace),
@@ -185,7 +186,8 @@ pub async fn login(
 ) -> Result<LoginResponse, ApiError> {
     let mut client = state.db.get().await?;
     let user = repo::users::find_active_by_email(&**client, email.trim()).await?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    // An account without a password (signed in by a provider) fails like a wrong password.
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = state.passwords.verify(password, stored).await?;
     let user = match user {
         Some(user) if ok => user,
@@ -361,8 +363,10 @@ async fn forgot_password_inner(state: &AppState, email: &str) -> Result<(), ApiE
     let (token, hash) = refresh::generate().map_err(ApiError::internal)?;
     let ttl = state.config.ops.password_reset_ttl;
     repo::password_resets::insert(&*tx, user.id, &hash, ttl.as_secs_f64()).await?;
+    // Found by its address, so it has one.
+    let to = user.email.as_deref().unwrap_or(email.trim());
     let message = crate::email::templates::password_reset(
-        &user.email,
+        to,
         &token,
         state.config.app_url(),
         ttl.as_secs() / 60,

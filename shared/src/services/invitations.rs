@@ -211,7 +211,11 @@ pub async fn accept(
     let me = repo::users::find_active(&*tx, user)
         .await?
         .ok_or_else(|| ApiError::unauthorized("Your account no longer exists."))?;
-    if !me.email.eq_ignore_ascii_case(&inv.email) {
+    if !me
+        .email
+        .as_deref()
+        .is_some_and(|email| email.eq_ignore_ascii_case(&inv.email))
+    {
         return Err(ApiError::forbidden(
             "This invitation was sent to another address: sign in with the invited address (or register with it) to accept it.",
         ));

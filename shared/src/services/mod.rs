@@ -11,6 +11,7 @@ pub mod chat;
 #[cfg(feature = "knowledge")]
 pub mod demo;
 pub mod idempotency;
+pub mod identities;
 pub mod identity;
 pub mod invitations;
 #[cfg(feature = "knowledge")]

@@ -41,7 +41,8 @@ pub struct WorkspaceView {
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub user_id: Uuid,
-    pub email: String,
+    /// Null for an account made by an identity provider that gave no verified email.
+    pub email: Option<String>,
     pub name: String,
     pub role: Role,
     pub joined_at: DateTime<Utc>,

@@ -4,6 +4,7 @@
 
 mod auth;
 mod default_workspace;
+mod identities;
 mod lambda_event;
 mod password_reset;
 mod support;

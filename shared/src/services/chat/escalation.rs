@@ -134,7 +134,10 @@ async fn mail_team(
             .await?
             .map_or_else(
                 || "a member".to_owned(),
-                |u| format!("{} <{}>", u.name, u.email),
+                |u| match u.email {
+                    Some(email) => format!("{} <{email}>", u.name),
+                    None => u.name,
+                },
             ),
         Caller::Key(key) => format!("the workspace's API key {key}"),
         Caller::Platform => "the platform".to_owned(),
