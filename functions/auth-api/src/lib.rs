@@ -3,14 +3,13 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use studio::error::ErrorBody;
-use studio::http::{AuthUser, ValidJson};
+use studio::http::{AuthUser, Path, ValidJson};
 use studio::openapi::answers;
 use studio::services::auth::{self, LoginResponse, MeResponse, RegisterResponse, TokenPair};
 use studio::services::identities::{self, IdentityView};

@@ -433,6 +433,21 @@ async fn when_a_verified_email_belongs_to_an_account_it_is_never_taken_over_and_
         )
         .await;
     assert_error(&res, StatusCode::NOT_FOUND, "not_found");
+    // An id that is not a UUID: a 400 in the JSON error body (the fuzzer's `null,null` too).
+    let res = app
+        .delete(
+            "/api/v1/auth/identities/not-a-uuid",
+            Some(&owner.access_token),
+        )
+        .await;
+    assert_error(&res, StatusCode::BAD_REQUEST, "validation_failed");
+    let res = app
+        .delete(
+            "/api/v1/auth/identities/null,null",
+            Some(&owner.access_token),
+        )
+        .await;
+    assert_error(&res, StatusCode::BAD_REQUEST, "validation_failed");
     // And the password still works.
     let res = crate::support::login(&app, &owner.email, TEST_PASSWORD).await;
     assert_eq!(res.status, StatusCode::OK);
