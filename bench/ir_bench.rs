@@ -308,6 +308,7 @@ async fn ingest(label: &str, embedder: Embedder, documents: &[(String, String)])
         queue: Queue::Local(tx),
         files: None,
         crawl: None,
+        previous: None,
     };
     devserver::spawn_local_worker(knowledge.clone(), rx);
     let app = TestApp::with_state(

@@ -166,6 +166,10 @@ OTHER = {
     ("cron", "cron-purge-expired-tokens.json"): ("the job's report", lambda r: r.get("job") == "purge-expired-tokens"),
     ("cron", "cron-resend-outbox.json"): ("the job's report", lambda r: r.get("job") == "resend-outbox"),
     ("cron", "cron-sync-sources.json"): ("the job's report", lambda r: r.get("job") == "sync-sources"),
+    # No previous collection configured and no job open: nothing started, nothing resumed.
+    ("cron", "cron-reindex.json"): ("the job's report, nothing to do",
+                                    lambda r: r.get("job") == "reindex"
+                                    and r.get("counts") == {"resumed": 0, "started": 0}),
 }
 
 

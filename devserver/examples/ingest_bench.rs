@@ -55,6 +55,7 @@ async fn main() {
         queue: Queue::Local(tx),
         files: None,
         crawl: None,
+        previous: None,
     };
     devserver::spawn_local_worker(k.clone(), rx);
     let app = TestApp::with_state(

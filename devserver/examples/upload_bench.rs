@@ -155,6 +155,7 @@ async fn end_to_end() {
             studio::storage::LocalFiles::new(dir.join("uploads"), "http://localhost:3000".into()),
         )),
         crawl: None,
+        previous: None,
     };
     devserver::spawn_local_worker(k.clone(), rx);
     let uploads = devserver::uploads::start(&k).unwrap();

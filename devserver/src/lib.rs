@@ -280,7 +280,9 @@ pub fn local_schedule() -> Vec<(Job, Duration)> {
         .map(|job| {
             let every = match job {
                 Job::ResendOutbox => Duration::from_secs(30),
-                Job::FailStuckIngestions | Job::SyncSources => Duration::from_secs(300),
+                Job::FailStuckIngestions | Job::SyncSources | Job::Reindex => {
+                    Duration::from_secs(300)
+                }
                 _ => Duration::from_secs(3600),
             };
             (job, every)

@@ -70,6 +70,9 @@ pub struct KnowledgeState {
     /// The crawl queue website sources' crawls are announced on (`SQS_CRAWL_QUEUE_URL`; the devserver's
     /// in-process channel locally); none leaves announced crawls in the outbox.
     pub crawl: Option<crate::queue::Queue>,
+    /// The index searches keep using until the current one is complete (after a change of embedding
+    /// model, `EMBEDDING_MODEL_PREVIOUS`); see [`crate::knowledge::previous`].
+    pub previous: Option<std::sync::Arc<crate::knowledge::PreviousIndex>>,
 }
 
 #[cfg(feature = "knowledge")]
@@ -91,6 +94,9 @@ impl KnowledgeState {
         let embedder = crate::knowledge::Embedder::from_config(cfg)?;
         let llm = crate::knowledge::Llm::from_config(cfg)?;
         let vectors = crate::knowledge::VectorStore::from_config(cfg, embedder.dense()).await?;
+        let previous = crate::knowledge::PreviousIndex::from_config(cfg, &vectors)
+            .await?
+            .map(std::sync::Arc::new);
         let queue = match (&cfg.ingest_queue_url, local_queue) {
             (Some(url), _) => crate::knowledge::Queue::sqs(url.clone()),
             (None, Some(tx)) => crate::knowledge::Queue::Local(tx),
@@ -114,6 +120,7 @@ impl KnowledgeState {
             queue,
             files,
             crawl,
+            previous,
         })
     }
 }

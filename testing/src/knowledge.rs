@@ -39,6 +39,7 @@ pub fn knowledge(
                 .queue_url
                 .clone()
                 .map(studio::queue::Queue::sqs),
+            previous: None,
         },
         dir,
     )

@@ -13,6 +13,11 @@ pub struct KnowledgeConfig {
     pub openai_base_url: Option<String>,
     pub embedding_model: String,
     pub embedding_dimensions: u32,
+    /// The embedding model (and its dimensions) the index was built with before `embedding_model`:
+    /// searches keep using its collection until a re-index of every workspace has filled the new one
+    /// (`none` for a BM25-only index, `offline-hash-256`, the local model's name, or an API model).
+    pub embedding_model_previous: Option<String>,
+    pub embedding_dimensions_previous: u32,
     pub openai_timeout: Duration,
     /// Retries of a 429 or 5xx answer from the OpenAI API.
     pub openai_max_retries: usize,
@@ -57,6 +62,12 @@ impl KnowledgeConfig {
                 .unwrap_or("text-embedding-3-small")
                 .to_owned(),
             embedding_dimensions: src.parsed("EMBEDDING_DIMENSIONS", 1536u32)?,
+            embedding_model_previous: src
+                .get("EMBEDDING_MODEL_PREVIOUS")
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            embedding_dimensions_previous: src.parsed("EMBEDDING_DIMENSIONS_PREVIOUS", 1536u32)?,
             openai_timeout: Duration::from_secs(src.parsed("OPENAI_TIMEOUT_SECONDS", 30u64)?),
             openai_max_retries: src.parsed("OPENAI_MAX_RETRIES", 3usize)?,
             qdrant_url: src.get("QDRANT_URL").map(str::to_owned),

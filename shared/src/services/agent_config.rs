@@ -73,7 +73,7 @@ async fn start_language_reindex(
     let id = uuid::Uuid::now_v7();
     let total = i32::try_from(total).unwrap_or(i32::MAX);
     let reason = repo::reindex::Reason::Language.as_str();
-    if repo::reindex::insert(tx, id, Some(*ws.as_uuid()), reason, "", total)
+    if repo::reindex::insert(tx, id, Some(*ws.as_uuid()), reason, "", None, total)
         .await?
         .is_none()
     {

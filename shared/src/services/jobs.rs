@@ -28,16 +28,20 @@ pub enum Job {
     /// Starts website sources' scheduled syncs that are due, and announces again crawls that stopped
     /// moving.
     SyncSources,
+    /// After a change of embedding model, starts the re-index that fills the new collection (searches
+    /// switch to it when it completes); and announces again re-index jobs that stopped moving.
+    Reindex,
 }
 
 impl Job {
-    pub const ALL: [Job; 6] = [
+    pub const ALL: [Job; 7] = [
         Job::PurgeExpiredTokens,
         Job::PurgeDeleted,
         Job::ResendOutbox,
         Job::FailStuckIngestions,
         Job::RolloverUsage,
         Job::SyncSources,
+        Job::Reindex,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -48,6 +52,7 @@ impl Job {
             Job::FailStuckIngestions => "fail-stuck-ingestions",
             Job::RolloverUsage => "rollover-usage",
             Job::SyncSources => "sync-sources",
+            Job::Reindex => "reindex",
         }
     }
 
@@ -84,6 +89,7 @@ pub async fn run(state: &KnowledgeState, job: Job) -> anyhow::Result<JobReport> 
         Job::FailStuckIngestions => fail_stuck_ingestions(state).await,
         Job::RolloverUsage => rollover_usage(state).await,
         Job::SyncSources => sync_sources(state).await,
+        Job::Reindex => reindex(state).await,
     }
     .map_err(|e| e.context(format!("job {} failed", job.name())))?;
     let report = JobReport {
@@ -93,6 +99,14 @@ pub async fn run(state: &KnowledgeState, job: Job) -> anyhow::Result<JobReport> 
     };
     tracing::info!(job = job.name(), counts = ?report.counts, duration_ms = report.duration_ms, "job finished");
     Ok(report)
+}
+
+async fn reindex(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+    let watched = crate::services::reindex::watch(state).await?;
+    Ok(BTreeMap::from([
+        ("started", u64::from(watched.started.is_some())),
+        ("resumed", watched.resumed.len() as u64),
+    ]))
 }
 
 async fn purge_expired_tokens(
@@ -156,6 +170,8 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
     let days = Retention::of(&state.app.config).sql_days();
     let mut counts = BTreeMap::from([("documents", 0), ("workspaces", 0)]);
     let mut client = state.app.db.get().await?;
+    // The previous collection too, while it serves searches (a change of embedding model).
+    let stores = crate::services::reindex::written_stores(state, &**client).await?;
     // Documents: vectors first (idempotent), then the rows, one locked batch per transaction.
     loop {
         let tx = client.transaction().await?;
@@ -164,7 +180,9 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
             break;
         }
         for (id, ws, file) in &batch {
-            state.vectors.delete_document(*ws, *id).await?;
+            for store in &stores {
+                store.delete_document(*ws, *id).await?;
+            }
             if let Some(key) = file {
                 delete_file(state, key).await?;
             }
@@ -184,7 +202,9 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
             break;
         }
         for ws in &batch {
-            state.vectors.delete_workspace(*ws).await?;
+            for store in &stores {
+                store.delete_workspace(*ws).await?;
+            }
         }
         let ids: Vec<_> = batch.iter().map(|ws| *ws.as_uuid()).collect();
         for key in maintenance::file_keys_of_workspaces(&*tx, &ids).await? {

@@ -9,7 +9,7 @@ use crate::knowledge::bm25::{self, Analyzer, DocumentStats, SparseVector, TermCo
 use crate::knowledge::chunking::{self, ContentType};
 use crate::knowledge::queue::IngestMessage;
 use crate::knowledge::vectors::Misconfigured;
-use crate::knowledge::{ChunkPoint, SearchHit, VectorQuery};
+use crate::knowledge::{ChunkPoint, Embedder, SearchHit, VectorQuery};
 use crate::outbox::{self, Topic};
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::documents::{self, DocumentRow, NewDocument};
@@ -580,11 +580,12 @@ pub async fn delete_document(
     {
         return Err(ApiError::not_found("Document"));
     }
-    state
-        .vectors
-        .delete_document(tenant.workspace_id, id)
-        .await
-        .map_err(vector_store_error)?;
+    for store in crate::services::reindex::written_stores(state, &**client).await? {
+        store
+            .delete_document(tenant.workspace_id, id)
+            .await
+            .map_err(vector_store_error)?;
+    }
     documents::soft_delete(&**client, tenant.workspace_id, id).await?;
     tracing::info!(workspace_id = %tenant.workspace_id, document_id = %id, "document deleted with its vectors");
     Ok(())
@@ -635,12 +636,10 @@ pub async fn search(
     Ok(hits)
 }
 
-/// The mode a search runs in: the one asked for, if this deployment can; else hybrid or sparse.
-pub fn search_mode(
-    state: &KnowledgeState,
-    asked: Option<SearchMode>,
-) -> Result<SearchMode, ApiError> {
-    let dense = state.embedder.dense().is_some();
+/// The mode a search runs in: the one asked for, if the embedder serving searches can; else hybrid or
+/// sparse.
+pub fn search_mode(embedder: &Embedder, asked: Option<SearchMode>) -> Result<SearchMode, ApiError> {
+    let dense = embedder.dense().is_some();
     match asked {
         Some(SearchMode::Dense | SearchMode::Hybrid) if !dense => Err(ApiError::new(
             crate::error::ErrorCode::DenseSearchUnavailable,
@@ -675,7 +674,9 @@ pub async fn retrieve(
         score_threshold,
         mode,
     } = retrieval;
-    let mode = search_mode(state, mode)?;
+    // The previous collection while a change of embedding model is being re-indexed, else the current.
+    let index = crate::services::reindex::serving_index(state).await?;
+    let mode = search_mode(index.embedder, mode)?;
     let sparse = match mode {
         SearchMode::Dense => None,
         SearchMode::Hybrid | SearchMode::Sparse => {
@@ -685,7 +686,7 @@ pub async fn retrieve(
     let dense = match mode {
         SearchMode::Sparse => None,
         SearchMode::Hybrid | SearchMode::Dense => Some(
-            state
+            index
                 .embedder
                 .embed(&[query.to_owned()])
                 .await?
@@ -701,7 +702,7 @@ pub async fn retrieve(
     }
     let mut fetch = limit.saturating_mul(2).saturating_add(8);
     loop {
-        let hits = state
+        let hits = index
             .vectors
             .search(VectorQuery {
                 workspace,
@@ -865,21 +866,8 @@ pub(crate) async fn points_for(
     analyzer: &Analyzer,
     docs: &[&Prepared],
 ) -> anyhow::Result<Vec<Vec<ChunkPoint>>> {
-    let texts: Vec<Vec<String>> = docs
-        .iter()
-        .map(|p| {
-            p.chunks
-                .iter()
-                .map(|c| indexed_text(&p.doc.title, c))
-                .collect()
-        })
-        .collect();
-    let vectors = if state.embedder.dense().is_some() {
-        let all: Vec<&str> = texts.iter().flatten().map(String::as_str).collect();
-        embed_cached(state, client, ws, &all).await?
-    } else {
-        HashMap::new()
-    };
+    let texts = indexed_texts(docs);
+    let vectors = dense_vectors(&state.embedder, client, ws, &texts).await?;
     let mut out = Vec::with_capacity(docs.len());
     for (p, texts) in docs.iter().zip(&texts) {
         let sparse = sparse_vectors(client, ws, analyzer, p, texts).await?;
@@ -906,6 +894,59 @@ pub(crate) async fn points_for(
     Ok(out)
 }
 
+/// What is embedded and analysed of each document's chunks: title, heading path, text.
+fn indexed_texts(docs: &[&Prepared]) -> Vec<Vec<String>> {
+    docs.iter()
+        .map(|p| {
+            p.chunks
+                .iter()
+                .map(|c| indexed_text(&p.doc.title, c))
+                .collect()
+        })
+        .collect()
+}
+
+/// The embedder's vectors of the texts, by the texts' hashes (none without a dense embedder).
+async fn dense_vectors(
+    embedder: &Embedder,
+    client: &deadpool_postgres::Client,
+    ws: WorkspaceId,
+    texts: &[Vec<String>],
+) -> anyhow::Result<HashMap<Vec<u8>, Vec<f32>>> {
+    if embedder.dense().is_none() {
+        return Ok(HashMap::new());
+    }
+    let all: Vec<&str> = texts.iter().flatten().map(String::as_str).collect();
+    embed_cached(embedder, client, ws, &all).await
+}
+
+/// The same points with another embedder's dense vectors: the previous index's, written beside the
+/// current one's while it still serves searches (see [`crate::knowledge::previous`]).
+async fn points_with_dense_of(
+    embedder: &Embedder,
+    client: &deadpool_postgres::Client,
+    ws: WorkspaceId,
+    docs: &[&Prepared],
+    points: &[Vec<ChunkPoint>],
+) -> anyhow::Result<Vec<Vec<ChunkPoint>>> {
+    let texts = indexed_texts(docs);
+    let vectors = dense_vectors(embedder, client, ws, &texts).await?;
+    Ok(points
+        .iter()
+        .zip(&texts)
+        .map(|(points, texts)| {
+            points
+                .iter()
+                .zip(texts)
+                .map(|(point, text)| ChunkPoint {
+                    dense: vectors.get(&sha256(text.as_bytes())).cloned(),
+                    ..point.clone()
+                })
+                .collect()
+        })
+        .collect())
+}
+
 /// A document's chunks, or why the document is unusable (retrying will not help).
 fn chunks_of(
     doc: &DocumentRow,
@@ -926,7 +967,7 @@ fn chunks_of(
 /// Embeds every distinct text once: cached vectors are reused, the rest are sent to the embeddings API
 /// in as few requests as the limits allow, then cached.
 async fn embed_cached(
-    state: &KnowledgeState,
+    embedder: &Embedder,
     db: &tokio_postgres::Client,
     ws: WorkspaceId,
     texts: &[&str],
@@ -940,7 +981,7 @@ async fn embed_cached(
         }
     }
     // The caller's connection: taking a second one from the small pool could deadlock concurrent messages.
-    let model = state.embedder.model();
+    let model = embedder.model();
     let hashes: Vec<Vec<u8>> = unique.iter().map(|(h, _)| h.clone()).collect();
     let mut vectors: HashMap<Vec<u8>, Vec<f32>> =
         documents::cached_embeddings(db, ws, model, &hashes)
@@ -953,7 +994,7 @@ async fn embed_cached(
         .collect();
     if !missing.is_empty() {
         let inputs: Vec<String> = missing.iter().map(|(_, t)| (*t).to_owned()).collect();
-        let embedded = state.embedder.embed(&inputs).await?;
+        let embedded = embedder.embed(&inputs).await?;
         let writes = missing
             .iter()
             .zip(&embedded)
@@ -1026,7 +1067,20 @@ pub async fn process_ingestion(
         if piece.is_empty() {
             continue;
         }
+        // While a previous index serves searches, it gets the same points with its own dense vectors.
+        let previous = crate::services::reindex::previous_in_use(state, &**client).await?;
         let built = match points_for(state, &client, ws, &analyzer, &piece).await {
+            Ok(points) => match previous {
+                None => Ok((points, None)),
+                Some(previous) => {
+                    points_with_dense_of(&previous.embedder, &client, ws, &piece, &points)
+                        .await
+                        .map(|old| (points, Some((previous, old))))
+                }
+            },
+            Err(e) => Err(e),
+        };
+        let (built, mut built_previous) = match built {
             Ok(points) => points,
             Err(e) => {
                 // The embeddings API failed after its own retries (or the statistics could not be
@@ -1039,25 +1093,38 @@ pub async fn process_ingestion(
                 return Err(e.context(format!("ingestion {}", message.ingestion_id)));
             }
         };
-        for (p, points) in piece.into_iter().zip(built) {
+        for (i, (p, points)) in piece.into_iter().zip(built).enumerate() {
             let count = i32::try_from(points.len()).unwrap_or(i32::MAX);
             // The new version's points go beside the current version's; searches keep to the current
             // one until the swap below, so they never see neither or both.
-            match state.vectors.upsert(ws, points).await {
+            let mut stored = state.vectors.upsert(ws, points).await;
+            if let (Ok(()), Some((previous, old))) = (&stored, built_previous.as_mut()) {
+                stored = previous
+                    .vectors
+                    .upsert(ws, std::mem::take(&mut old[i]))
+                    .await;
+            }
+            match stored {
                 Ok(()) => {
                     if documents::mark_ready(&**client, ws, p.doc.id, count, p.version).await? {
                         tracing::info!(workspace_id = %ws, document_id = %p.doc.id, version = p.version, chunks = count, "document ready");
                         if p.version > 1 {
                             term_stats::delete_versions_before(&**client, ws, p.doc.id, p.version)
                                 .await?;
-                            if let Err(e) = state
-                                .vectors
-                                .delete_versions_before(ws, p.doc.id, version_u32(p.version))
-                                .await
-                            {
-                                // Searches skip them; the next version or the document's deletion
-                                // removes them.
-                                tracing::warn!(workspace_id = %ws, document_id = %p.doc.id, error = format!("{e:#}"), "older versions' points not removed");
+                            let stores = std::iter::once(&state.vectors).chain(
+                                built_previous
+                                    .as_ref()
+                                    .map(|(previous, _)| &previous.vectors),
+                            );
+                            for store in stores {
+                                if let Err(e) = store
+                                    .delete_versions_before(ws, p.doc.id, version_u32(p.version))
+                                    .await
+                                {
+                                    // Searches skip them; the next version or the document's
+                                    // deletion removes them.
+                                    tracing::warn!(workspace_id = %ws, document_id = %p.doc.id, collection = store.collection(), error = format!("{e:#}"), "older versions' points not removed");
+                                }
                             }
                         }
                     } else {

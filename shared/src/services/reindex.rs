@@ -8,10 +8,19 @@
 //! step that dies (timeout, crash) leaves the cursor where its last document was written: the queue's
 //! retry claims the job once the hold lapses and goes on from there — nothing is lost, no document is
 //! written twice but the one in flight. Progress: [`get`] (`GET /api/v1/admin/reindex/{id}`).
+//!
+//! **Switching when complete.** After a change of embedding model (`EMBEDDING_MODEL_PREVIOUS` names the
+//! old one) the new collection starts empty: searches keep using the previous collection with the previous
+//! embedder ([`serving`]), writes go to both ([`written_stores`], and the ingestion's points), and a
+//! re-index of every workspace — started by the cron job ([`watch`]) or the admin API — fills the new
+//! one. The job records the collection it replaces; once it has completed, every container switches its
+//! searches to the new collection (within [`crate::knowledge::previous::RECHECK`]) and stops writing to
+//! the previous one, which the operator may then drop with `EMBEDDING_MODEL_PREVIOUS`.
 
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 use crate::knowledge::bm25::Analyzer;
+use crate::knowledge::{Embedder, PreviousIndex, VectorStore};
 use crate::outbox::{self, Topic};
 use crate::repo::reindex::{self as repo, JobRow};
 use crate::repo::{documents, term_stats};
@@ -49,6 +58,9 @@ pub struct ReindexJobView {
     pub status: String,
     /// The collection written into.
     pub collection: String,
+    /// The collection that served searches when the job started (a change of embedding model): when a
+    /// job of every workspace completes, searches switch from it to `collection`.
+    pub replaces: Option<String>,
     /// Documents to re-index (counted at the start; documents added meanwhile raise it).
     pub total: i32,
     /// Documents written so far.
@@ -72,6 +84,7 @@ impl From<JobRow> for ReindexJobView {
             reason: r.reason,
             status: r.status,
             collection: r.collection,
+            replaces: r.replaces,
             total: r.total,
             done: r.done,
             failed: r.failed,
@@ -98,8 +111,22 @@ pub async fn start(
     let total = repo::count_documents(&*tx, scope).await?;
     let id = Uuid::now_v7();
     let collection = state.vectors.collection().to_owned();
+    // Only a job of every workspace completes the new collection.
+    let replaces = match (scope, &state.previous) {
+        (None, Some(previous)) => Some(previous.vectors.collection()),
+        _ => None,
+    };
     let total = i32::try_from(total).unwrap_or(i32::MAX);
-    let Some(job) = repo::insert(&*tx, id, scope, reason.as_str(), &collection, total).await?
+    let Some(job) = repo::insert(
+        &*tx,
+        id,
+        scope,
+        reason.as_str(),
+        &collection,
+        replaces,
+        total,
+    )
+    .await?
     else {
         drop(tx);
         let open = repo::open_for(&**client, scope).await?.ok_or_else(|| {
@@ -112,7 +139,7 @@ pub async fn start(
     let outbox_id = outbox::write(&*tx, workspace, Topic::Ingest, &payload).await?;
     tx.commit().await?;
     outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload).await;
-    tracing::info!(job_id = %id, workspace_id = ?scope, reason = reason.as_str(), total, collection, "re-index started");
+    tracing::info!(job_id = %id, workspace_id = ?scope, reason = reason.as_str(), total, collection, replaces, "re-index started");
     Ok((job.into(), true))
 }
 
@@ -179,6 +206,13 @@ pub async fn step(
         if batch.is_empty() {
             repo::finish(&**client, id, "completed", None).await?;
             tracing::info!(job_id = %id, steps = job.steps, "re-index completed");
+            if let (None, Some(replaces), Some(previous)) =
+                (job.workspace_id, &job.replaces, &state.previous)
+                && previous.vectors.collection() == replaces
+            {
+                previous.mark_switched();
+                tracing::info!(job_id = %id, collection = job.collection, replaces, "the new collection is complete: searches switch to it");
+            }
             return Ok(());
         }
         for (workspace, document) in batch {
@@ -279,4 +313,146 @@ async fn hand_on(
     outbox::send_committed(&***client, Some(&state.queue), outbox_id, &payload).await;
     tracing::info!(job_id = %id, "re-index step handed on");
     Ok(())
+}
+
+/// An embedder and the store of the vectors it made.
+#[derive(Debug, Clone, Copy)]
+pub struct Index<'a> {
+    pub embedder: &'a Embedder,
+    pub vectors: &'a VectorStore,
+}
+
+/// The previous index while it still serves searches: a previous collection is configured and no
+/// re-index of every workspace replacing it has completed yet (asked of PostgreSQL at most every
+/// [`crate::knowledge::previous::RECHECK`]; once seen complete, never again).
+pub async fn previous_in_use<'a>(
+    state: &'a KnowledgeState,
+    db: &impl tokio_postgres::GenericClient,
+) -> Result<Option<&'a PreviousIndex>, tokio_postgres::Error> {
+    let Some(previous) = state.previous.as_deref() else {
+        return Ok(None);
+    };
+    if previous.is_switched() {
+        return Ok(None);
+    }
+    if previous.check_due()
+        && repo::completed_replacing(
+            db,
+            state.vectors.collection(),
+            previous.vectors.collection(),
+        )
+        .await?
+    {
+        previous.mark_switched();
+        tracing::info!(
+            collection = state.vectors.collection(),
+            replaces = previous.vectors.collection(),
+            "the new collection is complete: searches switch to it"
+        );
+        return Ok(None);
+    }
+    Ok(Some(previous))
+}
+
+/// The index searches use: the previous one while it serves, else the configured one.
+pub async fn serving<'a>(
+    state: &'a KnowledgeState,
+    db: &impl tokio_postgres::GenericClient,
+) -> Result<Index<'a>, tokio_postgres::Error> {
+    Ok(match previous_in_use(state, db).await? {
+        Some(previous) => Index {
+            embedder: &previous.embedder,
+            vectors: &previous.vectors,
+        },
+        None => Index {
+            embedder: &state.embedder,
+            vectors: &state.vectors,
+        },
+    })
+}
+
+/// [`serving`], taking a connection only while a previous index is configured and not yet replaced
+/// (none in the steady state).
+pub async fn serving_index(state: &KnowledgeState) -> Result<Index<'_>, ApiError> {
+    if state
+        .previous
+        .as_deref()
+        .is_none_or(PreviousIndex::is_switched)
+    {
+        return Ok(Index {
+            embedder: &state.embedder,
+            vectors: &state.vectors,
+        });
+    }
+    let client = state.app.db.get().await?;
+    Ok(serving(state, &**client).await?)
+}
+
+/// The stores a deletion must reach: the configured one, and the previous one while it serves.
+pub async fn written_stores<'a>(
+    state: &'a KnowledgeState,
+    db: &impl tokio_postgres::GenericClient,
+) -> Result<Vec<&'a VectorStore>, tokio_postgres::Error> {
+    let mut stores = vec![&state.vectors];
+    if let Some(previous) = previous_in_use(state, db).await? {
+        stores.push(&previous.vectors);
+    }
+    Ok(stores)
+}
+
+/// How long an open job may sit unheld and untouched before the cron job announces its step again.
+const STALLED_SECONDS: f64 = 20.0 * 60.0;
+
+/// What [`watch`] did.
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Watched {
+    /// The job started to fill the new collection after a change of embedding model.
+    pub started: Option<Uuid>,
+    /// Open jobs whose step was announced again.
+    pub resumed: Vec<Uuid>,
+}
+
+/// The cron job `reindex`: while a previous collection serves searches and no re-index of every
+/// workspace replacing it is open or completed, starts one (the switch needs no operator); and announces
+/// again the step of every open job that stopped moving (its message lost) — the step resumes at the
+/// job's cursor.
+pub async fn watch(state: &KnowledgeState) -> anyhow::Result<Watched> {
+    let mut watched = Watched::default();
+    let client = state.app.db.get().await?;
+    if let Some(previous) = state.previous.as_deref().filter(|p| !p.is_switched()) {
+        let replaces = previous.vectors.collection();
+        match repo::latest_replacing(&**client, state.vectors.collection(), replaces).await? {
+            None => {
+                let (job, created) = start(state, None, Reason::Model).await.map_err(|e| {
+                    anyhow::anyhow!("starting the re-index into the new collection: {e}")
+                })?;
+                if created {
+                    tracing::info!(job_id = %job.id, collection = job.collection, replaces, "re-index started to fill the new collection");
+                    watched.started = Some(job.id);
+                }
+            }
+            Some(job) if job.status == "completed" => previous.mark_switched(),
+            Some(job) if job.status == "failed" => tracing::error!(
+                job_id = %job.id,
+                error = job.error.as_deref().unwrap_or(""),
+                collection = job.collection,
+                replaces,
+                "the re-index into the new collection failed: searches stay on the previous collection; fix the cause, then POST /api/v1/admin/reindex"
+            ),
+            Some(_) => {}
+        }
+    }
+    for job in repo::stalled(&**client, STALLED_SECONDS).await? {
+        let payload = serde_json::to_value(ReindexMessage {
+            reindex_job_id: job.id,
+        })?;
+        let ws = job.workspace_id.map(WorkspaceId::from_trusted_source);
+        let outbox_id = outbox::write(&**client, ws, Topic::Ingest, &payload).await?;
+        outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload).await;
+        repo::touch(&**client, job.id).await?;
+        tracing::warn!(job_id = %job.id, status = job.status, done = job.done, "re-index job stalled: its step announced again");
+        watched.resumed.push(job.id);
+    }
+    Ok(watched)
 }

@@ -387,10 +387,12 @@ pub async fn delete(
     sources::delete(&*tx, ws, id).await?;
     tx.commit().await?;
     let mut vectors_left = 0usize;
-    for doc in &docs {
-        if let Err(e) = state.vectors.delete_document(ws, *doc).await {
-            vectors_left += 1;
-            tracing::warn!(workspace_id = %ws, document_id = %doc, error = format!("{e:#}"), "vectors not deleted now; the purge deletes them");
+    for store in crate::services::reindex::written_stores(state, &**client).await? {
+        for doc in &docs {
+            if let Err(e) = store.delete_document(ws, *doc).await {
+                vectors_left += 1;
+                tracing::warn!(workspace_id = %ws, document_id = %doc, collection = store.collection(), error = format!("{e:#}"), "vectors not deleted now; the purge deletes them");
+            }
         }
     }
     tracing::info!(workspace_id = %ws, source_id = %id, documents = docs.len(), vectors_left, "source deleted with its documents");
