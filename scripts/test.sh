@@ -44,6 +44,9 @@ fi
 # Databases left behind by earlier runs (each test clones its own from a migrated template).
 psql "$TEST_DATABASE_URL" -qAtc "SELECT 'DROP DATABASE IF EXISTS \"' || datname || '\";' FROM pg_database WHERE datname LIKE 'test\_%' OR datname LIKE 'studio\_tpl\_%'" \
   | psql "$TEST_DATABASE_URL" -q >/dev/null 2>&1 || true
+# Login roles the row-level security tests made (roles are cluster-wide; their databases are gone now).
+psql "$TEST_DATABASE_URL" -qAtc "SELECT 'DROP ROLE IF EXISTS \"' || rolname || '\";' FROM pg_roles WHERE rolname LIKE 'test\_login\_%'" \
+  | psql "$TEST_DATABASE_URL" -q >/dev/null 2>&1 || true
 
 step "Redis on 127.0.0.1:6379"
 if ! command -v redis-server >/dev/null 2>&1; then

@@ -31,7 +31,7 @@ pub(crate) fn with_db(url: &str, db: &str) -> String {
     format!("postgres://{user}{password}@{host}:{port}/{db}")
 }
 
-pub(crate) async fn admin_client(url: &str) -> tokio_postgres::Client {
+pub async fn admin_client(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
         .await
         .unwrap_or_else(|e| {

@@ -9,6 +9,7 @@ mod local_model;
 mod migrations;
 mod quota;
 mod ratelimit;
+mod row_level_security;
 mod secrets;
 mod sentry;
 mod vectors;

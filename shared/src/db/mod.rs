@@ -13,6 +13,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use deadpool_postgres::{GenericClient, Pool as DbPool};
 
+pub mod scoped;
+pub use scoped::{Scope, Scoped};
+
 mod embedded {
     refinery::embed_migrations!("../migrations");
 }
