@@ -4,10 +4,10 @@
 //! answers with its response. Keys are unique per workspace and [`Scope`]. The header is read at the edge
 //! (`http::idempotency`); the SQL is in `repo::idempotency`.
 
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 use crate::repo::idempotency as repo;
-use deadpool_postgres::Transaction;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -95,10 +95,10 @@ pub async fn replay<T: DeserializeOwned>(
 }
 
 /// What [`record`] did.
-pub enum Recorded<'a, T> {
+pub enum Recorded<T> {
     /// The response is recorded in the transaction, which goes on and commits with the work (also when
     /// the request has no key).
-    New(Transaction<'a>),
+    New(Scoped),
     /// A request with the same key committed first: the transaction is rolled back and this is the
     /// first response (a conflict error instead when that request was another one).
     Replay(T),
@@ -107,24 +107,24 @@ pub enum Recorded<'a, T> {
 /// Records `response` for `key` in the work's transaction — or, when a concurrent request with the same
 /// key committed first (the insert waits for one in flight), rolls the transaction back and replays
 /// that request's response.
-pub async fn record<'a, T: Serialize + DeserializeOwned>(
-    tx: Transaction<'a>,
+pub async fn record<T: Serialize + DeserializeOwned>(
+    tx: Scoped,
     ws: WorkspaceId,
     scope: Scope,
     key: Option<&IdempotencyKey>,
     response: &T,
-) -> Result<Recorded<'a, T>, ApiError> {
+) -> Result<Recorded<T>, ApiError> {
     let Some(key) = key else {
         return Ok(Recorded::New(tx));
     };
     let body = serde_json::to_value(response).map_err(ApiError::internal)?;
     let (status, hash) = (scope.status_code(), &key.request_hash);
-    if repo::record(&*tx, ws, scope.as_str(), &key.key, hash, status, &body).await? {
+    if repo::record(&**tx, ws, scope.as_str(), &key.key, hash, status, &body).await? {
         return Ok(Recorded::New(tx));
     }
     // Read committed: this statement sees the row the winner committed while the insert waited.
-    let first = replay(&*tx, ws, scope, key).await;
-    tx.rollback().await?;
+    let first = replay(&**tx, ws, scope, key).await;
+    drop(tx); // rolled back
     first?
         .map(Recorded::Replay)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")))

@@ -3,6 +3,7 @@
 //! and re-send what the queue did not take (the sweeper).
 
 use crate::auth::{Access, Admin, MemberRole, Tenant, Viewer};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 use crate::knowledge::bm25::{self, Analyzer, DocumentStats, SparseVector, TermCounts};
@@ -237,21 +238,20 @@ pub async fn accept(
     };
     let payload = serde_json::to_value(&message).map_err(ApiError::internal)?;
 
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
     let keyed = docs.iter().any(|d| d.external_id.is_some());
     let live = if allow_duplicates {
         HashMap::new()
     } else {
-        documents::lock_for_ingestion(&*tx, ws).await?;
-        documents::live_by_content_hash(&*tx, ws, &hashes)
+        documents::lock_for_ingestion(&**tx, ws).await?;
+        documents::live_by_content_hash(&**tx, ws, &hashes)
             .await?
             .into_iter()
             .collect()
     };
     if keyed && allow_duplicates {
         // Two requests with the same external id at once: one creates it, the other replaces it.
-        documents::lock_for_ingestion(&*tx, ws).await?;
+        documents::lock_for_ingestion(&**tx, ws).await?;
     }
     let (mut document_ids, mut skipped) = plan_ingestion(&docs, &hashes, live, allow_duplicates);
     // Documents under an external id the workspace already has replace that document (a new version),
@@ -261,11 +261,11 @@ pub async fn accept(
         let Some(key) = doc.external_id.as_deref() else {
             continue;
         };
-        let Some(existing) = documents::by_external_id_for_update(&*tx, ws, key).await? else {
+        let Some(existing) = documents::by_external_id_for_update(&**tx, ws, key).await? else {
             continue;
         };
         document_ids[index] = existing.id;
-        let current_hash = documents::content_hash(&*tx, ws, existing.id).await?;
+        let current_hash = documents::content_hash(&**tx, ws, existing.id).await?;
         if existing.title == doc.title && current_hash.as_deref() == Some(hashes[index].as_slice())
         {
             skipped.push(SkippedRecord {
@@ -316,7 +316,7 @@ pub async fn accept(
     // up. Skipped and replaced documents consume nothing.
     if new_documents > 0 {
         crate::billing::check_quota(
-            &*tx,
+            &**tx,
             ws,
             crate::billing::Consumption::Documents(new_documents as u64),
         )
@@ -324,8 +324,15 @@ pub async fn accept(
     }
     let count = i32::try_from(docs.len()).map_err(ApiError::internal)?;
     let skipped_json = serde_json::to_value(&skipped).map_err(ApiError::internal)?;
-    documents::insert_ingestion(&*tx, ws, ingestion_id, tenant.actor(), count, &skipped_json)
-        .await?;
+    documents::insert_ingestion(
+        &**tx,
+        ws,
+        ingestion_id,
+        tenant.actor(),
+        count,
+        &skipped_json,
+    )
+    .await?;
     for (index, doc, hash) in &to_store {
         match replaces.get(index) {
             Some(&existing) => {
@@ -337,10 +344,10 @@ pub async fn accept(
                     metadata: &doc.metadata,
                     source_url: doc.source_url.as_deref(),
                 };
-                documents::new_version(&*tx, ws, existing, ingestion_id, &edit).await?;
+                documents::new_version(&**tx, ws, existing, ingestion_id, &edit).await?;
             }
             None => {
-                documents::insert(&*tx, ws, ingestion_id, tenant.actor(), doc, hash).await?;
+                documents::insert(&**tx, ws, ingestion_id, tenant.actor(), doc, hash).await?;
             }
         }
     }
@@ -350,11 +357,17 @@ pub async fn accept(
         tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, skipped = skipped.len(), "ingestion accepted, every document a duplicate or unchanged");
         return Ok(accepted);
     }
-    let outbox_id = outbox::write(&*tx, Some(ws), Topic::Ingest, &payload).await?;
+    let outbox_id = outbox::write(&**tx, Some(ws), Topic::Ingest, &payload).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, ingestion_id = %ingestion_id, documents = to_store.len(), replaced = replaces.len(), skipped = skipped.len(), "ingestion accepted");
 
-    outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload).await;
+    outbox::send_committed(
+        &**state.app.db.get().await?,
+        Some(&state.queue),
+        outbox_id,
+        &payload,
+    )
+    .await;
     Ok(accepted)
 }
 
@@ -424,7 +437,7 @@ pub async fn status(
     tenant: &Tenant<Viewer, impl Access>,
     ingestion_id: Uuid,
 ) -> Result<IngestionStatus, ApiError> {
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let skipped = documents::ingestion_skipped(&**client, tenant.workspace_id, ingestion_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Ingestion"))?;
@@ -442,7 +455,7 @@ pub async fn list_documents(
 ) -> Result<Page<DocumentView>, ApiError> {
     let limit = page.limit();
     let before = page.cursor()?.map(|c| (c.at, c.id));
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let rows = documents::list(
         &**client,
         tenant.workspace_id,
@@ -463,7 +476,7 @@ pub async fn get_document(
     tenant: &Tenant<Viewer, impl Access>,
     id: Uuid,
 ) -> Result<DocumentView, ApiError> {
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     documents::get(&**client, tenant.workspace_id, id)
         .await?
         .map(Into::into)
@@ -490,9 +503,8 @@ pub async fn update_document(
     changes: DocumentChanges,
 ) -> Result<DocumentView, ApiError> {
     let ws = tenant.workspace_id;
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    let current = documents::get_for_update(&*tx, ws, id)
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
+    let current = documents::get_for_update(&**tx, ws, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Document"))?;
     if current.status == "uploading" {
@@ -521,7 +533,7 @@ pub async fn update_document(
         .title
         .clone()
         .unwrap_or_else(|| current.title.clone());
-    let old_content = documents::content(&*tx, ws, id)
+    let old_content = documents::content(&**tx, ws, id)
         .await?
         .map(|(c, _)| c)
         .unwrap_or_default();
@@ -536,7 +548,7 @@ pub async fn update_document(
     if reindex {
         let ingestion_id = Uuid::now_v7();
         let hash = sha256(content.as_bytes());
-        documents::insert_single_ingestion(&*tx, ws, ingestion_id, tenant.actor()).await?;
+        documents::insert_single_ingestion(&**tx, ws, ingestion_id, tenant.actor()).await?;
         let edit = documents::Edit {
             title: &title,
             content: &content,
@@ -545,22 +557,29 @@ pub async fn update_document(
             metadata: &metadata,
             source_url: None,
         };
-        documents::new_version(&*tx, ws, id, ingestion_id, &edit).await?;
+        documents::new_version(&**tx, ws, id, ingestion_id, &edit).await?;
         let payload = serde_json::to_value(IngestMessage {
             ingestion_id,
             workspace_id: *ws.as_uuid(),
         })
         .map_err(ApiError::internal)?;
-        let outbox_id = outbox::write(&*tx, Some(ws), Topic::Ingest, &payload).await?;
+        let outbox_id = outbox::write(&**tx, Some(ws), Topic::Ingest, &payload).await?;
         sent = Some((outbox_id, payload));
     } else if changes.metadata.is_some() {
-        documents::set_metadata(&*tx, ws, id, &metadata).await?;
+        documents::set_metadata(&**tx, ws, id, &metadata).await?;
     }
     tx.commit().await?;
     if let Some((outbox_id, payload)) = sent {
         tracing::info!(workspace_id = %ws, document_id = %id, "document edited: a new version to index");
-        outbox::send_committed(&**client, Some(&state.queue), outbox_id, &payload).await;
+        outbox::send_committed(
+            &**state.app.db.get().await?,
+            Some(&state.queue),
+            outbox_id,
+            &payload,
+        )
+        .await;
     }
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     documents::get(&**client, ws, id)
         .await?
         .map(Into::into)
@@ -573,20 +592,22 @@ pub async fn delete_document(
     tenant: &Tenant<Admin, impl Access>,
     id: Uuid,
 ) -> Result<(), ApiError> {
-    let client = state.app.db.get().await?;
+    let stores = crate::services::reindex::written_stores_now(state).await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     if documents::get(&**client, tenant.workspace_id, id)
         .await?
         .is_none()
     {
         return Err(ApiError::not_found("Document"));
     }
-    for store in crate::services::reindex::written_stores(state, &**client).await? {
+    for store in stores {
         store
             .delete_document(tenant.workspace_id, id)
             .await
             .map_err(vector_store_error)?;
     }
     documents::soft_delete(&**client, tenant.workspace_id, id).await?;
+    client.commit().await?;
     tracing::info!(workspace_id = %tenant.workspace_id, document_id = %id, "document deleted with its vectors");
     Ok(())
 }
@@ -729,7 +750,7 @@ pub(crate) async fn sparse_query(
     workspace: WorkspaceId,
     query: &str,
 ) -> Result<SparseVector, ApiError> {
-    let client = state.app.db.get().await?;
+    let client = Scoped::begin(&state.app.db, crate::db::Scope::workspace(workspace)).await?;
     let language = term_stats::language(&**client, workspace).await?;
     let counts = Analyzer::for_language(&language).count(query);
     if counts.counts.is_empty() {
@@ -775,7 +796,7 @@ async fn current_only(
     let mut ids: Vec<Uuid> = hits.iter().map(|h| h.document_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let client = state.app.db.get().await?;
+    let client = Scoped::begin(&state.app.db, crate::db::Scope::workspace(ws)).await?;
     let versions = documents::current_versions(&**client, ws, &ids).await?;
     Ok(hits
         .into_iter()
@@ -793,7 +814,7 @@ pub(crate) async fn web_links(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let client = state.app.db.get().await?;
+    let client = Scoped::begin(&state.app.db, crate::db::Scope::workspace(ws)).await?;
     let urls = documents::source_urls(&**client, ws, ids).await?;
     Ok(urls
         .into_iter()

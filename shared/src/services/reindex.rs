@@ -400,6 +400,20 @@ pub async fn written_stores<'a>(
     Ok(stores)
 }
 
+/// [`written_stores`], taking a connection of its own (the service role's: jobs of every workspace are not
+/// a tenant's rows) only while a previous index is configured and not yet replaced.
+pub async fn written_stores_now(state: &KnowledgeState) -> Result<Vec<&VectorStore>, ApiError> {
+    if state
+        .previous
+        .as_deref()
+        .is_none_or(PreviousIndex::is_switched)
+    {
+        return Ok(vec![&state.vectors]);
+    }
+    let client = state.app.db.get().await?;
+    Ok(written_stores(state, &**client).await?)
+}
+
 /// How long an open job may sit unheld and untouched before the cron job announces its step again.
 const STALLED_SECONDS: f64 = 20.0 * 60.0;
 

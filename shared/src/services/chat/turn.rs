@@ -5,6 +5,7 @@ use super::{ChatReply, Source};
 use crate::agent::prompt::{self, ContextChunk};
 use crate::agent::{Message, MessageRole, TokenUsage};
 use crate::auth::{Access, Caller, MemberRole, Tenant};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::knowledge::chunking::count_tokens;
 use crate::repo::conversations::{self, NewMessage};
@@ -110,7 +111,7 @@ pub(crate) async fn prepare_for(
     conv_id: Option<Uuid>,
 ) -> Result<Prepared, ApiError> {
     let cfg = &state.app.config.knowledge;
-    let client = state.app.db.get().await?;
+    let client = Scoped::begin(&state.app.db, crate::db::Scope::workspace(ws)).await?;
     // The conversation first: one the agent does not answer now needs no quota, configuration or search.
     if let Some(id) = conv_id {
         let row = owned_by(conversations::get(&**client, ws, id).await?, by)?;
@@ -253,11 +254,10 @@ async fn save_rows(
         sources: turn.sources.clone(),
         usage,
     };
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = Scoped::begin(&state.app.db, crate::db::Scope::workspace(ws)).await?;
     if turn.conv_id.is_none() {
         conversations::insert(
-            &*tx,
+            &**tx,
             ws,
             reply.conv_id,
             turn.by,
@@ -274,7 +274,7 @@ async fn save_rows(
         usage: None,
         author: None,
     };
-    conversations::insert_message(&*tx, ws, &question).await?;
+    conversations::insert_message(&**tx, ws, &question).await?;
     let sources_json = serde_json::to_value(&reply.sources).map_err(ApiError::internal)?;
     let answer = NewMessage {
         id: reply.message_id,
@@ -285,8 +285,8 @@ async fn save_rows(
         usage: Some(reply.usage),
         author: None,
     };
-    conversations::insert_message(&*tx, ws, &answer).await?;
-    conversations::touch(&*tx, ws, reply.conv_id).await?;
+    conversations::insert_message(&**tx, ws, &answer).await?;
+    conversations::touch(&**tx, ws, reply.conv_id).await?;
     // A concurrent retry with the same key that committed first wins: its reply, nothing of ours kept.
     let tx = match idempotency::record(tx, ws, Scope::ChatRun, key, &reply).await? {
         Recorded::New(tx) => tx,
@@ -306,7 +306,7 @@ pub async fn run(
     idempotency_key: Option<IdempotencyKey>,
 ) -> Result<ChatReply, ApiError> {
     if let Some(key) = &idempotency_key {
-        let client = state.app.db.get().await?;
+        let client = Scoped::tenant(&state.app.db, tenant).await?;
         if let Some(reply) =
             idempotency::replay(&**client, tenant.workspace_id, Scope::ChatRun, key).await?
         {
