@@ -2,6 +2,7 @@
 
 use crate::agent::{AgentConfig, Intake};
 use crate::auth::{Admin, Tenant, Viewer};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 use crate::repo;
@@ -28,10 +29,9 @@ pub async fn save_intake(
 ) -> Result<AgentConfigView, ApiError> {
     let config = AgentConfig::from_intake(&intake);
     let ws = tenant.workspace_id;
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = Scoped::tenant(&state.db, tenant).await?;
     let row = repo::intakes::upsert(
-        &*tx,
+        &**tx,
         ws,
         &serde_json::to_value(&intake).map_err(ApiError::internal)?,
         &serde_json::to_value(&config).map_err(ApiError::internal)?,
@@ -41,15 +41,15 @@ pub async fn save_intake(
     // The first language is the one the knowledge base is analysed in: a change re-indexes it.
     let language =
         crate::text::language_code(config.languages.first().map_or("en", String::as_str));
-    let reindex = if repo::reindex::set_language(&*tx, *ws.as_uuid(), &language).await? {
-        start_language_reindex(&*tx, ws).await?
+    let reindex = if repo::reindex::set_language(&**tx, *ws.as_uuid(), &language).await? {
+        start_language_reindex(&**tx, ws).await?
     } else {
         None
     };
     tx.commit().await?;
     if let Some((outbox_id, payload)) = reindex {
         // This function has no ingest queue: the outbox sweep sends it (or a process that has one).
-        crate::outbox::send_committed(&**client, None, outbox_id, &payload).await;
+        crate::outbox::send_committed(&**state.db.get().await?, None, outbox_id, &payload).await;
     }
     tracing::info!(workspace_id = %ws, language, "intake saved; agent configuration updated");
     Ok(AgentConfigView {
@@ -112,6 +112,6 @@ pub async fn load(
 }
 
 pub async fn get(state: &AppState, tenant: &Tenant<Viewer>) -> Result<AgentConfigView, ApiError> {
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     load(&**client, tenant.workspace_id).await
 }

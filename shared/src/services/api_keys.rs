@@ -3,6 +3,7 @@
 
 use crate::auth::api_keys::{self, KeyKind, Scope};
 use crate::auth::{Admin, Tenant};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::{self, api_keys::KeyRow};
@@ -104,15 +105,14 @@ pub async fn create(
     let (origins, scopes) = api_keys::settings(req.kind, req.allowed_origins, req.scopes)
         .map_err(ApiError::validation)?;
     let new = api_keys::generate(req.kind).map_err(ApiError::internal)?;
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    if repo::api_keys::count_active_locked(&*tx, tenant.workspace_id).await? >= MAX_ACTIVE_KEYS {
+    let tx = Scoped::tenant(&state.db, tenant).await?;
+    if repo::api_keys::count_active_locked(&**tx, tenant.workspace_id).await? >= MAX_ACTIVE_KEYS {
         return Err(ApiError::conflict(format!(
             "This workspace has {MAX_ACTIVE_KEYS} keys that are not revoked, the most it may have: revoke one it no longer uses (DELETE …/api-keys/{{keyId}}) first."
         )));
     }
     let row = repo::api_keys::insert(
-        &*tx,
+        &**tx,
         tenant.workspace_id,
         &repo::api_keys::NewKeyRow {
             id: Uuid::now_v7(),
@@ -127,7 +127,7 @@ pub async fn create(
     )
     .await?;
     let view = view(row)?;
-    audit(&*tx, tenant, "api_key.created", &view).await?;
+    audit(&**tx, tenant, "api_key.created", &view).await?;
     tx.commit().await?;
     Ok(CreatedApiKey { key: new.key, view })
 }
@@ -140,7 +140,7 @@ pub async fn list(
 ) -> Result<Page<ApiKeyView>, ApiError> {
     let limit = page.limit();
     let before = page.cursor()?.map(|c| (c.at, c.id));
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     let rows =
         repo::api_keys::list(&**client, tenant.workspace_id, before, i64::from(limit) + 1).await?;
     Page::from_rows(rows, limit, |r| Cursor {
@@ -153,15 +153,14 @@ pub async fn list(
 /// Revokes a key at once: the next request with it is refused. Revoking it again changes nothing (and
 /// is not audited again); another workspace's key is a 404.
 pub async fn revoke(state: &AppState, tenant: &Tenant<Admin>, id: Uuid) -> Result<(), ApiError> {
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let (row, newly) = repo::api_keys::revoke(&*tx, tenant.workspace_id, id)
+    let tx = Scoped::tenant(&state.db, tenant).await?;
+    let (row, newly) = repo::api_keys::revoke(&**tx, tenant.workspace_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     if !newly {
         return Ok(());
     }
-    audit(&*tx, tenant, "api_key.revoked", &view(row)?).await?;
+    audit(&**tx, tenant, "api_key.revoked", &view(row)?).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use crate::auth::identity::{self, Secrets};
 use crate::auth::{Admin, Tenant};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 use crate::repo::{self, identity_secrets::SecretMeta};
@@ -51,10 +52,9 @@ pub async fn rotate(
 ) -> Result<CreatedIdentitySecret, ApiError> {
     let secret = identity::generate().map_err(ApiError::internal)?;
     let grace = state.config.identity.secret_grace;
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = Scoped::tenant(&state.db, tenant).await?;
     let meta = repo::identity_secrets::rotate(
-        &*tx,
+        &**tx,
         tenant.workspace_id,
         secret.expose_secret(),
         tenant.user_id(),
@@ -63,7 +63,7 @@ pub async fn rotate(
     .await?;
     let previous_valid_until = still_valid(&meta);
     super::audit::record(
-        &*tx,
+        &**tx,
         tenant,
         "identity_secret.rotate",
         "identity_secret",
@@ -83,7 +83,7 @@ pub async fn describe(
     state: &AppState,
     tenant: &Tenant<Admin>,
 ) -> Result<IdentitySecretView, ApiError> {
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     let meta = repo::identity_secrets::describe(&**client, tenant.workspace_id).await?;
     Ok(IdentitySecretView {
         enabled: meta.is_some(),
@@ -95,11 +95,10 @@ pub async fn describe(
 /// Deletes the current and the previous secret: identity tokens stop verifying at once. Deleting when
 /// there is none changes nothing (and is not audited).
 pub async fn delete(state: &AppState, tenant: &Tenant<Admin>) -> Result<(), ApiError> {
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    if let Some(meta) = repo::identity_secrets::delete(&*tx, tenant.workspace_id).await? {
+    let tx = Scoped::tenant(&state.db, tenant).await?;
+    if let Some(meta) = repo::identity_secrets::delete(&**tx, tenant.workspace_id).await? {
         super::audit::record(
-            &*tx,
+            &**tx,
             tenant,
             "identity_secret.delete",
             "identity_secret",

@@ -3,6 +3,7 @@
 
 use crate::auth::{Admin, Tenant};
 use crate::billing::{Consumption, check_quota};
+use crate::db::Scoped;
 use crate::error::{ApiError, ErrorCode, unique_violation};
 use crate::ids::{Role, WorkspaceId};
 use crate::paging::{Cursor, Page, PageParams};
@@ -75,23 +76,22 @@ pub async fn invite(
     }
     let email = email.trim().to_lowercase();
     let ws = tenant.workspace_id;
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = Scoped::tenant(&state.db, tenant).await?;
     // Serialises invitations and joins of this workspace, so the members limit holds under concurrency.
-    if !repo::workspaces::lock(&*tx, ws).await? {
+    if !repo::workspaces::lock(&**tx, ws).await? {
         return Err(ApiError::not_found("Workspace"));
     }
-    if repo::members::is_member_by_email(&*tx, ws, &email).await? {
+    if repo::members::is_member_by_email(&**tx, ws, &email).await? {
         return Err(ApiError::conflict(
             "This address belongs to a member of the workspace already.",
         ));
     }
-    repo::invitations::expire_stale(&*tx, ws, &email).await?;
-    check_quota(&*tx, ws, Consumption::Invitations(1)).await?;
+    repo::invitations::expire_stale(&**tx, ws, &email).await?;
+    check_quota(&**tx, ws, Consumption::Invitations(1)).await?;
     let (token, hash) = crate::auth::refresh::generate().map_err(ApiError::internal)?;
     let ttl = state.config.ops.invitation_ttl;
     let row = repo::invitations::insert(
-        &*tx,
+        &**tx,
         ws,
         Uuid::now_v7(),
         &email,
@@ -110,10 +110,10 @@ pub async fn invite(
             e.into()
         }
     })?;
-    let workspace = repo::workspaces::get(&*tx, ws)
+    let workspace = repo::workspaces::get(&**tx, ws)
         .await?
         .ok_or_else(|| ApiError::not_found("Workspace"))?;
-    let inviter = repo::users::find_active(&*tx, tenant.user_id())
+    let inviter = repo::users::find_active(&**tx, tenant.user_id())
         .await?
         .map_or_else(|| "A teammate".to_owned(), |u| u.name);
     let message = crate::email::templates::invitation(
@@ -125,10 +125,11 @@ pub async fn invite(
         state.config.app_url(),
         ttl.as_secs() / 86_400,
     );
-    let mail = crate::email::queue(&*tx, Some(ws), &message).await?;
+    let mail = crate::email::queue(&**tx, Some(ws), &message).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, invitation_id = %row.id, "invitation sent");
-    mail.send(&**client, state.email_queue.as_ref()).await;
+    mail.send(&**state.db.get().await?, state.email_queue.as_ref())
+        .await;
     view(row)
 }
 
@@ -140,7 +141,7 @@ pub async fn list(
 ) -> Result<Page<InvitationView>, ApiError> {
     let limit = page.limit();
     let after = page.cursor()?.map(|c| (c.at, c.id));
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     let rows = repo::invitations::list(&**client, tenant.workspace_id, after, i64::from(limit) + 1)
         .await?;
     Page::from_rows(rows, limit, |r| Cursor {
@@ -152,8 +153,9 @@ pub async fn list(
 
 /// Revokes a pending invitation: its link stops working. Another workspace's invitation is a 404.
 pub async fn revoke(state: &AppState, tenant: &Tenant<Admin>, id: Uuid) -> Result<(), ApiError> {
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     if repo::invitations::revoke(&**client, tenant.workspace_id, id).await? {
+        client.commit().await?;
         tracing::info!(workspace_id = %tenant.workspace_id, invitation_id = %id, "invitation revoked");
         return Ok(());
     }

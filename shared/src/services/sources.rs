@@ -5,6 +5,7 @@
 
 use crate::auth::{Access, Admin, Tenant, Viewer};
 use crate::billing::quota::{self, Consumption};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::fetch::{Guard, Refusal};
 use crate::ids::WorkspaceId;
@@ -207,9 +208,8 @@ pub async fn create(
 ) -> Result<SourceView, ApiError> {
     check_source_url(guard, &request.url).await?;
     let ws = tenant.workspace_id;
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    let account = quota::account(&*tx, ws).await?;
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
+    let account = quota::account(&**tx, ws).await?;
     let max_pages = request
         .max_pages
         .unwrap_or(account.plan.limits().pages_per_source);
@@ -218,7 +218,7 @@ pub async fn create(
     let crawl_id = Uuid::now_v7();
     let url = request.url.to_string();
     let inserted = sources::insert(
-        &*tx,
+        &**tx,
         ws,
         &NewSource {
             id,
@@ -236,11 +236,11 @@ pub async fn create(
             "The workspace already has a source for {url}: sync it (POST /api/v1/agents/sources/{{sourceId}}/sync) instead."
         )));
     }
-    let sent = announce(&*tx, ws, id, crawl_id).await?;
+    let sent = announce(&**tx, ws, id, crawl_id).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, source_id = %id, kind = request.kind.as_str(), "website source added; its crawl is announced");
-    send(&client, state.crawl.as_ref(), sent).await;
-    view(&**client, ws, id).await
+    send(&state.app.db.get().await?, state.crawl.as_ref(), sent).await;
+    view(&**Scoped::tenant(&state.app.db, tenant).await?, ws, id).await
 }
 
 /// Writes the outbox row announcing a crawl (in the caller's transaction).
@@ -287,7 +287,7 @@ pub async fn list(
     tenant: &Tenant<Viewer, impl Access>,
 ) -> Result<Vec<SourceView>, ApiError> {
     let ws = tenant.workspace_id;
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let rows = sources::list(&**client, ws).await?;
     let crawls: Vec<(Uuid, Uuid)> = rows.iter().map(|r| (r.id, r.crawl_id)).collect();
     let counts = sources::page_counts(&**client, ws, &crawls).await?;
@@ -307,7 +307,7 @@ pub async fn get(
     id: Uuid,
 ) -> Result<SourceDetail, ApiError> {
     let ws = tenant.workspace_id;
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let source = view(&**client, ws, id).await?;
     let mut pages = sources::pages(&**client, ws, id, None, MAX_LISTED_PAGES + 1).await?;
     let pages_truncated = pages.len() > usize::try_from(MAX_LISTED_PAGES).unwrap_or(usize::MAX);
@@ -327,18 +327,17 @@ pub async fn sync(
     id: Uuid,
 ) -> Result<SourceView, ApiError> {
     let ws = tenant.workspace_id;
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    if sources::get(&*tx, ws, id).await?.is_none() {
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
+    if sources::get(&**tx, ws, id).await?.is_none() {
         return Err(ApiError::not_found("Source"));
     }
-    let sent = restart(&*tx, ws, id).await?;
+    let sent = restart(&**tx, ws, id).await?;
     tx.commit().await?;
     if let Some(sent) = sent {
         tracing::info!(workspace_id = %ws, source_id = %id, "source sync announced");
-        send(&client, state.crawl.as_ref(), sent).await;
+        send(&state.app.db.get().await?, state.crawl.as_ref(), sent).await;
     }
-    view(&**client, ws, id).await
+    view(&**Scoped::tenant(&state.app.db, tenant).await?, ws, id).await
 }
 
 /// Starts a new crawl of a source unless one runs, announcing it in the caller's transaction.
@@ -362,11 +361,13 @@ pub async fn set_schedule(
     sync_every: Option<SyncEvery>,
 ) -> Result<SourceView, ApiError> {
     let ws = tenant.workspace_id;
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     if !sources::set_schedule(&**client, ws, id, sync_every.map(SyncEvery::as_str)).await? {
         return Err(ApiError::not_found("Source"));
     }
-    view(&**client, ws, id).await
+    let view = view(&**client, ws, id).await?;
+    client.commit().await?;
+    Ok(view)
 }
 
 /// Deletes a source (admin or higher) with its documents — unsearchable at once — and their vectors. A
@@ -378,16 +379,15 @@ pub async fn delete(
     id: Uuid,
 ) -> Result<(), ApiError> {
     let ws = tenant.workspace_id;
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    if sources::get(&*tx, ws, id).await?.is_none() {
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
+    if sources::get(&**tx, ws, id).await?.is_none() {
         return Err(ApiError::not_found("Source"));
     }
-    let docs = documents::soft_delete_of_source(&*tx, ws, id).await?;
-    sources::delete(&*tx, ws, id).await?;
+    let docs = documents::soft_delete_of_source(&**tx, ws, id).await?;
+    sources::delete(&**tx, ws, id).await?;
     tx.commit().await?;
     let mut vectors_left = 0usize;
-    for store in crate::services::reindex::written_stores(state, &**client).await? {
+    for store in crate::services::reindex::written_stores_now(state).await? {
         for doc in &docs {
             if let Err(e) = store.delete_document(ws, *doc).await {
                 vectors_left += 1;

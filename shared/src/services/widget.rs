@@ -3,6 +3,7 @@
 
 use crate::agent::widget::{EffectiveWidget, WidgetSettings};
 use crate::auth::{Admin, Tenant, Viewer};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
 use crate::repo;
@@ -41,7 +42,7 @@ pub async fn load(
 }
 
 pub async fn get(state: &AppState, tenant: &Tenant<Viewer>) -> Result<WidgetView, ApiError> {
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     load(&**client, tenant.workspace_id).await
 }
 
@@ -52,12 +53,11 @@ pub async fn save(
     settings: &WidgetSettings,
 ) -> Result<WidgetView, ApiError> {
     let value = serde_json::to_value(settings).map_err(ApiError::internal)?;
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    repo::widget_settings::upsert(&*tx, tenant.workspace_id, &value, tenant.user_id()).await?;
-    let view = load(&*tx, tenant.workspace_id).await?;
+    let tx = Scoped::tenant(&state.db, tenant).await?;
+    repo::widget_settings::upsert(&**tx, tenant.workspace_id, &value, tenant.user_id()).await?;
+    let view = load(&**tx, tenant.workspace_id).await?;
     super::audit::record(
-        &*tx,
+        &**tx,
         tenant,
         "widget.update",
         "widget",

@@ -1,6 +1,7 @@
 //! Workspaces and their members.
 
 use crate::auth::{Admin, AnyRole, Owner, Tenant, Viewer};
+use crate::db::Scoped;
 use crate::error::{ApiError, unique_violation};
 use crate::ids::{Role, WorkspaceId};
 use crate::paging::{Cursor, Page, PageParams};
@@ -146,7 +147,7 @@ pub async fn list_mine(
 }
 
 pub async fn get(state: &AppState, tenant: &Tenant<Viewer>) -> Result<WorkspaceView, ApiError> {
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     let row = repo::workspaces::get(&**client, tenant.workspace_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Workspace"))?;
@@ -158,18 +159,20 @@ pub async fn rename(
     tenant: &Tenant<Admin>,
     name: &str,
 ) -> Result<WorkspaceView, ApiError> {
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     let row = repo::workspaces::rename(&**client, tenant.workspace_id, name)
         .await?
         .ok_or_else(|| ApiError::not_found("Workspace"))?;
+    client.commit().await?;
     Ok(view(row, tenant.role))
 }
 
 pub async fn delete(state: &AppState, tenant: &Tenant<Owner>) -> Result<(), ApiError> {
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     if !repo::workspaces::soft_delete(&**client, tenant.workspace_id).await? {
         return Err(ApiError::not_found("Workspace"));
     }
+    client.commit().await?;
     tracing::info!(workspace_id = %tenant.workspace_id, user_id = %tenant.user_id(), "workspace soft-deleted");
     Ok(())
 }
@@ -181,7 +184,7 @@ pub async fn members(
 ) -> Result<Page<MemberView>, ApiError> {
     let limit = page.limit();
     let after = page.cursor()?.map(|c| (c.at, c.id));
-    let client = state.db.get().await?;
+    let client = Scoped::tenant(&state.db, tenant).await?;
     let rows =
         repo::members::list(&**client, tenant.workspace_id, after, i64::from(limit) + 1).await?;
     Page::from_rows(rows, limit, |m| Cursor {
@@ -210,14 +213,13 @@ pub async fn change_role(
     target: Uuid,
     new_role: Role,
 ) -> Result<MemberView, ApiError> {
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = Scoped::tenant(&state.db, tenant).await?;
     // Serialises concurrent membership changes in this workspace, so two owners cannot demote each other
     // at once and leave none.
-    if !repo::workspaces::lock(&*tx, tenant.workspace_id).await? {
+    if !repo::workspaces::lock(&**tx, tenant.workspace_id).await? {
         return Err(ApiError::not_found("Workspace"));
     }
-    let mut member = repo::members::get(&*tx, tenant.workspace_id, target)
+    let mut member = repo::members::get(&**tx, tenant.workspace_id, target)
         .await?
         .ok_or_else(|| ApiError::not_found("Member"))?;
     let current = Role::from_db(&member.role)?;
@@ -228,11 +230,11 @@ pub async fn change_role(
     }
     if current == Role::Owner
         && new_role != Role::Owner
-        && repo::members::count_owners(&*tx, tenant.workspace_id).await? <= 1
+        && repo::members::count_owners(&**tx, tenant.workspace_id).await? <= 1
     {
         return Err(ApiError::conflict(LAST_OWNER));
     }
-    repo::members::set_role(&*tx, tenant.workspace_id, target, new_role).await?;
+    repo::members::set_role(&**tx, tenant.workspace_id, target, new_role).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %tenant.workspace_id, target_user_id = %target, role = %new_role, "member role changed");
     member.role = new_role.as_str().to_owned();
@@ -252,23 +254,22 @@ pub async fn remove_member(
             "Removing other members needs the admin role or higher.",
         ));
     }
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    if !repo::workspaces::lock(&*tx, tenant.workspace_id).await? {
+    let tx = Scoped::tenant(&state.db, tenant).await?;
+    if !repo::workspaces::lock(&**tx, tenant.workspace_id).await? {
         return Err(ApiError::not_found("Workspace"));
     }
-    let member = repo::members::get(&*tx, tenant.workspace_id, target)
+    let member = repo::members::get(&**tx, tenant.workspace_id, target)
         .await?
         .ok_or_else(|| ApiError::not_found("Member"))?;
     if Role::from_db(&member.role)? == Role::Owner {
         if !leaving && tenant.role != Role::Owner {
             return Err(ApiError::forbidden("Only an owner can remove an owner."));
         }
-        if repo::members::count_owners(&*tx, tenant.workspace_id).await? <= 1 {
+        if repo::members::count_owners(&**tx, tenant.workspace_id).await? <= 1 {
             return Err(ApiError::conflict(LAST_OWNER));
         }
     }
-    repo::members::delete(&*tx, tenant.workspace_id, target).await?;
+    repo::members::delete(&**tx, tenant.workspace_id, target).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %tenant.workspace_id, target_user_id = %target, leaving, "member removed");
     Ok(())

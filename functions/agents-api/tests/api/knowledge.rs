@@ -1222,3 +1222,66 @@ async fn when_another_workspace_adds_documents_our_bm25_scores_do_not_move() {
         "no trace of the deleted document"
     );
 }
+
+/// Row-level security is in the request path, not only in the schema: with the tenant policy taken
+/// away, the routes' own queries (which do filter by workspace) see nothing — they run as `studio_app`,
+/// not as the tables' owner — and with it back, everything is there again.
+#[tokio::test]
+async fn when_the_tenant_policy_is_taken_away_the_documents_and_search_routes_see_nothing_their_queries_run_under_row_level_security()
+ {
+    let (app, k, mut rx, ada) = setup().await;
+    let res = ingest(
+        &app,
+        &ada.access_token,
+        vec![
+            doc("Returns", "Refunds take five days."),
+            doc("Shipping", "We ship worldwide."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    index_queued(&k, &mut rx).await;
+    let listed = |app: &TestApp, token: &str| {
+        let (app, token) = (app.clone(), token.to_owned());
+        async move {
+            let res = app.get("/api/v1/agents/documents", Some(&token)).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.body["items"].as_array().unwrap().len()
+        }
+    };
+    let searched = |app: &TestApp, token: &str| {
+        let (app, token) = (app.clone(), token.to_owned());
+        async move {
+            let res = search(&app, &token, json!({"query": "refunds"})).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.body.as_array().unwrap().len()
+        }
+    };
+    assert_eq!(listed(&app, &ada.access_token).await, 2);
+    assert!(searched(&app, &ada.access_token).await >= 1);
+
+    let owner = studio_testing::admin_client(&app.db_url).await;
+    owner
+        .batch_execute("DROP POLICY tenant ON kb_documents")
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&app, &ada.access_token).await,
+        0,
+        "no policy: nothing"
+    );
+    assert_eq!(
+        searched(&app, &ada.access_token).await,
+        0,
+        "hits of documents it cannot see are dropped"
+    );
+
+    owner
+        .batch_execute(
+            "CREATE POLICY tenant ON kb_documents TO studio_app
+                 USING (workspace_id = studio_workspace()) WITH CHECK (workspace_id = studio_workspace())",
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed(&app, &ada.access_token).await, 2);
+}

@@ -565,3 +565,28 @@ async fn when_an_account_is_deleted_its_unexpired_token_loses_workspace_access_a
         StatusCode::NOT_FOUND
     );
 }
+
+/// The members page runs under row-level security: without the memberships' tenant policy it lists no
+/// one (its query runs as `studio_app`), with it the workspace's members.
+#[tokio::test]
+async fn when_the_memberships_policy_is_taken_away_the_members_route_lists_no_one() {
+    let app = TestApp::new(workspaces_api::routes()).await;
+    let ada = app.user("Ada").await;
+    let path = format!("/api/v1/workspaces/{}/members", ada.workspace_id);
+    let res = app.get(&path, Some(&ada.access_token)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["items"].as_array().unwrap().len(), 1);
+    let owner = studio_testing::admin_client(&app.db_url).await;
+    owner
+        .batch_execute("DROP POLICY tenant ON workspace_members")
+        .await
+        .unwrap();
+    let res = app.get(&path, Some(&ada.access_token)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        res.body["items"].as_array().unwrap().len(),
+        0,
+        "{}",
+        res.body
+    );
+}

@@ -4,6 +4,7 @@
 use super::Source;
 use crate::agent::{ConversationStatus, MessageRole};
 use crate::auth::{Access, MemberRole, Tenant, Viewer};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::conversations;
@@ -95,7 +96,7 @@ pub async fn list(
 ) -> Result<Page<ConversationSummary>, ApiError> {
     let limit = page.limit();
     let before = page.cursor()?.map(|c| (c.at, c.id));
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let rows =
         conversations::list(&**client, tenant.workspace_id, before, i64::from(limit) + 1).await?;
     Page::from_rows(rows, limit, |r| Cursor {
@@ -110,7 +111,7 @@ pub async fn get(
     tenant: &Tenant<Viewer, impl Access>,
     id: Uuid,
 ) -> Result<ConversationView, ApiError> {
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let conversation = conversations::get(&**client, tenant.workspace_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Conversation"))?;
@@ -131,11 +132,13 @@ pub async fn rename(
     id: Uuid,
     title: &str,
 ) -> Result<ConversationSummary, ApiError> {
-    let client = state.app.db.get().await?;
-    conversations::rename(&**client, tenant.workspace_id, id, title)
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
+    let renamed = conversations::rename(&**client, tenant.workspace_id, id, title)
         .await?
         .map(summary)
-        .ok_or_else(|| ApiError::not_found("Conversation"))
+        .ok_or_else(|| ApiError::not_found("Conversation"))?;
+    client.commit().await?;
+    Ok(renamed)
 }
 
 pub async fn delete(
@@ -143,10 +146,11 @@ pub async fn delete(
     tenant: &Tenant<MemberRole, impl Access>,
     id: Uuid,
 ) -> Result<(), ApiError> {
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     if !conversations::soft_delete(&**client, tenant.workspace_id, id).await? {
         return Err(ApiError::not_found("Conversation"));
     }
+    client.commit().await?;
     Ok(())
 }
 
@@ -157,7 +161,7 @@ pub async fn feedback(
     rating: &str,
     comment: Option<&str>,
 ) -> Result<(), ApiError> {
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     conversations::assistant_message(&**client, tenant.workspace_id, message)
         .await?
         .ok_or_else(|| ApiError::not_found("Assistant message"))?;
@@ -170,6 +174,7 @@ pub async fn feedback(
         comment,
     )
     .await?;
+    client.commit().await?;
     tracing::info!(workspace_id = %tenant.workspace_id, message_id = %message, rating, "feedback recorded");
     Ok(())
 }
@@ -186,7 +191,7 @@ pub async fn list_feedback(
 ) -> Result<Page<FeedbackView>, ApiError> {
     let limit = page.limit();
     let before = page.cursor()?.map(|c| (c.at, c.id));
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let rows = conversations::list_feedback(
         &**client,
         tenant.workspace_id,

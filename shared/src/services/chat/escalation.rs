@@ -4,6 +4,7 @@
 use crate::agent::handoff::Event;
 use crate::agent::{AgentConfig, ConversationStatus};
 use crate::auth::{Access, Caller, MemberRole, Tenant};
+use crate::db::Scoped;
 use crate::email::QueuedMail;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
@@ -34,9 +35,8 @@ pub async fn escalate(
     reason: Option<&str>,
 ) -> Result<EscalationView, ApiError> {
     let ws = tenant.workspace_id;
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    let row = conversations::lock(&*tx, ws, id)
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
+    let row = conversations::lock(&**tx, ws, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Conversation"))?;
     if let Some(at) = row.escalated_at {
@@ -46,24 +46,26 @@ pub async fn escalate(
             already_escalated: true,
         });
     }
-    let agent = agent_config::load(&*tx, ws).await?.config;
+    let agent = agent_config::load(&**tx, ws).await?.config;
     if !agent.subsystems.escalation {
         return Err(ApiError::conflict(
             "Escalation is turned off for this workspace: turn on subsystems.escalation in the intake.",
         ));
     }
-    let Some(mail) = mail_team(&*tx, state, ws, &row, &agent, tenant.actor(), reason).await? else {
+    let Some(mail) = mail_team(&**tx, state, ws, &row, &agent, tenant.actor(), reason).await?
+    else {
         return Err(ApiError::conflict(
             "This workspace has no escalation contact: set escalationEmail in its intake (PUT /api/v1/workspaces/{workspaceId}/intake).",
         ));
     };
-    let at = conversations::mark_escalated(&*tx, ws, id, tenant.actor()).await?;
+    let at = conversations::mark_escalated(&**tx, ws, id, tenant.actor()).await?;
     if row.status != ConversationStatus::Human {
-        conversations::set_status(&*tx, ws, id, ConversationStatus::WaitingForHuman).await?;
+        conversations::set_status(&**tx, ws, id, ConversationStatus::WaitingForHuman).await?;
     }
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, conversation_id = %id, "conversation escalated");
-    mail.send(&**client, state.app.email_queue.as_ref()).await;
+    mail.send(&**state.app.db.get().await?, state.app.email_queue.as_ref())
+        .await;
     Ok(EscalationView {
         conversation_id: id,
         escalated_at: at,

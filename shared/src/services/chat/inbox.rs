@@ -6,6 +6,7 @@ use super::{ConversationSummary, MessageView, message_view, summary};
 use crate::agent::handoff::Event;
 use crate::agent::{ConversationStatus, MessageRole};
 use crate::auth::{Access, MemberRole, Tenant, Viewer};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::paging::{Cursor, Page, PageParams};
 use crate::repo::conversations::{self, ConversationRow, NewMessage};
@@ -33,7 +34,7 @@ pub async fn inbox(
 ) -> Result<Page<ConversationSummary>, ApiError> {
     let limit = page.limit();
     let after = page.cursor()?.map(|c| (c.at, c.id));
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let rows = conversations::inbox(
         &**client,
         tenant.workspace_id,
@@ -75,16 +76,15 @@ pub async fn reply(
     message: &str,
 ) -> Result<HumanReply, ApiError> {
     let ws = tenant.workspace_id;
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    let row = visitors_locked(&*tx, ws, id).await?;
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
+    let row = visitors_locked(&**tx, ws, id).await?;
     let status = row
         .status
         .after(Event::MemberReplies)
         .map_err(|e| ApiError::conflict(e.to_string()))?;
     let message_id = Uuid::now_v7();
     conversations::insert_message(
-        &*tx,
+        &**tx,
         ws,
         &NewMessage {
             id: message_id,
@@ -97,26 +97,27 @@ pub async fn reply(
         },
     )
     .await?;
-    conversations::set_status(&*tx, ws, id, status).await?;
+    conversations::set_status(&**tx, ws, id, status).await?;
     let mail = match &row.contact_email {
         Some(to) => {
-            let company = crate::services::agent_config::load(&*tx, ws)
+            let company = crate::services::agent_config::load(&**tx, ws)
                 .await?
                 .config
                 .company_name;
             let title = row.title.as_deref().unwrap_or("your question");
             let mail = crate::email::templates::team_reply(to, &company, title, message);
-            Some(crate::email::queue(&*tx, Some(ws), &mail).await?)
+            Some(crate::email::queue(&**tx, Some(ws), &mail).await?)
         }
         None => None,
     };
-    let stored = conversations::message_by_id(&*tx, ws, message_id)
+    let stored = conversations::message_by_id(&**tx, ws, message_id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the reply just stored is missing")))?;
     tx.commit().await?;
     let mailed = mail.is_some();
     if let Some(mail) = mail {
-        mail.send(&**client, state.app.email_queue.as_ref()).await;
+        mail.send(&**state.app.db.get().await?, state.app.email_queue.as_ref())
+            .await;
     }
     tracing::info!(workspace_id = %ws, conversation_id = %id, %status, mailed, "a person replied");
     Ok(HumanReply {
@@ -135,15 +136,14 @@ pub async fn set_status(
     to: ConversationStatus,
 ) -> Result<ConversationSummary, ApiError> {
     let ws = tenant.workspace_id;
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    let row = visitors_locked(&*tx, ws, id).await?;
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
+    let row = visitors_locked(&**tx, ws, id).await?;
     let status = row
         .status
         .after(Event::MemberSets(to))
         .map_err(|e| ApiError::conflict(format!("{e}.")))?;
-    conversations::set_status(&*tx, ws, id, status).await?;
-    let row = conversations::get(&*tx, ws, id)
+    conversations::set_status(&**tx, ws, id, status).await?;
+    let row = conversations::get(&**tx, ws, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Conversation"))?;
     tx.commit().await?;

@@ -4,6 +4,7 @@
 
 use super::{ConversationView, message_view, summary};
 use crate::auth::{Admin, Tenant};
+use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::repo::{conversations, visitors};
 use crate::state::KnowledgeState;
@@ -36,7 +37,7 @@ pub async fn export(
     id: Uuid,
 ) -> Result<VisitorExport, ApiError> {
     let ws = tenant.workspace_id;
-    let client = state.app.db.get().await?;
+    let client = Scoped::tenant(&state.app.db, tenant).await?;
     let v = visitors::get(&**client, ws, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Visitor"))?;
@@ -65,16 +66,15 @@ pub async fn erase(
     id: Uuid,
 ) -> Result<(), ApiError> {
     let ws = tenant.workspace_id;
-    let mut client = state.app.db.get().await?;
-    let tx = client.transaction().await?;
-    let held = conversations::list_for_visitor(&*tx, ws, id, None, i64::MAX)
+    let tx = Scoped::tenant(&state.app.db, tenant).await?;
+    let held = conversations::list_for_visitor(&**tx, ws, id, None, i64::MAX)
         .await?
         .len();
-    if !visitors::delete(&*tx, ws, id).await? {
+    if !visitors::delete(&**tx, ws, id).await? {
         return Err(ApiError::not_found("Visitor"));
     }
     crate::services::audit::record(
-        &*tx,
+        &**tx,
         tenant,
         "visitor.erase",
         "visitor",
