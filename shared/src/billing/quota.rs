@@ -209,7 +209,7 @@ pub struct BillingView {
 }
 
 pub async fn view(state: &AppState, tenant: &Tenant<Admin>) -> Result<BillingView, ApiError> {
-    let client = state.db.get().await?;
+    let client = crate::db::Scoped::tenant(&state.db, tenant).await?;
     let current = account(&**client, tenant.workspace_id).await?;
     Ok(BillingView {
         limits: current.plan.limits(),

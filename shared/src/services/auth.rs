@@ -295,7 +295,8 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), ApiError> {
 /// The caller and every workspace they belong to.
 pub async fn me(state: &AppState, user_id: Uuid) -> Result<MeResponse, ApiError> {
     const MAX_LISTED: i64 = 1000;
-    let client = state.db.get().await?;
+    // The account and its memberships across workspaces, through the user-scoped policies.
+    let client = crate::db::Scoped::begin(&state.db, crate::db::Scope::user(user_id)).await?;
     let account = repo::users::account(&**client, user_id, MAX_LISTED)
         .await?
         .ok_or_else(|| ApiError::unauthorized("This account no longer exists."))?;

@@ -4,6 +4,7 @@
 //! ingest queue as if its text had been sent ([`process_notification`]). A file that cannot be read fails
 //! its own document with a stable code and a sentence; one that never arrives is failed by the sweep.
 
+use crate::db::Scoped;
 use crate::auth::{Access, MemberRole, Tenant};
 use crate::billing::{Consumption, check_quota};
 use crate::error::{ApiError, ErrorCode};
@@ -78,9 +79,8 @@ pub async fn grant(
     let document_id = Uuid::now_v7();
     let ingestion_id = Uuid::now_v7();
     let key = file_key(ws, document_id);
-    let mut client = app.db.get().await?;
-    let tx = client.transaction().await?;
-    check_quota(&*tx, ws, Consumption::Upload(request.size)).await?;
+    let tx = Scoped::tenant(&app.db, tenant).await?;
+    check_quota(&**tx, ws, Consumption::Upload(request.size)).await?;
     // Signed before anything is stored: a signer without credentials stores nothing.
     let signed = files
         .presign_put(
@@ -91,7 +91,7 @@ pub async fn grant(
         )
         .await
         .map_err(|e| ApiError::unavailable("file storage", e))?;
-    documents::insert_single_ingestion(&*tx, ws, ingestion_id, tenant.actor()).await?;
+    documents::insert_single_ingestion(&**tx, ws, ingestion_id, tenant.actor()).await?;
     let upload = NewUpload {
         id: document_id,
         title: request.title.unwrap_or_else(|| request.file_name.clone()),
@@ -101,7 +101,7 @@ pub async fn grant(
         file_key: key,
         metadata: request.metadata,
     };
-    documents::insert_upload(&*tx, ws, ingestion_id, tenant.actor(), &upload).await?;
+    documents::insert_upload(&**tx, ws, ingestion_id, tenant.actor(), &upload).await?;
     tx.commit().await?;
     tracing::info!(workspace_id = %ws, document_id = %document_id, ingestion_id = %ingestion_id, size = upload.file_size, "upload granted");
     Ok(UploadGranted {

@@ -136,7 +136,8 @@ pub async fn list_mine(
 ) -> Result<Page<WorkspaceView>, ApiError> {
     let limit = page.limit();
     let after = page.cursor()?.map(|c| (c.at, c.id));
-    let client = state.db.get().await?;
+    // Across the user's workspaces: the user-scoped policies (their memberships, their workspaces).
+    let client = Scoped::begin(&state.db, crate::db::Scope::user(user)).await?;
     let rows =
         repo::workspaces::list_for_user(&**client, user, after, i64::from(limit) + 1).await?;
     Page::from_rows(rows, limit, |r| Cursor {
