@@ -51,7 +51,70 @@ fn bench_routes() -> Router<AppState> {
             "/tenant",
             get(|_t: Tenant<Viewer>| async { StatusCode::NO_CONTENT }),
         )
+        // Row-level security's cost (issue 18): a tenant route's read and write, on a plain pooled
+        // connection as the login role (as before) and in a scoped transaction as `studio_app` (now).
+        .route(
+            "/tenant_read_plain",
+            get(
+                |State(state): State<AppState>, t: Tenant<Viewer>| async move {
+                    let client = state.db.get().await.unwrap();
+                    tenant_read(&client, &t).await;
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .route(
+            "/tenant_read_scoped",
+            get(
+                |State(state): State<AppState>, t: Tenant<Viewer>| async move {
+                    let scoped = studio::db::Scoped::tenant(&state.db, &t).await.unwrap();
+                    tenant_read(&scoped, &t).await;
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .route(
+            "/tenant_write_plain",
+            get(
+                |State(state): State<AppState>, t: Tenant<Viewer>| async move {
+                    let client = state.db.get().await.unwrap();
+                    tenant_write(&client, &t).await;
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .route(
+            "/tenant_write_scoped",
+            get(
+                |State(state): State<AppState>, t: Tenant<Viewer>| async move {
+                    let scoped = studio::db::Scoped::tenant(&state.db, &t).await.unwrap();
+                    tenant_write(&scoped, &t).await;
+                    scoped.commit().await.unwrap();
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
         .merge(auth_api::routes())
+}
+
+/// A tenant table read by its workspace (one typed statement).
+async fn tenant_read(db: &tokio_postgres::Client, t: &Tenant<Viewer>) {
+    db.query_typed(
+        "SELECT count(*) FROM kb_documents WHERE workspace_id = $1",
+        &[(&t.workspace_id.as_uuid(), tokio_postgres::types::Type::UUID)],
+    )
+    .await
+    .unwrap();
+}
+
+/// A tenant table's row written (one typed statement).
+async fn tenant_write(db: &tokio_postgres::Client, t: &Tenant<Viewer>) {
+    db.query_typed(
+        "UPDATE workspaces SET name = name WHERE id = $1",
+        &[(&t.workspace_id.as_uuid(), tokio_postgres::types::Type::UUID)],
+    )
+    .await
+    .unwrap();
 }
 
 fn benches(c: &mut Criterion) {
@@ -94,6 +157,17 @@ fn benches(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(call("/tenant", Some(user.access_token.clone())))
     });
+    for path in [
+        "/tenant_read_plain",
+        "/tenant_read_scoped",
+        "/tenant_write_plain",
+        "/tenant_write_scoped",
+    ] {
+        group.bench_function(&path[1..], |b| {
+            b.to_async(&rt)
+                .iter(call(path, Some(user.access_token.clone())))
+        });
+    }
     group.bench_function("token_verify_only", |b| {
         b.iter(|| app.state.jwt.verify(&user.access_token).unwrap())
     });

@@ -79,7 +79,8 @@ impl Scope {
 
 /// A transaction running as [`APP_ROLE`] within a [`Scope`]. Dropped: rolled back.
 pub struct Scoped {
-    client: Option<Object>,
+    // Boxed: the pooled object is large, and the transaction is passed around by value.
+    client: Option<Box<Object>>,
 }
 
 impl Scoped {
@@ -88,7 +89,7 @@ impl Scoped {
         let client = pool.get().await?;
         send_without_waiting(&client, &scope.begin_sql());
         Ok(Self {
-            client: Some(client),
+            client: Some(Box::new(client)),
         })
     }
 
@@ -126,6 +127,7 @@ impl std::ops::Deref for Scoped {
         // Only `commit` and `drop` take the client, and both consume the transaction.
         self.client
             .as_deref()
+            .map(|object| &**object)
             .unwrap_or_else(|| unreachable!("a scoped transaction is used after it ended"))
     }
 }

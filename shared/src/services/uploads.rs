@@ -4,9 +4,9 @@
 //! ingest queue as if its text had been sent ([`process_notification`]). A file that cannot be read fails
 //! its own document with a stable code and a sentence; one that never arrives is failed by the sweep.
 
-use crate::db::Scoped;
 use crate::auth::{Access, MemberRole, Tenant};
 use crate::billing::{Consumption, check_quota};
+use crate::db::Scoped;
 use crate::error::{ApiError, ErrorCode};
 use crate::repo::documents::{self, NewUpload};
 use crate::state::AppState;
