@@ -27,7 +27,14 @@ $$;
 
 GRANT USAGE ON SCHEMA public TO studio_app, studio_service;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO studio_app, studio_service;
-REVOKE ALL ON refinery_schema_history FROM studio_app, studio_service;
+-- The migrations' own history is neither role's (absent when the files are applied by hand with psql).
+DO $$
+BEGIN
+    IF to_regclass('refinery_schema_history') IS NOT NULL THEN
+        REVOKE ALL ON refinery_schema_history FROM studio_app, studio_service;
+    END IF;
+END
+$$;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO studio_app, studio_service;
 -- Tables later migrations create get the same grants (their policies are written with them).
 ALTER DEFAULT PRIVILEGES IN SCHEMA public

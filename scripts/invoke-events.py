@@ -51,6 +51,7 @@ EXPECTED = {
         "auth-me.json": UNAUTHENTICATED,
         "auth-identities.json": UNAUTHENTICATED,
         "auth-identities-link.json": UNAUTHENTICATED,
+        "auth-erase-account.json": UNAUTHENTICATED,
         "auth-password-forgot.json": 202,  # the same answer whether or not the address exists
         "auth-password-reset.json": 400,  # the sample's reset token was never issued
     },
@@ -108,6 +109,8 @@ LIVE = {
         # No identity provider is configured in this run: the placeholder token is refused as a body
         # field (400 invalid_token), not as the caller's session.
         "auth-identities-link.json": 400,
+        # Erasure asks for the account's password again: the sample's is not it (403, nothing erased).
+        "auth-erase-account.json": 403,
         "auth-token.json": 200,  # the login's refresh token, spent once here
     },
     "workspaces-api": {

@@ -19,6 +19,8 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
+mod erasure;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(HEALTH.path, get(studio::http::health))
@@ -26,7 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/me", get(me).delete(erasure::erase_account))
         // Routes that need an access token are listed in the rate-limit layer
         // (`studio::http::ratelimit`): every other auth route is on the per-IP credential budget.
         .route(
@@ -55,8 +57,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, login, token, logout, me, set_default_workspace, list_identities, link_identity, unlink_identity, forgot_password, reset_password),
-    components(schemas(RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, DefaultWorkspaceRequest, LinkIdentityRequest, Identities, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
+    paths(register, login, token, logout, me, erasure::erase_account, set_default_workspace, list_identities, link_identity, unlink_identity, forgot_password, reset_password),
+    components(schemas(erasure::EraseAccountRequest, studio::services::erasure::Erased, studio::services::erasure::DeletedWorkspace, RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, DefaultWorkspaceRequest, LinkIdentityRequest, Identities, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
     tags((name = "auth", description = "Accounts, sessions and tokens")),
     modifiers(&HEALTH)
 )]

@@ -25,7 +25,7 @@ use studio::openapi::answers;
 use studio::paging::{Page, PageParams};
 use studio::services::agent_config::{self, AgentConfigView};
 use studio::services::invitations::{self, AcceptedInvitation, InvitationStatus, InvitationView};
-use studio::services::workspaces::{self, MemberView, WorkspaceView};
+use studio::services::workspaces::{self, MemberView, WorkspaceDeleted, WorkspaceView};
 use studio::text::single_line;
 use studio::{ApiError, AppState, Role};
 use utoipa::{OpenApi, ToSchema};
@@ -101,7 +101,7 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 #[derive(OpenApi)]
 #[openapi(
     paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put, audit::list),
-    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
+    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, WorkspaceDeleted, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members")),
     modifiers(&HEALTH)
 )]
@@ -180,16 +180,20 @@ async fn rename(
     ))
 }
 
-/// Deletes a workspace (owner only). It disappears for every member at once.
+/// Deletes a workspace (owner only).
+///
+/// It disappears for every member at once; its rows, vectors and uploaded files are purged for good at
+/// `purgeAt` (`SOFT_DELETE_RETENTION_DAYS`, 30 days by default). Until then the platform's operators can
+/// restore it.
 #[utoipa::path(operation_id = "deleteWorkspace", delete, path = "/api/v1/workspaces/{workspaceId}", tag = "workspaces", security(("bearer" = [])),
     params(("workspaceId" = Uuid, Path)),
-    responses((status = 204), answers::Workspace))]
+    responses((status = 202, description = "deleted; purged at purgeAt", body = WorkspaceDeleted), answers::Workspace))]
 async fn destroy(
     State(state): State<AppState>,
     tenant: Tenant<Owner>,
-) -> Result<StatusCode, ApiError> {
-    workspaces::delete(&state, &tenant).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Response, ApiError> {
+    let deleted = workspaces::delete(&state, &tenant).await?;
+    Ok((StatusCode::ACCEPTED, Json(deleted)).into_response())
 }
 
 /// The workspace's members (viewer or higher), oldest first.

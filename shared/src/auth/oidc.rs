@@ -45,6 +45,8 @@ pub struct ExternalIdentity {
     pub verified_email: Option<String>,
     /// `name`, else `given_name family_name`, when present.
     pub name: Option<String>,
+    /// When the provider issued the token (`iat`), when it says.
+    pub issued_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +58,9 @@ struct Unverified {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// A number (read leniently: a claim we only use for freshness must not refuse a sign-in).
+    #[serde(default)]
+    iat: Option<serde_json::Value>,
     #[serde(default)]
     azp: Option<String>,
     #[serde(default)]
@@ -338,6 +343,11 @@ impl Oidc {
             subject: claims.sub,
             verified_email,
             name,
+            issued_at: claims
+                .iat
+                .as_ref()
+                .and_then(serde_json::Value::as_f64)
+                .and_then(|at| chrono::DateTime::from_timestamp(at as i64, 0)),
         })
     }
 

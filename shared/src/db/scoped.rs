@@ -41,9 +41,14 @@ pub struct Scope {
 impl Scope {
     /// The scope of a checked tenant: its workspace, and the member's account when a person acts.
     pub fn of<R: MinRole, A: Access>(tenant: &Tenant<R, A>) -> Self {
+        Self::acting(tenant.workspace_id, tenant.actor())
+    }
+
+    /// A workspace, and the member's account when the caller is a person (a key or visitor has none).
+    pub fn acting(workspace: WorkspaceId, by: Caller) -> Self {
         Self {
-            workspace: Some(tenant.workspace_id),
-            user: match tenant.actor() {
+            workspace: Some(workspace),
+            user: match by {
                 Caller::User(id) => Some(id),
                 _ => None,
             },

@@ -24,8 +24,10 @@ pub async fn record(
 ) -> Result<bool, Error> {
     Ok(db
         .execute(
-            "INSERT INTO idempotency_keys (workspace_id, scope, key, request_hash, status_code, response)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            // The member whose request it is: the scoped transaction's user (none for a key's or a
+            // visitor's request), so that erasing the account purges the record (migration V21).
+            "INSERT INTO idempotency_keys (workspace_id, scope, key, request_hash, status_code, response, user_id)
+             VALUES ($1, $2, $3, $4, $5, $6, studio_user()) ON CONFLICT DO NOTHING",
             &[workspace.as_uuid(), &scope, &key, &request_hash, &status_code, response],
         )
         .await?

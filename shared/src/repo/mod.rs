@@ -8,6 +8,7 @@ pub mod billing;
 pub mod conversations;
 pub mod documents;
 pub mod email_deliveries;
+pub mod erasure;
 pub mod idempotency;
 pub mod identities;
 pub mod identity_secrets;

@@ -62,7 +62,8 @@ pub async fn insert_external(
     .map(drop)
 }
 
-/// Who holds an address (case-insensitively), deleted accounts included (they keep it reserved).
+/// Who holds an address (case-insensitively), deleted accounts included (they keep it reserved), erased
+/// ones too (through the address's tombstone, `repo::erasure::tombstone_of`); an active holder first.
 #[derive(Debug, Clone, Copy)]
 pub struct EmailOwner {
     pub id: Uuid,
@@ -75,8 +76,10 @@ pub async fn email_owner(
 ) -> Result<Option<EmailOwner>, Error> {
     Ok(db
         .query_opt(
-            "SELECT id, deleted_at IS NULL FROM users WHERE email = $1::text::citext",
-            &[&email],
+            "SELECT id, deleted_at IS NULL FROM users
+              WHERE email = $1::text::citext OR email = $2::text::citext
+              ORDER BY deleted_at IS NULL DESC LIMIT 1",
+            &[&email, &super::erasure::tombstone_of(email)],
         )
         .await?
         .map(|r| EmailOwner {

@@ -93,14 +93,19 @@ pub async fn rename(
     Ok(row.as_ref().map(from_row))
 }
 
-pub async fn soft_delete(db: &impl GenericClient, id: WorkspaceId) -> Result<bool, Error> {
+/// Marks the workspace deleted; when it was, or `None` when it was not there (or deleted already).
+pub async fn soft_delete(
+    db: &impl GenericClient,
+    id: WorkspaceId,
+) -> Result<Option<DateTime<Utc>>, Error> {
     Ok(db
-        .execute(
-            "UPDATE workspaces SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL",
+        .query_opt(
+            "UPDATE workspaces SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL
+             RETURNING deleted_at",
             &[id.as_uuid()],
         )
         .await?
-        == 1)
+        .map(|r| r.get(0)))
 }
 
 /// The user's active workspaces, oldest membership first, after `after` (joined_at, workspace id).

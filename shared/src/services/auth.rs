@@ -124,15 +124,15 @@ pub async fn register(
     let password_hash = state.passwords.hash(password).await?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
+    if let Some(owner) = repo::users::email_owner(&*tx, &email).await? {
+        return Err(email_taken(state, owner.active));
+    }
     let user_id = Uuid::now_v7();
     repo::users::insert(&*tx, user_id, &email, &password_hash, name.trim())
         .await
         .map_err(|e| {
             if unique_violation(&e) == Some("users_email_key") {
-                ApiError::new(
-                    ErrorCode::EmailTaken,
-                    "An account with this email exists; log in instead.",
-                )
+                email_taken(state, true)
             } else {
                 e.into()
             }
@@ -168,6 +168,24 @@ pub async fn register(
         workspace: WorkspaceSummary::from(&workspace),
         tokens,
     })
+}
+
+/// The address is an account's: an active one's, or one deleted or erased and not yet purged.
+fn email_taken(state: &AppState, active: bool) -> ApiError {
+    if active {
+        ApiError::new(
+            ErrorCode::EmailTaken,
+            "An account with this email exists; log in instead.",
+        )
+    } else {
+        ApiError::new(
+            ErrorCode::EmailTaken,
+            format!(
+                "This address belonged to an account that was deleted or erased: it stays reserved until that account is purged, {} days after its deletion. Use another address, or register after then.",
+                state.config.ops.retention_days
+            ),
+        )
+    }
 }
 
 fn invalid_credentials() -> ApiError {

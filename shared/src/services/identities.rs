@@ -155,7 +155,10 @@ async fn provision(state: &AppState, identity: &ExternalIdentity) -> Result<Sign
 
 /// The verifier of a token sent in a body (to link): 400 `invalid_token` rather than the 401 that
 /// would say the caller's own session is bad.
-async fn verify_body_token(state: &AppState, token: &str) -> Result<ExternalIdentity, ApiError> {
+pub(crate) async fn verify_body_token(
+    state: &AppState,
+    token: &str,
+) -> Result<ExternalIdentity, ApiError> {
     let oidc = state.oidc.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidToken,

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod chat;
 #[cfg(feature = "knowledge")]
 pub mod demo;
+pub mod erasure;
 pub mod idempotency;
 pub mod identities;
 pub mod identity;

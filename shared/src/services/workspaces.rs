@@ -168,14 +168,33 @@ pub async fn rename(
     Ok(view(row, tenant.role))
 }
 
-pub async fn delete(state: &AppState, tenant: &Tenant<Owner>) -> Result<(), ApiError> {
+/// A deleted workspace: gone for its members now, purged for good at `purge_at`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceDeleted {
+    pub id: Uuid,
+    pub deleted_at: DateTime<Utc>,
+    /// When its rows, vectors and uploaded files are removed for good (`SOFT_DELETE_RETENTION_DAYS`
+    /// after the deletion); until then the platform's operators can restore it.
+    pub purge_at: DateTime<Utc>,
+}
+
+pub async fn delete(
+    state: &AppState,
+    tenant: &Tenant<Owner>,
+) -> Result<WorkspaceDeleted, ApiError> {
     let client = Scoped::tenant(&state.db, tenant).await?;
-    if !repo::workspaces::soft_delete(&**client, tenant.workspace_id).await? {
-        return Err(ApiError::not_found("Workspace"));
-    }
+    let deleted_at = repo::workspaces::soft_delete(&**client, tenant.workspace_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Workspace"))?;
     client.commit().await?;
-    tracing::info!(workspace_id = %tenant.workspace_id, user_id = %tenant.user_id(), "workspace soft-deleted");
-    Ok(())
+    let purge_at = crate::services::jobs::Retention::of(&state.config).purge_after(deleted_at);
+    tracing::info!(workspace_id = %tenant.workspace_id, user_id = %tenant.user_id(), %purge_at, "workspace soft-deleted");
+    Ok(WorkspaceDeleted {
+        id: *tenant.workspace_id.as_uuid(),
+        deleted_at,
+        purge_at,
+    })
 }
 
 pub async fn members(

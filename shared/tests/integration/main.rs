@@ -2,6 +2,7 @@
 //! file or concern (a route's test is in the module of its route file's name).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod erasure;
 mod extract;
 mod fetch;
 #[cfg(feature = "local-model")]

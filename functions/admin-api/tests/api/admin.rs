@@ -360,7 +360,7 @@ async fn deleted_workspace(a: &Admin) -> TestUser {
             None,
         )
         .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     ada
 }
 

@@ -309,6 +309,14 @@ async fn when_a_turn_is_retried_with_the_same_idempotency_key_the_first_answer_r
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     assert_eq!(send("Something else").await.status, StatusCode::CONFLICT);
     assert_eq!(counts(&app).await.1, 2);
+    // The record names the member whose turn it is: erasing the account purges it.
+    let owner: Option<uuid::Uuid> = app
+        .value(
+            "SELECT user_id FROM idempotency_keys WHERE key = 'turn-1'",
+            &[],
+        )
+        .await;
+    assert_eq!(owner, Some(ada.id));
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 mod auth;
 mod default_workspace;
+mod erasure;
 mod identities;
 mod lambda_event;
 mod password_reset;

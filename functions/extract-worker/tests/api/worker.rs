@@ -489,7 +489,9 @@ async fn when_a_deleted_document_or_workspace_is_purged_its_uploaded_files_go_wi
     assert_eq!(moto_object(&w.sdk, &w.bucket, &key(&deleted)).await, None);
     assert!(moto_object(&w.sdk, &w.bucket, &key(&kept)).await.is_some());
 
-    // A workspace purged for good takes every file of its documents.
+    // A workspace purged for good takes every file of its documents, and every vector.
+    let ws = studio::WorkspaceId::from_trusted_source(w.ada.workspace_id);
+    assert!(w.k.vectors.count(ws, None).await.unwrap() > 0, "indexed");
     w.app
         .execute(
             "UPDATE workspaces SET deleted_at = now() - interval '400 days' WHERE id = $1",
@@ -499,4 +501,17 @@ async fn when_a_deleted_document_or_workspace_is_purged_its_uploaded_files_go_wi
     let report = jobs::run(&w.k, Job::PurgeDeleted).await.expect("purge");
     assert_eq!(report.counts["workspaces"], 1);
     assert_eq!(moto_object(&w.sdk, &w.bucket, &key(&kept)).await, None);
+    assert_eq!(
+        w.k.vectors.count(ws, None).await.unwrap(),
+        0,
+        "no vector left"
+    );
+    let rows: i64 = w
+        .app
+        .value(
+            "SELECT count(*) FROM kb_documents WHERE workspace_id = $1",
+            &[&w.ada.workspace_id],
+        )
+        .await;
+    assert_eq!(rows, 0, "no document row left");
 }

@@ -252,12 +252,28 @@ async fn when_each_role_calls_each_route_the_role_matrix_holds() {
             .status,
         StatusCode::NO_CONTENT
     );
+    let deleted = t.app.delete(&ws(w), Some(&t.owner.access_token)).await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{}", deleted.body);
+    assert_eq!(deleted.body["id"], json!(w));
+    // The answer says when it is purged for good: SOFT_DELETE_RETENTION_DAYS (30) after the deletion.
+    let at = |p: &str| chrono::DateTime::parse_from_rfc3339(&deleted.str(p)).unwrap();
+    assert_eq!(
+        at("/purgeAt") - at("/deletedAt"),
+        chrono::Duration::days(30)
+    );
+    assert!(
+        (chrono::Utc::now() - at("/deletedAt").to_utc())
+            .num_seconds()
+            .abs()
+            < 60
+    );
+    // Deleting it again: it is not there any more.
     assert_eq!(
         t.app
             .delete(&ws(w), Some(&t.owner.access_token))
             .await
             .status,
-        StatusCode::NO_CONTENT
+        StatusCode::NOT_FOUND
     );
     // Deleted: gone for everyone, including its owner.
     assert_eq!(

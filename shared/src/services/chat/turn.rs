@@ -254,7 +254,8 @@ async fn save_rows(
         sources: turn.sources.clone(),
         usage,
     };
-    let tx = Scoped::begin(&state.app.db, crate::db::Scope::workspace(ws)).await?;
+    // The member's account in the scope too: the idempotency record names whose turn it is.
+    let tx = Scoped::begin(&state.app.db, crate::db::Scope::acting(ws, turn.by)).await?;
     if turn.conv_id.is_none() {
         conversations::insert(
             &**tx,
