@@ -52,6 +52,7 @@ EXPECTED = {
         "auth-identities.json": UNAUTHENTICATED,
         "auth-identities-link.json": UNAUTHENTICATED,
         "auth-erase-account.json": UNAUTHENTICATED,
+        "auth-export.json": UNAUTHENTICATED,
         "auth-password-forgot.json": 202,  # the same answer whether or not the address exists
         "auth-password-reset.json": 400,  # the sample's reset token was never issued
     },
@@ -64,6 +65,7 @@ EXPECTED = {
         "workspaces-api-key-create.json": UNAUTHENTICATED,
         "workspaces-identity-secret.json": UNAUTHENTICATED,
         "workspaces-widget.json": UNAUTHENTICATED,
+        "workspaces-export.json": UNAUTHENTICATED,
         "workspaces-audit-log.json": UNAUTHENTICATED,
     },
     "agents-api": {
@@ -111,6 +113,8 @@ LIVE = {
         "auth-identities-link.json": 400,
         # Erasure asks for the account's password again: the sample's is not it (403, nothing erased).
         "auth-erase-account.json": 403,
+        # The account's data, asked for: built by the cron's build-exports sample below.
+        "auth-export.json": 202,
         "auth-token.json": 200,  # the login's refresh token, spent once here
     },
     "workspaces-api": {
@@ -120,6 +124,8 @@ LIVE = {
         "workspaces-api-key-create.json": 201,  # a publishable key, shown once
         "workspaces-identity-secret.json": 201,  # the workspace's first identity secret
         "workspaces-widget.json": 200,
+        # The whole workspace, asked for by its owner: built by the cron's build-exports sample below.
+        "workspaces-export.json": 202,
         "workspaces-audit-log.json": 200,  # the key, the secret and the settings just recorded
     },
     "agents-api": {
@@ -170,6 +176,10 @@ OTHER = {
     ("cron", "cron-resend-outbox.json"): ("the job's report", lambda r: r.get("job") == "resend-outbox"),
     ("cron", "cron-sync-sources.json"): ("the job's report", lambda r: r.get("job") == "sync-sources"),
     # No previous collection configured and no job open: nothing started, nothing resumed.
+    # The two exports the live auth and workspaces samples asked for, built into moto's bucket.
+    ("cron", "cron-build-exports.json"): ("the job's report, both exports built",
+                                          lambda r: r.get("job") == "build-exports"
+                                          and r.get("counts") == {"built": 2, "expired": 0, "failed": 0}),
     ("cron", "cron-reindex.json"): ("the job's report, nothing to do",
                                     lambda r: r.get("job") == "reindex"
                                     and r.get("counts") == {"resumed": 0, "started": 0}),

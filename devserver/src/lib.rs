@@ -76,7 +76,7 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 };
 
 #[derive(OpenApi)]
-#[openapi(paths(live, openapi_json, uploads::receive), tags((name = "devserver", description = "Served by the local devserver")), modifiers(&HEALTH))]
+#[openapi(paths(live, openapi_json, uploads::receive, uploads::download), tags((name = "devserver", description = "Served by the local devserver")), modifiers(&HEALTH))]
 struct Local;
 
 /// Liveness only: the process answers (no auth, no database). The load benchmark's anchor.
@@ -272,13 +272,14 @@ pub fn spawn_scheduler(state: KnowledgeState, schedule: Vec<(Job, Duration)>) {
     }
 }
 
-/// The local schedule: the outbox every 30 s (so a queue that was down catches up quickly), stuck
-/// ingestions every 5 minutes, the rest hourly.
+/// The local schedule: exports every 5 s (someone is waiting for the link), the outbox every 30 s (so a
+/// queue that was down catches up quickly), stuck ingestions every 5 minutes, the rest hourly.
 pub fn local_schedule() -> Vec<(Job, Duration)> {
     Job::ALL
         .into_iter()
         .map(|job| {
             let every = match job {
+                Job::BuildExports => Duration::from_secs(5),
                 Job::ResendOutbox => Duration::from_secs(30),
                 Job::FailStuckIngestions | Job::SyncSources | Job::Reindex => {
                     Duration::from_secs(300)

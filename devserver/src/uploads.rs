@@ -1,12 +1,14 @@
 //! Uploads without S3: the devserver's upload URLs point at [`receive`], which stores the file in
 //! `UPLOADS_DIR` once per signed URL and announces it to the extract worker as S3 would (the same
-//! notification, the same consumer code).
+//! notification, the same consumer code). Files the platform writes itself (exports) are downloaded
+//! through URLs it signed as well, from [`download`].
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::put;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
 use studio::AppState;
 use studio::error::{ApiError, ErrorCode};
 use studio::queue::Queue;
@@ -24,6 +26,7 @@ pub fn routes(files: LocalFiles, extract: Queue) -> Router<AppState> {
     let limit = usize::try_from(studio::billing::plan::MAX_UPLOAD_BYTES).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/v1/uploads/local/{token}", put(receive))
+        .route("/api/v1/files/local/{token}", get(download))
         // The API's 4 MB limit is for JSON; a file may have what the largest plan allows.
         .layer(DefaultBodyLimit::max(limit))
         .with_state(Uploads { files, extract })
@@ -71,9 +74,39 @@ pub(crate) async fn receive(
     Ok(StatusCode::OK)
 }
 
+/// The largest file a local download serves (an export is capped well below).
+const MAX_DOWNLOAD_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Downloads a file through a URL the devserver signed (local development only; in AWS the URL is S3's
+/// presigned one).
+#[utoipa::path(operation_id = "downloadLocalFile", get, path = "/api/v1/files/local/{token}", tag = "devserver",
+    params(("token" = String, Path, description = "The signed grant, as in the downloadUrl")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 403, description = "forbidden: the URL is altered, not ours, or expired", body = studio::error::ErrorBody),
+        (status = 404, description = "not_found: the file is no longer stored", body = studio::error::ErrorBody)))]
+pub(crate) async fn download(
+    State(uploads): State<Uploads>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let bytes = uploads
+        .files
+        .download(&token, chrono::Utc::now(), MAX_DOWNLOAD_BYTES)
+        .await
+        .map_err(refused)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_DISPOSITION, "attachment"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 fn refused(e: ReceiveError) -> ApiError {
     let code = match &e {
         ReceiveError::BadSignature | ReceiveError::Expired => ErrorCode::Forbidden,
+        ReceiveError::Gone => ErrorCode::NotFound,
         ReceiveError::AlreadyUsed => ErrorCode::Conflict,
         ReceiveError::Mismatch(_) => ErrorCode::ValidationFailed,
         ReceiveError::Io(_) => {

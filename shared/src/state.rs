@@ -18,6 +18,9 @@ pub struct AppState {
     pub limiter: crate::ratelimit::Limiter,
     /// The email queue; `None` leaves mail in the outbox for the sweep (see [`crate::services::outbox`]).
     pub email_queue: Option<crate::queue::Queue>,
+    /// Stored files — uploads and exports: S3 (`UPLOADS_BUCKET`), or locally a directory the devserver
+    /// serves; none on Lambda without a bucket (the functions that need one require it there).
+    pub files: Option<crate::storage::FileStore>,
 }
 
 impl AppState {
@@ -37,6 +40,7 @@ impl AppState {
             // (`Need::RateLimits`).
             _ => crate::ratelimit::Limiter::memory(),
         };
+        let files = crate::storage::FileStore::from_config(&config.uploads, config.on_lambda);
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -45,6 +49,7 @@ impl AppState {
             passwords,
             limiter,
             email_queue: None,
+            files,
         })
     }
 
@@ -104,8 +109,8 @@ impl KnowledgeState {
                 "SQS_INGEST_QUEUE_URL is not set and there is no in-process queue: set it to the ingest queue's URL"
             ),
         };
-        let files =
-            crate::storage::FileStore::from_config(&app.config.uploads, app.config.on_lambda);
+        // The same store (locally: the same signing key) as the core state's.
+        let files = app.files.clone();
         let crawl = app
             .config
             .crawl

@@ -79,6 +79,28 @@ impl FileStore {
         }
     }
 
+    /// Stores `bytes` as `key` (files the platform writes itself: exports).
+    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> anyhow::Result<()> {
+        check_key(key)?;
+        match self {
+            Self::S3(s3) => s3.put(key, bytes, content_type).await,
+            Self::Local(local) => local.put(key, &bytes).await,
+        }
+    }
+
+    /// A URL anyone holding it can download `key` from until `ttl` has passed, and when that is.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<(String, DateTime<Utc>)> {
+        check_key(key)?;
+        match self {
+            Self::S3(s3) => s3.presign_get(key, ttl).await,
+            Self::Local(local) => Ok(local.presign_get(key, ttl)),
+        }
+    }
+
     /// Deletes the file; a file already gone is not an error.
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         check_key(key)?;
@@ -232,8 +254,41 @@ impl S3Files {
         })
     }
 
+    async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<(String, DateTime<Utc>)> {
+        let (url, region) = self.url(key).await?;
+        let identity = self.identity().await?;
+        let now = SystemTime::now();
+        let signed = presign(
+            &Signing {
+                method: "GET",
+                url: &url,
+                headers: &[],
+                identity: &identity,
+                region: &region,
+                time: now,
+            },
+            ttl,
+        )?;
+        Ok((signed, DateTime::<Utc>::from(now + ttl)))
+    }
+
     /// A request signed in its headers, as the SDK sends them.
     async fn signed(&self, method: reqwest::Method, key: &str) -> anyhow::Result<reqwest::Request> {
+        self.signed_with(method, key, &[], Vec::new()).await
+    }
+
+    /// A request with `headers` and `body`, both signed.
+    async fn signed_with(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Request> {
         use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SigningSettings};
         let (url, region) = self.url(key).await?;
         let identity = self.identity().await?;
@@ -243,20 +298,48 @@ impl S3Files {
             &Signing {
                 method: method.as_str(),
                 url: &url,
-                headers: &[],
+                headers,
                 identity: &identity,
                 region: &region,
                 time: SystemTime::now(),
             },
             settings,
-            SignableBody::Bytes(&[]),
+            SignableBody::Bytes(&body),
         )?;
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(&url)
-            .body(Vec::<u8>::new())?;
+        let mut builder = http::Request::builder().method(method).uri(&url);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder.body(body)?;
         instructions.apply_to_request_http1x(&mut request);
         Ok(reqwest::Request::try_from(request)?)
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> anyhow::Result<()> {
+        let length = bytes.len().to_string();
+        let request = self
+            .signed_with(
+                reqwest::Method::PUT,
+                key,
+                &[("content-type", content_type), ("content-length", &length)],
+                bytes,
+            )
+            .await?;
+        let response = self
+            .http()
+            .await?
+            .execute(request)
+            .await
+            .map_err(|e| anyhow::anyhow!("S3 PUT {key}: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            anyhow::bail!(
+                "S3 PUT {key} answered {status}: {}",
+                body.chars().take(300).collect::<String>()
+            );
+        }
+        Ok(())
     }
 
     async fn read(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
@@ -396,6 +479,21 @@ impl std::fmt::Debug for LocalFiles {
 
 /// The path local upload URLs are served at (the devserver's route), followed by the token.
 pub const LOCAL_UPLOAD_PATH: &str = "/api/v1/uploads/local/";
+/// The path local download URLs are served at (the devserver's route), followed by the token.
+pub const LOCAL_DOWNLOAD_PATH: &str = "/api/v1/files/local/";
+
+/// What a local download URL grants, signed (apart from upload grants: another shape, and a prefix in
+/// what is signed).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct LocalDownload {
+    /// The storage key.
+    k: String,
+    /// Expiry, Unix seconds.
+    e: i64,
+}
+
+/// What the MAC of a download grant covers: the payload after this prefix.
+const DOWNLOAD_MAC_PREFIX: &str = "download:";
 
 /// What a local upload URL grants, signed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -419,6 +517,8 @@ pub enum ReceiveError {
     Expired,
     #[error("the upload URL was already used: request a new one")]
     AlreadyUsed,
+    #[error("the file is no longer stored (it expired): request a new one")]
+    Gone,
     #[error("{0}")]
     Mismatch(String),
     #[error("the file could not be stored: {0}")]
@@ -533,6 +633,70 @@ impl LocalFiles {
             }
             Err(e) => Err(io(e)),
         }
+    }
+
+    async fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let path = self.dir.join(key);
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let temp = path.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&temp, bytes).await?;
+        tokio::fs::rename(&temp, &path).await?;
+        Ok(())
+    }
+
+    fn presign_get(&self, key: &str, ttl: Duration) -> (String, DateTime<Utc>) {
+        use base64::Engine;
+        use hmac::Mac;
+        let expires_at = Utc::now() + ttl;
+        let grant = LocalDownload {
+            k: key.to_owned(),
+            e: expires_at.timestamp(),
+        };
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = engine.encode(serde_json::to_vec(&grant).unwrap_or_default());
+        let signed = self.mac(&format!("{DOWNLOAD_MAC_PREFIX}{payload}"));
+        let signature = engine.encode(signed.finalize().into_bytes());
+        (
+            format!(
+                "{}{LOCAL_DOWNLOAD_PATH}{payload}.{signature}",
+                self.base_url
+            ),
+            expires_at,
+        )
+    }
+
+    /// The bytes a download URL's token grants (at most `max_bytes`), if it is ours and current.
+    pub async fn download(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ReceiveError> {
+        use base64::Engine;
+        use hmac::Mac;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (payload, signature) = token.split_once('.').ok_or(ReceiveError::BadSignature)?;
+        let signature = engine
+            .decode(signature)
+            .map_err(|_| ReceiveError::BadSignature)?;
+        self.mac(&format!("{DOWNLOAD_MAC_PREFIX}{payload}"))
+            .verify_slice(&signature)
+            .map_err(|_| ReceiveError::BadSignature)?;
+        let grant: LocalDownload = engine
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(ReceiveError::BadSignature)?;
+        if now.timestamp() > grant.e {
+            return Err(ReceiveError::Expired);
+        }
+        check_key(&grant.k).map_err(|_| ReceiveError::BadSignature)?;
+        self.read(&grant.k, max_bytes).await.map_err(|e| match e {
+            ReadError::Missing => ReceiveError::Gone,
+            e => ReceiveError::Io(e.to_string()),
+        })
     }
 
     async fn read(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError> {

@@ -25,6 +25,9 @@ pub fn knowledge(
             ),
         )),
     };
+    // One store for both states, as in the functions (locally: one signing key).
+    let mut app = app.clone();
+    app.files = files.clone();
     (
         studio::state::KnowledgeState {
             app: app.clone(),

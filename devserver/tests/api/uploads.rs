@@ -22,7 +22,9 @@ async fn local() -> Local {
     let (k, dir) = studio_testing::knowledge(&state, studio::knowledge::Embedder::offline(), queue);
     let uploads = devserver::uploads::start(&k).expect("files go to a local directory");
     let routes = devserver::routes(k.clone()).unwrap().merge(uploads);
-    let app = TestApp::with_state(routes, state, db.url).keeping(dir);
+    // The knowledge state's core state: the same files store (and signing key) as the routes'.
+    drop(state);
+    let app = TestApp::with_state(routes, k.app.clone(), db.url).keeping(dir);
     let ada = app.user("Ada").await;
     Local {
         k,
@@ -155,4 +157,58 @@ async fn when_an_upload_url_is_altered_or_the_file_is_not_what_was_granted_it_is
     }
     let ok = put(&l, &path, "text/plain", b"hello").await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+}
+
+#[tokio::test]
+async fn on_the_devserver_an_export_is_downloaded_from_its_own_signed_url_and_an_altered_or_upload_url_is_refused()
+ {
+    let l = local().await;
+    let asked = l
+        .app
+        .post(
+            "/api/v1/auth/me/export",
+            Some(&l.ada.access_token),
+            json!(null),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    let report = studio::services::exports::run(&l.k.app)
+        .await
+        .expect("the job");
+    assert_eq!(report["built"], 1, "{report:?}");
+    let ready = l
+        .app
+        .get("/api/v1/auth/me/export", Some(&l.ada.access_token))
+        .await;
+    assert_eq!(ready.body["status"], "ready", "{}", ready.body);
+    let url = ready.str("/downloadUrl");
+    let at = url
+        .find("/api/v1/files/local/")
+        .expect("a local download URL");
+    let path = &url[at..];
+
+    // No token needed: the signed URL is the grant, as S3's presigned one is.
+    let file = l.app.get(path, None).await;
+    assert_eq!(file.status, StatusCode::OK, "{}", file.body);
+    assert_eq!(file.body["account"]["email"], l.ada.email);
+
+    let mut altered = path.to_owned();
+    let last = altered.pop().unwrap();
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_error(
+        &l.app.get(&altered, None).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    // An upload URL's grant does not open a download.
+    let granted = grant(&l, "notes.txt", "text/plain", 5).await;
+    let upload = path_of(granted["uploadUrl"].as_str().unwrap());
+    let token = upload.trim_start_matches("/api/v1/uploads/local/");
+    assert_error(
+        &l.app
+            .get(&format!("/api/v1/files/local/{token}"), None)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
 }

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 mod erasure;
+mod export;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,6 +32,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/me", get(me).delete(erasure::erase_account))
         // Routes that need an access token are listed in the rate-limit layer
         // (`studio::http::ratelimit`): every other auth route is on the per-IP credential budget.
+        .route(
+            "/api/v1/auth/me/export",
+            get(export::get).post(export::request),
+        )
         .route(
             "/api/v1/auth/me/default-workspace",
             put(set_default_workspace),
@@ -57,8 +62,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, login, token, logout, me, erasure::erase_account, set_default_workspace, list_identities, link_identity, unlink_identity, forgot_password, reset_password),
-    components(schemas(erasure::EraseAccountRequest, studio::services::erasure::Erased, studio::services::erasure::DeletedWorkspace, RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, DefaultWorkspaceRequest, LinkIdentityRequest, Identities, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
+    paths(register, login, token, logout, me, erasure::erase_account, export::request, export::get, set_default_workspace, list_identities, link_identity, unlink_identity, forgot_password, reset_password),
+    components(schemas(studio::services::exports::ExportView, erasure::EraseAccountRequest, studio::services::erasure::Erased, studio::services::erasure::DeletedWorkspace, RegisterRequest, LoginRequest, TokenRequest, LogoutRequest, DefaultWorkspaceRequest, LinkIdentityRequest, Identities, ForgotPasswordRequest, ResetPasswordRequest, Accepted)),
     tags((name = "auth", description = "Accounts, sessions and tokens")),
     modifiers(&HEALTH)
 )]

@@ -4,6 +4,7 @@ use studio::lambda::Responses;
 
 #[tokio::main]
 async fn main() -> Result<(), studio::lambda::Error> {
-    let state = studio::lambda::app_state(&[]);
+    // Exports are stored in, and downloaded from, the files bucket.
+    let state = studio::lambda::app_state(&[studio::config::Need::Uploads]);
     studio::lambda::http(Responses::Buffered, auth_api::routes(), state).await
 }

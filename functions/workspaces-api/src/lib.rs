@@ -1,9 +1,10 @@
 //! `/api/v1/workspaces/*`: workspaces, their members, invitations, API keys ([`api_keys`]), the identity
-//! secret ([`identity`]) and the widget's settings ([`widget`]);
+//! secret ([`identity`]), the widget's settings ([`widget`]) and the workspace's export ([`export`]);
 //! `/api/v1/invitations/*`: accepting one.
 
 mod api_keys;
 mod audit;
+mod export;
 mod identity;
 mod widget;
 
@@ -81,6 +82,10 @@ pub fn routes() -> Router<AppState> {
                 .delete(identity::delete),
         )
         .route(
+            "/api/v1/workspaces/{workspaceId}/export",
+            get(export::get).post(export::request),
+        )
+        .route(
             "/api/v1/workspaces/{workspaceId}/widget",
             get(widget::get).put(widget::put),
         )
@@ -100,8 +105,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put, audit::list),
-    components(schemas(WorkspaceRequest, RoleRequest, WorkspaceView, WorkspaceDeleted, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
+    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put, audit::list, export::request, export::get),
+    components(schemas(studio::services::exports::ExportView, WorkspaceRequest, RoleRequest, WorkspaceView, WorkspaceDeleted, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members")),
     modifiers(&HEALTH)
 )]

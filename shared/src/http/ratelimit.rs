@@ -45,8 +45,11 @@ pub(crate) fn client_ip(extensions: &http::Extensions, headers: &http::HeaderMap
 
 /// The auth routes that need an access token (see `auth-api`): account reads and settings, limited per
 /// user like the rest of the API. Every other `/api/v1/auth/*` path is a credential route.
-const AUTHENTICATED_AUTH_ROUTES: [&str; 2] =
-    ["/api/v1/auth/me", "/api/v1/auth/me/default-workspace"];
+const AUTHENTICATED_AUTH_ROUTES: [&str; 3] = [
+    "/api/v1/auth/me",
+    "/api/v1/auth/me/default-workspace",
+    "/api/v1/auth/me/export",
+];
 /// The linked identities (`/api/v1/auth/identities[/{id}]`): authenticated too.
 const IDENTITIES_ROUTES: &str = "/api/v1/auth/identities";
 

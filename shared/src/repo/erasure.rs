@@ -8,11 +8,12 @@ use uuid::Uuid;
 /// Every column that references `users (id)`, and what its foreign key does when the row is deleted:
 /// erasure does the same at once (the tombstone row stays until the purge). A test compares this list
 /// with the database's foreign keys, so a new reference cannot be forgotten.
-pub const REFERENCES: [(&str, &str, OnErase); 18] = [
+pub const REFERENCES: [(&str, &str, OnErase); 19] = [
     ("api_keys", "created_by", OnErase::Unlink),
     ("audit_log", "actor_user_id", OnErase::Unlink),
     ("conversations", "escalated_by", OnErase::Unlink),
     ("conversations", "user_id", OnErase::Unlink),
+    ("data_exports", "user_id", OnErase::Delete),
     ("idempotency_keys", "user_id", OnErase::Delete),
     ("ingestions", "created_by", OnErase::Unlink),
     ("invitations", "invited_by", OnErase::Unlink),

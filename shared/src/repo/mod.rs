@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod documents;
 pub mod email_deliveries;
 pub mod erasure;
+pub mod exports;
 pub mod idempotency;
 pub mod identities;
 pub mod identity_secrets;

@@ -11,12 +11,13 @@
 //!   one-way digest that keeps it unusable until the purge removes the row (`addressReleasedAt`), every
 //!   reference to the account is released as deleting the row would (messages stay, without their
 //!   author), sessions, identities, reset links and idempotency records go, mail to the address still
-//!   in the outbox and invitations to it go; the audit entry names the account's id only.
+//!   in the outbox and invitations to it go, and the exports it asked for with their files; the audit
+//!   entry names the account's id only.
 
 use crate::auth::Actor;
 use crate::error::{ApiError, ErrorCode};
 use crate::repo;
-use crate::services::jobs::Retention;
+use crate::services::retention::Retention;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -155,6 +156,8 @@ pub async fn erase(state: &AppState, user: Uuid, proof: Proof) -> Result<Erased,
     if let Some(email) = email.as_deref() {
         repo::erasure::forget_address(&*tx, email).await?;
     }
+    // The exports the account asked for go with their records (after the commit, below).
+    let export_files = repo::exports::files_of_user(&*tx, user).await?;
     repo::erasure::release_references(&*tx, user).await?;
     let tombstone = email.as_deref().map(repo::erasure::tombstone_of);
     let erased_at = repo::erasure::tombstone(&*tx, user, tombstone.as_deref(), ERASED_NAME).await?;
@@ -171,6 +174,15 @@ pub async fn erase(state: &AppState, user: Uuid, proof: Proof) -> Result<Erased,
     )
     .await?;
     tx.commit().await?;
+    // Their records are gone; a file left by a failure here is removed by the bucket's lifecycle rule
+    // for exports (days, not the purge's weeks).
+    if let Some(files) = state.files.as_ref() {
+        for key in &export_files {
+            if let Err(e) = files.delete(key).await {
+                tracing::warn!(user_id = %user, error = format!("{e:#}"), "an export file of an erased account was not deleted now");
+            }
+        }
+    }
     tracing::info!(user_id = %user, workspaces_deleted = deleted.len(), workspaces_left = left, "account erased");
     Ok(Erased {
         erased_at,

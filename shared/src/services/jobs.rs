@@ -5,7 +5,7 @@
 use crate::outbox::{self, Queues};
 use crate::repo::{self, maintenance};
 use crate::state::KnowledgeState;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -31,10 +31,13 @@ pub enum Job {
     /// After a change of embedding model, starts the re-index that fills the new collection (searches
     /// switch to it when it completes); and announces again re-index jobs that stopped moving.
     Reindex,
+    /// Builds the data exports people and owners asked for (`services::exports`), and deletes the ones
+    /// past their keeping with their files.
+    BuildExports,
 }
 
 impl Job {
-    pub const ALL: [Job; 7] = [
+    pub const ALL: [Job; 8] = [
         Job::PurgeExpiredTokens,
         Job::PurgeDeleted,
         Job::ResendOutbox,
@@ -42,6 +45,7 @@ impl Job {
         Job::RolloverUsage,
         Job::SyncSources,
         Job::Reindex,
+        Job::BuildExports,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -53,6 +57,7 @@ impl Job {
             Job::RolloverUsage => "rollover-usage",
             Job::SyncSources => "sync-sources",
             Job::Reindex => "reindex",
+            Job::BuildExports => "build-exports",
         }
     }
 
@@ -90,6 +95,7 @@ pub async fn run(state: &KnowledgeState, job: Job) -> anyhow::Result<JobReport> 
         Job::RolloverUsage => rollover_usage(state).await,
         Job::SyncSources => sync_sources(state).await,
         Job::Reindex => reindex(state).await,
+        Job::BuildExports => crate::services::exports::run(&state.app).await,
     }
     .map_err(|e| e.context(format!("job {} failed", job.name())))?;
     let report = JobReport {
@@ -141,30 +147,7 @@ async fn purge_expired_tokens(
     ]))
 }
 
-/// The soft-delete retention (`SOFT_DELETE_RETENTION_DAYS`): `purge-deleted` hard-deletes what was
-/// deleted longer ago, and until then a deleted workspace can be restored (`services::admin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    pub days: u32,
-}
-
-impl Retention {
-    pub fn of(config: &crate::config::Config) -> Self {
-        Self {
-            days: config.ops.retention_days,
-        }
-    }
-
-    /// The days as the purge's SQL takes them (`deleted_at < now() - make_interval(days => …)`).
-    pub fn sql_days(self) -> i32 {
-        i32::try_from(self.days).unwrap_or(i32::MAX)
-    }
-
-    /// When something deleted at `deleted_at` becomes due for the purge.
-    pub fn purge_after(self, deleted_at: DateTime<Utc>) -> DateTime<Utc> {
-        deleted_at + chrono::Duration::days(i64::from(self.days))
-    }
-}
+pub use super::retention::Retention;
 
 async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'static str, u64>> {
     let days = Retention::of(&state.app.config).sql_days();
@@ -208,6 +191,9 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
         }
         let ids: Vec<_> = batch.iter().map(|ws| *ws.as_uuid()).collect();
         for key in maintenance::file_keys_of_workspaces(&*tx, &ids).await? {
+            delete_file(state, &key).await?;
+        }
+        for key in repo::exports::files_of_workspaces(&*tx, &ids).await? {
             delete_file(state, &key).await?;
         }
         *counts.entry("workspaces").or_default() +=

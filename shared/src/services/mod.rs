@@ -11,6 +11,7 @@ pub mod chat;
 #[cfg(feature = "knowledge")]
 pub mod demo;
 pub mod erasure;
+pub mod exports;
 pub mod idempotency;
 pub mod identities;
 pub mod identity;
@@ -22,6 +23,7 @@ pub mod knowledge;
 pub mod public;
 #[cfg(feature = "knowledge")]
 pub mod reindex;
+pub mod retention;
 #[cfg(feature = "knowledge")]
 pub mod sources;
 pub mod uploads;

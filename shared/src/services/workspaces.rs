@@ -188,7 +188,7 @@ pub async fn delete(
         .await?
         .ok_or_else(|| ApiError::not_found("Workspace"))?;
     client.commit().await?;
-    let purge_at = crate::services::jobs::Retention::of(&state.config).purge_after(deleted_at);
+    let purge_at = crate::services::retention::Retention::of(&state.config).purge_after(deleted_at);
     tracing::info!(workspace_id = %tenant.workspace_id, user_id = %tenant.user_id(), %purge_at, "workspace soft-deleted");
     Ok(WorkspaceDeleted {
         id: *tenant.workspace_id.as_uuid(),

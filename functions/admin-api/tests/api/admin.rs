@@ -532,7 +532,7 @@ async fn when_a_deleted_workspace_is_past_its_window_or_purged_restore_says_so_a
 async fn when_a_job_is_run_on_demand_it_reports_what_it_did_and_is_audited() {
     let a = admin().await;
     let listed = a.read("/api/v1/admin/jobs").await;
-    assert_eq!(listed.body.as_array().unwrap().len(), 7);
+    assert_eq!(listed.body.as_array().unwrap().len(), 8);
     let res = a
         .as_key(Method::POST, "/api/v1/admin/jobs/rollover-usage/run", None)
         .await;

@@ -5,6 +5,7 @@
 mod auth;
 mod default_workspace;
 mod erasure;
+mod export;
 mod identities;
 mod lambda_event;
 mod password_reset;

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod billing;
 mod database_down;
+mod export;
 mod identity;
 mod intake;
 mod invitations;
