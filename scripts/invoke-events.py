@@ -66,6 +66,7 @@ EXPECTED = {
         "workspaces-identity-secret.json": UNAUTHENTICATED,
         "workspaces-widget.json": UNAUTHENTICATED,
         "workspaces-export.json": UNAUTHENTICATED,
+        "workspaces-retention.json": UNAUTHENTICATED,
         "workspaces-audit-log.json": UNAUTHENTICATED,
     },
     "agents-api": {
@@ -126,6 +127,7 @@ LIVE = {
         "workspaces-widget.json": 200,
         # The whole workspace, asked for by its owner: built by the cron's build-exports sample below.
         "workspaces-export.json": 202,
+        "workspaces-retention.json": 200,  # conversations kept a year
         "workspaces-audit-log.json": 200,  # the key, the secret and the settings just recorded
     },
     "agents-api": {

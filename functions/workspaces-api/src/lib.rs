@@ -43,6 +43,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/workspaces/{workspaceId}/members", get(members))
         .route(
+            "/api/v1/workspaces/{workspaceId}/retention",
+            axum::routing::put(set_retention),
+        )
+        .route(
             "/api/v1/workspaces/{workspaceId}/audit-log",
             get(audit::list),
         )
@@ -105,8 +109,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, show, rename, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put, audit::list, export::request, export::get),
-    components(schemas(studio::services::exports::ExportView, WorkspaceRequest, RoleRequest, WorkspaceView, WorkspaceDeleted, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
+    paths(create, list, show, rename, set_retention, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put, audit::list, export::request, export::get),
+    components(schemas(studio::services::exports::ExportView, RetentionRequest, WorkspaceRequest, RoleRequest, WorkspaceView, WorkspaceDeleted, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members")),
     modifiers(&HEALTH)
 )]
@@ -120,6 +124,20 @@ pub struct WorkspaceRequest {
         custom(function = "single_line")
     )]
     pub name: String,
+}
+
+/// How long the workspace keeps its conversations.
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RetentionRequest {
+    /// Days a conversation is kept after its last message (1 to 3650); null (or absent) keeps
+    /// conversations until they are deleted.
+    #[validate(range(
+        min = 1,
+        max = 3650,
+        message = "must be between 1 and 3650 days, or null"
+    ))]
+    pub conversation_days: Option<u32>,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -182,6 +200,25 @@ async fn rename(
 ) -> Result<Json<WorkspaceView>, ApiError> {
     Ok(Json(
         workspaces::rename(&state, &tenant, req.name.trim()).await?,
+    ))
+}
+
+/// Sets how long the workspace keeps its conversations (admin or higher).
+///
+/// With `conversationDays`, the daily purge deletes conversations (their messages and ratings with
+/// them) whose last message is older than that; null keeps them until they are deleted. Recorded in
+/// the workspace's audit log.
+#[utoipa::path(operation_id = "setRetention", put, path = "/api/v1/workspaces/{workspaceId}/retention", tag = "workspaces", security(("bearer" = [])),
+    params(("workspaceId" = Uuid, Path)),
+    request_body = RetentionRequest,
+    responses((status = 200, body = WorkspaceView), answers::Workspace))]
+async fn set_retention(
+    State(state): State<AppState>,
+    tenant: Tenant<Admin>,
+    ValidJson(req): ValidJson<RetentionRequest>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    Ok(Json(
+        workspaces::set_retention(&state, &tenant, req.conversation_days).await?,
     ))
 }
 

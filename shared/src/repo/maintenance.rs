@@ -133,6 +133,24 @@ pub async fn delete_expired_conversations(
     .await
 }
 
+/// Deletes up to `limit` conversations (with their messages and feedback) not updated for longer than
+/// their workspace's `conversation_retention_days` (workspaces without one keep theirs).
+pub async fn delete_conversations_past_retention(
+    db: &impl GenericClient,
+    limit: i64,
+) -> Result<u64, Error> {
+    db.execute(
+        "DELETE FROM conversations WHERE id IN (
+             SELECT c.id FROM workspaces w
+               JOIN conversations c ON c.workspace_id = w.id
+              WHERE w.conversation_retention_days IS NOT NULL
+                AND c.updated_at < now() - make_interval(days => w.conversation_retention_days)
+              LIMIT $1)",
+        &[&limit],
+    )
+    .await
+}
+
 /// Deletes soft-deleted accounts past retention (memberships and tokens go with them).
 pub async fn delete_expired_users(
     db: &impl GenericClient,

@@ -10,6 +10,8 @@ pub struct WorkspaceRow {
     pub name: String,
     pub slug: String,
     pub plan: String,
+    /// Days conversations are kept after their last update; `None`: kept.
+    pub conversation_retention_days: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -28,6 +30,7 @@ fn from_row(row: &Row) -> WorkspaceRow {
         name: row.get("name"),
         slug: row.get("slug"),
         plan: row.get("plan"),
+        conversation_retention_days: row.get("conversation_retention_days"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     }
@@ -43,7 +46,7 @@ pub async fn insert(
     let row = db
         .query_one(
             "INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3)
-             RETURNING id, name, slug, plan, created_at, updated_at",
+             RETURNING id, name, slug, plan, conversation_retention_days, created_at, updated_at",
             &[&id, &name, &slug],
         )
         .await?;
@@ -60,7 +63,7 @@ pub async fn slug_taken(db: &impl GenericClient, slug: &str) -> Result<bool, Err
 pub async fn get(db: &impl GenericClient, id: WorkspaceId) -> Result<Option<WorkspaceRow>, Error> {
     let row = db
         .query_opt(
-            "SELECT id, name, slug, plan, created_at, updated_at FROM workspaces WHERE id = $1 AND deleted_at IS NULL",
+            "SELECT id, name, slug, plan, conversation_retention_days, created_at, updated_at FROM workspaces WHERE id = $1 AND deleted_at IS NULL",
             &[id.as_uuid()],
         )
         .await?;
@@ -86,8 +89,25 @@ pub async fn rename(
     let row = db
         .query_opt(
             "UPDATE workspaces SET name = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL
-             RETURNING id, name, slug, plan, created_at, updated_at",
+             RETURNING id, name, slug, plan, conversation_retention_days, created_at, updated_at",
             &[id.as_uuid(), &name],
+        )
+        .await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+/// Sets how long the workspace keeps its conversations (`None`: kept); the workspace as it is then.
+pub async fn set_conversation_retention(
+    db: &impl GenericClient,
+    id: WorkspaceId,
+    days: Option<i32>,
+) -> Result<Option<WorkspaceRow>, Error> {
+    let row = db
+        .query_opt(
+            "UPDATE workspaces SET conversation_retention_days = $2, updated_at = now()
+              WHERE id = $1 AND deleted_at IS NULL
+             RETURNING id, name, slug, plan, conversation_retention_days, created_at, updated_at",
+            &[id.as_uuid(), &days],
         )
         .await?;
     Ok(row.as_ref().map(from_row))
@@ -118,7 +138,7 @@ pub async fn list_for_user(
     let (after_at, after_id) = after.map_or((None, None), |(a, i)| (Some(a), Some(i)));
     let rows = db
         .query(
-            "SELECT w.id, w.name, w.slug, w.plan, w.created_at, w.updated_at, m.role, m.created_at AS joined_at
+            "SELECT w.id, w.name, w.slug, w.plan, w.conversation_retention_days, w.created_at, w.updated_at, m.role, m.created_at AS joined_at
                FROM workspace_members m JOIN workspaces w ON w.id = m.workspace_id
               WHERE m.user_id = $1 AND w.deleted_at IS NULL
                 AND ($2::timestamptz IS NULL OR (m.created_at, w.id) > ($2, $3))

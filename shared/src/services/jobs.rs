@@ -16,8 +16,9 @@ pub enum Job {
     /// Refresh tokens of ended families, used or expired reset tokens, idempotency keys older than a day,
     /// ended invitations, sent outbox rows, old delivery records and visitor sessions over a day expired.
     PurgeExpiredTokens,
-    /// Hard-deletes rows soft-deleted longer ago than the retention period, with their vectors; and
-    /// anonymous visitors past their workspace's retention, with their conversations.
+    /// Hard-deletes rows soft-deleted longer ago than the retention period, with their vectors; anonymous
+    /// visitors past their workspace's retention, with their conversations; and conversations past
+    /// their workspace's `conversationRetentionDays`.
     PurgeDeleted,
     /// Sends outbox rows the queue did not take when they were written.
     ResendOutbox,
@@ -211,6 +212,16 @@ async fn purge_deleted(state: &KnowledgeState) -> anyhow::Result<BTreeMap<&'stat
         "users",
         maintenance::delete_expired_users(&**client, days).await?,
     );
+    // Conversations past their workspace's retention setting, in batches.
+    let mut past_retention = 0;
+    loop {
+        let n = maintenance::delete_conversations_past_retention(&**client, PURGE_BATCH).await?;
+        past_retention += n;
+        if n < PURGE_BATCH as u64 {
+            break;
+        }
+    }
+    counts.insert("conversationsPastRetention", past_retention);
     // Anonymous visitors not seen for their workspace's `anonymousRetentionDays`, with their
     // conversations (signed end users are the tenant's to erase).
     let default_days =

@@ -34,6 +34,8 @@ pub struct WorkspaceView {
     pub plan: String,
     /// The caller's role in this workspace.
     pub role: Role,
+    /// How many days conversations are kept after their last message; null: kept until deleted.
+    pub conversation_retention_days: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -56,6 +58,9 @@ fn view(row: WorkspaceRow, role: Role) -> WorkspaceView {
         slug: row.slug,
         plan: row.plan,
         role,
+        conversation_retention_days: row
+            .conversation_retention_days
+            .and_then(|d| u32::try_from(d).ok()),
         created_at: row.created_at,
         updated_at: row.updated_at,
     }
@@ -177,6 +182,31 @@ pub struct WorkspaceDeleted {
     /// When its rows, vectors and uploaded files are removed for good (`SOFT_DELETE_RETENTION_DAYS`
     /// after the deletion); until then the platform's operators can restore it.
     pub purge_at: DateTime<Utc>,
+}
+
+/// Sets how long the workspace keeps its conversations (admin or higher): `None` keeps them; otherwise
+/// the daily purge deletes those not updated for `days` days. Recorded in the workspace's audit log.
+pub async fn set_retention(
+    state: &AppState,
+    tenant: &Tenant<Admin>,
+    days: Option<u32>,
+) -> Result<WorkspaceView, ApiError> {
+    let client = Scoped::tenant(&state.db, tenant).await?;
+    let stored = days.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
+    let row = repo::workspaces::set_conversation_retention(&**client, tenant.workspace_id, stored)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Workspace"))?;
+    super::audit::record(
+        &**client,
+        tenant,
+        "workspace.retention",
+        "workspace",
+        Some(tenant.workspace_id.to_string()),
+        serde_json::json!({"conversationRetentionDays": days}),
+    )
+    .await?;
+    client.commit().await?;
+    Ok(view(row, tenant.role))
 }
 
 pub async fn delete(

@@ -461,3 +461,60 @@ async fn when_anonymous_visitors_are_gone_past_their_workspaces_retention_the_pu
         "their conversations went with them"
     );
 }
+
+#[tokio::test]
+async fn when_a_workspace_keeps_conversations_for_some_days_the_purge_deletes_older_ones_only_there()
+ {
+    let f = fixture().await;
+    let ada = f.app.user("Ada").await;
+    let bob = f.app.user("Bob").await;
+    let sql = f.app.sql().await;
+    // Ada's workspace keeps conversations 30 days; Bob's keeps them (no setting).
+    sql.execute(
+        "UPDATE workspaces SET conversation_retention_days = 30 WHERE id = $1",
+        &[&ada.workspace_id],
+    )
+    .await
+    .unwrap();
+    let conversation = |ws: Uuid, days: i32| {
+        let sql = &sql;
+        async move {
+            let id = Uuid::now_v7();
+            sql.execute(
+                "INSERT INTO conversations (id, workspace_id, title, updated_at)
+                 VALUES ($1, $2, 'hi', now() - make_interval(days => $3))",
+                &[&id, &ws, &days],
+            )
+            .await
+            .unwrap();
+            sql.execute(
+                "INSERT INTO messages (id, workspace_id, conversation_id, role, content)
+                 VALUES ($1, $2, $3, 'user', 'hello')",
+                &[&Uuid::now_v7(), &ws, &id],
+            )
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let ada_old = conversation(ada.workspace_id, 31).await;
+    let ada_recent = conversation(ada.workspace_id, 29).await;
+    let bob_old = conversation(bob.workspace_id, 400).await;
+
+    let counts = twice_at_once(&f.k, Job::PurgeDeleted).await;
+    assert_eq!(counts["conversationsPastRetention"], 1, "{counts:?}");
+    let left: Vec<Uuid> = sql
+        .query("SELECT id FROM conversations ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, [ada_recent, bob_old]);
+    assert!(!left.contains(&ada_old));
+    assert_eq!(
+        count(&f.app, "SELECT count(*) FROM messages").await,
+        2,
+        "the deleted conversation's messages went with it"
+    );
+}

@@ -2,7 +2,7 @@
 //! and tenant isolation.
 
 use http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use studio::Role;
 use studio_testing::{TestApp, TestUser, assert_error};
 
@@ -605,4 +605,73 @@ async fn when_the_memberships_policy_is_taken_away_the_members_route_lists_no_on
         "{}",
         res.body
     );
+}
+
+#[tokio::test]
+async fn when_an_admin_sets_the_conversation_retention_it_is_shown_audited_and_bad_values_are_refused()
+ {
+    let app = TestApp::new(workspaces_api::routes()).await;
+    let ada = app.user("Ada").await;
+    let admin = app.member("Bob", &ada, Role::Admin).await;
+    let member = app.member("Cy", &ada, Role::Member).await;
+    let eve = app.user("Eve").await;
+    let path = format!("/api/v1/workspaces/{}/retention", ada.workspace_id);
+    let put = |token: &str, body: Value| {
+        let (app, path, token) = (&app, path.clone(), token.to_owned());
+        async move { app.send(Method::PUT, &path, Some(&token), Some(body)).await }
+    };
+
+    let shown = app
+        .get(
+            &format!("/api/v1/workspaces/{}", ada.workspace_id),
+            Some(&ada.access_token),
+        )
+        .await;
+    assert_eq!(
+        shown.body["conversationRetentionDays"],
+        Value::Null,
+        "kept by default"
+    );
+
+    let set = put(&admin.access_token, json!({"conversationDays": 30})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["conversationRetentionDays"], 30);
+    let shown = app
+        .get(
+            &format!("/api/v1/workspaces/{}", ada.workspace_id),
+            Some(&member.access_token),
+        )
+        .await;
+    assert_eq!(shown.body["conversationRetentionDays"], 30);
+
+    for bad in [
+        json!({"conversationDays": 0}),
+        json!({"conversationDays": 3651}),
+        json!({"conversationDays": "30"}),
+        json!({"days": 30}),
+    ] {
+        let res = put(&ada.access_token, bad.clone()).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}: {}", res.body);
+    }
+    assert_error(
+        &put(&member.access_token, json!({"conversationDays": 1})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(
+        &put(&eve.access_token, json!({"conversationDays": 1})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    // Null keeps them again.
+    let cleared = put(&ada.access_token, json!({"conversationDays": null})).await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    assert_eq!(cleared.body["conversationRetentionDays"], Value::Null);
+    let audited: i64 = app
+        .value(
+            "SELECT count(*) FROM audit_log WHERE workspace_id = $1 AND action = 'workspace.retention'",
+            &[&ada.workspace_id],
+        )
+        .await;
+    assert_eq!(audited, 2);
 }
