@@ -489,9 +489,25 @@ async fn when_a_deleted_document_or_workspace_is_purged_its_uploaded_files_go_wi
     assert_eq!(moto_object(&w.sdk, &w.bucket, &key(&deleted)).await, None);
     assert!(moto_object(&w.sdk, &w.bucket, &key(&kept)).await.is_some());
 
-    // A workspace purged for good takes every file of its documents, and every vector.
+    // A workspace purged for good takes every file of its documents, its exports, and every vector.
     let ws = studio::WorkspaceId::from_trusted_source(w.ada.workspace_id);
     assert!(w.k.vectors.count(ws, None).await.unwrap() > 0, "indexed");
+    let export = uuid::Uuid::now_v7();
+    let export_key = format!("exports/workspace/{export}.json");
+    w.k.files
+        .as_ref()
+        .unwrap()
+        .put(&export_key, b"{}".to_vec(), "application/json")
+        .await
+        .unwrap();
+    w.app
+        .execute(
+            "INSERT INTO data_exports (id, kind, user_id, workspace_id, status, file_key, expires_at)
+             VALUES ($1, 'workspace', $2, $3, 'ready', $4, now() + interval '7 days')",
+            &[&export, &w.ada.id, &w.ada.workspace_id, &export_key],
+        )
+        .await;
+    assert!(moto_object(&w.sdk, &w.bucket, &export_key).await.is_some());
     w.app
         .execute(
             "UPDATE workspaces SET deleted_at = now() - interval '400 days' WHERE id = $1",
@@ -505,6 +521,11 @@ async fn when_a_deleted_document_or_workspace_is_purged_its_uploaded_files_go_wi
         w.k.vectors.count(ws, None).await.unwrap(),
         0,
         "no vector left"
+    );
+    assert_eq!(
+        moto_object(&w.sdk, &w.bucket, &export_key).await,
+        None,
+        "no export left"
     );
     let rows: i64 = w
         .app
