@@ -67,6 +67,7 @@ EXPECTED = {
         "workspaces-widget.json": UNAUTHENTICATED,
         "workspaces-export.json": UNAUTHENTICATED,
         "workspaces-retention.json": UNAUTHENTICATED,
+        "workspaces-usage.json": UNAUTHENTICATED,
         "workspaces-audit-log.json": UNAUTHENTICATED,
     },
     "agents-api": {
@@ -128,6 +129,7 @@ LIVE = {
         # The whole workspace, asked for by its owner: built by the cron's build-exports sample below.
         "workspaces-export.json": 202,
         "workspaces-retention.json": 200,  # conversations kept a year
+        "workspaces-usage.json": 200,  # the last 12 months, all empty: nothing was asked of a model yet
         "workspaces-audit-log.json": 200,  # the key, the secret and the settings just recorded
     },
     "agents-api": {

@@ -280,6 +280,24 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{statement}: {e}"))
     }
 
+    /// The workspace's recorded usage of `kind` (`chat` or `embedding`) today, over every model:
+    /// (calls, prompt tokens, completion tokens).
+    pub async fn usage_today(&self, workspace: Uuid, kind: &str) -> (i64, i64, i64) {
+        let row = self
+            .sql()
+            .await
+            .query_one(
+                "SELECT COALESCE(sum(calls), 0)::bigint, COALESCE(sum(prompt_tokens), 0)::bigint,
+                        COALESCE(sum(completion_tokens), 0)::bigint
+                   FROM usage_daily
+                  WHERE workspace_id = $1 AND kind = $2 AND day = (now() AT TIME ZONE 'UTC')::date",
+                &[&workspace, &kind],
+            )
+            .await
+            .expect("usage");
+        (row.get(0), row.get(1), row.get(2))
+    }
+
     /// The one value `query` selects (a count, a column of one row), read directly from the database.
     pub async fn value<T: for<'a> FromSql<'a>>(
         &self,

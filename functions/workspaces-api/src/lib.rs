@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod export;
 mod identity;
+mod usage;
 mod widget;
 
 pub use api_keys::ApiKeyRequest;
@@ -85,6 +86,7 @@ pub fn routes() -> Router<AppState> {
                 .post(identity::rotate)
                 .delete(identity::delete),
         )
+        .route("/api/v1/workspaces/{workspaceId}/usage", get(usage::get))
         .route(
             "/api/v1/workspaces/{workspaceId}/export",
             get(export::get).post(export::request),
@@ -109,8 +111,8 @@ const HEALTH: studio::openapi::HealthRoute = studio::openapi::HealthRoute {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, show, rename, set_retention, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put, audit::list, export::request, export::get),
-    components(schemas(studio::services::exports::ExportView, RetentionRequest, WorkspaceRequest, RoleRequest, WorkspaceView, WorkspaceDeleted, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
+    paths(create, list, show, rename, set_retention, destroy, members, change_role, remove_member, put_intake, agent_config, billing, invite, list_invitations, revoke_invitation, accept_invitation, api_keys::create, api_keys::list, api_keys::revoke, identity::rotate, identity::describe, identity::delete, widget::get, widget::put, audit::list, export::request, export::get, usage::get),
+    components(schemas(studio::services::usage::UsageView, studio::services::usage::UsagePeriod, studio::services::usage::ModelUsage, studio::services::usage::Cost, studio::services::usage::UsageGranularity, studio::services::exports::ExportView, RetentionRequest, WorkspaceRequest, RoleRequest, WorkspaceView, WorkspaceDeleted, MemberView, Intake, AgentConfigView, BillingView, InviteRequest, InvitationView, InvitationStatus, AcceptedInvitation, ApiKeyRequest, studio::services::api_keys::ApiKeyView, studio::services::api_keys::CreatedApiKey, studio::auth::api_keys::KeyKind, studio::auth::api_keys::Scope, studio::services::identity::CreatedIdentitySecret, studio::services::identity::IdentitySecretView, studio::agent::widget::WidgetSettings, studio::agent::widget::Budgets, studio::agent::widget::EffectiveWidget, studio::services::widget::WidgetView)),
     tags((name = "workspaces", description = "Workspaces (tenants) and their members")),
     modifiers(&HEALTH)
 )]

@@ -23,6 +23,7 @@ mod public;
 mod rate_limits;
 mod source;
 mod uploads;
+pub mod usage;
 
 pub use billing::BillingConfig;
 pub use crawl::{CrawlConfig, MAX_CRAWL_DELAY};
@@ -38,6 +39,7 @@ pub use public::PublicConfig;
 pub use rate_limits::RateLimitConfig;
 pub use source::{Source, fetch_secret};
 pub use uploads::UploadsConfig;
+pub use usage::UsageConfig;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -78,6 +80,8 @@ pub struct Config {
     pub crawl: CrawlConfig,
     /// File uploads (`UPLOADS_*`, `SQS_EXTRACT_*`).
     pub uploads: UploadsConfig,
+    /// What model calls cost (`MODEL_PRICES`).
+    pub usage: UsageConfig,
     pub admin_api_key: Option<SecretString>,
     /// Origins allowed to call the API from a browser; empty means none.
     pub cors_allowed_origins: Vec<String>,
@@ -127,6 +131,7 @@ impl Config {
             fetch: FetchPolicy::from_source(src, on_lambda)?,
             crawl: CrawlConfig::from_source(src)?,
             uploads: UploadsConfig::from_source(src)?,
+            usage: UsageConfig::from_source(src)?,
             database,
             jwt,
             admin_api_key: src

@@ -251,22 +251,39 @@ impl Embedder {
     /// Embeds `texts` in order, in as few requests as the limits allow. Without a dense embedder this is
     /// an error: ask [`Embedder::dense`] first.
     pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(self.embed_metered(texts).await?.0)
+    }
+
+    /// [`Embedder::embed`], and the tokens the embedding read: the API's own count, or for a model run
+    /// here the count of the tokenizer the chunker uses (what the usage records: they cost nothing).
+    pub async fn embed_metered(
+        &self,
+        texts: &[String],
+    ) -> Result<(Vec<Vec<f32>>, u64), EmbedError> {
         if matches!(self.kind, Kind::None) {
             return Err(EmbedError(
                 "there is no dense embedder (search is BM25 alone)".into(),
             ));
         }
         let mut out = Vec::with_capacity(texts.len());
+        let mut tokens = 0u64;
         for range in batches(texts, self.max_inputs, self.max_tokens) {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let batch = &texts[range];
+            if !matches!(self.kind, Kind::OpenAi(_)) {
+                tokens += batch.iter().map(|t| count_tokens(t) as u64).sum::<u64>();
+            }
             match &self.kind {
                 Kind::Offline => out.extend(
                     batch
                         .iter()
                         .map(|t| offline_vector(t, self.dimensions as usize)),
                 ),
-                Kind::OpenAi(client) => out.extend(self.call(client, batch).await?),
+                Kind::OpenAi(client) => {
+                    let (vectors, used) = self.call(client, batch).await?;
+                    tokens += used;
+                    out.extend(vectors);
+                }
                 #[cfg(feature = "local-model")]
                 Kind::Local(model) => {
                     let (model, batch) = (model.clone(), batch.to_vec());
@@ -279,14 +296,14 @@ impl Embedder {
                 Kind::None => {}
             }
         }
-        Ok(out)
+        Ok((out, tokens))
     }
 
     async fn call(
         &self,
         client: &Client<OpenAIConfig>,
         batch: &[String],
-    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+    ) -> Result<(Vec<Vec<f32>>, u64), EmbedError> {
         let request = CreateEmbeddingRequest {
             model: self.model.clone(),
             input: EmbeddingInput::StringArray(batch.to_vec()),
@@ -301,6 +318,7 @@ impl Embedder {
             .create(request)
             .await
             .map_err(|e| EmbedError(e.to_string()))?;
+        let used = u64::from(response.usage.prompt_tokens);
         let mut data = response.data;
         if data.len() != batch.len() {
             return Err(EmbedError(format!(
@@ -318,7 +336,7 @@ impl Embedder {
                 self.dimensions
             )));
         }
-        Ok(vectors)
+        Ok((vectors, used))
     }
 }
 

@@ -24,6 +24,7 @@ pub mod reindex;
 pub mod sources;
 #[cfg(feature = "knowledge")]
 pub mod term_stats;
+pub mod usage;
 pub mod users;
 pub mod visitors;
 pub mod widget_settings;

@@ -648,7 +648,11 @@ pub async fn search(
     tenant: &Tenant<Viewer, impl Access>,
     retrieval: Retrieval<'_>,
 ) -> Result<Vec<SearchHit>, ApiError> {
-    let mut hits = retrieve(state, tenant.workspace_id, retrieval).await?;
+    let (mut hits, embedding) = retrieve_metered(state, tenant.workspace_id, retrieval).await?;
+    if let Some(embedding) = embedding {
+        let client = state.app.db.get().await?;
+        embedding.record(&**client, tenant.workspace_id).await?;
+    }
     let ids: Vec<Uuid> = hits.iter().map(|h| h.document_id).collect();
     let links = web_links(state, tenant.workspace_id, &ids).await?;
     for hit in &mut hits {
@@ -689,6 +693,43 @@ pub async fn retrieve(
     workspace: WorkspaceId,
     retrieval: Retrieval<'_>,
 ) -> Result<Vec<SearchHit>, ApiError> {
+    Ok(retrieve_metered(state, workspace, retrieval).await?.0)
+}
+
+/// The embedding call a retrieval made for its query: what the workspace's usage records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryEmbedding {
+    pub model: String,
+    pub tokens: u64,
+}
+
+impl QueryEmbedding {
+    /// Adds the call to the workspace's usage, in `db`'s transaction.
+    pub async fn record(
+        &self,
+        db: &impl tokio_postgres::GenericClient,
+        workspace: WorkspaceId,
+    ) -> Result<(), ApiError> {
+        crate::repo::usage::record(
+            db,
+            *workspace.as_uuid(),
+            crate::repo::usage::CallKind::Embedding,
+            &self.model,
+            1,
+            i64::try_from(self.tokens).unwrap_or(i64::MAX),
+            0,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// [`retrieve`], and the query's embedding call when it made one (hybrid and dense modes).
+pub async fn retrieve_metered(
+    state: &KnowledgeState,
+    workspace: WorkspaceId,
+    retrieval: Retrieval<'_>,
+) -> Result<(Vec<SearchHit>, Option<QueryEmbedding>), ApiError> {
     let Retrieval {
         query,
         limit,
@@ -704,22 +745,23 @@ pub async fn retrieve(
             Some(sparse_query(state, workspace, query).await?)
         }
     };
-    let dense = match mode {
-        SearchMode::Sparse => None,
-        SearchMode::Hybrid | SearchMode::Dense => Some(
-            index
-                .embedder
-                .embed(&[query.to_owned()])
-                .await?
-                .pop()
-                .ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("no embedding returned for the query"))
-                })?,
-        ),
+    let (dense, embedding) = match mode {
+        SearchMode::Sparse => (None, None),
+        SearchMode::Hybrid | SearchMode::Dense => {
+            let (mut vectors, tokens) = index.embedder.embed_metered(&[query.to_owned()]).await?;
+            let vector = vectors.pop().ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("no embedding returned for the query"))
+            })?;
+            let call = QueryEmbedding {
+                model: index.embedder.model().to_owned(),
+                tokens,
+            };
+            (Some(vector), Some(call))
+        }
     };
     if mode == SearchMode::Sparse && sparse.as_ref().is_none_or(SparseVector::is_empty) {
         // No term of the query occurs in this workspace: nothing can match.
-        return Ok(Vec::new());
+        return Ok((Vec::new(), embedding));
     }
     let mut fetch = limit.saturating_mul(2).saturating_add(8);
     loop {
@@ -737,7 +779,7 @@ pub async fn retrieve(
         let exhausted = (hits.len() as u64) < fetch;
         let kept = current_only(state, workspace, hits).await?;
         if kept.len() as u64 >= limit || exhausted || fetch >= MAX_FETCH.max(limit) {
-            return Ok(kept.into_iter().take(limit as usize).collect());
+            return Ok((kept.into_iter().take(limit as usize).collect(), embedding));
         }
         fetch = (fetch * 4).min(MAX_FETCH.max(limit));
     }
@@ -1015,7 +1057,17 @@ async fn embed_cached(
         .collect();
     if !missing.is_empty() {
         let inputs: Vec<String> = missing.iter().map(|(_, t)| (*t).to_owned()).collect();
-        let embedded = embedder.embed(&inputs).await?;
+        let (embedded, tokens) = embedder.embed_metered(&inputs).await?;
+        crate::repo::usage::record(
+            db,
+            *ws.as_uuid(),
+            crate::repo::usage::CallKind::Embedding,
+            model,
+            1,
+            i64::try_from(tokens).unwrap_or(i64::MAX),
+            0,
+        )
+        .await?;
         let writes = missing
             .iter()
             .zip(&embedded)

@@ -27,5 +27,6 @@ pub mod retention;
 #[cfg(feature = "knowledge")]
 pub mod sources;
 pub mod uploads;
+pub mod usage;
 pub mod widget;
 pub mod workspaces;

@@ -150,6 +150,17 @@ async fn when_a_customer_asks_the_prompt_carries_company_context_and_history_and
         ),
         (Some(120), Some(12))
     );
+    // Recorded in the workspace's usage: the answer's tokens, and the embeddings of the document's
+    // chunks (at ingestion) and of the question.
+    assert_eq!(
+        app.usage_today(ada.workspace_id, "chat").await,
+        (1, 120, 12)
+    );
+    let (embeddings, embedded_tokens, _) = app.usage_today(ada.workspace_id, "embedding").await;
+    assert!(
+        embeddings >= 2 && embedded_tokens > 0,
+        "{embeddings} {embedded_tokens}"
+    );
     let prompt = &sent_prompts(&server).await[0];
     assert_eq!(prompt["model"], "gpt-test");
     assert!((prompt["temperature"].as_f64().unwrap() - 0.7).abs() < 1e-6);

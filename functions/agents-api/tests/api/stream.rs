@@ -91,6 +91,8 @@ async fn when_a_turn_streams_sources_come_first_then_deltas_then_done_and_the_tu
         ),
         (Some(50), Some(5))
     );
+    // The streamed answer's tokens (the final chunk's usage) are in the workspace's usage.
+    assert_eq!(app.usage_today(ada.workspace_id, "chat").await, (1, 50, 5));
     let conv = done["convId"].as_str().unwrap();
     let saved = conversation_view(&app, &ada, conv).await;
     assert_eq!(saved.body["messages"][1]["content"], "Refunds take 5 days.");

@@ -189,11 +189,19 @@ async fn when_the_same_message_is_delivered_twice_nothing_is_embedded_or_stored_
     let (body, accepted) = accept(&app, &ada, refunds()).await;
     delivered_cleanly(&k, body.clone(), 1).await;
     let calls = server.received_requests().await.unwrap().len();
+    // The embedding call is in the workspace's usage, with the API's own token count (the double's 1).
+    let used = app.usage_today(ada.workspace_id, "embedding").await;
+    assert_eq!(used, (1, 1, 0));
     delivered_cleanly(&k, body, 2).await;
     assert_eq!(
         server.received_requests().await.unwrap().len(),
         calls,
         "no second embedding call"
+    );
+    assert_eq!(
+        app.usage_today(ada.workspace_id, "embedding").await,
+        used,
+        "and none counted"
     );
     let doc: uuid::Uuid = accepted["documentIds"][0]
         .as_str()

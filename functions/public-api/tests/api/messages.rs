@@ -19,6 +19,13 @@ async fn when_a_visitor_sends_a_message_the_agent_answers_in_a_conversation_of_t
     let next = v.say(&p.app, "And exchanges?", Some(&conv)).await;
     assert_eq!(next.str("/convId"), conv);
     assert_eq!(p.llm_calls().await, 2);
+    // Both of the visitor's turns are in the workspace's usage, with the tokens the model reported
+    // (the double: 120 and 12 each; a visitor is never shown them).
+    assert_eq!(res.body.get("usage"), None);
+    assert_eq!(
+        p.app.usage_today(p.ada.workspace_id, "chat").await,
+        (2, 240, 24)
+    );
 
     // The team sees who started it.
     let members = p

@@ -12,5 +12,6 @@ mod intake;
 mod invitations;
 mod lambda_event;
 mod tenant;
+mod usage;
 mod widget;
 mod workspaces;

@@ -34,6 +34,8 @@ pub struct PreparedTurn {
     meter: Option<crate::services::public::budgets::TokenMeter>,
     /// The id a new conversation gets (when `conv_id` is `None`).
     new_conversation: Uuid,
+    /// The retrieval's embedding call, recorded in the workspace's usage with the answer.
+    query_embedding: Option<crate::services::knowledge::QueryEmbedding>,
 }
 
 impl PreparedTurn {
@@ -141,7 +143,7 @@ pub(crate) async fn prepare_for(
     };
     drop(client);
 
-    let hits = crate::services::knowledge::retrieve(
+    let (hits, query_embedding) = crate::services::knowledge::retrieve_metered(
         state,
         ws,
         crate::services::knowledge::Retrieval {
@@ -198,6 +200,7 @@ pub(crate) async fn prepare_for(
             .unwrap_or_else(|| "en".to_owned()),
         meter: None,
         new_conversation: Uuid::now_v7(),
+        query_embedding,
     }))
 }
 
@@ -288,6 +291,20 @@ async fn save_rows(
     };
     conversations::insert_message(&**tx, ws, &answer).await?;
     conversations::touch(&**tx, ws, reply.conv_id).await?;
+    // The turn's model calls, in the workspace's usage: the answer, and the question's embedding.
+    crate::repo::usage::record(
+        &**tx,
+        *ws.as_uuid(),
+        crate::repo::usage::CallKind::Chat,
+        state.llm.model(),
+        1,
+        i64::from(reply.usage.prompt_tokens),
+        i64::from(reply.usage.completion_tokens),
+    )
+    .await?;
+    if let Some(embedding) = &turn.query_embedding {
+        embedding.record(&**tx, ws).await?;
+    }
     // A concurrent retry with the same key that committed first wins: its reply, nothing of ours kept.
     let tx = match idempotency::record(tx, ws, Scope::ChatRun, key, &reply).await? {
         Recorded::New(tx) => tx,
