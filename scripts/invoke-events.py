@@ -98,6 +98,7 @@ EXPECTED = {
     "admin-api": {
         "admin-stats.json": 200,  # the sample's admin key is this run's key
         "admin-workspaces.json": 200,
+        "admin-workspaces-by-cost.json": 200,  # this month's costliest: the live samples' workspaces, if any
         # A re-index of every workspace: the job recorded and its first step queued (moto's SQS), nothing
         # open of that scope yet in this run's database; the ingest worker does not run it here.
         "admin-reindex.json": 202,

@@ -159,9 +159,23 @@ pub struct WorkspacesQuery {
     /// `true`: only soft-deleted workspaces not yet purged (with `deletedAt` and `purgeAfter`, until when
     /// they can be restored); otherwise only live ones.
     pub deleted: Option<bool>,
+    /// `created` (the default: newest first, paged by `cursor`) or `cost`: the live workspaces that cost
+    /// most from `from` to `to`, one page of up to `limit`, each with `estimatedCost` and `tokens`.
+    pub sort: Option<WorkspaceSort>,
+    /// With `sort=cost`: the first UTC day (`YYYY-MM-DD`); by default the first day of `to`'s month.
+    pub from: Option<chrono::NaiveDate>,
+    /// With `sort=cost`: the last UTC day; by default today.
+    pub to: Option<chrono::NaiveDate>,
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkspaceSort {
+    Created,
+    Cost,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -268,7 +282,8 @@ async fn stats(
 }
 
 /// Every live workspace (or, with `deleted=true`, every soft-deleted one not yet purged), newest first;
-/// `search` matches name or slug.
+/// `search` matches name or slug. With `sort=cost`: the live workspaces that cost most in a period (this
+/// month by default), by their recorded usage priced with `MODEL_PRICES`.
 #[utoipa::path(operation_id = "adminListWorkspaces", get, path = "/api/v1/admin/workspaces", tag = "admin", security(("adminKey" = []), ("bearer" = [])),
     params(WorkspacesQuery),
     responses((status = 200, body = Page<AdminWorkspaceView>), (status = 403, body = ErrorBody), answers::SignedInput))]
@@ -281,6 +296,17 @@ async fn workspaces(
         limit: q.limit,
         cursor: q.cursor,
     };
+    let config = state.knowledge.app.config.clone();
+    let by_cost = (q.sort == Some(WorkspaceSort::Cost)).then(|| {
+        let to = q.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        admin::CostRanking {
+            from: q
+                .from
+                .unwrap_or_else(|| chrono::Datelike::with_day(&to, 1).unwrap_or(to)),
+            to,
+            prices: &config.usage,
+        }
+    });
     Ok(Json(
         admin::workspaces(
             state.db(),
@@ -289,6 +315,7 @@ async fn workspaces(
                 search: q.search.as_deref(),
                 suspended_only: q.suspended.unwrap_or(false),
                 deleted: q.deleted.unwrap_or(false),
+                by_cost,
             },
             state.retention(),
             &page,

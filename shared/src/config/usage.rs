@@ -19,10 +19,31 @@ pub struct Price {
     pub output: f64,
 }
 
+/// An estimated amount of money.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Cost {
+    /// Rounded to a millionth.
+    pub amount: f64,
+    /// `USD`: the price table's currency.
+    pub currency: &'static str,
+}
+
+impl Cost {
+    pub fn of(amount: f64) -> Self {
+        Self {
+            amount: (amount * 1e6).round() / 1e6,
+            currency: CURRENCY,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct UsageConfig {
     /// Model name → price; the defaults, then `MODEL_PRICES` over them.
     pub prices: BTreeMap<String, Price>,
+    /// Plan name → the most its workspaces' model calls may cost in a calendar month (UTC), in
+    /// [`CURRENCY`] (`PLAN_MONTHLY_COST_CAPS`); a plan without one has no cost cap.
+    pub cost_caps: BTreeMap<String, f64>,
 }
 
 const DEFAULTS: [(&str, f64, f64); 8] = [
@@ -71,7 +92,41 @@ impl UsageConfig {
                 prices.insert(model, price);
             }
         }
-        Ok(Self { prices })
+        let mut cost_caps = BTreeMap::new();
+        if let Some(raw) = src
+            .get("PLAN_MONTHLY_COST_CAPS")
+            .filter(|v| !v.trim().is_empty())
+        {
+            let invalid = |reason: String| ConfigError::Invalid {
+                name: "PLAN_MONTHLY_COST_CAPS",
+                reason,
+            };
+            let given: BTreeMap<String, f64> = serde_json::from_str(raw).map_err(|e| {
+                invalid(format!(
+                    "must be a JSON object of plan (free, pro, business) → US dollars a month: {e}"
+                ))
+            })?;
+            for (plan, cap) in given {
+                if !["free", "pro", "business"].contains(&plan.as_str()) {
+                    return Err(invalid(format!(
+                        "{plan} is not a plan: free, pro or business"
+                    )));
+                }
+                if !(cap.is_finite() && cap >= 0.0) {
+                    return Err(invalid(format!("{plan}: the cap must be zero or more")));
+                }
+                cost_caps.insert(plan, cap);
+            }
+        }
+        Ok(Self { prices, cost_caps })
+    }
+
+    /// The table as three columns (models, input and output prices), as SQL takes it.
+    pub fn columns(&self) -> (Vec<String>, Vec<f64>, Vec<f64>) {
+        let models = self.prices.keys().cloned().collect();
+        let input = self.prices.values().map(|p| p.input).collect();
+        let output = self.prices.values().map(|p| p.output).collect();
+        (models, input, output)
     }
 
     /// The price of `model`, if the table has one.
@@ -128,6 +183,25 @@ mod tests {
         ] {
             let err = config(Some(bad)).expect_err(bad);
             assert!(err.to_string().contains("MODEL_PRICES"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn plan_monthly_cost_caps_name_plans_and_amounts_only() {
+        let caps = |v: &str| {
+            let mut src = Source::from_pairs(Vec::<(String, String)>::new());
+            src.set("PLAN_MONTHLY_COST_CAPS", v);
+            UsageConfig::from_source(&src)
+        };
+        let ok = caps(r#"{"free": 1.5, "pro": 40}"#).expect("valid");
+        assert_eq!(ok.cost_caps.get("free"), Some(&1.5));
+        assert_eq!(ok.cost_caps.get("business"), None);
+        for bad in [r#"{"gold": 1}"#, r#"{"free": -1}"#, "5"] {
+            let err = caps(bad).expect_err(bad);
+            assert!(
+                err.to_string().contains("PLAN_MONTHLY_COST_CAPS"),
+                "{bad}: {err}"
+            );
         }
     }
 }

@@ -57,6 +57,12 @@ pub struct AdminWorkspaceRow {
     /// first run after (`deletedAt` + `SOFT_DELETE_RETENTION_DAYS`). Null for a live workspace.
     // A policy, not a column: the admin service sets it from the retention.
     pub purge_after: Option<DateTime<Utc>>,
+    /// Listed by cost (`sort=cost`): what its model calls are estimated to have cost in the period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_cost: Option<crate::config::usage::Cost>,
+    /// Listed by cost: its model calls' tokens in the period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<i64>,
 }
 
 const WORKSPACE_COLUMNS: &str = "w.id, w.name, w.slug, w.plan, w.billing_status, w.suspended_at, w.suspended_reason, w.created_at, w.deleted_at,
@@ -75,7 +81,74 @@ fn workspace_row(r: &Row) -> AdminWorkspaceRow {
         created_at: r.get("created_at"),
         deleted_at: r.get("deleted_at"),
         purge_after: None,
+        estimated_cost: None,
+        tokens: None,
     }
+}
+
+/// The live workspaces that cost most in `from..=to` (UTC days), by their recorded usage priced with
+/// the table `prices` (models, input and output prices per million tokens; unpriced models cost 0),
+/// matching the search and suspension filters as [`search_workspaces`]. Workspaces without usage in
+/// the period are not listed.
+#[allow(clippy::too_many_arguments)]
+pub async fn workspaces_by_cost(
+    db: &impl GenericClient,
+    search: Option<&str>,
+    suspended_only: bool,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    prices: &(Vec<String>, Vec<f64>, Vec<f64>),
+    limit: i64,
+) -> Result<Vec<AdminWorkspaceRow>, Error> {
+    let pattern = search.map(like_pattern);
+    let sql = format!(
+        "WITH price AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[]) AS p(model, input, output)),
+              c AS (SELECT u.workspace_id,
+                           sum(u.prompt_tokens * COALESCE(p.input, 0) + u.completion_tokens * COALESCE(p.output, 0)) / 1e6 AS cost,
+                           sum(u.prompt_tokens + u.completion_tokens)::bigint AS tokens
+                      FROM usage_daily u LEFT JOIN price p ON p.model = u.model
+                     WHERE u.day BETWEEN $4 AND $5
+                     GROUP BY 1)
+         SELECT {WORKSPACE_COLUMNS}, c.cost::float8 AS cost, c.tokens
+           FROM c JOIN workspaces w ON w.id = c.workspace_id
+          WHERE w.deleted_at IS NULL
+            AND ($6::text IS NULL OR w.name ILIKE $6 OR w.slug ILIKE $6)
+            AND (NOT $7 OR w.suspended_at IS NOT NULL)
+          ORDER BY c.cost DESC, c.tokens DESC, w.id
+          LIMIT $8"
+    );
+    Ok(db
+        .query(
+            &sql,
+            &[
+                &prices.0,
+                &prices.1,
+                &prices.2,
+                &from,
+                &to,
+                &pattern,
+                &suspended_only,
+                &limit,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let mut row = workspace_row(r);
+            row.estimated_cost = Some(crate::config::usage::Cost::of(r.get("cost")));
+            row.tokens = Some(r.get("tokens"));
+            row
+        })
+        .collect())
+}
+
+/// `%search%` for ILIKE, with `%`, `_` and `\` in the search taken literally.
+fn like_pattern(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// Live workspaces (or, with `deleted`, soft-deleted ones not yet purged) whose name or slug contains
@@ -89,13 +162,7 @@ pub async fn search_workspaces(
     before: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<AdminWorkspaceRow>, Error> {
-    let pattern = search.map(|s| {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = search.map(like_pattern);
     let (at, id) = before.unzip();
     let sql = format!(
         "SELECT {WORKSPACE_COLUMNS} FROM workspaces w

@@ -150,6 +150,16 @@ pub struct WorkspaceFilter<'a> {
     pub suspended_only: bool,
     /// Soft-deleted workspaces (not yet purged) instead of live ones.
     pub deleted: bool,
+    /// Ranked by what they cost in a period instead of newest first.
+    pub by_cost: Option<CostRanking<'a>>,
+}
+
+/// A ranking by cost: the period (UTC days, both included) and the price table.
+#[derive(Debug, Clone, Copy)]
+pub struct CostRanking<'a> {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub prices: &'a crate::config::UsageConfig,
 }
 
 pub async fn workspaces(
@@ -163,6 +173,42 @@ pub async fn workspaces(
     let before = page.cursor()?.map(|c| (c.at, c.id));
     let client = db.get().await?;
     let search = filter.search.map(str::trim).filter(|s| !s.is_empty());
+    if let Some(ranking) = filter.by_cost {
+        if filter.deleted || before.is_some() {
+            return Err(ApiError::field(
+                "sort",
+                "sort=cost lists the live workspaces that cost most in the period, one page of up to `limit`: without `deleted` or `cursor`",
+            ));
+        }
+        if ranking.from > ranking.to {
+            return Err(ApiError::field("from", "must be on or before `to`"));
+        }
+        let rows = repo::admin::workspaces_by_cost(
+            &**client,
+            search,
+            filter.suspended_only,
+            ranking.from,
+            ranking.to,
+            &ranking.prices.columns(),
+            i64::from(limit),
+        )
+        .await?;
+        audit(
+            &**client,
+            admin,
+            "workspaces.list",
+            None,
+            json!({"search": search, "suspendedOnly": filter.suspended_only, "sort": "cost", "from": ranking.from, "to": ranking.to}),
+        )
+        .await?;
+        return Ok(Page {
+            items: rows
+                .into_iter()
+                .map(|r| workspace_view(r, retention))
+                .collect(),
+            next_cursor: None,
+        });
+    }
     let rows = repo::admin::search_workspaces(
         &**client,
         search,

@@ -3,7 +3,8 @@
 //! cost those tokens are estimated at with the price table (`MODEL_PRICES`).
 
 use crate::auth::{Admin, Tenant};
-use crate::config::usage::{CURRENCY, UsageConfig};
+pub use crate::config::usage::Cost;
+use crate::config::usage::UsageConfig;
 use crate::db::Scoped;
 use crate::error::ApiError;
 use crate::repo::usage::{self as repo, Granularity, ModelUse, PeriodRow};
@@ -36,24 +37,6 @@ pub struct UsageQuery {
     pub to: Option<NaiveDate>,
     /// `day` (the default) or `month`.
     pub granularity: Option<UsageGranularity>,
-}
-
-/// An estimated amount of money.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
-pub struct Cost {
-    /// Rounded to a millionth.
-    pub amount: f64,
-    /// `USD`: the price table's currency.
-    pub currency: &'static str,
-}
-
-impl Cost {
-    fn of(amount: f64) -> Self {
-        Self {
-            amount: (amount * 1e6).round() / 1e6,
-            currency: CURRENCY,
-        }
-    }
 }
 
 /// One model's calls in a period.
@@ -203,6 +186,37 @@ fn range(
         ));
     }
     Ok((from, to, granularity))
+}
+
+/// Refuses a model call when the workspace's plan caps its monthly cost (`PLAN_MONTHLY_COST_CAPS`) and
+/// this month's calls have reached the cap: 402 `quota_exceeded`, `details.limit` = `costPerMonth`.
+pub async fn check_cost_cap(
+    db: &impl tokio_postgres::GenericClient,
+    config: &UsageConfig,
+    workspace: crate::ids::WorkspaceId,
+) -> Result<(), ApiError> {
+    if config.cost_caps.is_empty() {
+        return Ok(());
+    }
+    let (plan, cost) =
+        repo::plan_and_month_cost(db, *workspace.as_uuid(), &config.columns()).await?;
+    let Some(&cap) = config.cost_caps.get(&plan) else {
+        return Ok(());
+    };
+    if cost < cap {
+        return Ok(());
+    }
+    let used = Cost::of(cost);
+    Err(ApiError::new(
+        crate::error::ErrorCode::QuotaExceeded,
+        format!(
+            "The {plan} plan allows model calls worth {cap} {} a month; {} are used. Upgrade the plan to continue, or wait for next month.",
+            used.currency, used.amount
+        ),
+    )
+    .with_details(serde_json::json!({
+        "limit": "costPerMonth", "max": cap, "used": used.amount, "currency": used.currency, "plan": plan
+    })))
 }
 
 /// The workspace's usage (admin or higher).

@@ -774,3 +774,69 @@ async fn when_a_reindex_is_started_it_answers_202_with_the_job_once_and_its_prog
         .await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn when_workspaces_are_listed_by_cost_the_costliest_of_the_period_come_first_with_their_cost()
+{
+    let a = admin().await;
+    let ada = a.app.user("Ada").await;
+    let bob = a.app.user("Bob").await;
+    let cy = a.app.user("Cy").await;
+    let used = |ws: uuid::Uuid, day: &'static str, model: &'static str, tokens: (i64, i64)| {
+        let app = &a.app;
+        async move {
+            app.execute(
+                "INSERT INTO usage_daily (workspace_id, day, kind, model, calls, prompt_tokens, completion_tokens)
+                 VALUES ($1, $2::text::date, 'chat', $3, 1, $4, $5)",
+                &[&ws, &day, &model, &tokens.0, &tokens.1],
+            )
+            .await;
+        }
+    };
+    // November: Bob's gpt-4o costs 2.50 + 1.00; Ada's gpt-4o-mini 0.15 (more tokens, less money).
+    used(
+        ada.workspace_id,
+        "2026-11-10",
+        "gpt-4o-mini",
+        (1_000_000, 0),
+    )
+    .await;
+    used(
+        bob.workspace_id,
+        "2026-11-11",
+        "gpt-4o",
+        (1_000_000, 100_000),
+    )
+    .await;
+    // October: Cy's, outside the period.
+    used(cy.workspace_id, "2026-10-31", "gpt-4o", (9_000_000, 0)).await;
+
+    let ranked = a
+        .read("/api/v1/admin/workspaces?sort=cost&from=2026-11-01&to=2026-11-30")
+        .await;
+    assert_eq!(ranked.status, StatusCode::OK, "{}", ranked.body);
+    let items = ranked.body["items"].as_array().unwrap();
+    let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [bob.workspace_id.to_string(), ada.workspace_id.to_string()],
+        "by cost, not tokens; Cy had none in November"
+    );
+    assert!((items[0]["estimatedCost"]["amount"].as_f64().unwrap() - 3.5).abs() < 1e-9);
+    assert_eq!(items[0]["estimatedCost"]["currency"], "USD");
+    assert_eq!(items[1]["tokens"], 1_000_000);
+    assert_eq!(ranked.body["nextCursor"], Value::Null);
+    // The plain listing shows no cost.
+    let plain = a.read("/api/v1/admin/workspaces").await;
+    assert!(plain.body["items"][0].get("estimatedCost").is_none());
+
+    for bad in [
+        "?sort=cost&deleted=true",
+        "?sort=cost&from=2026-12-01&to=2026-11-01",
+        "?sort=price",
+        "?sort=cost&cursor=abc",
+    ] {
+        let res = a.read(&format!("/api/v1/admin/workspaces{bad}")).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}: {}", res.body);
+    }
+}

@@ -120,3 +120,64 @@ async fn when_documents_would_pass_the_plan_limit_the_ingest_is_402_and_nothing_
     assert_eq!(duplicate.status, StatusCode::ACCEPTED, "{}", duplicate.body);
     assert_eq!(duplicate.body["skipped"][0]["reason"], "duplicate");
 }
+
+#[tokio::test]
+async fn when_a_plan_caps_monthly_cost_a_turn_past_the_cap_is_402_and_no_model_is_called() {
+    let (queue, _rx) = local_queue();
+    // The free plan's model calls may cost 0.10 USD a month; pro has no cap.
+    let (app, _k) = studio_testing::knowledge_app_with(
+        Embedder::offline(),
+        studio::knowledge::Llm::offline(),
+        queue,
+        agents_api::routes(),
+        &[("PLAN_MONTHLY_COST_CAPS", r#"{"free": 0.10}"#)],
+    )
+    .await;
+    let ada = app.user("Ada").await;
+    let ask = || {
+        app.post(
+            "/api/v1/agents/customer-service/run",
+            Some(&ada.access_token),
+            json!({"message": "hi"}),
+        )
+    };
+    let spent = |prompt_tokens: i64| {
+        let app = &app;
+        async move {
+            app.execute(
+                "INSERT INTO usage_daily (workspace_id, day, kind, model, calls, prompt_tokens)
+                 VALUES ($1, (now() AT TIME ZONE 'UTC')::date, 'chat', 'gpt-4o-mini', 1, $2)
+                 ON CONFLICT (workspace_id, day, kind, model)
+                 DO UPDATE SET prompt_tokens = usage_daily.prompt_tokens + EXCLUDED.prompt_tokens",
+                &[&ada.workspace_id, &prompt_tokens],
+            )
+            .await;
+        }
+    };
+    // Last month's calls do not count against this month's cap.
+    app.execute(
+        "INSERT INTO usage_daily (workspace_id, day, kind, model, calls, prompt_tokens)
+         VALUES ($1, date_trunc('month', now() AT TIME ZONE 'UTC')::date - 1, 'chat', 'gpt-4o', 1, 100000000)",
+        &[&ada.workspace_id],
+    )
+    .await;
+    // 0.09 USD so far: under the cap.
+    spent(600_000).await;
+    assert_eq!(ask().await.status, StatusCode::OK);
+    // 0.105 USD: at the cap, the next turn is refused before any model is called.
+    spent(100_000).await;
+    let (turns_before, _, _) = app.usage_today(ada.workspace_id, "chat").await;
+    let past = ask().await;
+    assert_error(&past, StatusCode::PAYMENT_REQUIRED, "quota_exceeded");
+    assert_eq!(past.body["error"]["details"]["limit"], "costPerMonth");
+    assert_eq!(past.body["error"]["details"]["max"], 0.1);
+    assert_eq!(past.body["error"]["details"]["plan"], "free");
+    assert_eq!(
+        app.usage_today(ada.workspace_id, "chat").await.0,
+        turns_before,
+        "no model call recorded"
+    );
+    // A plan without a cap answers.
+    set_plan(&app, ada.workspace_id, Plan::Pro).await;
+    assert_eq!(ask().await.status, StatusCode::OK);
+}

@@ -122,6 +122,7 @@ pub(crate) async fn prepare_for(
         }
     }
     crate::billing::check_quota(&**client, ws, crate::billing::Consumption::ChatTurn).await?;
+    crate::services::usage::check_cost_cap(&**client, &state.app.config.usage, ws).await?;
     let agent = agent_config::load(&**client, ws).await?.config;
     if !agent.subsystems.customer_service {
         return Err(ApiError::new(
