@@ -137,6 +137,12 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# A workspace build unifies the domain crate's features: a function that builds only because another
+# turns a feature on (as Lambda builds each one alone) is caught here, once per feature set.
+step "each function's feature set alone (cargo check, as cargo-lambda builds each function)"
+cargo check --locked -p auth-api -p workspaces-api -p stripe-webhook
+for fn in email-worker extract-worker crawl-worker; do cargo check --locked -p "$fn"; done
+
 step "test suite"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -64,8 +64,11 @@ enum Purpose {
     Account,
 }
 
-fn purpose(path: &str) -> Purpose {
-    if AUTHENTICATED_AUTH_ROUTES.contains(&path)
+fn purpose(method: &http::Method, path: &str) -> Purpose {
+    // Erasing the account checks its password again: a credential route, whoever's token comes with it.
+    if method == http::Method::DELETE && path == "/api/v1/auth/me" {
+        Purpose::Credentials
+    } else if AUTHENTICATED_AUTH_ROUTES.contains(&path)
         || path == IDENTITIES_ROUTES
         || path
             .strip_prefix(IDENTITIES_ROUTES)
@@ -131,7 +134,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         return next.run(req).await;
     }
     let rl = &state.config.rate_limits;
-    let purpose = purpose(&path);
+    let purpose = purpose(req.method(), &path);
     let auth = purpose == Purpose::Credentials;
     let fail_open = if auth {
         rl.auth_fail_open
@@ -212,14 +215,34 @@ mod tests {
             "/api/v1/auth/nothing",
             "/api/v1/auth/identitiesx",
         ] {
-            assert_eq!(purpose(credential), Purpose::Credentials, "{credential}");
+            assert_eq!(
+                purpose(&http::Method::POST, credential),
+                Purpose::Credentials,
+                "{credential}"
+            );
         }
         for account in AUTHENTICATED_AUTH_ROUTES.into_iter().chain([
             "/api/v1/auth/identities",
             "/api/v1/auth/identities/0190a0a0-0000-7000-8000-000000000000",
         ]) {
-            assert_eq!(purpose(account), Purpose::Account, "{account}");
+            assert_eq!(
+                purpose(&http::Method::GET, account),
+                Purpose::Account,
+                "{account}"
+            );
         }
-        assert_eq!(purpose("/api/v1/workspaces"), Purpose::Api);
+        assert_eq!(
+            purpose(&http::Method::GET, "/api/v1/workspaces"),
+            Purpose::Api
+        );
+        // Erasure asks for the password again: on the per-IP credential budget (failing closed).
+        assert_eq!(
+            purpose(&http::Method::DELETE, "/api/v1/auth/me"),
+            Purpose::Credentials
+        );
+        assert_eq!(
+            purpose(&http::Method::GET, "/api/v1/auth/me"),
+            Purpose::Account
+        );
     }
 }

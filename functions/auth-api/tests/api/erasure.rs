@@ -421,3 +421,39 @@ async fn an_account_signed_in_by_a_provider_is_erased_with_a_fresh_token_of_its_
     assert_eq!(next.status, StatusCode::OK, "{}", next.body);
     assert_ne!(next.str("/user/id"), user);
 }
+
+#[tokio::test]
+async fn when_passwords_are_guessed_through_erasure_the_credential_budget_stops_them() {
+    // Five credential attempts a minute per IP; the account's own routes keep their larger budget.
+    let db = TestDb::new().await;
+    let state = state_with(&db.url, &[("RATE_LIMIT_AUTH_PER_MINUTE", "5")]);
+    let app = TestApp::with_state(auth_api::routes(), state, db.url);
+    let ada = app.user("Ada").await;
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let res = erase(
+            &app,
+            &ada.access_token,
+            json!({"password": format!("guess-{i}")}),
+        )
+        .await;
+        statuses.push(res.status);
+        if res.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_error(&res, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+            assert!(res.headers.contains_key("retry-after"));
+            break;
+        }
+        assert_error(&res, StatusCode::FORBIDDEN, "forbidden");
+    }
+    assert_eq!(
+        statuses.len(),
+        6,
+        "five guesses, then the per-IP credential budget: {statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+    // The account is intact, and reading it is on the account's own budget.
+    assert_eq!(
+        app.get(ME, Some(&ada.access_token)).await.status,
+        StatusCode::OK
+    );
+}
