@@ -492,8 +492,35 @@ struct LocalDownload {
     e: i64,
 }
 
-/// What the MAC of a download grant covers: the payload after this prefix.
+/// What the MAC of a grant covers: the payload after its kind's prefix (uploads' tokens keep the form
+/// they had before downloads existed).
+const UPLOAD_MAC_PREFIX: &str = "";
 const DOWNLOAD_MAC_PREFIX: &str = "download:";
+
+/// What every local grant holds: the key it is for, and until when.
+trait LocalToken {
+    fn key(&self) -> &str;
+    /// Unix seconds.
+    fn expires(&self) -> i64;
+}
+
+impl LocalToken for LocalGrant {
+    fn key(&self) -> &str {
+        &self.k
+    }
+    fn expires(&self) -> i64 {
+        self.e
+    }
+}
+
+impl LocalToken for LocalDownload {
+    fn key(&self) -> &str {
+        &self.k
+    }
+    fn expires(&self) -> i64 {
+        self.e
+    }
+}
 
 /// What a local upload URL grants, signed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -545,6 +572,48 @@ impl LocalFiles {
         mac
     }
 
+    /// `payload.signature`: the grant as URL-safe base64 JSON, and its HMAC over `prefix` + payload (the
+    /// prefix keeps one kind of grant from standing for another).
+    fn sign(&self, prefix: &str, grant: &impl serde::Serialize) -> String {
+        use base64::Engine;
+        use hmac::Mac;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = engine.encode(serde_json::to_vec(grant).unwrap_or_default());
+        let signed = self.mac(&format!("{prefix}{payload}"));
+        let signature = engine.encode(signed.finalize().into_bytes());
+        format!("{payload}.{signature}")
+    }
+
+    /// The grant a token made by [`LocalFiles::sign`] with `prefix` carries, if it is ours, current and
+    /// names a valid key.
+    fn open<G: serde::de::DeserializeOwned + LocalToken>(
+        &self,
+        prefix: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<G, ReceiveError> {
+        use base64::Engine;
+        use hmac::Mac;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (payload, signature) = token.split_once('.').ok_or(ReceiveError::BadSignature)?;
+        let signature = engine
+            .decode(signature)
+            .map_err(|_| ReceiveError::BadSignature)?;
+        self.mac(&format!("{prefix}{payload}"))
+            .verify_slice(&signature)
+            .map_err(|_| ReceiveError::BadSignature)?;
+        let grant: G = engine
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(ReceiveError::BadSignature)?;
+        if now.timestamp() > grant.expires() {
+            return Err(ReceiveError::Expired);
+        }
+        check_key(grant.key()).map_err(|_| ReceiveError::BadSignature)?;
+        Ok(grant)
+    }
+
     fn presign_put(
         &self,
         key: &str,
@@ -552,8 +621,6 @@ impl LocalFiles {
         length: u64,
         ttl: Duration,
     ) -> PresignedUpload {
-        use base64::Engine;
-        use hmac::Mac;
         let expires_at = Utc::now() + ttl;
         let grant = LocalGrant {
             k: key.to_owned(),
@@ -561,11 +628,12 @@ impl LocalFiles {
             n: length,
             e: expires_at.timestamp(),
         };
-        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let payload = engine.encode(serde_json::to_vec(&grant).unwrap_or_default());
-        let signature = engine.encode(self.mac(&payload).finalize().into_bytes());
         PresignedUpload {
-            url: format!("{}{LOCAL_UPLOAD_PATH}{payload}.{signature}", self.base_url),
+            url: format!(
+                "{}{LOCAL_UPLOAD_PATH}{}",
+                self.base_url,
+                self.sign(UPLOAD_MAC_PREFIX, &grant)
+            ),
             method: "PUT",
             headers: upload_headers(content_type, length),
             expires_at,
@@ -574,26 +642,7 @@ impl LocalFiles {
 
     /// The grant a token carries, if it is ours and current.
     pub fn check(&self, token: &str, now: DateTime<Utc>) -> Result<LocalGrant, ReceiveError> {
-        use base64::Engine;
-        use hmac::Mac;
-        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let (payload, signature) = token.split_once('.').ok_or(ReceiveError::BadSignature)?;
-        let signature = engine
-            .decode(signature)
-            .map_err(|_| ReceiveError::BadSignature)?;
-        self.mac(payload)
-            .verify_slice(&signature)
-            .map_err(|_| ReceiveError::BadSignature)?;
-        let grant: LocalGrant = engine
-            .decode(payload)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(ReceiveError::BadSignature)?;
-        if now.timestamp() > grant.e {
-            return Err(ReceiveError::Expired);
-        }
-        check_key(&grant.k).map_err(|_| ReceiveError::BadSignature)?;
-        Ok(grant)
+        self.open(UPLOAD_MAC_PREFIX, token, now)
     }
 
     /// Stores an upload under its grant's key, once: the bytes must match the signed type and length,
@@ -647,21 +696,16 @@ impl LocalFiles {
     }
 
     fn presign_get(&self, key: &str, ttl: Duration) -> (String, DateTime<Utc>) {
-        use base64::Engine;
-        use hmac::Mac;
         let expires_at = Utc::now() + ttl;
         let grant = LocalDownload {
             k: key.to_owned(),
             e: expires_at.timestamp(),
         };
-        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let payload = engine.encode(serde_json::to_vec(&grant).unwrap_or_default());
-        let signed = self.mac(&format!("{DOWNLOAD_MAC_PREFIX}{payload}"));
-        let signature = engine.encode(signed.finalize().into_bytes());
         (
             format!(
-                "{}{LOCAL_DOWNLOAD_PATH}{payload}.{signature}",
-                self.base_url
+                "{}{LOCAL_DOWNLOAD_PATH}{}",
+                self.base_url,
+                self.sign(DOWNLOAD_MAC_PREFIX, &grant)
             ),
             expires_at,
         )
@@ -674,25 +718,7 @@ impl LocalFiles {
         now: DateTime<Utc>,
         max_bytes: u64,
     ) -> Result<Vec<u8>, ReceiveError> {
-        use base64::Engine;
-        use hmac::Mac;
-        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let (payload, signature) = token.split_once('.').ok_or(ReceiveError::BadSignature)?;
-        let signature = engine
-            .decode(signature)
-            .map_err(|_| ReceiveError::BadSignature)?;
-        self.mac(&format!("{DOWNLOAD_MAC_PREFIX}{payload}"))
-            .verify_slice(&signature)
-            .map_err(|_| ReceiveError::BadSignature)?;
-        let grant: LocalDownload = engine
-            .decode(payload)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(ReceiveError::BadSignature)?;
-        if now.timestamp() > grant.e {
-            return Err(ReceiveError::Expired);
-        }
-        check_key(&grant.k).map_err(|_| ReceiveError::BadSignature)?;
+        let grant: LocalDownload = self.open(DOWNLOAD_MAC_PREFIX, token, now)?;
         self.read(&grant.k, max_bytes).await.map_err(|e| match e {
             ReadError::Missing => ReceiveError::Gone,
             e => ReceiveError::Io(e.to_string()),

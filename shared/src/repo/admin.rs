@@ -1,6 +1,7 @@
 //! The operators' views across tenants: platform counts and the workspace directory. Only the admin API
 //! (behind `adminAuth`) calls these; they are the one place queries are not scoped to one workspace.
 
+use super::usage::{PRICE_CTE, ROW_COST};
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Error, GenericClient, Row};
 use uuid::Uuid;
@@ -102,9 +103,9 @@ pub async fn workspaces_by_cost(
 ) -> Result<Vec<AdminWorkspaceRow>, Error> {
     let pattern = search.map(like_pattern);
     let sql = format!(
-        "WITH price AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[]) AS p(model, input, output)),
+        "WITH {PRICE_CTE},
               c AS (SELECT u.workspace_id,
-                           sum(u.prompt_tokens * COALESCE(p.input, 0) + u.completion_tokens * COALESCE(p.output, 0)) / 1e6 AS cost,
+                           sum({ROW_COST}) AS cost,
                            sum(u.prompt_tokens + u.completion_tokens)::bigint AS tokens
                       FROM usage_daily u LEFT JOIN price p ON p.model = u.model
                      WHERE u.day BETWEEN $4 AND $5

@@ -171,6 +171,14 @@ pub async fn periods(
         .collect())
 }
 
+/// The price table as the CTE `price (model, input, output)`, from the statement's parameters $1–$3
+/// (models, input and output prices per million tokens: `UsageConfig::columns`).
+pub(crate) const PRICE_CTE: &str = "price AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[]) AS p(model, input, output))";
+
+/// What the usage rows `u` joined to `price p` cost (an unpriced model costs 0), to `sum`.
+pub(crate) const ROW_COST: &str =
+    "(u.prompt_tokens * COALESCE(p.input, 0) + u.completion_tokens * COALESCE(p.output, 0)) / 1e6";
+
 /// The workspace's plan, and what its model calls cost this calendar month (UTC) with the price table
 /// `prices` (models, input and output prices per million tokens; unpriced models cost 0).
 pub async fn plan_and_month_cost(
@@ -178,18 +186,17 @@ pub async fn plan_and_month_cost(
     workspace: Uuid,
     prices: &(Vec<String>, Vec<f64>, Vec<f64>),
 ) -> Result<(String, f64), Error> {
+    let sql = format!(
+        "WITH {PRICE_CTE}
+         SELECT w.plan,
+                COALESCE((SELECT sum({ROW_COST})
+                            FROM usage_daily u LEFT JOIN price p ON p.model = u.model
+                           WHERE u.workspace_id = w.id
+                             AND u.day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date), 0)::float8
+           FROM workspaces w WHERE w.id = $4"
+    );
     let row = db
-        .query_one(
-            "WITH price AS (SELECT * FROM unnest($2::text[], $3::float8[], $4::float8[]) AS p(model, input, output))
-             SELECT w.plan,
-                    COALESCE((SELECT sum(u.prompt_tokens * COALESCE(p.input, 0)
-                                         + u.completion_tokens * COALESCE(p.output, 0)) / 1e6
-                                FROM usage_daily u LEFT JOIN price p ON p.model = u.model
-                               WHERE u.workspace_id = w.id
-                                 AND u.day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date), 0)::float8
-               FROM workspaces w WHERE w.id = $1",
-            &[&workspace, &prices.0, &prices.1, &prices.2],
-        )
+        .query_one(&sql, &[&prices.0, &prices.1, &prices.2, &workspace])
         .await?;
     Ok((row.get(0), row.get(1)))
 }
