@@ -159,6 +159,15 @@ async fn when_an_account_is_erased_no_table_holds_its_email_or_name_and_its_sess
         StatusCode::FORBIDDEN,
         "forbidden",
     );
+    // A NUL is refused by field, before any check.
+    for (field, body) in [
+        ("password", json!({"password": "not\0it"})),
+        ("token", json!({"token": "a\0b"})),
+    ] {
+        let res = erase(&app, &access, body).await;
+        assert_error(&res, StatusCode::BAD_REQUEST, "validation_failed");
+        assert_eq!(res.invalid_fields(), [field]);
+    }
     assert_error(
         &app.send(
             Method::DELETE,

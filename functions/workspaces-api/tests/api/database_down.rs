@@ -33,6 +33,24 @@ async fn when_the_database_stops_requests_get_503_and_recover_when_it_returns() 
         .await;
     assert_error(&res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
     assert!(res.headers.contains_key("retry-after"));
+    // The data-rights and usage routes answer the same way.
+    let ws = format!("/api/v1/workspaces/{}", ada.workspace_id);
+    for (method, path, body) in [
+        (http::Method::GET, format!("{ws}/usage"), None),
+        (http::Method::POST, format!("{ws}/export"), None),
+        (http::Method::GET, format!("{ws}/export"), None),
+        (
+            http::Method::PUT,
+            format!("{ws}/retention"),
+            Some(json!({"conversationDays": 30})),
+        ),
+        (http::Method::DELETE, ws.clone(), None),
+    ] {
+        let res = app
+            .send(method.clone(), &path, Some(&ada.access_token), body)
+            .await;
+        assert_error(&res, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+    }
     let health = app.get("/api/v1/workspaces/health", None).await;
     assert_eq!(
         (health.status, health.body["database"].as_str()),
